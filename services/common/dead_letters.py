@@ -1,0 +1,25 @@
+"""Build the DeadLetter record for a message that cannot be processed."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from schemas import DeadLetter
+
+MAX_ERROR = 2000
+
+
+def dead_letter(
+    stage: str, error: str, topic: str, partition: int, offset: int,
+    key: bytes | None, value: bytes | None, now: datetime | None = None,
+) -> DeadLetter:
+    return DeadLetter(
+        stage=stage,
+        error=error[:MAX_ERROR],
+        topic=topic,
+        partition=partition,
+        offset=offset,
+        key=key.decode("utf-8", "replace") if key is not None else None,
+        payload=(value or b"").decode("utf-8", "replace"),
+        at=now or datetime.now(UTC),
+    )

@@ -1,0 +1,99 @@
+"""The connectors as a Faust app: one agent per destination topic.
+
+Each agent decodes a RoutedSignal, skips it when the ledger says it was delivered
+already, delivers with retries, publishes the DeliveryResult to signals.delivered and
+records the outcome in the ledger (a changelog-backed table keyed by signal_id)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import faust
+from pydantic import ValidationError
+
+from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
+from services.common.dead_letters import dead_letter
+from services.common.faust_app import make_faust_app, raw_topic
+from services.common.logging import fields
+from services.connectors import metrics
+from services.connectors.base import Connector, ConnectorContext
+from services.connectors.delivery import deliver_with_retries
+from services.connectors.registry import build
+from services.connectors.retry import RetryPolicy
+from services.connectors.settings import ConnectorSettings
+
+log = logging.getLogger(__name__)
+APP_ID = "antenna-connectors"
+FINAL = {DeliveryStatus.delivered.value, DeliveryStatus.dead.value}
+
+
+def build_connectors(settings: ConnectorSettings) -> dict[str, Connector]:
+    return {
+        destination: build(dest.connector, dest.options, ConnectorContext(destination, settings.var_dir))
+        for destination, dest in settings.destinations().items()
+    }
+
+
+def create_app(
+    settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
+) -> faust.App:
+    app = make_faust_app(APP_ID, settings)
+    connectors = connectors if connectors is not None else build_connectors(settings)
+    policy = RetryPolicy(
+        max_attempts=settings.delivery_max_attempts,
+        base_delay_s=settings.delivery_base_delay_s,
+        max_delay_s=settings.delivery_max_delay_s,
+    )
+    delivered_topic = raw_topic(app, topics.DELIVERED)
+    dlq = raw_topic(app, topics.DLQ)
+    ledger = app.Table("delivery-ledger", default=None, partitions=settings.topic_partitions)
+
+    def agent_for(destination: str, connector: Connector) -> Callable[
+        [faust.StreamT[bytes]], Coroutine[Any, Any, None]
+    ]:
+        async def deliver(stream: faust.StreamT[bytes]) -> None:
+            async for event in stream.events():
+                msg = event.message
+                try:
+                    routed = RoutedSignal.model_validate_json(event.value)
+                except ValidationError as exc:
+                    letter = dead_letter("connectors", f"not a valid RoutedSignal: {exc}",
+                                         msg.topic, msg.partition, msg.offset, event.key, event.value)
+                    await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+                    metrics.DEAD_LETTERS.labels(destination).inc()
+                    continue
+                signal_id = routed.signal.signal_id
+                if ledger.get(signal_id) in FINAL:
+                    metrics.ALREADY_DELIVERED.labels(destination).inc()
+                    continue
+                started = time.perf_counter()
+                result = await deliver_with_retries(connector, routed, policy)
+                await _publish(result, event)
+                ledger[signal_id] = result.status.value
+                metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
+                metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
+                log.info("delivery", extra=fields(signal_id=signal_id, destination=destination,
+                                                  status=result.status.value, attempts=result.attempts))
+
+        deliver.__name__ = f"deliver_{destination}"
+        return deliver
+
+    async def _publish(result: DeliveryResult, event: Any) -> None:
+        key = result.signal_id.encode()
+        await (await delivered_topic.send(key=key, value=result.model_dump_json().encode()))
+        if result.status is not DeliveryStatus.delivered:
+            # Not lost: the routed event waits on the DLQ, with the reason, for a replay.
+            msg = event.message
+            letter = dead_letter(f"connectors/{result.destination}", result.error or result.status,
+                                 msg.topic, msg.partition, msg.offset, event.key, event.value)
+            await (await dlq.send(key=key, value=letter.model_dump_json().encode()))
+            metrics.DEAD_LETTERS.labels(result.destination).inc()
+
+    for destination, connector in connectors.items():
+        topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
+        app.agent(topic, name=f"deliver-{destination}")(agent_for(destination, connector))
+
+    return app

@@ -1,0 +1,98 @@
+"""Generic webhook connector: POST the routed signal as JSON, signed with HMAC-SHA256.
+
+Headers: ``X-Antenna-Timestamp``, ``X-Antenna-Signature: v1=<hex>`` over
+``"{timestamp}.{body}"``, and ``Idempotency-Key: <signal_id>`` so that the receiver can
+drop a redelivery. 5xx, 429 and timeouts are retried; other 4xx are final."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+
+from schemas import RoutedSignal
+from services.common.settings import check_secret
+from services.common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
+from services.connectors.base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Delivered,
+    DeliveryError,
+)
+
+
+class WebhookConfig(ConnectorConfig):
+    url: AnyHttpUrl
+    secret: SecretStr
+    timeout_s: float = Field(default=10.0, gt=0)
+
+    @field_validator("secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr) -> SecretStr:
+        return check_secret(value, "webhook secret")
+
+
+def parse_retry_after(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        return None  # an HTTP-date: fall back to our own backoff
+
+
+class WebhookConnector(Connector):
+    name = "webhook"
+    config_model = WebhookConfig
+
+    def __init__(self, config: WebhookConfig, context: ConnectorContext) -> None:
+        super().__init__(config, context)
+        self.webhook = config
+        self._client = httpx.AsyncClient(timeout=config.timeout_s)
+
+    async def deliver(self, routed: RoutedSignal) -> Delivered:
+        body = routed.model_dump_json().encode()
+        timestamp = int(time.time())
+        headers = {
+            "Content-Type": "application/json",
+            "Idempotency-Key": routed.signal.signal_id,
+            TIMESTAMP_HEADER: str(timestamp),
+            SIGNATURE_HEADER: sign(self.webhook.secret.get_secret_value().encode(), timestamp, body),
+            "User-Agent": "antenna-webhook/1",
+        }
+        try:
+            response = await self._client.post(str(self.webhook.url), content=body, headers=headers)
+        except httpx.TimeoutException as exc:
+            raise DeliveryError(f"timeout: {exc}", retryable=True) from exc
+        except httpx.TransportError as exc:
+            raise DeliveryError(f"connection failed: {exc}", retryable=True) from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise DeliveryError(
+                f"HTTP {status}", retryable=True,
+                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
+            )
+        if status >= 300:
+            raise DeliveryError(f"HTTP {status}: {response.text[:200]}", retryable=False)
+        return _delivered_from(response)
+
+    async def close(self) -> None:
+        await self._client.aclose()
+
+
+def _delivered_from(response: httpx.Response) -> Delivered:
+    """Take an id and a link from the receiver's answer when it gives them."""
+    try:
+        data = response.json()
+    except ValueError:
+        return Delivered()
+    if not isinstance(data, dict):
+        return Delivered()
+    ident = data.get("id") or data.get("external_id")
+    url = data.get("url") or data.get("external_url")
+    return Delivered(
+        external_id=str(ident) if ident is not None else None,
+        external_url=str(url) if url is not None else None,
+    )

@@ -1,0 +1,62 @@
+"""FastAPI dependencies: settings, the publisher, and the authenticated client."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request
+
+from services.ingest.idempotency import IdempotencyCache
+from services.ingest.publisher import Publisher
+from services.ingest.settings import IngestSettings
+
+
+def get_settings(request: Request) -> IngestSettings:
+    settings: IngestSettings = request.app.state.settings
+    return settings
+
+
+def get_publisher(request: Request) -> Publisher:
+    publisher: Publisher = request.app.state.publisher
+    return publisher
+
+
+def get_idempotency(request: Request) -> IdempotencyCache:
+    cache: IdempotencyCache = request.app.state.idempotency
+    return cache
+
+
+SettingsDep = Annotated[IngestSettings, Depends(get_settings)]
+PublisherDep = Annotated[Publisher, Depends(get_publisher)]
+IdempotencyDep = Annotated[IdempotencyCache, Depends(get_idempotency)]
+
+
+def key_fingerprint(key: str) -> str:
+    """A stable, non-secret name for an API key: it becomes the signal's ``source``."""
+    return "api-key-" + hashlib.sha256(key.encode()).hexdigest()[:10]
+
+
+def authenticated_client(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    presented = x_api_key
+    if authorization and authorization.lower().startswith("bearer "):
+        presented = authorization[7:].strip()
+    if presented:
+        for key in settings.api_keys:
+            if hmac.compare_digest(presented.encode(), key.get_secret_value().encode()):
+                return key_fingerprint(presented)
+    raise HTTPException(401, "Missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+ClientDep = Annotated[str, Depends(authenticated_client)]
+
+
+def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+    media_type = (content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise HTTPException(415, "Send the signal as application/json")

@@ -1,0 +1,73 @@
+"""Publish signals to signals.raw and wait for the broker's acknowledgement.
+
+kafka-python is blocking, so each publish runs in a worker thread. ``publish`` returns
+only once the broker acknowledged with acks=all; otherwise it raises BrokerUnavailable
+and the API answers 503: a 202 always means the signal is on the broker."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from typing import Protocol
+
+from kafka import KafkaProducer
+from kafka.errors import KafkaError
+
+from schemas import Signal, topics
+from services.common.kafka import BrokerUnavailable, broker_reachable
+
+
+class Publisher(Protocol):
+    async def publish(self, signal: Signal) -> None: ...
+    async def ready(self) -> bool: ...
+    def close(self) -> None: ...
+
+
+class KafkaSignalPublisher:
+    def __init__(self, bootstrap: list[str], timeout_s: float) -> None:
+        self.bootstrap = bootstrap
+        self.timeout_s = timeout_s
+        self._producer: KafkaProducer | None = None
+        self._lock = threading.Lock()
+
+    def _get_producer(self) -> KafkaProducer:
+        # Created on first use: the constructor needs a reachable broker, and the API
+        # must start (and answer 503) while the broker is down.
+        with self._lock:
+            if self._producer is None:
+                ms = int(self.timeout_s * 1000)
+                self._producer = KafkaProducer(
+                    bootstrap_servers=self.bootstrap,
+                    client_id="antenna-ingest",
+                    acks="all",
+                    enable_idempotence=True,
+                    linger_ms=2,
+                    max_block_ms=ms,
+                    request_timeout_ms=max(ms // 2, 1000),
+                    delivery_timeout_ms=ms,
+                )
+            return self._producer
+
+    def _publish_blocking(self, signal: Signal) -> None:
+        try:
+            producer = self._get_producer()
+            future = producer.send(
+                topics.RAW,
+                key=signal.signal_id.encode(),
+                value=signal.model_dump_json().encode(),
+            )
+            future.get(timeout=self.timeout_s + 1)
+        except KafkaError as exc:
+            raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
+
+    async def publish(self, signal: Signal) -> None:
+        await asyncio.to_thread(self._publish_blocking, signal)
+
+    async def ready(self) -> bool:
+        return await asyncio.to_thread(broker_reachable, self.bootstrap, 2.0)
+
+    def close(self) -> None:
+        with self._lock:
+            if self._producer is not None:
+                self._producer.close(timeout=5)
+                self._producer = None

@@ -1,0 +1,140 @@
+"""`antenna up`: the whole system on one machine. Starts the embedded broker (unless
+KAFKA_BOOTSTRAP_SERVERS points elsewhere), creates the topics, then runs ingest,
+processor and connectors as child processes until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from types import FrameType
+
+import httpx
+
+from services.common.broker import EmbeddedBroker, free_port
+from services.common.kafka import ensure_topics
+from services.common.processes import spawn, terminate
+from services.common.settings import CommonSettings
+
+SERVICES = ("ingest", "processor", "connectors")
+DEFAULT_BROKER_PORT = 9092
+
+
+@dataclass(frozen=True)
+class Paths:
+    var: Path
+
+    @property
+    def api_key(self) -> Path:
+        return self.var / "dev-api-key"
+
+    @property
+    def bootstrap(self) -> Path:
+        return self.var / "run" / "bootstrap"
+
+    def log(self, name: str) -> Path:
+        return self.var / "log" / f"{name}.log"
+
+
+def dev_api_key(paths: Paths) -> str:
+    """The development key: reused from var/dev-api-key, or generated there (mode 0600)."""
+    if paths.api_key.exists():
+        return paths.api_key.read_text().strip()
+    key = secrets.token_urlsafe(32)
+    paths.api_key.parent.mkdir(parents=True, exist_ok=True)
+    paths.api_key.touch(mode=0o600)
+    paths.api_key.write_text(key + "\n")
+    return key
+
+
+def resolve_bootstrap(settings: CommonSettings) -> str:
+    """For CLI helpers: the environment, else the broker a running `antenna up` wrote down."""
+    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ or "ANTENNA_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+        return settings.kafka_bootstrap_servers
+    path = Paths(settings.var_dir).bootstrap
+    return path.read_text().strip() if path.exists() else settings.kafka_bootstrap_servers
+
+
+class _Stop(Exception):
+    pass
+
+
+def _raise_stop(signum: int, frame: FrameType | None) -> None:
+    raise _Stop
+
+
+def up(settings: CommonSettings, api_port: int, smtp_port: int) -> int:
+    paths = Paths(settings.var_dir)
+    env = dict(os.environ)
+    broker: EmbeddedBroker | None = None
+    children: dict[str, subprocess.Popen[bytes]] = {}
+    signal.signal(signal.SIGTERM, _raise_stop)
+    signal.signal(signal.SIGINT, _raise_stop)
+    try:
+        if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+            bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
+        else:
+            port = DEFAULT_BROKER_PORT if _port_free(DEFAULT_BROKER_PORT) else free_port()
+            broker = EmbeddedBroker(paths.log("broker"), port=port)
+            bootstrap = broker.start()
+            paths.bootstrap.parent.mkdir(parents=True, exist_ok=True)
+            paths.bootstrap.write_text(bootstrap + "\n")
+            env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+        ensure_topics(bootstrap.split(","), settings.topic_partitions)
+        if not env.get("ANTENNA_API_KEYS"):
+            env["ANTENNA_API_KEYS"] = dev_api_key(paths)
+            print(f"Development API key: {env['ANTENNA_API_KEYS']}  (saved in {paths.api_key})")
+        for name in SERVICES:
+            children[name] = spawn([sys.executable, "-m", "services.cli", name], paths.log(name), env)
+        _wait_for_api(api_port, children["ingest"], paths.log("ingest"))
+        print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
+        print(f"API:      http://127.0.0.1:{api_port}  (POST /v1/signals, GET /healthz, /readyz)")
+        print(f"SMTP:     127.0.0.1:{smtp_port}  (not yet served: email ingest comes with issue #4)")
+        print(f"Metrics:  http://127.0.0.1:{api_port}/metrics (ingest), "
+              "http://127.0.0.1:9101/ (processor), http://127.0.0.1:9102/ (connectors)")
+        print(f"Outbox:   {settings.var_dir / 'outbox'}/<destination>.jsonl")
+        print(f"Logs:     {paths.log('*')}")
+        print("Try `antenna send` in another terminal. Ctrl-C stops everything.", flush=True)
+        while True:
+            for name, proc in children.items():
+                if proc.poll() is not None:
+                    print(f"{name} exited with code {proc.returncode}; see {paths.log(name)}",
+                          file=sys.stderr)
+                    return 1
+            time.sleep(0.5)
+    except _Stop:
+        print("Stopping...", flush=True)
+        return 0
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
+        for name in reversed(list(children)):
+            terminate(children[name])
+        if broker is not None:
+            broker.stop()
+            paths.bootstrap.unlink(missing_ok=True)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        return s.connect_ex(("127.0.0.1", port)) != 0
+
+
+def _wait_for_api(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise SystemExit(f"ingest exited with code {proc.returncode}; see {log}")
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise SystemExit(f"ingest did not answer on port {port} within {timeout_s:.0f}s; see {log}")
