@@ -17,11 +17,9 @@ SAMPLES = {
 
 
 def _up(args: argparse.Namespace) -> int:
-    from services.common.settings import CommonSettings
     from services.stack import up
 
-    return up(CommonSettings(), api_port=int(os.environ.get("ANTENNA_API_PORT", "8000")),
-              smtp_port=int(os.environ.get("ANTENNA_SMTP_PORT", "2525")))
+    return up()
 
 
 def _service(module: str) -> Callable[[argparse.Namespace], int]:
@@ -95,8 +93,23 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> None:
+    from pydantic import ValidationError
+
+    from services.common.broker import BrokerStartError
+    from services.connectors.registry import UnknownConnector
+
     args = parser().parse_args(argv)
-    sys.exit(args.run(args))
+    try:
+        sys.exit(args.run(args))
+    except ValidationError as exc:
+        # Never echo the input: it may be a secret.
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or exc.title}: {e['msg']}"
+            for e in exc.errors(include_input=False)
+        )
+        sys.exit(f"antenna: configuration error in {exc.title}: {problems}")
+    except (BrokerStartError, UnknownConnector) as exc:
+        sys.exit(f"antenna: {exc}")
 
 
 if __name__ == "__main__":

@@ -21,6 +21,10 @@ from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
 from services.common.processes import spawn, terminate
 from services.common.settings import CommonSettings
+from services.connectors.app import build_connectors
+from services.connectors.settings import ConnectorSettings
+from services.ingest.settings import IngestSettings
+from services.processor.settings import ProcessorSettings
 
 SERVICES = ("ingest", "processor", "connectors")
 DEFAULT_BROKER_PORT = 9092
@@ -69,8 +73,15 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
     raise _Stop
 
 
-def up(settings: CommonSettings, api_port: int, smtp_port: int) -> int:
+def up() -> int:
+    settings = CommonSettings()
     paths = Paths(settings.var_dir)
+    if not os.environ.get("ANTENNA_API_KEYS"):
+        os.environ["ANTENNA_API_KEYS"] = dev_api_key(paths)
+        print(f"Development API key: {os.environ['ANTENNA_API_KEYS']}  (saved in {paths.api_key})")
+    # Validate every service's configuration before starting anything.
+    ingest, processor, connectors = IngestSettings(), ProcessorSettings(), ConnectorSettings()
+    build_connectors(connectors)
     env = dict(os.environ)
     broker: EmbeddedBroker | None = None
     children: dict[str, subprocess.Popen[bytes]] = {}
@@ -87,17 +98,18 @@ def up(settings: CommonSettings, api_port: int, smtp_port: int) -> int:
             paths.bootstrap.write_text(bootstrap + "\n")
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         ensure_topics(bootstrap.split(","), settings.topic_partitions)
-        if not env.get("ANTENNA_API_KEYS"):
-            env["ANTENNA_API_KEYS"] = dev_api_key(paths)
-            print(f"Development API key: {env['ANTENNA_API_KEYS']}  (saved in {paths.api_key})")
         for name in SERVICES:
             children[name] = spawn([sys.executable, "-m", "services.cli", name], paths.log(name), env)
-        _wait_for_api(api_port, children["ingest"], paths.log("ingest"))
+        api = f"http://{ingest.api_host}:{ingest.api_port}"
+        _wait_for_api(api, children["ingest"], paths.log("ingest"))
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
-        print(f"API:      http://127.0.0.1:{api_port}  (POST /v1/signals, GET /healthz, /readyz)")
-        print(f"SMTP:     127.0.0.1:{smtp_port}  (not yet served: email ingest comes with issue #4)")
-        print(f"Metrics:  http://127.0.0.1:{api_port}/metrics (ingest), "
-              "http://127.0.0.1:9101/ (processor), http://127.0.0.1:9102/ (connectors)")
+        print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
+        print(f"SMTP:     {ingest.smtp_host}:{ingest.smtp_port}  (not served yet: email ingest is issue #4)")
+        print(f"Metrics:  {api}/metrics (ingest), "
+              f"http://{processor.processor_metrics_host}:{processor.processor_metrics_port}/ (processor), "
+              f"http://{connectors.connectors_metrics_host}:{connectors.connectors_metrics_port}/ (connectors)")
+        for name, dest in connectors.destinations().items():
+            print(f"Delivery: {name} -> {dest.connector}")
         print(f"Outbox:   {settings.var_dir / 'outbox'}/<destination>.jsonl")
         print(f"Logs:     {paths.log('*')}")
         print("Try `antenna send` in another terminal. Ctrl-C stops everything.", flush=True)
@@ -126,15 +138,15 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _wait_for_api(port: int, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+def _wait_for_api(api: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise SystemExit(f"ingest exited with code {proc.returncode}; see {log}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
                 return
         except httpx.TransportError:
             pass
         time.sleep(0.2)
-    raise SystemExit(f"ingest did not answer on port {port} within {timeout_s:.0f}s; see {log}")
+    raise SystemExit(f"ingest did not answer at {api} within {timeout_s:.0f}s; see {log}")

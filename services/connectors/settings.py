@@ -28,8 +28,8 @@ class ConnectorSettings(CommonSettings):
     delivery_max_attempts: int = Field(default=5, ge=1)
     delivery_base_delay_s: float = Field(default=0.5, gt=0)
     delivery_max_delay_s: float = Field(default=30.0, gt=0)
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9102
+    connectors_metrics_host: str = "127.0.0.1"
+    connectors_metrics_port: int = 9102
 
     def destinations(self) -> dict[str, DestinationSettings]:
         return {"servicedesk": self.servicedesk, "crm": self.crm}

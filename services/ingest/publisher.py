@@ -42,6 +42,7 @@ class KafkaSignalPublisher:
                     acks="all",
                     enable_idempotence=True,
                     linger_ms=2,
+                    bootstrap_timeout_ms=ms,
                     max_block_ms=ms,
                     request_timeout_ms=max(ms // 2, 1000),
                     delivery_timeout_ms=ms,

@@ -7,4 +7,4 @@ from services.processor.settings import ProcessorSettings
 
 def main() -> None:
     settings = ProcessorSettings()
-    run_worker(create_app(settings), settings, settings.metrics_host, settings.metrics_port)
+    run_worker(create_app(settings), settings, settings.processor_metrics_host, settings.processor_metrics_port)

@@ -8,5 +8,5 @@ from services.common.settings import CommonSettings
 class ProcessorSettings(CommonSettings):
     min_confidence: float = Field(default=0.6, ge=0, le=1)
     resubmission_window_days: float = Field(default=14, gt=0)
-    metrics_host: str = "127.0.0.1"
-    metrics_port: int = 9101
+    processor_metrics_host: str = "127.0.0.1"
+    processor_metrics_port: int = 9101

@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from services.common.kafka import ensure_topics
+from tests.support.broker import kafka_for_tests
+from tests.support.http_recorder import Recorder
+from tests.support.services import WEBHOOK_SECRET, Services, service_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="session")
+def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
+        ensure_topics([bootstrap], partitions=3)
+        yield bootstrap
+
+
+@pytest.fixture(scope="session")
+def recorder() -> Iterator[Recorder]:
+    server = Recorder()
+    yield server
+    server.close()
+
+
+@pytest.fixture(scope="session")
+def pipeline(kafka: str, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory
+             ) -> Iterator[Services]:
+    """Ingest, processor and connectors as real processes on the test broker, delivering
+    complaints to <recorder>/desk and opportunities to <recorder>/crm over signed webhooks."""
+    var_dir: Path = tmp_path_factory.mktemp("var")
+    services = Services(service_env(kafka, var_dir, {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
+        "ANTENNA_SERVICEDESK__URL": f"{recorder.url}/desk",
+        "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
+        "ANTENNA_CRM__CONNECTOR": "webhook",
+        "ANTENNA_CRM__URL": f"{recorder.url}/crm",
+        "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
+    }), var_dir)
+    services.start("ingest", "processor", "connectors")
+    yield services
+    services.stop()
+    for name in ("ingest", "processor", "connectors"):
+        log = services.log(name)
+        if log.exists():  # kept in the test's tmp dir; print the tail for failing runs
+            print(f"--- {name} log tail ---\n" + "\n".join(log.read_text().splitlines()[-15:]))

@@ -1,0 +1,77 @@
+"""Run Antenna's services as real processes for integration tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+from services.common.broker import free_port
+from services.common.processes import spawn, terminate
+
+API_KEY = "integration-test-key-0123456789"
+WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
+
+
+def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ANTENNA_")}
+    env.update({
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "ANTENNA_VAR_DIR": str(var_dir),
+        "ANTENNA_API_KEYS": API_KEY,
+        "ANTENNA_API_PORT": str(free_port()),
+        "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
+        "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+        "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
+        "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
+        "ANTENNA_LOG_LEVEL": "INFO",
+    })
+    env.update(dict(extra))
+    return env
+
+
+@dataclass
+class Services:
+    env: dict[str, str]
+    var_dir: Path
+    procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    @property
+    def api(self) -> str:
+        return f"http://127.0.0.1:{self.env['ANTENNA_API_PORT']}"
+
+    def start(self, *names: str) -> None:
+        for name in names:
+            self.procs[name] = spawn([sys.executable, "-m", "services.cli", name],
+                                     self.log(name), self.env)
+        if "ingest" in names:
+            self._wait_for_api()
+
+    def log(self, name: str) -> Path:
+        return self.var_dir / "log" / f"{name}.log"
+
+    def _wait_for_api(self, timeout_s: float = 30) -> None:
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
+                    return
+            except httpx.TransportError:
+                time.sleep(0.2)
+        raise AssertionError(f"ingest did not start; see {self.log('ingest')}")
+
+    def stop(self, *names: str) -> None:
+        for name in names or list(self.procs):
+            proc = self.procs.pop(name, None)
+            if proc is not None:
+                terminate(proc)
+
+    def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
+        return httpx.post(f"{self.api}/v1/signals", json=body,
+                          headers={"Authorization": f"Bearer {API_KEY}", **headers}, timeout=30)
