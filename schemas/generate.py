@@ -21,7 +21,9 @@ MODELS: dict[str, type[BaseModel]] = {
 
 
 def render(model: type[BaseModel]) -> str:
-    return json.dumps(model.model_json_schema(mode="serialization"), indent=2, sort_keys=True) + "\n"
+    return (
+        json.dumps(model.model_json_schema(mode="serialization"), indent=2, sort_keys=True) + "\n"
+    )
 
 
 def expected_files() -> dict[Path, str]:

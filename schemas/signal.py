@@ -23,7 +23,9 @@ def _check_utc(value: datetime) -> datetime:
     return value.astimezone(UTC)
 
 
-SignalId = Annotated[str, AfterValidator(_check_ulid), Field(examples=["01JD6W2Q7X5N6G2M3K4P5R6S7T"])]
+SignalId = Annotated[
+    str, AfterValidator(_check_ulid), Field(examples=["01JD6W2Q7X5N6G2M3K4P5R6S7T"])
+]
 UtcDatetime = Annotated[datetime, AfterValidator(_check_utc)]
 
 

@@ -10,9 +10,9 @@ from collections.abc import Callable
 
 SAMPLES = {
     "complaint": "My neighbour's bank card has been declined three times this week and she is "
-                 "fed up. Nobody called her back.",
+    "fed up. Nobody called her back.",
     "opportunity": "Mijn buurvrouw is geïnteresseerd in zonnepanelen en wil morgen na 17 uur "
-                   "gebeld worden voor een offerte.",
+    "gebeld worden voor een offerte.",
 }
 
 
@@ -66,8 +66,9 @@ def _send(args: argparse.Namespace) -> int:
     if args.idempotency_key:
         headers["Idempotency-Key"] = args.idempotency_key
     try:
-        response = httpx.post(f"{args.url.rstrip('/')}/v1/signals", json=body, headers=headers,
-                              timeout=30)
+        response = httpx.post(
+            f"{args.url.rstrip('/')}/v1/signals", json=body, headers=headers, timeout=30
+        )
     except httpx.TransportError as exc:
         print(f"Cannot reach {args.url}: {exc}", file=sys.stderr)
         return 1
@@ -78,8 +79,9 @@ def _send(args: argparse.Namespace) -> int:
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="antenna", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-    sub.add_parser("up", help="run the whole system (embedded broker unless "
-                   "KAFKA_BOOTSTRAP_SERVERS is set)").set_defaults(run=_up)
+    sub.add_parser(
+        "up", help="run the whole system (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set)"
+    ).set_defaults(run=_up)
     for name in ("ingest", "processor", "connectors"):
         sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
     sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)

@@ -99,15 +99,21 @@ def up() -> int:
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
         ensure_topics(bootstrap.split(","), settings.topic_partitions)
         for name in SERVICES:
-            children[name] = spawn([sys.executable, "-m", "services.cli", name], paths.log(name), env)
+            children[name] = spawn(
+                [sys.executable, "-m", "services.cli", name], paths.log(name), env
+            )
         api = f"http://{ingest.api_host}:{ingest.api_port}"
         _wait_for_api(api, children["ingest"], paths.log("ingest"))
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
-        print(f"SMTP:     {ingest.smtp_host}:{ingest.smtp_port}  (not served yet: email ingest is issue #4)")
-        print(f"Metrics:  {api}/metrics (ingest), "
-              f"http://{processor.processor_metrics_host}:{processor.processor_metrics_port}/ (processor), "
-              f"http://{connectors.connectors_metrics_host}:{connectors.connectors_metrics_port}/ (connectors)")
+        smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
+        print(f"SMTP:     {smtp}  (not served yet: email ingest is issue #4)")
+        p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
+        c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
+        print(
+            f"Metrics:  {api}/metrics (ingest), http://{p_host}:{p_port}/ (processor), "
+            f"http://{c_host}:{c_port}/ (connectors)"
+        )
         for name, dest in connectors.destinations().items():
             print(f"Delivery: {name} -> {dest.connector}")
         print(f"Outbox:   {settings.var_dir / 'outbox'}/<destination>.jsonl")
@@ -116,8 +122,10 @@ def up() -> int:
         while True:
             for name, proc in children.items():
                 if proc.poll() is not None:
-                    print(f"{name} exited with code {proc.returncode}; see {paths.log(name)}",
-                          file=sys.stderr)
+                    print(
+                        f"{name} exited with code {proc.returncode}; see {paths.log(name)}",
+                        file=sys.stderr,
+                    )
                     return 1
             time.sleep(0.5)
     except _Stop:
@@ -138,7 +146,9 @@ def _port_free(port: int) -> bool:
         return s.connect_ex(("127.0.0.1", port)) != 0
 
 
-def _wait_for_api(api: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30) -> None:
+def _wait_for_api(
+    api: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30
+) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if proc.poll() is not None:

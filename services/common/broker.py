@@ -57,8 +57,16 @@ class EmbeddedBroker:
     def start(self, timeout_s: float = 30.0) -> str:
         url = f"tcp://{self.bootstrap}"
         self._proc = spawn(
-            [str(tansu_binary()), "broker", "--listener-url", url,
-             "--advertised-listener-url", url, "--storage-engine", "memory://tansu/"],
+            [
+                str(tansu_binary()),
+                "broker",
+                "--listener-url",
+                url,
+                "--advertised-listener-url",
+                url,
+                "--storage-engine",
+                "memory://tansu/",
+            ],
             self.log_path,
         )
         deadline = time.monotonic() + timeout_s

@@ -10,8 +10,14 @@ MAX_ERROR = 2000
 
 
 def dead_letter(
-    stage: str, error: str, topic: str, partition: int, offset: int,
-    key: bytes | None, value: bytes | None, now: datetime | None = None,
+    stage: str,
+    error: str,
+    topic: str,
+    partition: int,
+    offset: int,
+    key: bytes | None,
+    value: bytes | None,
+    now: datetime | None = None,
 ) -> DeadLetter:
     return DeadLetter(
         stage=stage,

@@ -36,12 +36,18 @@ def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
     """A topic of plain bytes: decoding is ours, so a poison message reaches the DLQ
     instead of crashing the agent inside Faust's deserializer."""
     return app.topic(
-        name, key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw",
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        key_serializer="raw",
+        value_serializer="raw",
         **kwargs,
     )
 
 
-def run_worker(app: faust.App, settings: CommonSettings, metrics_host: str, metrics_port: int) -> None:
+def run_worker(
+    app: faust.App, settings: CommonSettings, metrics_host: str, metrics_port: int
+) -> None:
     """Prestart (wait for the broker, create the topics), serve metrics, run the worker
     until SIGTERM/SIGINT. Faust's worker stops its agents cleanly on either signal."""
     wait_for_broker(settings.bootstrap_list, timeout_s=60)

@@ -20,7 +20,11 @@ def sign(secret: bytes, timestamp: int, body: bytes) -> str:
 
 
 def verify(
-    secret: bytes, timestamp: int, body: bytes, signature: str, now: float,
+    secret: bytes,
+    timestamp: int,
+    body: bytes,
+    signature: str,
+    now: float,
     tolerance_s: int = DEFAULT_TOLERANCE_S,
 ) -> bool:
     if abs(now - timestamp) > tolerance_s:

@@ -32,7 +32,9 @@ FINAL = {DeliveryStatus.delivered.value, DeliveryStatus.dead.value}
 
 def build_connectors(settings: ConnectorSettings) -> dict[str, Connector]:
     return {
-        destination: build(dest.connector, dest.options, ConnectorContext(destination, settings.var_dir))
+        destination: build(
+            dest.connector, dest.options, ConnectorContext(destination, settings.var_dir)
+        )
         for destination, dest in settings.destinations().items()
     }
 
@@ -51,17 +53,24 @@ def create_app(
     dlq = raw_topic(app, topics.DLQ)
     ledger = app.Table("delivery-ledger", default=None, partitions=settings.topic_partitions)
 
-    def agent_for(destination: str, connector: Connector) -> Callable[
-        [faust.StreamT[bytes]], Coroutine[Any, Any, None]
-    ]:
+    def agent_for(
+        destination: str, connector: Connector
+    ) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
                 msg = event.message
                 try:
                     routed = RoutedSignal.model_validate_json(event.value)
                 except ValidationError as exc:
-                    letter = dead_letter("connectors", f"not a valid RoutedSignal: {exc}",
-                                         msg.topic, msg.partition, msg.offset, event.key, event.value)
+                    letter = dead_letter(
+                        "connectors",
+                        f"not a valid RoutedSignal: {exc}",
+                        msg.topic,
+                        msg.partition,
+                        msg.offset,
+                        event.key,
+                        event.value,
+                    )
                     await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
                     metrics.DEAD_LETTERS.labels(destination).inc()
                     continue
@@ -75,8 +84,15 @@ def create_app(
                 ledger[signal_id] = result.status.value
                 metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
                 metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
-                log.info("delivery", extra=fields(signal_id=signal_id, destination=destination,
-                                                  status=result.status.value, attempts=result.attempts))
+                log.info(
+                    "delivery",
+                    extra=fields(
+                        signal_id=signal_id,
+                        destination=destination,
+                        status=result.status.value,
+                        attempts=result.attempts,
+                    ),
+                )
 
         deliver.__name__ = f"deliver_{destination}"
         return deliver
@@ -87,8 +103,15 @@ def create_app(
         if result.status is not DeliveryStatus.delivered:
             # Not lost: the routed event waits on the DLQ, with the reason, for a replay.
             msg = event.message
-            letter = dead_letter(f"connectors/{result.destination}", result.error or result.status,
-                                 msg.topic, msg.partition, msg.offset, event.key, event.value)
+            letter = dead_letter(
+                f"connectors/{result.destination}",
+                result.error or result.status,
+                msg.topic,
+                msg.partition,
+                msg.offset,
+                event.key,
+                event.value,
+            )
             await (await dlq.send(key=key, value=letter.model_dump_json().encode()))
             metrics.DEAD_LETTERS.labels(result.destination).inc()
 

@@ -18,7 +18,10 @@ Sleep = Callable[[float], Awaitable[None]]
 
 
 async def deliver_with_retries(
-    connector: Connector, routed: RoutedSignal, policy: RetryPolicy, sleep: Sleep = asyncio.sleep,
+    connector: Connector,
+    routed: RoutedSignal,
+    policy: RetryPolicy,
+    sleep: Sleep = asyncio.sleep,
 ) -> DeliveryResult:
     signal_id = routed.signal.signal_id
     attempt = 0
@@ -31,18 +34,36 @@ async def deliver_with_retries(
             if delay is None:
                 status = DeliveryStatus.failed if exc.retryable else DeliveryStatus.dead
                 return _result(connector, routed, status, attempt, error=str(exc))
-            log.info("delivery attempt failed, retrying", extra=fields(
-                signal_id=signal_id, destination=connector.context.destination,
-                attempt=attempt, delay_s=round(delay, 2), error=str(exc)[:200]))
+            log.info(
+                "delivery attempt failed, retrying",
+                extra=fields(
+                    signal_id=signal_id,
+                    destination=connector.context.destination,
+                    attempt=attempt,
+                    delay_s=round(delay, 2),
+                    error=str(exc)[:200],
+                ),
+            )
             await sleep(delay)
             continue
-        return _result(connector, routed, DeliveryStatus.delivered, attempt,
-                       external_id=delivered.external_id, external_url=delivered.external_url)
+        return _result(
+            connector,
+            routed,
+            DeliveryStatus.delivered,
+            attempt,
+            external_id=delivered.external_id,
+            external_url=delivered.external_url,
+        )
 
 
 def _result(
-    connector: Connector, routed: RoutedSignal, status: DeliveryStatus, attempts: int,
-    error: str | None = None, external_id: str | None = None, external_url: str | None = None,
+    connector: Connector,
+    routed: RoutedSignal,
+    status: DeliveryStatus,
+    attempts: int,
+    error: str | None = None,
+    external_id: str | None = None,
+    external_url: str | None = None,
 ) -> DeliveryResult:
     return DeliveryResult(
         signal_id=routed.signal.signal_id,

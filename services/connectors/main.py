@@ -7,4 +7,9 @@ from services.connectors.settings import ConnectorSettings
 
 def main() -> None:
     settings = ConnectorSettings()
-    run_worker(create_app(settings), settings, settings.connectors_metrics_host, settings.connectors_metrics_port)
+    run_worker(
+        create_app(settings),
+        settings,
+        settings.connectors_metrics_host,
+        settings.connectors_metrics_port,
+    )

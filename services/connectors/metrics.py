@@ -4,12 +4,16 @@ DELIVERIES = Counter(
     "antenna_deliveries_total", "Delivery outcomes", ["destination", "connector", "status"]
 )
 ALREADY_DELIVERED = Counter(
-    "antenna_deliveries_skipped_total", "Routed events consumed again and not re-delivered",
+    "antenna_deliveries_skipped_total",
+    "Routed events consumed again and not re-delivered",
     ["destination"],
 )
 DELIVERY_SECONDS = Histogram(
-    "antenna_delivery_seconds", "Time from consuming a routed event to its outcome, retries included",
-    ["destination"], buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    "antenna_delivery_seconds",
+    "Time from consuming a routed event to its outcome, retries included",
+    ["destination"],
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
 )
-DEAD_LETTERS = Counter("antenna_connector_dead_letters_total", "Events parked on signals.dlq",
-                       ["destination"])
+DEAD_LETTERS = Counter(
+    "antenna_connector_dead_letters_total", "Events parked on signals.dlq", ["destination"]
+)

@@ -17,7 +17,9 @@ class RetryPolicy:
 
 
 def next_delay(
-    policy: RetryPolicy, attempt: int, retry_after_s: float | None = None,
+    policy: RetryPolicy,
+    attempt: int,
+    retry_after_s: float | None = None,
     rand: random.Random | None = None,
 ) -> float | None:
     """Seconds to wait before attempt ``attempt + 1``, or None to give up.

@@ -59,7 +59,9 @@ class WebhookConnector(Connector):
             "Content-Type": "application/json",
             "Idempotency-Key": routed.signal.signal_id,
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign(self.webhook.secret.get_secret_value().encode(), timestamp, body),
+            SIGNATURE_HEADER: sign(
+                self.webhook.secret.get_secret_value().encode(), timestamp, body
+            ),
             "User-Agent": "antenna-webhook/1",
         }
         try:
@@ -71,7 +73,8 @@ class WebhookConnector(Connector):
         status = response.status_code
         if status == 429 or status >= 500:
             raise DeliveryError(
-                f"HTTP {status}", retryable=True,
+                f"HTTP {status}",
+                retryable=True,
                 retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
             )
         if status >= 300:

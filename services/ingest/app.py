@@ -17,7 +17,9 @@ from services.ingest.settings import IngestSettings
 
 
 def create_app(settings: IngestSettings, publisher: Publisher | None = None) -> FastAPI:
-    publisher = publisher or KafkaSignalPublisher(settings.bootstrap_list, settings.publish_timeout_s)
+    publisher = publisher or KafkaSignalPublisher(
+        settings.bootstrap_list, settings.publish_timeout_s
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -27,7 +29,9 @@ def create_app(settings: IngestSettings, publisher: Publisher | None = None) -> 
     app = FastAPI(title="Antenna ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.publisher = publisher
-    app.state.idempotency = IdempotencyCache(settings.idempotency_cache_size, settings.idempotency_ttl_s)
+    app.state.idempotency = IdempotencyCache(
+        settings.idempotency_cache_size, settings.idempotency_ttl_s
+    )
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     problems.install(app)
     app.include_router(health.router)

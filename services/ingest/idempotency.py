@@ -20,7 +20,9 @@ class KeyReused(ValueError):
 class _Entry:
     body_hash: str
     expires_at: float
-    result: asyncio.Future[str] = field(default_factory=lambda: asyncio.get_running_loop().create_future())
+    result: asyncio.Future[str] = field(
+        default_factory=lambda: asyncio.get_running_loop().create_future()
+    )
 
 
 def body_hash(body: bytes) -> str:

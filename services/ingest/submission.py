@@ -32,13 +32,22 @@ class SignalSubmission(BaseModel):
     @model_validator(mode="after")
     def _window_order(self) -> SignalSubmission:
         window = self.callback_window
-        if window and window.not_before and window.not_after and window.not_before > window.not_after:
+        if (
+            window
+            and window.not_before
+            and window.not_after
+            and window.not_before > window.not_after
+        ):
             raise ValueError("callback_window.not_before is after not_after")
         return self
 
 
 def to_signal(
-    submission: SignalSubmission, *, signal_id: str, idempotency_key: str | None, source: str,
+    submission: SignalSubmission,
+    *,
+    signal_id: str,
+    idempotency_key: str | None,
+    source: str,
     received_at: datetime,
 ) -> Signal:
     return Signal(

@@ -41,11 +41,16 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     async def park(event: Any, error: str) -> None:
         msg = event.message
-        letter = dead_letter("processor", error, msg.topic, msg.partition, msg.offset,
-                             event.key, event.value)
-        await (await outputs[topics.DLQ].send(key=event.key, value=letter.model_dump_json().encode()))
+        letter = dead_letter(
+            "processor", error, msg.topic, msg.partition, msg.offset, event.key, event.value
+        )
+        await (
+            await outputs[topics.DLQ].send(key=event.key, value=letter.model_dump_json().encode())
+        )
         metrics.DEAD_LETTERS.labels("processor").inc()
-        log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200]))
+        log.warning(
+            "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
+        )
 
     @app.agent(raw)
     async def intake(stream: faust.StreamT[bytes]) -> None:
@@ -73,19 +78,26 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 result = judge(signal, now, settings.min_confidence)
                 payload = result.routed.model_dump_json().encode()
                 # Remember the key only once the routed event is acknowledged (at-least-once).
-                await (await outputs[result.route.topic].send(
-                    key=signal.signal_id.encode(), value=payload))
+                await (
+                    await outputs[result.route.topic].send(
+                        key=signal.signal_id.encode(), value=payload
+                    )
+                )
                 seen[key] = {"signal_id": signal.signal_id, "at": now.isoformat()}
             except Exception as exc:  # a bug must not stop the partition: park and go on
                 log.exception("cannot process message")
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
             metrics.SIGNALS_ROUTED.labels(
-                result.routed.classification.kind.value, result.route.destination, result.route.rule_id
+                result.routed.classification.kind.value,
+                result.route.destination,
+                result.route.rule_id,
             ).inc()
             metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
-            log.info("routed", extra=fields(signal_id=signal.signal_id,
-                                            destination=result.route.destination))
+            log.info(
+                "routed",
+                extra=fields(signal_id=signal.signal_id, destination=result.route.destination),
+            )
 
     return app
 

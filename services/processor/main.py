@@ -7,4 +7,9 @@ from services.processor.settings import ProcessorSettings
 
 def main() -> None:
     settings = ProcessorSettings()
-    run_worker(create_app(settings), settings, settings.processor_metrics_host, settings.processor_metrics_port)
+    run_worker(
+        create_app(settings),
+        settings,
+        settings.processor_metrics_host,
+        settings.processor_metrics_port,
+    )

@@ -1,16 +1,16 @@
 from prometheus_client import Counter, Histogram
 
 SIGNALS_ROUTED = Counter(
-    "antenna_signals_routed_total", "Signals routed, by kind and destination",
+    "antenna_signals_routed_total",
+    "Signals routed, by kind and destination",
     ["kind", "destination", "rule_id"],
 )
 RESUBMISSIONS_DROPPED = Counter(
     "antenna_resubmissions_dropped_total", "Exact re-submissions dropped (same key or signal_id)"
 )
-DEAD_LETTERS = Counter(
-    "antenna_dead_letters_total", "Messages parked on signals.dlq", ["stage"]
-)
+DEAD_LETTERS = Counter("antenna_dead_letters_total", "Messages parked on signals.dlq", ["stage"])
 PROCESSING_SECONDS = Histogram(
-    "antenna_processing_seconds", "Time to judge and route one signal",
+    "antenna_processing_seconds",
+    "Time to judge and route one signal",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )

@@ -43,20 +43,26 @@ def _alive(pid: int) -> bool:
 
 
 def test_up_send_outbox_and_clean_stop(tmp_path: Path) -> None:
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith("ANTENNA_") and k != "KAFKA_BOOTSTRAP_SERVERS"}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith("ANTENNA_") and k != "KAFKA_BOOTSTRAP_SERVERS"
+    }
     port = free_port()
-    env.update({
-        "ANTENNA_VAR_DIR": str(tmp_path / "var"),
-        "ANTENNA_API_PORT": str(port),
-        "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
-        "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
-        "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
-        "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-    })
+    env.update(
+        {
+            "ANTENNA_VAR_DIR": str(tmp_path / "var"),
+            "ANTENNA_API_PORT": str(port),
+            "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
+            "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+            "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
+            "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
+        }
+    )
     antenna = [sys.executable, "-m", "services.cli"]
-    up = subprocess.Popen([*antenna, "up"], env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True)
+    up = subprocess.Popen(
+        [*antenna, "up"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         banner = []
         assert up.stdout is not None
@@ -71,8 +77,9 @@ def test_up_send_outbox_and_clean_stop(tmp_path: Path) -> None:
         family = _children(up.pid)
         assert len(family) >= 4, "broker, ingest, processor and connectors run"
 
-        sent = subprocess.run([*antenna, "send"], env=env, capture_output=True, text=True,
-                              timeout=60)
+        sent = subprocess.run(
+            [*antenna, "send"], env=env, capture_output=True, text=True, timeout=60
+        )
         assert sent.returncode == 0, sent.stdout + sent.stderr
         status, body = sent.stdout.split(" ", 1)
         assert status == "202"

@@ -28,19 +28,27 @@ def recorder() -> Iterator[Recorder]:
 
 
 @pytest.fixture(scope="session")
-def pipeline(kafka: str, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory
-             ) -> Iterator[Services]:
+def pipeline(
+    kafka: str, recorder: Recorder, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
     """Ingest, processor and connectors as real processes on the test broker, delivering
     complaints to <recorder>/desk and opportunities to <recorder>/crm over signed webhooks."""
     var_dir: Path = tmp_path_factory.mktemp("var")
-    services = Services(service_env(kafka, var_dir, {
-        "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
-        "ANTENNA_SERVICEDESK__URL": f"{recorder.url}/desk",
-        "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
-        "ANTENNA_CRM__CONNECTOR": "webhook",
-        "ANTENNA_CRM__URL": f"{recorder.url}/crm",
-        "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
-    }), var_dir)
+    services = Services(
+        service_env(
+            kafka,
+            var_dir,
+            {
+                "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
+                "ANTENNA_SERVICEDESK__URL": f"{recorder.url}/desk",
+                "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
+                "ANTENNA_CRM__CONNECTOR": "webhook",
+                "ANTENNA_CRM__URL": f"{recorder.url}/crm",
+                "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
+            },
+        ),
+        var_dir,
+    )
     services.start("ingest", "processor", "connectors")
     yield services
     services.stop()

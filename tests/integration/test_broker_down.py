@@ -20,8 +20,9 @@ def test_stopped_broker_gives_503_and_never_202(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.log")
     broker.start()
     ensure_topics([broker.bootstrap], partitions=1)
-    ingest = Services(service_env(broker.bootstrap, tmp_path, {"ANTENNA_PUBLISH_TIMEOUT_S": "3"}),
-                      tmp_path)
+    ingest = Services(
+        service_env(broker.bootstrap, tmp_path, {"ANTENNA_PUBLISH_TIMEOUT_S": "3"}), tmp_path
+    )
     ingest.start("ingest")
     try:
         assert ingest.post(BODY).status_code == 202
@@ -48,8 +49,9 @@ def test_ingest_starts_and_answers_503_when_no_broker_ever_answered(tmp_path: Pa
     ingest = Services(service_env(nobody, tmp_path, {"ANTENNA_PUBLISH_TIMEOUT_S": "2"}), tmp_path)
     ingest.start("ingest")
     try:
-        response = httpx.post(f"{ingest.api}/v1/signals", json=BODY,
-                              headers={"X-API-Key": API_KEY}, timeout=30)
+        response = httpx.post(
+            f"{ingest.api}/v1/signals", json=BODY, headers={"X-API-Key": API_KEY}, timeout=30
+        )
         assert response.status_code == 503
     finally:
         ingest.stop()

@@ -14,16 +14,20 @@ from tests.support.kafka import produce, wait_for_records
 from tests.support.services import WEBHOOK_SECRET, Services
 
 REPORTER = {"employee_id": "e-42", "name": "Sam", "department": "Retail"}
-COMPLAINT = ("My neighbour's bank card was declined three times this week and she is fed up; "
-             "nobody called her back.")
-OPPORTUNITY = ("Mijn buurvrouw is geïnteresseerd in zonnepanelen en wil morgen gebeld worden "
-               "voor een offerte.")
+COMPLAINT = (
+    "My neighbour's bank card was declined three times this week and she is fed up; "
+    "nobody called her back."
+)
+OPPORTUNITY = (
+    "Mijn buurvrouw is geïnteresseerd in zonnepanelen en wil morgen gebeld worden voor een offerte."
+)
 
 
 def signature_valid(request: Request) -> bool:
     timestamp = request.headers["X-Antenna-Timestamp"]
-    expected = hmac.new(WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + request.body,
-                        hashlib.sha256).hexdigest()
+    expected = hmac.new(
+        WEBHOOK_SECRET.encode(), f"{timestamp}.".encode() + request.body, hashlib.sha256
+    ).hexdigest()
     fresh = abs(time.time() - int(timestamp)) < 300
     return fresh and hmac.compare_digest(request.headers["X-Antenna-Signature"], f"v1={expected}")
 
@@ -35,8 +39,13 @@ def for_signal(signal_id: str):  # type: ignore[no-untyped-def]
 def test_complaint_and_opportunity_reach_desk_and_crm(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
-    complaint = pipeline.post({"text": COMPLAINT, "reporter": REPORTER,
-                               "customer": {"name": "Ann", "email": "ann@example.com"}})
+    complaint = pipeline.post(
+        {
+            "text": COMPLAINT,
+            "reporter": REPORTER,
+            "customer": {"name": "Ann", "email": "ann@example.com"},
+        }
+    )
     opportunity = pipeline.post({"text": OPPORTUNITY, "reporter": REPORTER, "channel": "form"})
     assert complaint.status_code == 202, complaint.text
     assert opportunity.status_code == 202, opportunity.text
@@ -61,11 +70,17 @@ def test_complaint_and_opportunity_reach_desk_and_crm(
     assert crm.json()["classification"]["language"] == "nl"
 
     results = wait_for_records(
-        kafka, topics.DELIVERED,
-        lambda r: r.key.decode() in (complaint_id, opportunity_id), count=2,
+        kafka,
+        topics.DELIVERED,
+        lambda r: r.key.decode() in (complaint_id, opportunity_id),
+        count=2,
     )
-    by_id = {DeliveryResult.model_validate_json(r.value).signal_id:
-             DeliveryResult.model_validate_json(r.value) for r in results}
+    by_id = {
+        DeliveryResult.model_validate_json(r.value).signal_id: DeliveryResult.model_validate_json(
+            r.value
+        )
+        for r in results
+    }
     assert by_id[complaint_id].status == "delivered"
     assert by_id[complaint_id].external_id is not None
     assert by_id[opportunity_id].destination == "crm"
@@ -91,10 +106,17 @@ def test_resubmission_through_another_ingest_replica_is_dropped(
 ) -> None:
     """Two signals with one Idempotency-Key but different signal_ids (two ingest
     replicas, or an ingest restart) reach the desk once: the processor drops the second."""
+
     def signal(text: str) -> Signal:
-        return Signal(signal_id=new_signal_id(), idempotency_key="replica-key-1",
-                      channel="api", source="api-key-replicas", received_at=datetime.now(UTC),
-                      reporter=REPORTER, text=text)
+        return Signal(
+            signal_id=new_signal_id(),
+            idempotency_key="replica-key-1",
+            channel="api",
+            source="api-key-replicas",
+            received_at=datetime.now(UTC),
+            reporter=REPORTER,
+            text=text,
+        )
 
     first, second = signal(COMPLAINT), signal(COMPLAINT + " resent")
     for s in (first, second):
@@ -114,8 +136,9 @@ def test_routed_event_consumed_twice_is_delivered_once(
     signal_id = posted.json()["signal_id"]
     [delivered] = recorder.wait_for("/desk", for_signal(signal_id))
     produce(kafka, topics.ROUTED_SERVICEDESK, delivered.body, key=signal_id.encode())
-    wait_for_records(kafka, topics.ROUTED_SERVICEDESK, lambda r: r.key == signal_id.encode(),
-                     count=2)
+    wait_for_records(
+        kafka, topics.ROUTED_SERVICEDESK, lambda r: r.key == signal_id.encode(), count=2
+    )
     marker = pipeline.post({"text": COMPLAINT + " (marker 3)", "reporter": REPORTER})
     recorder.wait_for("/desk", for_signal(marker.json()["signal_id"]))
     time.sleep(2)
@@ -135,10 +158,12 @@ def test_poison_messages_land_in_dlq_and_processing_goes_on(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
     produce(kafka, topics.RAW, b"\xff\xfe this is not json", key=b"poison-1")
-    produce(kafka, topics.RAW, json.dumps({"signal_id": "nope", "text": ""}).encode(),
-            key=b"poison-2")
-    letters = wait_for_records(kafka, topics.DLQ, lambda r: r.key in (b"poison-1", b"poison-2"),
-                               count=2)
+    produce(
+        kafka, topics.RAW, json.dumps({"signal_id": "nope", "text": ""}).encode(), key=b"poison-2"
+    )
+    letters = wait_for_records(
+        kafka, topics.DLQ, lambda r: r.key in (b"poison-1", b"poison-2"), count=2
+    )
     errors = {r.key: json.loads(r.value) for r in letters}
     assert errors[b"poison-1"]["stage"] == "processor"
     assert errors[b"poison-1"]["topic"] == topics.RAW

@@ -55,8 +55,9 @@ class Recorder:
         with self._lock:
             return [r for r in self.requests if r.path == path]
 
-    def wait_for(self, path: str, predicate: Any, count: int = 1, timeout_s: float = 60
-                 ) -> list[Request]:
+    def wait_for(
+        self, path: str, predicate: Any, count: int = 1, timeout_s: float = 60
+    ) -> list[Request]:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             matches = [r for r in self.received(path) if predicate(r)]

@@ -18,7 +18,10 @@ def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) 
 
 
 def wait_for_records(
-    bootstrap: str, topic: str, predicate: Callable[[Any], bool], count: int = 1,
+    bootstrap: str,
+    topic: str,
+    predicate: Callable[[Any], bool],
+    count: int = 1,
     timeout_s: float = 60,
 ) -> list[Any]:
     """Read ``topic`` from the beginning until ``count`` records match ``predicate``."""

@@ -21,17 +21,19 @@ WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
 
 def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ANTENNA_")}
-    env.update({
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "ANTENNA_VAR_DIR": str(var_dir),
-        "ANTENNA_API_KEYS": API_KEY,
-        "ANTENNA_API_PORT": str(free_port()),
-        "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
-        "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
-        "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-        "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
-        "ANTENNA_LOG_LEVEL": "INFO",
-    })
+    env.update(
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "ANTENNA_VAR_DIR": str(var_dir),
+            "ANTENNA_API_KEYS": API_KEY,
+            "ANTENNA_API_PORT": str(free_port()),
+            "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
+            "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+            "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
+            "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
+            "ANTENNA_LOG_LEVEL": "INFO",
+        }
+    )
     env.update(dict(extra))
     return env
 
@@ -48,8 +50,9 @@ class Services:
 
     def start(self, *names: str) -> None:
         for name in names:
-            self.procs[name] = spawn([sys.executable, "-m", "services.cli", name],
-                                     self.log(name), self.env)
+            self.procs[name] = spawn(
+                [sys.executable, "-m", "services.cli", name], self.log(name), self.env
+            )
         if "ingest" in names:
             self._wait_for_api()
 
@@ -73,5 +76,9 @@ class Services:
                 terminate(proc)
 
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
-        return httpx.post(f"{self.api}/v1/signals", json=body,
-                          headers={"Authorization": f"Bearer {API_KEY}", **headers}, timeout=30)
+        return httpx.post(
+            f"{self.api}/v1/signals",
+            json=body,
+            headers={"Authorization": f"Bearer {API_KEY}", **headers},
+            timeout=30,
+        )

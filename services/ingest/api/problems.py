@@ -15,8 +15,13 @@ PROBLEM = "application/problem+json"
 RETRY_AFTER_S = 5
 
 
-def problem(status: int, title: str, detail: str | None = None, headers: dict[str, str] | None = None,
-            **extra: Any) -> JSONResponse:
+def problem(
+    status: int,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
     body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status}
     if detail:
         body["detail"] = detail
@@ -42,5 +47,9 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(BrokerUnavailable)
     async def _unavailable(request: Request, exc: BrokerUnavailable) -> JSONResponse:
-        return problem(503, "Broker unavailable", "the signal was not accepted; retry later",
-                       headers={"Retry-After": str(RETRY_AFTER_S)})
+        return problem(
+            503,
+            "Broker unavailable",
+            "the signal was not accepted; retry later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )

@@ -7,16 +7,20 @@ import re
 _WORD = re.compile(r"[a-zà-ÿ']+")
 
 _DUTCH = frozenset(
-    "de het een en van ik je jij zij ze hij wij we is zijn niet met voor op aan dat die dit "
-    "naar bij ook maar nog al wel geen heeft hebben heb wil wilt kan kunnen moet moeten "
-    "mijn haar hem mij ons onze uw u er om te tot door over als dan toen wat waar hoe "
-    "graag morgen gisteren alstublieft bedankt groet vriendelijke buurvrouw buurman".split()
+    (
+        "de het een en van ik je jij zij ze hij wij we is zijn niet met voor op aan dat die dit "
+        "naar bij ook maar nog al wel geen heeft hebben heb wil wilt kan kunnen moet moeten mijn "
+        "haar hem mij ons onze uw u er om te tot door over als dan toen wat waar hoe graag morgen "
+        "gisteren alstublieft bedankt groet vriendelijke buurvrouw buurman"
+    ).split()
 )
 _ENGLISH = frozenset(
-    "the a an and of i you she he we they is are was were not with for on at that this "
-    "to from by about as then what where how have has had want wants can could should "
-    "my her him me our your it its there would will please thanks regards tomorrow "
-    "yesterday neighbour neighbor friend".split()
+    (
+        "the a an and of i you she he we they is are was were not with for on at that this to "
+        "from by about as then what where how have has had want wants can could should my her him "
+        "me our your it its there would will please thanks regards tomorrow yesterday neighbour "
+        "neighbor friend"
+    ).split()
 )
 SUPPORTED = ("nl", "en")
 

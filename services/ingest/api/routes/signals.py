@@ -24,9 +24,13 @@ class Accepted(BaseModel):
     signal_id: str
 
 
-@router.post("/v1/signals", status_code=202, response_model=Accepted,
-             dependencies=[Depends(require_json)],
-             responses={401: {}, 413: {}, 415: {}, 422: {}, 503: {}})
+@router.post(
+    "/v1/signals",
+    status_code=202,
+    response_model=Accepted,
+    dependencies=[Depends(require_json)],
+    responses={401: {}, 413: {}, 415: {}, 422: {}, 503: {}},
+)
 async def submit_signal(
     submission: SignalSubmission,
     request: Request,
@@ -38,14 +42,21 @@ async def submit_signal(
     channel = submission.channel.value
 
     async def publish() -> str:
-        signal = to_signal(submission, signal_id=new_signal_id(), idempotency_key=idempotency_key,
-                           source=client, received_at=datetime.now(UTC))
+        signal = to_signal(
+            submission,
+            signal_id=new_signal_id(),
+            idempotency_key=idempotency_key,
+            source=client,
+            received_at=datetime.now(UTC),
+        )
         started = time.perf_counter()
         try:
             await publisher.publish(signal)
         except BrokerUnavailable:
             metrics.REQUESTS.labels(channel, "unavailable").inc()
-            log.warning("broker unavailable, answered 503", extra=fields(signal_id=signal.signal_id))
+            log.warning(
+                "broker unavailable, answered 503", extra=fields(signal_id=signal.signal_id)
+            )
             raise
         metrics.PUBLISH_SECONDS.observe(time.perf_counter() - started)
         return signal.signal_id
@@ -55,7 +66,8 @@ async def submit_signal(
     else:
         try:
             signal_id, replayed = await idempotency.run_once(
-                client, idempotency_key, await request.body(), publish)
+                client, idempotency_key, await request.body(), publish
+            )
         except KeyReused as exc:
             raise HTTPException(422, str(exc)) from exc
     metrics.REQUESTS.labels(channel, "replayed" if replayed else "accepted").inc()
