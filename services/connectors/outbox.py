@@ -26,19 +26,23 @@ class OutboxConnector(Connector):
         directory = config.directory or context.var_dir / "outbox"
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{context.destination}.jsonl"
+        self._torn = False
         self._written = self._load_ids()
         self._lock = asyncio.Lock()
 
     def _load_ids(self) -> set[str]:
+        """The signal_ids already in the file. A crash can leave a torn last line (even
+        half a UTF-8 character): it is skipped, and the next record starts on a new line."""
         if not self.path.exists():
             return set()
+        data = self.path.read_bytes()
+        self._torn = bool(data) and not data.endswith(b"\n")
         ids = set()
-        with self.path.open(encoding="utf-8") as lines:
-            for line in lines:
-                try:
-                    ids.add(json.loads(line)["signal_id"])
-                except (ValueError, KeyError):  # a torn last line after a crash
-                    continue
+        for line in data.decode("utf-8", "replace").splitlines():
+            try:
+                ids.add(json.loads(line)["signal_id"])
+            except (ValueError, KeyError, TypeError):
+                continue
         return ids
 
     async def deliver(self, routed: RoutedSignal) -> Delivered:
@@ -55,6 +59,7 @@ class OutboxConnector(Connector):
 
     def _append(self, line: str) -> None:
         with self.path.open("a", encoding="utf-8") as out:
-            out.write(line + "\n")
+            out.write(("\n" if self._torn else "") + line + "\n")
+            self._torn = False
             out.flush()
             os.fsync(out.fileno())

@@ -1,0 +1,123 @@
+from __future__ import annotations
+
+import asyncio
+import json
+
+import pytest
+
+from services.connectors.base import ConnectorContext, Delivered
+from services.connectors.outbox import OutboxConfig, OutboxConnector
+
+
+def _connector(tmp_path, destination: str = "servicedesk") -> OutboxConnector:
+    return OutboxConnector(OutboxConfig(), ConnectorContext(destination, tmp_path))
+
+
+def _deliver(connector: OutboxConnector, *routed) -> list[Delivered]:
+    async def go() -> list[Delivered]:
+        return [await connector.deliver(r) for r in routed]
+
+    return asyncio.run(go())
+
+
+def _lines(connector: OutboxConnector) -> list[str]:
+    return connector.path.read_text(encoding="utf-8").splitlines()
+
+
+def test_writes_to_var_outbox_destination_jsonl(tmp_path, make_routed) -> None:
+    connector = _connector(tmp_path, "crm")
+    routed = make_routed()
+    [delivered] = _deliver(connector, routed)
+    assert connector.path == tmp_path / "outbox" / "crm.jsonl"
+    assert delivered == Delivered(
+        external_id=routed.signal.signal_id, external_url=connector.path.resolve().as_uri()
+    )
+
+
+def test_configured_directory_wins(tmp_path, make_routed) -> None:
+    connector = OutboxConnector(
+        OutboxConfig(directory=tmp_path / "elsewhere"),
+        ConnectorContext("servicedesk", tmp_path / "var"),
+    )
+    _deliver(connector, make_routed())
+    assert connector.path == tmp_path / "elsewhere" / "servicedesk.jsonl"
+    assert len(_lines(connector)) == 1
+
+
+def test_each_line_is_json_with_the_signal_id(tmp_path, make_routed) -> None:
+    first = make_routed()
+    second = make_routed()
+    connector = _connector(tmp_path)
+    _deliver(connector, first, second)
+    records = [json.loads(line) for line in _lines(connector)]
+    assert [r["signal_id"] for r in records] == [first.signal.signal_id, second.signal.signal_id]
+    assert records[0]["routed"] == first.model_dump(mode="json")
+
+
+def test_same_signal_twice_writes_one_line(tmp_path, make_routed) -> None:
+    connector = _connector(tmp_path)
+    routed = make_routed()
+    results = _deliver(connector, routed, routed)
+    assert len(_lines(connector)) == 1
+    assert results[0] == results[1]
+
+
+def test_concurrent_deliveries_of_one_signal_write_one_line(tmp_path, make_routed) -> None:
+    connector = _connector(tmp_path)
+    routed = make_routed()
+
+    async def go() -> None:
+        await asyncio.gather(*(connector.deliver(routed) for _ in range(5)))
+
+    asyncio.run(go())
+    assert len(_lines(connector)) == 1
+
+
+def test_restart_does_not_write_a_delivered_signal_again(tmp_path, make_routed) -> None:
+    routed, fresh = make_routed(), make_routed()
+    _deliver(_connector(tmp_path), routed)
+    restarted = _connector(tmp_path)
+    _deliver(restarted, routed)
+    assert len(_lines(restarted)) == 1
+    _deliver(restarted, fresh)
+    ids = [json.loads(line)["signal_id"] for line in _lines(restarted)]
+    assert ids == [routed.signal.signal_id, fresh.signal.signal_id]
+
+
+def test_a_torn_last_line_is_tolerated(tmp_path, make_routed) -> None:
+    routed = make_routed()
+    connector = _connector(tmp_path)
+    _deliver(connector, routed)
+    with connector.path.open("a", encoding="utf-8") as out:
+        out.write('{"signal_id": "01JD6W2Q7X5N6G2M3K4P5R6S7T", "routed": {"sig')
+    before = connector.path.read_bytes()
+
+    restarted = _connector(tmp_path)  # must not raise
+    _deliver(restarted, routed)
+    assert connector.path.read_bytes() == before
+
+
+def test_a_record_after_a_torn_line_is_readable(tmp_path, make_routed) -> None:
+    connector = _connector(tmp_path)
+    connector.path.write_text('{"signal_id": "01JD6W2Q7X5N6G2M3K4P5R6S7T", "rou', encoding="utf-8")
+    routed = make_routed()
+    _deliver(_connector(tmp_path), routed)
+    ids = []
+    for line in _lines(connector):
+        try:
+            ids.append(json.loads(line)["signal_id"])
+        except ValueError:
+            continue
+    assert ids == [routed.signal.signal_id]
+
+
+def test_a_torn_multibyte_character_is_tolerated(tmp_path, make_routed) -> None:
+    routed = make_routed()
+    connector = _connector(tmp_path)
+    _deliver(connector, routed)
+    with connector.path.open("ab") as out:
+        out.write('{"signal_id": "01JD6W2Q7X5N6G2M3K4P5R6S7T", "text": "geï'.encode()[:-1])
+    before = connector.path.read_bytes()
+    restarted = _connector(tmp_path)
+    _deliver(restarted, routed)
+    assert connector.path.read_bytes() == before

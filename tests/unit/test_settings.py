@@ -1,0 +1,118 @@
+from __future__ import annotations
+
+import os
+
+import pytest
+from pydantic import ValidationError
+
+from services.connectors.settings import ConnectorSettings
+from services.connectors.webhook import WebhookConfig
+from services.ingest.settings import IngestSettings
+
+KEY_1 = "k1-0123456789abcdef"
+KEY_2 = "k2-fedcba9876543210"
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch):
+    """Only what a test sets is in the environment."""
+    for name in list(os.environ):
+        if name.upper().startswith("ANTENNA_") or name.upper() == "KAFKA_BOOTSTRAP_SERVERS":
+            monkeypatch.delenv(name)
+
+
+def test_api_keys_are_read_comma_separated(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", f"{KEY_1}, {KEY_2} ,")
+    settings = IngestSettings()
+    assert [key.get_secret_value() for key in settings.api_keys] == [KEY_1, KEY_2]
+    assert KEY_1 not in repr(settings)
+
+
+def test_a_single_api_key(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", KEY_1)
+    assert [k.get_secret_value() for k in IngestSettings().api_keys] == [KEY_1]
+
+
+def test_api_keys_are_required() -> None:
+    with pytest.raises(ValidationError, match="api_keys"):
+        IngestSettings()
+
+
+def test_empty_api_keys_are_rejected(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", " , ")
+    with pytest.raises(ValidationError, match="api_keys"):
+        IngestSettings()
+
+
+@pytest.mark.parametrize("placeholder", ["changeme", "ChangeMe", "password"])
+def test_a_placeholder_api_key_is_rejected(monkeypatch, placeholder: str) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", f"{KEY_1},{placeholder}")
+    with pytest.raises(ValidationError, match="placeholder"):
+        IngestSettings()
+
+
+def test_a_short_api_key_is_rejected(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", f"{KEY_1},short-key-12345")  # 15 characters
+    with pytest.raises(ValidationError, match="at least 16 characters"):
+        IngestSettings()
+
+
+def test_kafka_bootstrap_default(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", KEY_1)
+    settings = IngestSettings()
+    assert settings.kafka_bootstrap_servers == "127.0.0.1:9092"
+    assert settings.bootstrap_list == ["127.0.0.1:9092"]
+
+
+def test_kafka_bootstrap_servers_env_overrides_the_default(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", KEY_1)
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "broker-a:9092, broker-b:19092")
+    settings = IngestSettings()
+    assert settings.kafka_bootstrap_servers == "broker-a:9092, broker-b:19092"
+    assert settings.bootstrap_list == ["broker-a:9092", "broker-b:19092"]
+    assert ConnectorSettings().bootstrap_list == ["broker-a:9092", "broker-b:19092"]
+
+
+def test_prefixed_kafka_bootstrap_servers_is_accepted_too(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_KAFKA_BOOTSTRAP_SERVERS", "kafka.internal:9093")
+    assert ConnectorSettings().bootstrap_list == ["kafka.internal:9093"]
+
+
+def test_ingest_options_come_from_the_environment(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", KEY_1)
+    monkeypatch.setenv("ANTENNA_MAX_BODY_BYTES", "2048")
+    monkeypatch.setenv("ANTENNA_API_PORT", "8123")
+    settings = IngestSettings()
+    assert (settings.max_body_bytes, settings.api_port) == (2048, 8123)
+
+
+def test_connector_destinations_from_nested_env(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_SERVICEDESK__CONNECTOR", "webhook")
+    monkeypatch.setenv("ANTENNA_SERVICEDESK__URL", "https://desk.example/hooks/antenna")
+    monkeypatch.setenv("ANTENNA_SERVICEDESK__SECRET", "desk-secret-0123456789")
+    destinations = ConnectorSettings().destinations()
+    assert set(destinations) == {"servicedesk", "crm"}
+    desk = destinations["servicedesk"]
+    assert desk.connector == "webhook"
+    assert desk.options == {
+        "url": "https://desk.example/hooks/antenna",
+        "secret": "desk-secret-0123456789",
+    }
+    # The options are exactly what the plugin's own config model validates.
+    config = WebhookConfig.model_validate(desk.options)
+    assert config.secret.get_secret_value() == "desk-secret-0123456789"
+
+
+def test_destinations_default_to_the_outbox() -> None:
+    destinations = ConnectorSettings().destinations()
+    assert destinations["crm"].connector == "outbox"
+    assert destinations["crm"].options == {}
+    assert destinations["servicedesk"].connector == "outbox"
+
+
+def test_delivery_policy_settings(monkeypatch) -> None:
+    monkeypatch.setenv("ANTENNA_DELIVERY_MAX_ATTEMPTS", "3")
+    assert ConnectorSettings().delivery_max_attempts == 3
+    monkeypatch.setenv("ANTENNA_DELIVERY_MAX_ATTEMPTS", "0")
+    with pytest.raises(ValidationError, match="delivery_max_attempts"):
+        ConnectorSettings()
