@@ -3,8 +3,6 @@ from __future__ import annotations
 import asyncio
 import json
 
-import pytest
-
 from services.connectors.base import ConnectorContext, Delivered
 from services.connectors.outbox import OutboxConfig, OutboxConnector
 
