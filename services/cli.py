@@ -7,6 +7,7 @@ import json
 import os
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 SAMPLES = {
     "complaint": "My neighbour's bank card has been declined three times this week and she is "
@@ -76,6 +77,24 @@ def _send(args: argparse.Namespace) -> int:
     return 0 if response.status_code == 202 else 1
 
 
+def _offline(kind: str) -> Callable[[argparse.Namespace], int]:
+    def run(args: argparse.Namespace) -> int:
+        from services.processor import offline
+        from services.processor.settings import ProcessorSettings
+
+        if kind == "classify":
+            process = offline.classifier()
+        elif kind == "dedupe":
+            process = offline.deduplicator()
+        else:
+            rules = args.rules or ProcessorSettings().routing_rules
+            process = offline.router(offline.load_rules(rules), explain=args.explain)
+        errors = offline.run(process, args.file)
+        return 1 if errors else 0
+
+    return run
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="antenna", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -85,6 +104,23 @@ def parser() -> argparse.ArgumentParser:
     for name in ("ingest", "processor", "connectors"):
         sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
     sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)
+    offline_help = {
+        "classify": "classify JSON lines (id, text[, channel, language]) offline",
+        "dedupe": "find duplicates in JSON lines in arrival order (id, text, channel, "
+        "reported_at, customer) offline",
+        "route": "classify and route JSON lines with the routing rules offline",
+    }
+    for name, text in offline_help.items():
+        cmd = sub.add_parser(name, help=text)
+        cmd.add_argument("file", nargs="?", type=Path, help="JSON lines; stdin when omitted")
+        if name == "route":
+            cmd.add_argument("--explain", action="store_true", help="say why each rule matched")
+            cmd.add_argument(
+                "--rules",
+                type=Path,
+                help="rules file (default: ANTENNA_ROUTING_RULES, else the built-in rules)",
+            )
+        cmd.set_defaults(run=_offline(name))
     send = sub.add_parser("send", help="post a sample signal to the running API")
     send.add_argument("--kind", choices=sorted(SAMPLES), default="complaint")
     send.add_argument("--text", help="your own text instead of the sample")
@@ -99,6 +135,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from services.common.broker import BrokerStartError
     from services.connectors.registry import UnknownConnector
+    from services.processor.domain.route import RulesError
 
     args = parser().parse_args(argv)
     try:
@@ -110,7 +147,7 @@ def main(argv: list[str] | None = None) -> None:
             for e in exc.errors(include_input=False)
         )
         sys.exit(f"antenna: configuration error in {exc.title}: {problems}")
-    except (BrokerStartError, UnknownConnector) as exc:
+    except (BrokerStartError, UnknownConnector, RulesError) as exc:
         sys.exit(f"antenna: {exc}")
 
 

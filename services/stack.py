@@ -97,6 +97,7 @@ def up() -> int:
             paths.bootstrap.parent.mkdir(parents=True, exist_ok=True)
             paths.bootstrap.write_text(bootstrap + "\n")
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
+            env.setdefault("ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES", "1")  # see CommonSettings
         ensure_topics(bootstrap.split(","), settings.topic_partitions)
         for name in SERVICES:
             children[name] = spawn(

@@ -7,6 +7,7 @@ from typing import Any
 import faust
 
 from services.common.kafka import ensure_topics, wait_for_broker
+from services.common.logging import configure
 from services.common.metrics import serve_metrics
 from services.common.settings import CommonSettings
 
@@ -16,7 +17,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
     datadir.parent.mkdir(parents=True, exist_ok=True)
     options: dict[str, Any] = dict(
         broker=[f"kafka://{server}" for server in settings.bootstrap_list],
-        store="memory://",  # tables are rebuilt from their changelog topics on restart
+        store="memory://",  # tables are rebuilt from their changelog topics on start
         web_enabled=False,  # metrics are served by prometheus-client instead
         producer_acks=-1,
         # aiokafka's idempotent producer fails on Tansu: at-least-once + idempotent sinks.
@@ -24,6 +25,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         consumer_auto_offset_reset="earliest",
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_s / 5),
+        producer_max_batch_size=settings.kafka_producer_max_batch_bytes,
         topic_partitions=settings.topic_partitions,
         topic_replication_factor=1,
         datadir=str(datadir),
@@ -53,4 +55,7 @@ def run_worker(
     wait_for_broker(settings.bootstrap_list, timeout_s=60)
     ensure_topics(settings.bootstrap_list, settings.topic_partitions)
     serve_metrics(metrics_host, metrics_port)
-    faust.Worker(app, loglevel=settings.log_level, quiet=True).execute_from_commandline()
+    configure(app.conf.id, settings.log_level)
+    faust.Worker(
+        app, loglevel=settings.log_level, quiet=True, override_logging=False
+    ).execute_from_commandline()

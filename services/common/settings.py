@@ -41,6 +41,11 @@ class CommonSettings(BaseSettings):
     topic_partitions: int = Field(default=3, ge=1)
     # Tansu makes a joining consumer wait about half the session timeout: keep it short.
     kafka_session_timeout_s: float = Field(default=10.0, gt=1)
+    # Tansu 0.6 advances a partition's high watermark by one per produced *batch*, so a
+    # table's changelog looks shorter than it is and a restarted worker stops restoring
+    # early. One record per batch (1 byte) avoids that; `antenna up` sets it for the
+    # embedded broker. Keep Kafka's default against a real Kafka.
+    kafka_producer_max_batch_bytes: int = Field(default=16384, ge=1)
     var_dir: Path = Path("var")
     log_level: str = "INFO"
 

@@ -1,8 +1,12 @@
-"""The connectors as a Faust app: one agent per destination topic.
+"""The connectors as a Faust app.
 
-Each agent decodes a RoutedSignal, skips it when the ledger says it was delivered
-already, delivers with retries, publishes the DeliveryResult to signals.delivered and
-records the outcome in the ledger (a changelog-backed table keyed by signal_id)."""
+One agent per routed topic delivers new cases to that destination's connector; one
+agent on signals.duplicates hands each duplicate to the connector of the destination
+its case went to, so that the ticket or lead gets a note instead of a twin.
+
+Each agent decodes a RoutedSignal, skips it when the ledger (a changelog-backed table
+keyed by signal_id) says it was handled already, delivers with retries, publishes the
+DeliveryResult to signals.delivered, and records the outcome in the ledger."""
 
 from __future__ import annotations
 
@@ -28,6 +32,9 @@ from services.connectors.settings import ConnectorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-connectors"
 FINAL = {DeliveryStatus.delivered.value, DeliveryStatus.dead.value}
+Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
+# Which connector handles a routed signal; None: not ours (e.g. a triage duplicate).
+Chooser = Callable[[RoutedSignal], Connector | None]
 
 
 def build_connectors(settings: ConnectorSettings) -> dict[str, Connector]:
@@ -53,34 +60,33 @@ def create_app(
     dlq = raw_topic(app, topics.DLQ)
     ledger = app.Table("delivery-ledger", default=None, partitions=settings.topic_partitions)
 
-    def agent_for(
-        destination: str, connector: Connector
-    ) -> Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]:
+    async def park(event: Any, stage: str, error: str) -> None:
+        msg = event.message
+        letter = dead_letter(
+            stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value
+        )
+        await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+
+    def agent(choose: Chooser) -> Agent:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
             async for event in stream.events():
-                msg = event.message
                 try:
                     routed = RoutedSignal.model_validate_json(event.value)
                 except ValidationError as exc:
-                    letter = dead_letter(
-                        "connectors",
-                        f"not a valid RoutedSignal: {exc}",
-                        msg.topic,
-                        msg.partition,
-                        msg.offset,
-                        event.key,
-                        event.value,
-                    )
-                    await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
-                    metrics.DEAD_LETTERS.labels(destination).inc()
+                    await park(event, "connectors", f"not a valid RoutedSignal: {exc}")
+                    metrics.DEAD_LETTERS.labels("unknown").inc()
                     continue
+                connector = choose(routed)
+                if connector is None:
+                    continue
+                destination = connector.context.destination
                 signal_id = routed.signal.signal_id
                 if ledger.get(signal_id) in FINAL:
                     metrics.ALREADY_DELIVERED.labels(destination).inc()
                     continue
                 started = time.perf_counter()
                 result = await deliver_with_retries(connector, routed, policy)
-                await _publish(result, event)
+                await publish(result, event)
                 ledger[signal_id] = result.status.value
                 metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
                 metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
@@ -91,32 +97,28 @@ def create_app(
                         destination=destination,
                         status=result.status.value,
                         attempts=result.attempts,
+                        duplicate_of=routed.dedupe.duplicate_of,
                     ),
                 )
 
-        deliver.__name__ = f"deliver_{destination}"
         return deliver
 
-    async def _publish(result: DeliveryResult, event: Any) -> None:
+    async def publish(result: DeliveryResult, event: Any) -> None:
         key = result.signal_id.encode()
         await (await delivered_topic.send(key=key, value=result.model_dump_json().encode()))
         if result.status is not DeliveryStatus.delivered:
             # Not lost: the routed event waits on the DLQ, with the reason, for a replay.
-            msg = event.message
-            letter = dead_letter(
-                f"connectors/{result.destination}",
-                result.error or result.status,
-                msg.topic,
-                msg.partition,
-                msg.offset,
-                event.key,
-                event.value,
-            )
-            await (await dlq.send(key=key, value=letter.model_dump_json().encode()))
+            await park(event, f"connectors/{result.destination}", result.error or result.status)
             metrics.DEAD_LETTERS.labels(result.destination).inc()
+
+    def always(connector: Connector) -> Chooser:
+        return lambda routed: connector
+
+    def by_destination(routed: RoutedSignal) -> Connector | None:
+        return connectors.get(routed.destination.name)
 
     for destination, connector in connectors.items():
         topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
-        app.agent(topic, name=f"deliver-{destination}")(agent_for(destination, connector))
-
+        app.agent(topic, name=f"deliver-{destination}")(agent(always(connector)))
+    app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates")(agent(by_destination))
     return app

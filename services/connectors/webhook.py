@@ -63,6 +63,10 @@ class WebhookConnector(Connector):
                 self.webhook.secret.get_secret_value().encode(), timestamp, body
             ),
             "User-Agent": "antenna-webhook/1",
+            # A duplicate is a note for the case's existing ticket or lead, not a new one.
+            "X-Antenna-Event": "signal.duplicate"
+            if routed.dedupe.duplicate_of
+            else "signal.routed",
         }
         try:
             response = await self._client.post(str(self.webhook.url), content=body, headers=headers)

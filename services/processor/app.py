@@ -1,8 +1,14 @@
 """The processor as a Faust app. Agents only loop: decode, call a handler, send.
 
-signals.raw (key signal_id)
-  -> intake: validate; invalid -> signals.dlq; valid -> re-keyed by resubmission key
-  -> judge:  drop exact re-submissions; classify; route -> signals.routed.* / signals.triage
+signals.raw (key signal_id, N partitions)
+  -> classify: validate (invalid -> signals.dlq) and classify, in parallel per partition
+  -> antenna-processor-classified (1 partition: one owner sees every customer's history)
+  -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
+     the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+
+The judge stage is a single partition on purpose: one customer may be known by phone
+in one report and by e-mail in the next, so no partitioning key keeps a customer's
+reports together. Classification, the costly part, stays parallel.
 """
 
 from __future__ import annotations
@@ -13,96 +19,137 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
+from pydantic import ValidationError
 
 from schemas import topics
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
-from services.processor.domain.dedupe import Seen, is_resubmission, resubmission_key
-from services.processor.handlers import InvalidSignal, decode_signal, judge
+from services.processor.domain.dedupe import DedupePolicy, Deduper
+from services.processor.handlers import (
+    ClassifiedSignal,
+    InvalidSignal,
+    classify_signal,
+    decode_signal,
+    judge,
+)
+from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
 APP_ID = "antenna-processor"
-BY_KEY_TOPIC = f"{APP_ID}-signals-by-key"
+CLASSIFIED_TOPIC = f"{APP_ID}-classified"
+EXPIRE_EVERY = timedelta(hours=1)
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
+    trained_models()  # train now (1-2 s), not on the first signal
     app = make_faust_app(APP_ID, settings)
+    rules = RulesFile(settings.routing_rules)
     raw = raw_topic(app, topics.RAW)
-    by_key = raw_topic(app, BY_KEY_TOPIC, internal=True, partitions=settings.topic_partitions)
+    classified = raw_topic(app, CLASSIFIED_TOPIC, internal=True, partitions=1)
     outputs = {
         name: raw_topic(app, name)
-        for name in (topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DLQ)
+        for name in (
+            topics.ROUTED_SERVICEDESK,
+            topics.ROUTED_CRM,
+            topics.TRIAGE,
+            topics.DUPLICATES,
+            topics.DLQ,
+        )
     }
-    seen = app.Table("resubmission-keys", default=None, partitions=settings.topic_partitions)
-    window = timedelta(days=settings.resubmission_window_days)
+    memory = app.Table("dedupe-memory", default=None, partitions=1)
+    deduper = Deduper(
+        memory,
+        DedupePolicy(
+            window=timedelta(days=settings.dedupe_window_days),
+            resend_window=timedelta(minutes=settings.resend_window_minutes),
+        ),
+    )
+    last_expiry = datetime.now(UTC)
+
+    async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
+        # Wait for the ack: the input offset is committed only after the hand-over is safe.
+        await (await outputs[topic].send(key=key, value=value))
 
     async def park(event: Any, error: str) -> None:
         msg = event.message
         letter = dead_letter(
             "processor", error, msg.topic, msg.partition, msg.offset, event.key, event.value
         )
-        await (
-            await outputs[topics.DLQ].send(key=event.key, value=letter.model_dump_json().encode())
-        )
+        await send_acked(topics.DLQ, event.key, letter.model_dump_json().encode())
         metrics.DEAD_LETTERS.labels("processor").inc()
         log.warning(
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
     @app.agent(raw)
-    async def intake(stream: faust.StreamT[bytes]) -> None:
+    async def classify(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             try:
                 signal = decode_signal(event.value)
+                handover = ClassifiedSignal(signal=signal, classification=classify_signal(signal))
             except InvalidSignal as exc:
                 await park(event, str(exc))
                 continue
-            # Wait for the ack: the raw offset is committed only after the hand-over is safe.
-            await (await by_key.send(key=resubmission_key(signal).encode(), value=event.value))
-
-    @app.agent(by_key)
-    async def route_signals(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            started = time.perf_counter()
-            try:
-                signal = decode_signal(event.value)
-                key = resubmission_key(signal)
-                now = datetime.now(UTC)
-                if is_resubmission(_seen(seen.get(key)), now, window):
-                    metrics.RESUBMISSIONS_DROPPED.inc()
-                    log.info("dropped re-submission", extra=fields(signal_id=signal.signal_id))
-                    continue
-                result = judge(signal, now, settings.min_confidence)
-                payload = result.routed.model_dump_json().encode()
-                # Remember the key only once the routed event is acknowledged (at-least-once).
-                await (
-                    await outputs[result.route.topic].send(
-                        key=signal.signal_id.encode(), value=payload
-                    )
-                )
-                seen[key] = {"signal_id": signal.signal_id, "at": now.isoformat()}
             except Exception as exc:  # a bug must not stop the partition: park and go on
-                log.exception("cannot process message")
+                log.exception("cannot classify message")
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
-            metrics.SIGNALS_ROUTED.labels(
-                result.routed.classification.kind.value,
-                result.route.destination,
-                result.route.rule_id,
-            ).inc()
-            metrics.PROCESSING_SECONDS.observe(time.perf_counter() - started)
-            log.info(
-                "routed",
-                extra=fields(signal_id=signal.signal_id, destination=result.route.destination),
-            )
+            await (await classified.send(key=event.key, value=handover.model_dump_json().encode()))
+
+    @app.agent(classified)
+    async def judge_signals(stream: faust.StreamT[bytes]) -> None:
+        nonlocal last_expiry
+        async for event in stream.events():
+            started = time.perf_counter()
+            now = datetime.now(UTC)
+            try:
+                handover = ClassifiedSignal.model_validate_json(event.value)
+                result = judge(handover.signal, handover.classification, deduper, rules.rules, now)
+                if result.topic is not None and result.routed is not None:
+                    await send_acked(
+                        result.topic,
+                        handover.signal.signal_id.encode(),
+                        result.routed.model_dump_json().encode(),
+                    )
+            except (ValidationError, ValueError, KeyError, TypeError) as exc:
+                log.exception("cannot judge message")
+                await park(event, f"{type(exc).__name__}: {exc}")
+                continue
+            if now - last_expiry > EXPIRE_EVERY:  # table writes need an event's context
+                last_expiry = now
+                deduper.expire(now)
+            _count(result, handover.signal.signal_id, time.perf_counter() - started)
+
+    @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
+    async def reload_rules() -> None:
+        rules.reload_if_changed()
 
     return app
 
 
-def _seen(value: dict[str, str] | None) -> Seen | None:
-    if not value:
-        return None
-    return Seen(signal_id=value["signal_id"], at=datetime.fromisoformat(value["at"]))
+def _count(result: Any, signal_id: str, seconds: float) -> None:
+    decision = result.decision
+    if decision.resubmission:
+        metrics.RESUBMISSIONS_DROPPED.inc()
+        log.info("dropped re-submission", extra=fields(signal_id=signal_id))
+    elif decision.duplicate_of is not None:
+        metrics.DUPLICATES.labels(decision.reason).inc()
+        log.info("duplicate", extra=fields(signal_id=signal_id, cluster_id=decision.cluster_id,
+                                           destination=decision.destination))
+    else:
+        routed = result.routed
+        metrics.SIGNALS_ROUTED.labels(
+            routed.classification.kind.value, result.route.destination, result.route.rule_id
+        ).inc()
+        log.info(
+            "routed",
+            extra=fields(
+                signal_id=signal_id,
+                destination=result.route.destination,
+                rule_id=result.route.rule_id,
+            ),
+        )
+    metrics.PROCESSING_SECONDS.observe(seconds)

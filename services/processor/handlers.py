@@ -1,16 +1,17 @@
-"""What the processor does with one message. Pure: the Faust agents and the offline
-CLI call these; no broker, no clock (``now`` is passed in)."""
+"""What the processor does with one signal. Pure: the Faust agents and the offline CLI
+call these; the state is the Deduper's mapping and the clock is passed in."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
-from schemas import Dedupe, Destination, RoutedSignal, Signal
+from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
 from services.processor.domain.classify import classify
-from services.processor.domain.route import Route, route
+from services.processor.domain.dedupe import Decision, Deduper
+from services.processor.domain.route import Route, RuleSet, route
 
 
 class InvalidSignal(ValueError):
@@ -29,21 +30,67 @@ def decode_signal(value: bytes | None) -> Signal:
         raise InvalidSignal(f"not a valid Signal: {problems}") from exc
 
 
+def classify_signal(signal: Signal) -> Classification:
+    text = f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
+    return classify(text, signal.language, signal.channel.value)
+
+
 @dataclass(frozen=True)
 class Judgement:
-    route: Route
-    routed: RoutedSignal
+    """``topic`` is None for a dropped re-submission."""
+
+    topic: str | None
+    routed: RoutedSignal | None
+    decision: Decision
+    route: Route | None
 
 
-def judge(signal: Signal, now: datetime, min_confidence: float) -> Judgement:
-    classification = classify(signal.text, signal.language)
-    decision = route(classification, min_confidence)
-    routed = RoutedSignal(
+def judge(
+    signal: Signal,
+    classification: Classification,
+    deduper: Deduper,
+    rules: RuleSet,
+    now: datetime,
+) -> Judgement:
+    decision = deduper.decide(signal, classification, now)
+    if decision.resubmission:
+        return Judgement(None, None, decision, None)
+    if decision.duplicate_of is not None:
+        destination = Destination(name=decision.destination or "triage", target=decision.target)
+        routed = _routed(signal, classification, decision, destination, "duplicate", now)
+        return Judgement(topics.DUPLICATES, routed, decision, None)
+    chosen = route(rules, classification, signal)
+    decision = deduper.remember_route(decision, chosen.destination, chosen.target)
+    destination = Destination(name=chosen.destination, target=chosen.target)
+    routed = _routed(signal, classification, decision, destination, chosen.rule_id, now)
+    return Judgement(chosen.topic, routed, decision, chosen)
+
+
+def _routed(
+    signal: Signal,
+    classification: Classification,
+    decision: Decision,
+    destination: Destination,
+    rule_id: str,
+    now: datetime,
+) -> RoutedSignal:
+    return RoutedSignal(
         signal=signal,
         classification=classification,
-        dedupe=Dedupe(cluster_id=signal.signal_id),
-        destination=Destination(name=decision.destination),
-        rule_id=decision.rule_id,
+        dedupe=Dedupe(
+            duplicate_of=decision.duplicate_of,
+            cluster_id=decision.cluster_id,
+            reporters_count=max(decision.reporters_count, 1),
+        ),
+        destination=destination,
+        rule_id=rule_id,
         routed_at=now,
     )
-    return Judgement(decision, routed)
+
+
+class ClassifiedSignal(BaseModel):
+    """Internal hand-over from the parallel classify stage to the single dedupe stage."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    signal: Signal
+    classification: Classification

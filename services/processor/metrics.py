@@ -14,3 +14,11 @@ PROCESSING_SECONDS = Histogram(
     "Time to judge and route one signal",
     buckets=(0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
 )
+DUPLICATES = Counter(
+    "antenna_duplicates_total", "Signals recognised as a case already reported", ["reason"]
+)
+RULES_RELOADS = Counter("antenna_routing_rules_reloads_total", "Routing rules reloaded")
+RULES_RELOAD_FAILURES = Counter(
+    "antenna_routing_rules_reload_failures_total",
+    "Routing rule files refused as invalid (the previous rules stay in force)",
+)

@@ -11,6 +11,7 @@ from tests.support.http_recorder import Recorder
 from tests.support.services import WEBHOOK_SECRET, Services, service_env
 
 pytestmark = pytest.mark.integration
+SAMPLE_RULES = Path(__file__).parents[2] / "deploy" / "config" / "routing.yaml"
 
 
 @pytest.fixture(scope="session")
@@ -34,11 +35,15 @@ def pipeline(
     """Ingest, processor and connectors as real processes on the test broker, delivering
     complaints to <recorder>/desk and opportunities to <recorder>/crm over signed webhooks."""
     var_dir: Path = tmp_path_factory.mktemp("var")
+    rules = var_dir / "routing.yaml"
+    rules.write_text(SAMPLE_RULES.read_text())
     services = Services(
         service_env(
             kafka,
             var_dir,
             {
+                "ANTENNA_ROUTING_RULES": str(rules),
+                "ANTENNA_RULES_RELOAD_INTERVAL_S": "0.5",
                 "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
                 "ANTENNA_SERVICEDESK__URL": f"{recorder.url}/desk",
                 "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,

@@ -23,6 +23,11 @@ OPPORTUNITY = (
 )
 
 
+def unique(text: str) -> str:
+    """Each test sends its own words: the same text twice is an exact duplicate."""
+    return f"{text} [{new_signal_id()}]"
+
+
 def signature_valid(request: Request) -> bool:
     timestamp = request.headers["X-Antenna-Timestamp"]
     expected = hmac.new(
@@ -39,14 +44,17 @@ def for_signal(signal_id: str):  # type: ignore[no-untyped-def]
 def test_complaint_and_opportunity_reach_desk_and_crm(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
+    complaint_text = unique(COMPLAINT)
     complaint = pipeline.post(
         {
-            "text": COMPLAINT,
+            "text": complaint_text,
             "reporter": REPORTER,
             "customer": {"name": "Ann", "email": "ann@example.com"},
         }
     )
-    opportunity = pipeline.post({"text": OPPORTUNITY, "reporter": REPORTER, "channel": "form"})
+    opportunity = pipeline.post(
+        {"text": unique(OPPORTUNITY), "reporter": REPORTER, "channel": "form"}
+    )
     assert complaint.status_code == 202, complaint.text
     assert opportunity.status_code == 202, opportunity.text
     complaint_id, opportunity_id = complaint.json()["signal_id"], opportunity.json()["signal_id"]
@@ -64,7 +72,7 @@ def test_complaint_and_opportunity_reach_desk_and_crm(
         assert routed["classification"]["kind"] == kind
         assert routed["destination"]["name"] == destination
         assert routed["dedupe"]["reporters_count"] == 1
-    assert desk.json()["signal"]["text"] == COMPLAINT
+    assert desk.json()["signal"]["text"] == complaint_text
     assert desk.json()["signal"]["customer"]["email"] == "ann@example.com"
     assert crm.json()["signal"]["channel"] == "form"
     assert crm.json()["classification"]["language"] == "nl"
@@ -87,7 +95,7 @@ def test_complaint_and_opportunity_reach_desk_and_crm(
 
 
 def test_reposted_idempotency_key_is_delivered_once(pipeline: Services, recorder: Recorder) -> None:
-    body = {"text": COMPLAINT + " (second friend)", "reporter": REPORTER}
+    body = {"text": unique(COMPLAINT), "reporter": REPORTER}
     first = pipeline.post(body, **{"Idempotency-Key": "form-submit-7731"})
     again = pipeline.post(body, **{"Idempotency-Key": "form-submit-7731"})
     assert first.status_code == again.status_code == 202
@@ -95,7 +103,7 @@ def test_reposted_idempotency_key_is_delivered_once(pipeline: Services, recorder
     signal_id = first.json()["signal_id"]
     recorder.wait_for("/desk", for_signal(signal_id))
     # A later signal on the same path is delivered after any stray duplicate would be.
-    marker = pipeline.post({"text": COMPLAINT + " (marker)", "reporter": REPORTER})
+    marker = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     recorder.wait_for("/desk", for_signal(marker.json()["signal_id"]))
     time.sleep(2)
     assert len([r for r in recorder.received("/desk") if for_signal(signal_id)(r)]) == 1
@@ -105,7 +113,8 @@ def test_resubmission_through_another_ingest_replica_is_dropped(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
     """Two signals with one Idempotency-Key but different signal_ids (two ingest
-    replicas, or an ingest restart) reach the desk once: the processor drops the second."""
+    replicas, or an ingest restart) reach the desk once: the processor drops the other.
+    They sit on different partitions of signals.raw, so either may win."""
 
     def signal(text: str) -> Signal:
         return Signal(
@@ -118,28 +127,31 @@ def test_resubmission_through_another_ingest_replica_is_dropped(
             text=text,
         )
 
-    first, second = signal(COMPLAINT), signal(COMPLAINT + " resent")
-    for s in (first, second):
+    pair = signal(unique(COMPLAINT)), signal(unique(COMPLAINT))
+    ids = {s.signal_id for s in pair}
+    for s in pair:
         produce(kafka, topics.RAW, s.model_dump_json().encode(), key=s.signal_id.encode())
-    recorder.wait_for("/desk", for_signal(first.signal_id))
-    marker = pipeline.post({"text": COMPLAINT + " (marker 2)", "reporter": REPORTER})
+    recorder.wait_for("/desk", lambda r: r.json()["signal"]["signal_id"] in ids)
+    marker = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     recorder.wait_for("/desk", for_signal(marker.json()["signal_id"]))
     time.sleep(2)
-    assert not [r for r in recorder.received("/desk") if for_signal(second.signal_id)(r)]
+    assert (
+        len([r for r in recorder.received("/desk") if r.json()["signal"]["signal_id"] in ids]) == 1
+    )
 
 
 def test_routed_event_consumed_twice_is_delivered_once(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
     """At-least-once upstream: the same routed event arriving twice is one delivery."""
-    posted = pipeline.post({"text": COMPLAINT + " (replayed)", "reporter": REPORTER})
+    posted = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     signal_id = posted.json()["signal_id"]
     [delivered] = recorder.wait_for("/desk", for_signal(signal_id))
     produce(kafka, topics.ROUTED_SERVICEDESK, delivered.body, key=signal_id.encode())
     wait_for_records(
         kafka, topics.ROUTED_SERVICEDESK, lambda r: r.key == signal_id.encode(), count=2
     )
-    marker = pipeline.post({"text": COMPLAINT + " (marker 3)", "reporter": REPORTER})
+    marker = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     recorder.wait_for("/desk", for_signal(marker.json()["signal_id"]))
     time.sleep(2)
     assert len([r for r in recorder.received("/desk") if for_signal(signal_id)(r)]) == 1
@@ -147,7 +159,7 @@ def test_routed_event_consumed_twice_is_delivered_once(
 
 def test_desk_outage_is_retried_until_delivered(pipeline: Services, recorder: Recorder) -> None:
     recorder.script["/desk"] = [503, 502]
-    posted = pipeline.post({"text": COMPLAINT + " (desk flaky)", "reporter": REPORTER})
+    posted = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     signal_id = posted.json()["signal_id"]
     attempts = recorder.wait_for("/desk", for_signal(signal_id), count=3)
     assert len(attempts) == 3
@@ -169,5 +181,5 @@ def test_poison_messages_land_in_dlq_and_processing_goes_on(
     assert errors[b"poison-1"]["topic"] == topics.RAW
     assert "not a valid Signal" in errors[b"poison-1"]["error"]
     assert "signal_id" in errors[b"poison-2"]["error"]
-    after = pipeline.post({"text": COMPLAINT + " (after poison)", "reporter": REPORTER})
+    after = pipeline.post({"text": unique(COMPLAINT), "reporter": REPORTER})
     recorder.wait_for("/desk", for_signal(after.json()["signal_id"]))

@@ -30,6 +30,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
+        "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",  # Tansu's watermark, see CommonSettings
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
             "ANTENNA_LOG_LEVEL": "INFO",
         }
@@ -74,6 +75,10 @@ class Services:
             proc = self.procs.pop(name, None)
             if proc is not None:
                 terminate(proc)
+
+    def restart(self, name: str) -> None:
+        self.stop(name)
+        self.start(name)
 
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(

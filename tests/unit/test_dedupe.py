@@ -1,43 +1,181 @@
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
+from typing import Any
 
-from services.processor.domain.dedupe import Seen, is_resubmission, resubmission_key
+from schemas import Category, Classification, Kind, Signal
+from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key
+from tests.unit.conftest import RECEIVED_AT, build_signal
 
-WINDOW = timedelta(days=14)
-NOW = datetime(2025, 3, 14, 12, 0, tzinfo=UTC)
-
-
-def test_never_seen_is_not_a_resubmission() -> None:
-    assert is_resubmission(None, NOW, WINDOW) is False
-
-
-def test_seen_within_the_window_is_a_resubmission() -> None:
-    seen = Seen("01JD6W2Q7X5N6G2M3K4P5R6S7T", NOW - timedelta(days=13, hours=23))
-    assert is_resubmission(seen, NOW, WINDOW) is True
-    assert is_resubmission(Seen("x", NOW - timedelta(seconds=1)), NOW, WINDOW) is True
-
-
-def test_seen_exactly_at_the_window_edge_is_a_resubmission() -> None:
-    assert is_resubmission(Seen("x", NOW - WINDOW), NOW, WINDOW) is True
-
-
-def test_seen_outside_the_window_is_not_a_resubmission() -> None:
-    assert is_resubmission(Seen("x", NOW - WINDOW - timedelta(seconds=1)), NOW, WINDOW) is False
-    assert is_resubmission(Seen("x", NOW - timedelta(days=30)), NOW, WINDOW) is False
+T0 = RECEIVED_AT
+CARD = Classification(
+    kind=Kind.complaint,
+    confidence=0.9,
+    category=Category.payments_cards,
+    language="en",
+    classifier_version="test",
+)
+MORTGAGE_LEAD = Classification(
+    kind=Kind.opportunity,
+    confidence=0.9,
+    category=Category.mortgage_loans,
+    language="en",
+    classifier_version="test",
+)
+PRAISE = Classification(kind=Kind.other, confidence=0.9, language="en", classifier_version="t")
 
 
-def test_resubmission_key_is_scoped_by_source(make_signal) -> None:
-    a = make_signal(source="api-key-aaaaaaaaaa", idempotency_key="order-17")
-    b = make_signal(source="api-key-bbbbbbbbbb", idempotency_key="order-17")
-    assert resubmission_key(a) != resubmission_key(b)
+def report(
+    key: str,
+    at: timedelta = timedelta(0),
+    customer: dict[str, Any] | None = None,
+    text: str | None = None,
+    reporter: str = "E-1",
+    **kw: Any,
+) -> Signal:
+    return build_signal(
+        idempotency_key=key,
+        received_at=T0 + at,
+        customer=customer,
+        text=text or f"Report {key} about the card",
+        reporter={"employee_id": reporter},
+        **kw,
+    )
+
+
+def decide(deduper: Deduper, signal: Signal, c: Classification = CARD):  # type: ignore[no-untyped-def]
+    return deduper.decide(signal, c, signal.received_at)
+
+
+def test_resubmission_key_is_scoped_by_source() -> None:
+    a = build_signal(source="api-key-aaaaaaaaaa", idempotency_key="order-17")
+    b = build_signal(source="api-key-bbbbbbbbbb", idempotency_key="order-17")
     assert resubmission_key(a) == "api-key-aaaaaaaaaa|order-17"
+    assert resubmission_key(a) != resubmission_key(b)
 
 
-def test_resubmission_key_ignores_the_signal_id(make_signal) -> None:
-    first = make_signal(source="email", idempotency_key="<msg-1@example.nl>")
-    again = make_signal(source="email", idempotency_key="<msg-1@example.nl>")
-    assert first.signal_id != again.signal_id
-    assert resubmission_key(first) == resubmission_key(again)
-    other_key = make_signal(source="email", idempotency_key="<msg-2@example.nl>")
-    assert resubmission_key(other_key) != resubmission_key(first)
+def test_same_idempotency_key_from_the_same_source_is_a_resubmission() -> None:
+    d = Deduper({})
+    first = decide(d, report("k"))
+    again = decide(d, report("k", timedelta(days=13), text="Different words"))
+    assert not first.resubmission
+    assert again.resubmission and again.duplicate_of == first.cluster_id
+
+
+def test_a_resubmission_after_the_window_is_new() -> None:
+    d = Deduper({})
+    decide(d, report("k"))
+    assert not decide(d, report("k", timedelta(days=15), text="x")).resubmission
+
+
+def test_a_redelivered_signal_gets_the_same_decision_and_changes_nothing() -> None:
+    d = Deduper({})
+    signal = report("k", customer={"phone": "0612345678"})
+    first = decide(d, signal)
+    snapshot = dict(d.memory)
+    assert decide(d, signal) == first
+    assert d.memory == snapshot
+
+
+def test_the_same_text_resent_within_minutes_is_a_duplicate_without_any_customer() -> None:
+    d = Deduper({})
+    first = report("a", text="Mijn buurvrouw heeft al 3 dagen geen internet!")
+    resent = report(
+        "b",
+        timedelta(minutes=4),
+        text="mijn buurvrouw heeft al 3 dagen geen internet",
+        reporter="E-2",
+    )
+    later = report(
+        "c", timedelta(minutes=30), text="Mijn buurvrouw heeft al 3 dagen geen internet!"
+    )
+    assert decide(d, first).duplicate_of is None
+    decision = decide(d, resent)
+    assert decision.duplicate_of == first.signal_id
+    assert decision.reason == "same text re-sent"
+    assert decision.reporters_count == 2
+    assert decide(d, later).duplicate_of is None  # no customer, not within minutes
+
+
+def test_same_customer_same_problem_in_other_words_via_another_colleague() -> None:
+    d = Deduper({})
+    first = report("a", customer={"name": "Jan de Vries", "phone": "+31 6 12345678"})
+    second = report(
+        "b",
+        timedelta(days=2),
+        reporter="E-2",
+        channel="chat",
+        customer={"email": "jan@example.nl", "phone": "06-12345678"},
+        text="Zijn pas wordt steeds geweigerd",
+    )
+    third = report(
+        "c",
+        timedelta(days=3),
+        reporter="E-3",
+        customer={"name": "J. de Vries"},
+        text="Card declined again for J. de Vries",
+    )
+    decide(d, first)
+    assert decide(d, second).duplicate_of == first.signal_id
+    third_decision = decide(d, third)
+    assert third_decision.duplicate_of == first.signal_id
+    assert third_decision.cluster_id == first.signal_id
+    assert third_decision.reporters_count == 3
+
+
+def test_the_same_colleague_reporting_again_does_not_grow_the_count() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"phone": "0612345678"}))
+    again = decide(
+        d, report("b", timedelta(hours=1), customer={"phone": "0612345678"}, text="still broken")
+    )
+    assert again.duplicate_of is not None and again.reporters_count == 1
+
+
+def test_a_different_problem_of_the_same_customer_is_a_new_case() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"phone": "0612345678"}))
+    lead = report(
+        "b", timedelta(days=1), customer={"phone": "0612345678"}, text="She wants a mortgage offer"
+    )
+    assert decide(d, lead, MORTGAGE_LEAD).duplicate_of is None
+
+
+def test_the_same_problem_of_different_customers_is_not_a_duplicate() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    els = report("b", timedelta(hours=1), customer={"name": "Els de Vries"}, reporter="E-2")
+    other = report("c", timedelta(hours=2), customer={"phone": "0687654321"}, reporter="E-3")
+    assert decide(d, els).duplicate_of is None
+    assert decide(d, other).duplicate_of is None
+
+
+def test_other_signals_are_never_near_duplicates() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"phone": "0612345678"}), PRAISE)
+    later = report("b", timedelta(days=1), customer={"phone": "0612345678"}, text="thanks again")
+    assert decide(d, later, PRAISE).duplicate_of is None
+
+
+def test_a_case_older_than_the_window_is_not_joined() -> None:
+    d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
+    decide(d, report("a", customer={"phone": "0612345678"}))
+    late = report("b", timedelta(days=15), customer={"phone": "0612345678"}, text="again")
+    assert decide(d, late).duplicate_of is None
+
+
+def test_duplicates_follow_the_route_of_their_case() -> None:
+    d = Deduper({})
+    first = decide(d, report("a", customer={"phone": "0612345678"}))
+    d.remember_route(first, "servicedesk", "payments")
+    dup = decide(d, report("b", timedelta(hours=1), customer={"phone": "0612345678"}, text="x"))
+    assert (dup.destination, dup.target) == ("servicedesk", "payments")
+
+
+def test_expire_forgets_everything_outside_the_window() -> None:
+    d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
+    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    assert d.expire(T0 + timedelta(days=1)) == 0
+    keys = len(d.memory)
+    assert d.expire(T0 + timedelta(days=20)) == keys
+    assert d.memory == {}

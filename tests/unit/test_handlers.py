@@ -5,13 +5,11 @@ from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 
-from schemas import Kind
-from services.processor.domain.classify import classify
-from services.processor.domain.route import route
-from services.processor.handlers import InvalidSignal, decode_signal, judge
-from services.processor.settings import ProcessorSettings
+from schemas import Category, Classification, Kind, topics
+from services.processor.domain.dedupe import Deduper
+from services.processor.domain.route import DEFAULT_RULES
+from services.processor.handlers import InvalidSignal, classify_signal, decode_signal, judge
 
-MIN_CONFIDENCE: float = ProcessorSettings.model_fields["min_confidence"].default
 NOW = datetime(2025, 3, 14, 10, 0, 5, tzinfo=UTC)
 
 
@@ -54,50 +52,92 @@ def test_decode_returns_the_signal(make_signal) -> None:
     assert decode_signal(signal.model_dump_json().encode()) == signal
 
 
+def _classified(
+    kind: Kind, category: Category = Category.payments_cards, confidence: float = 0.9
+) -> Classification:
+    return Classification(
+        kind=kind,
+        confidence=confidence,
+        category=category,
+        language="en",
+        classifier_version="test-1",
+    )
+
+
 @pytest.mark.parametrize(
-    ("text", "destination"),
+    ("kind", "destination", "topic"),
     [
-        ("The customer is furious, her bank card was declined again.", "servicedesk"),
-        ("He is interested in solar panels and would like a quote.", "crm"),
-        ("She asked what the opening hours are.", "triage"),
+        (Kind.complaint, "servicedesk", topics.ROUTED_SERVICEDESK),
+        (Kind.opportunity, "crm", topics.ROUTED_CRM),
+        (Kind.other, "triage", topics.TRIAGE),
     ],
 )
-def test_judge_builds_a_routed_signal_that_matches_the_route(
-    make_signal, text, destination
-) -> None:
-    signal = make_signal(text=text)
-    judgement = judge(signal, NOW, MIN_CONFIDENCE)
-    expected = route(classify(text), MIN_CONFIDENCE)
-    assert judgement.route == expected
-    assert judgement.route.destination == destination
-    routed = judgement.routed
-    assert routed.destination.name == expected.destination
-    assert routed.rule_id == expected.rule_id
-    assert routed.routed_at == NOW
-    assert routed.signal == signal
-    assert routed.classification == classify(text)
-    assert routed.dedupe.cluster_id == signal.signal_id
-    assert routed.dedupe.duplicate_of is None
+def test_judge_routes_a_new_case_by_the_rules(make_signal, kind, destination, topic) -> None:
+    signal = make_signal()
+    judgement = judge(signal, _classified(kind), Deduper({}), DEFAULT_RULES, NOW)
+    assert judgement.topic == topic
+    assert judgement.routed is not None
+    assert judgement.routed.destination.name == destination
+    assert judgement.routed.dedupe.duplicate_of is None
+    assert judgement.routed.dedupe.cluster_id == signal.signal_id
+    assert judgement.routed.routed_at == NOW
+    assert judgement.routed.signal == signal
 
 
-def test_judge_uses_the_language_hint(make_signal) -> None:
-    signal = make_signal(text="The customer is angry about the invoice", language="nl")
-    routed = judge(signal, NOW, MIN_CONFIDENCE).routed
-    assert routed.classification.language == "nl"
-    assert routed.classification.kind is Kind.complaint
+def test_judge_drops_a_resubmission(make_signal) -> None:
+    deduper = Deduper({})
+    judge(
+        make_signal(idempotency_key="k-1"), _classified(Kind.complaint), deduper, DEFAULT_RULES, NOW
+    )
+    again = judge(
+        make_signal(idempotency_key="k-1", text="Other words, same key."),
+        _classified(Kind.complaint),
+        deduper,
+        DEFAULT_RULES,
+        NOW,
+    )
+    assert again.topic is None
+    assert again.routed is None
+    assert again.decision.resubmission
+
+
+def test_judge_sends_a_duplicate_where_its_case_went(make_signal) -> None:
+    deduper = Deduper({})
+    customer = {"name": "Jan de Vries", "phone": "06-12345678"}
+    first = make_signal(idempotency_key="a", customer=customer)
+    judged = judge(first, _classified(Kind.complaint), deduper, DEFAULT_RULES, NOW)
+    second = make_signal(
+        idempotency_key="b",
+        text="Card of J. de Vries still blocked",
+        customer={"name": "J. de Vries"},
+        reporter={"employee_id": "E-2002"},
+    )
+    dup = judge(
+        second, _classified(Kind.complaint), deduper, DEFAULT_RULES, NOW + timedelta(hours=3)
+    )
+    assert judged.topic == topics.ROUTED_SERVICEDESK
+    assert dup.topic == topics.DUPLICATES
+    assert dup.routed is not None
+    assert dup.routed.destination.name == "servicedesk"
+    assert dup.routed.dedupe.duplicate_of == first.signal_id
+    assert dup.routed.dedupe.reporters_count == 2
+    assert dup.routed.rule_id == "duplicate"
 
 
 def test_judge_stores_now_in_utc(make_signal) -> None:
-    cet = timezone(timedelta(hours=1))
+    local = datetime(2025, 3, 14, 12, 0, tzinfo=timezone(timedelta(hours=2)))
     routed = judge(
-        make_signal(), datetime(2025, 3, 14, 11, 0, 5, tzinfo=cet), MIN_CONFIDENCE
+        make_signal(), _classified(Kind.complaint), Deduper({}), DEFAULT_RULES, local
     ).routed
-    assert routed.routed_at == NOW
-    assert routed.routed_at.tzinfo is UTC
+    assert routed is not None
+    assert routed.routed_at == datetime(2025, 3, 14, 10, 0, tzinfo=UTC)
+    assert routed.routed_at.tzinfo == UTC
 
 
-def test_judge_respects_the_threshold(make_signal) -> None:
-    signal = make_signal(text="The customer is furious, her bank card was declined again.")
-    judgement = judge(signal, NOW, min_confidence=0.99)
-    assert judgement.route.rule_id == "low-confidence"
-    assert judgement.routed.destination.name == "triage"
+def test_classify_signal_reads_the_subject_too(make_signal) -> None:
+    signal = make_signal(
+        subject="Offerte zonnepanelen",
+        language="nl",
+        text="Graag morgen terugbellen, ze is geïnteresseerd.",
+    )
+    assert classify_signal(signal).language == "nl"

@@ -11,7 +11,14 @@ _DUTCH = frozenset(
         "de het een en van ik je jij zij ze hij wij we is zijn niet met voor op aan dat die dit "
         "naar bij ook maar nog al wel geen heeft hebben heb wil wilt kan kunnen moet moeten mijn "
         "haar hem mij ons onze uw u er om te tot door over als dan toen wat waar hoe graag morgen "
-        "gisteren alstublieft bedankt groet vriendelijke buurvrouw buurman"
+        "gisteren alstublieft bedankt groet vriendelijke buurvrouw buurman "
+        # chat Dutch and everyday words of a report
+        "mn m'n zn z'n ie ff nu dus echt heel niks niets iets zo sinds omdat terwijl "
+        "krijgt kreeg wordt werd zegt zei vroeg weer deze dan nog steeds keer maand "
+        "jaar verkeerde verkeerd klant klanten bellen gebeld kennis vriendin broer zus "
+        "moeder vader oom tante neef nicht zwager schoonzus schoonvader schoonmoeder "
+        "wilde zou zouden hoe waarom mee bij ons jullie hij hun hen geen moet deze "
+        "afgeschreven betaald besteld geleverd"
     ).split()
 )
 _ENGLISH = frozenset(
@@ -19,7 +26,13 @@ _ENGLISH = frozenset(
         "the a an and of i you she he we they is are was were not with for on at that this to "
         "from by about as then what where how have has had want wants can could should my her him "
         "me our your it its there would will please thanks regards tomorrow yesterday neighbour "
-        "neighbor friend"
+        "neighbor friend "
+        # chat English and everyday words of a report
+        "his since got been just but so if us asked says said told still now month "
+        "year wrong customer customers call called mum mom dad brother sister uncle "
+        "aunt cousin nephew niece mate wife husband who why when which did does doesn't "
+        "can't won't isn't didn't into out up all any some only because been being "
+        "charged paid ordered delivered"
     ).split()
 )
 SUPPORTED = ("nl", "en")

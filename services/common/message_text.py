@@ -1,0 +1,297 @@
+"""Strip quoted replies, signatures and disclaimers from chat and email text. Pure, no I/O.
+
+People write a few new lines on top of an older message, then a closing, a signature,
+"Sent from my iPhone" and a legal disclaimer. Only the new lines say something; the rest
+is noise for a classifier (and for a human reading a ticket). ``clean_text`` keeps the new
+lines and drops the rest, with one exception: when someone *forwards* a message and adds
+little or nothing of their own ("FYI", "see below", "can someone pick this up?"), the
+forwarded message is what matters, so its body is kept (without its headers, quote marks,
+signature and disclaimer).
+
+The rules, in order, for each part of the message:
+
+1. The text is cut at the first header that introduces an older message: "On <date>,
+   <name> wrote:", "Op <datum> schreef <naam>:", "-----Original Message-----",
+   "-----Oorspronkelijk bericht-----", "Begin forwarded message:", an Outlook block of
+   "From:/Van:" followed by "Sent:/Verzonden:/Date:/Datum:", or a run of lines starting
+   with ">".
+2. The part above it loses its legal disclaimer, its "Sent from my iPhone" line, its
+   signature (after a "-- " delimiter) and its closing ("Kind regards," or "Met
+   vriendelijke groet," followed by short name, title and phone lines).
+3. The older message is kept, cleaned the same way, only when the header says it was
+   forwarded, when the new part refers to it ("see below", "can you pass this on?",
+   "zie hieronder", "FYI") or when the new part is tiny (fewer than 12 words). Bare
+   "> " lines with no header above them are a quoted chat reply: kept only when there is
+   no new text at all.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+# Fewer words than this in the new part and it cannot stand on its own: keep what it forwards.
+TINY_NEW_TEXT_WORDS = 12
+# A line after a closing with more words than this is prose, not a signature line.
+MAX_SIGNATURE_LINE_WORDS = 6
+
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+# --- headers that introduce an older message -------------------------------------------
+
+_REPLY_ATTRIBUTION = re.compile(
+    r"^\s*(?=.*\d)(?:"  # a date, so never an ordinary sentence
+    r"on\b.{0,200}\bwrote\s*:"  # Gmail, Apple Mail (en)
+    r"|op\b.{0,200}\bschreef\b.{0,200}:"  # Gmail (nl)
+    r"|op\b.{0,200}\bheeft\b.{0,200}\bhet volgende geschreven\s*:"  # Apple Mail, Outlook (nl)
+    r")\s*$",
+    re.IGNORECASE,
+)
+_SEPARATOR_HEADER = re.compile(
+    r"^\s*-{2,}\s*(?:original message|oorspronkelijk bericht|origineel bericht)\s*-{2,}\s*$",
+    re.IGNORECASE,
+)
+_FORWARD_HEADER = re.compile(
+    r"^\s*(?:"
+    r"-{2,}\s*(?:forwarded message|doorgestuurd bericht)\s*-{2,}"
+    r"|begin (?:forwarded message|doorgestuurd bericht)\s*:"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_OUTLOOK_FROM = re.compile(r"^\s*\*?(?:from|van)\s*:\*?\s+\S", re.IGNORECASE)
+_OUTLOOK_SENT = re.compile(
+    r"^\s*\*?(?:sent|date|verzonden|datum)\s*:\*?\s+\S",
+    re.IGNORECASE,
+)
+_HEADER_FIELD = re.compile(
+    r"^\s*\*?(?:from|van|sent|date|datum|verzonden|to|aan|cc|bcc)\s*:\*?\s",
+    re.IGNORECASE,
+)
+_SUBJECT_FIELD = re.compile(r"^\s*\*?(?:subject|onderwerp)\s*:\*?\s*", re.IGNORECASE)
+_FORWARDED_SUBJECT = re.compile(r"^\s*(?:fw|fwd|doorst|tr)\s*:", re.IGNORECASE)
+_OUTLOOK_RULE = re.compile(r"^\s*_{10,}\s*$")
+_QUOTED_LINE = re.compile(r"^\s*>")
+# Writers who point at the older message need it to be understood.
+_REFERS_TO_OLDER = re.compile(
+    r"\b(?:see below|below from|flagging below|fyi|forwarding|forwarded"
+    r"|pass(?:ing)? (?:this|it) (?:on|along)|get this to|pick (?:this|it) up|look (?:at|into) this"
+    r"|escalate this|treat this as|zie (?:hier)?onder|zie onderstaand|onderstaande?|hieronder"
+    r"|doorgestuurd|kun (?:je|jij) dit (?:doorzetten|oppakken|doorsturen)|pak (?:dit|het) op)\b",
+    re.IGNORECASE,
+)
+
+# --- noise at the end of a part -----------------------------------------------------------
+
+_SIGNATURE_DELIMITER = re.compile(r"^\s*-{2,4}\s*$")
+_DEVICE_SIGNATURE = re.compile(
+    r"^\s*(?:"
+    r"sent from (?:my )?\S.{0,40}"
+    r"|get outlook for \S.{0,30}"
+    r"|(?:verstuurd|verzonden) (?:vanaf|vanuit|met|via) (?:mijn )?\S.{0,40}"
+    r")\s*$",
+    re.IGNORECASE,
+)
+_DISCLAIMER_START = re.compile(
+    r"^\s*(?:"
+    r"disclaimer\b"
+    r"|this (?:e-?mail|message|communication)\b.{0,60}"
+    r"\b(?:confidential|intended (?:solely|only)|privileged)"
+    r"|the (?:information|contents?)\b.{0,60}\b(?:e-?mail|message|communication)\b.{0,40}"
+    r"\b(?:confidential|privileged)"
+    r"|if you (?:are not|have received)\b.{0,40}\b(?:intended recipient|in error)"
+    r"|dit (?:e-?mail)?bericht\b.{0,60}"
+    r"\b(?:uitsluitend bestemd|vertrouwelijk|alleen bestemd)"
+    r"|de informatie (?:in|verzonden met) dit (?:e-?mail)?bericht\b"
+    r"|aan (?:dit|de inhoud van dit) (?:e-?mail)?bericht kunnen geen rechten"
+    r"|bent u niet de (?:geadresseerde|bedoelde ontvanger)"
+    r")",
+    re.IGNORECASE,
+)
+_CLOSING = (
+    r"(?:(?:met )?(?:vriendelijke|hartelijke|beste|warme|zonnige) groet(?:en)?"
+    r"|groet(?:en|jes)?|gr\.?|mvg|hoogachtend|bij voorbaat dank|alvast bedankt"
+    r"|dank(?:je|jewel| je| u| jullie)?(?: wel)?|bedankt"
+    r"|(?:kind|best|warm|warmest|many|kindest)? ?regards|regards"
+    r"|(?:many |with )?thanks(?: very much| in advance| again| (?:&|and) regards)?"
+    r"|thank you|thx|ta|cheers"
+    r"|best(?: wishes)?|all the best|yours (?:sincerely|faithfully|truly)|sincerely)"
+)
+# A closing on its own line: "Kind regards," / "Met vriendelijke groet,"
+_CLOSING_LINE = re.compile(rf"^\s*{_CLOSING}\s*[,.!]*\s*$", re.IGNORECASE)
+# A closing and a name on one line: "Thanks, Mo" / "Gr. Anouk" / "Groetjes, Evelien"
+_CLOSING_WITH_NAME = re.compile(
+    rf"^\s*{_CLOSING}\s*[,.!]?\s+(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)?\s*$",
+    re.IGNORECASE,
+)
+_CONTACT_DETAIL = re.compile(r"@|https?://|www\.|\+?\d[\d\s().-]{6,}\d|\b(?:tel|mob|t|e|m)\s*[:.]")
+
+
+@dataclass(frozen=True)
+class _Split:
+    """A message cut at the first header of an older message."""
+
+    new: list[str]
+    older: list[str]
+    forwarded: bool
+    # Bare "> " lines without an attribution: a quoted chat reply, not a forward.
+    bare_quote: bool = False
+
+
+def clean_text(text: str) -> str:
+    """The new, meaningful part of a chat or email text; see the module docstring."""
+    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    return _tidy("\n".join(_clean_lines(lines)))
+
+
+def _clean_lines(lines: list[str], depth: int = 0) -> list[str]:
+    split = _split_at_older_message(lines)
+    new = _strip_trailing_noise(split.new)
+    if not split.older or depth >= 5:
+        return new
+    new_text = "\n".join(new)
+    if split.bare_quote:
+        keep_older = _word_count(new_text) == 0
+    else:
+        keep_older = (
+            split.forwarded
+            or _word_count(new_text) < TINY_NEW_TEXT_WORDS
+            or _REFERS_TO_OLDER.search(new_text) is not None
+        )
+    if not keep_older:
+        return new
+    older = _clean_lines(_body_of_older_message(split.older), depth + 1)
+    return [*new, "", *older] if new_text.strip() else older
+
+
+# --- step 1: find the older message -------------------------------------------------------
+
+
+def _split_at_older_message(lines: list[str]) -> _Split:
+    for i, line in enumerate(lines):
+        if _FORWARD_HEADER.match(line):
+            return _Split(lines[:i], lines[i + 1 :], forwarded=True)
+        if _is_reply_attribution(lines, i):
+            return _Split(lines[:i], lines[i:], forwarded=False)
+        if _SEPARATOR_HEADER.match(line) or _OUTLOOK_RULE.match(line):
+            return _Split(lines[:i], lines[i + 1 :], forwarded=_subject_is_forward(lines[i + 1 :]))
+        if _is_outlook_header(lines, i):
+            return _Split(lines[:i], lines[i:], forwarded=_subject_is_forward(lines[i:]))
+        if _QUOTED_LINE.match(line):
+            return _Split(lines[:i], lines[i:], forwarded=False, bare_quote=True)
+    return _Split(lines, [], forwarded=False)
+
+
+def _is_reply_attribution(lines: list[str], i: int) -> bool:
+    """'On <date>, <name> wrote:', also when the mail client wrapped it over two lines."""
+    line = lines[i]
+    if _REPLY_ATTRIBUTION.match(line):
+        return True
+    if i + 1 < len(lines) and re.match(r"^\s*(?:on|op)\s", line, re.IGNORECASE):
+        return _REPLY_ATTRIBUTION.match(f"{line} {lines[i + 1]}") is not None
+    return False
+
+
+def _is_outlook_header(lines: list[str], i: int) -> bool:
+    """'From: …' followed within a few lines by 'Sent: …' (or the Dutch 'Van:'/'Verzonden:')."""
+    if not _OUTLOOK_FROM.match(lines[i]):
+        return False
+    return any(_OUTLOOK_SENT.match(line) for line in lines[i + 1 : i + 4])
+
+
+def _subject_is_forward(lines: list[str]) -> bool:
+    for line in lines[:8]:
+        subject = _SUBJECT_FIELD.match(line)
+        if subject:
+            return _FORWARDED_SUBJECT.match(line[subject.end() :]) is not None
+    return False
+
+
+def _body_of_older_message(lines: list[str]) -> list[str]:
+    """The older message without quote marks, attribution line and header fields."""
+    unquoted = [re.sub(r"^\s*(?:>\s?)+", "", line) for line in lines]
+    body: list[str] = []
+    in_header = True
+    for i, line in enumerate(unquoted):
+        if in_header:
+            if not line.strip() or _HEADER_FIELD.match(line) or _is_reply_attribution(unquoted, i):
+                continue
+            if _is_wrapped_attribution_tail(unquoted, i):
+                continue
+            subject = _SUBJECT_FIELD.match(line)
+            if subject:
+                body.append(line[subject.end() :])
+                continue
+            in_header = False
+        body.append(line)
+    return body
+
+
+def _is_wrapped_attribution_tail(lines: list[str], i: int) -> bool:
+    return (
+        i > 0 and _is_reply_attribution(lines, i - 1) and not _REPLY_ATTRIBUTION.match(lines[i - 1])
+    )
+
+
+# --- step 2: drop disclaimers, device lines, signatures and closings ----------------------
+
+
+def _strip_trailing_noise(lines: list[str]) -> list[str]:
+    lines = _drop_disclaimer(lines)
+    lines = [line for line in lines if not _DEVICE_SIGNATURE.match(line)]
+    lines = _drop_signature_block(lines)
+    # "Bij voorbaat dank!" above "Met hartelijke groet,": closings can stack.
+    while (shorter := _drop_closing(lines)) != lines:
+        lines = shorter
+    return lines
+
+
+def _drop_disclaimer(lines: list[str]) -> list[str]:
+    """Legal disclaimers close a message: cut from the first one to the end."""
+    for i, line in enumerate(lines):
+        if i > 0 and _DISCLAIMER_START.match(line):
+            return lines[:i]
+    return lines
+
+
+def _drop_signature_block(lines: list[str]) -> list[str]:
+    """Everything after a '-- ' delimiter line is the signature."""
+    for i, line in enumerate(lines):
+        if _SIGNATURE_DELIMITER.match(line) and _has_words(lines[:i]):
+            return lines[:i]
+    return lines
+
+
+def _drop_closing(lines: list[str]) -> list[str]:
+    """Cut at the last closing ('Kind regards,') that only short signature lines follow."""
+    for i in range(len(lines) - 1, -1, -1):
+        line = lines[i]
+        if not (_CLOSING_LINE.match(line) or _CLOSING_WITH_NAME.match(line)):
+            continue
+        if _has_words(lines[:i]) and all(_is_signature_line(rest) for rest in lines[i + 1 :]):
+            return lines[:i]
+    return lines
+
+
+def _is_signature_line(line: str) -> bool:
+    """A name, a job title, a phone number or an address line, not a sentence of prose."""
+    words = _word_count(line)
+    if words == 0 or _CONTACT_DETAIL.search(line):
+        return True
+    return words <= MAX_SIGNATURE_LINE_WORDS and not line.rstrip().endswith(("?", "."))
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _word_count(text: str) -> int:
+    return len(_WORD.findall(text))
+
+
+def _has_words(lines: list[str]) -> bool:
+    return any(_WORD.search(line) for line in lines)
+
+
+def _tidy(text: str) -> str:
+    """Trim trailing spaces and runs of blank lines."""
+    text = "\n".join(line.rstrip() for line in text.split("\n"))
+    return re.sub(r"\n{3,}", "\n\n", text).strip()

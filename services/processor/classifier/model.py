@@ -1,0 +1,220 @@
+"""A small trained model: TF-IDF word 1-2 grams and character 2-5 grams, one multinomial
+logistic regression each for kind, category and urgency.
+
+Trained at first use from the shipped labelled TRAIN split only (never the held-out rows),
+deterministically, in about a second, and kept in memory; nothing is pickled or downloaded.
+
+Scoring one text is the hot path of the processor, and scikit-learn's per-call input
+checks cost more than the arithmetic, so ``predict`` does the arithmetic itself with the
+fitted pieces: the vectorizers' own analyzers, vocabularies and idf weights give the
+TF-IDF vector (sublinear tf, l2-normalised per block), and softmax(x . W + b) gives the
+probabilities, exactly as the fitted pipeline's ``predict_proba`` (a unit test checks it).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from functools import cache
+from typing import Any, TypeVar
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+
+from schemas import Category, Kind, Urgency
+from services.processor.classifier.split import LabelledSignal, train_rows
+
+SEED = 0
+C_KIND = 10.0
+C_CATEGORY = 10.0
+C_URGENCY = 10.0
+TOP_TERMS = 3
+
+_EMAIL = re.compile(r"\S+@\S+\.\w+")
+_URL = re.compile(r"(?:https?://|www\.)\S+")
+_PHONE = re.compile(r"\+?\d[\d ()-]{7,}\d")
+_DIGIT = re.compile(r"\d")
+_PAYLOAD_PUNCTUATION = re.compile(r"[_=;{}\[\]\"|]")
+
+L = TypeVar("L", bound=StrEnum)
+
+
+def prepare(text: str) -> str:
+    """Lower-case, with addresses, phone numbers and digits replaced by placeholders, and
+    structured payloads ('lead_type=energy_switch;') turned into plain words."""
+    text = text.lower().replace("\u2019", "'")
+    text = _EMAIL.sub(" emailaddress ", text)
+    text = _URL.sub(" webaddress ", text)
+    text = _PHONE.sub(" phonenumber ", text)
+    text = _DIGIT.sub("0", text)
+    return _PAYLOAD_PUNCTUATION.sub(" ", text)
+
+
+def _word_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True, min_df=1)
+
+
+def _char_vectorizer() -> TfidfVectorizer:
+    return TfidfVectorizer(analyzer="char_wb", ngram_range=(2, 5), sublinear_tf=True, min_df=2)
+
+
+@dataclass(frozen=True)
+class SparseRow:
+    """One text's TF-IDF vector in one feature block: column indices and their values."""
+
+    indices: Any  # ndarray of int
+    values: Any  # ndarray of float
+
+
+@dataclass(frozen=True)
+class Block:
+    """What a fitted TfidfVectorizer needs to turn a text into its vector."""
+
+    analyze: Callable[[str], list[str]]
+    vocabulary: dict[str, int]
+    idf: Any  # ndarray
+
+    @classmethod
+    def of(cls, vectorizer: TfidfVectorizer) -> Block:
+        return cls(vectorizer.build_analyzer(), vectorizer.vocabulary_, vectorizer.idf_)
+
+    def row(self, text: str) -> SparseRow:
+        """Sublinear tf times idf, l2-normalised: TfidfVectorizer.transform for one text."""
+        counts = Counter(term for term in self.analyze(text) if term in self.vocabulary)
+        indices = np.fromiter((self.vocabulary[term] for term in counts), dtype=np.intp)
+        values = (1.0 + np.log(np.fromiter(counts.values(), dtype=float))) * self.idf[indices]
+        norm = np.sqrt(values @ values)
+        return SparseRow(indices, values / norm if norm else values)
+
+
+@dataclass(frozen=True)
+class LinearHead:
+    """A fitted logistic regression, its weights split into the word and the char block."""
+
+    classes: tuple[str, ...]
+    word_weights: Any  # ndarray (n_words, n_classes)
+    char_weights: Any  # ndarray (n_chars, n_classes)
+    intercept: Any  # ndarray (n_classes,)
+    fitted: Any  # the LogisticRegression itself
+
+    @classmethod
+    def fit(cls, x: Any, labels: Sequence[str], c: float, n_words: int) -> LinearHead:
+        model = LogisticRegression(
+            C=c, class_weight="balanced", solver="newton-cg", max_iter=1000, random_state=SEED
+        ).fit(x, labels)
+        coef = model.coef_
+        return cls(
+            classes=tuple(str(label) for label in model.classes_),
+            word_weights=np.ascontiguousarray(coef[:, :n_words].T),
+            char_weights=np.ascontiguousarray(coef[:, n_words:].T),
+            intercept=model.intercept_.copy(),
+            fitted=model,
+        )
+
+    def probabilities(self, words: SparseRow, chars: SparseRow, labels: type[L]) -> dict[L, float]:
+        scores = (
+            words.values @ self.word_weights[words.indices]
+            + chars.values @ self.char_weights[chars.indices]
+            + self.intercept
+        )
+        exp = np.exp(scores - scores.max())
+        p = exp / exp.sum()
+        result = dict.fromkeys(labels, 0.0)
+        for label, value in zip(self.classes, p, strict=True):
+            result[labels(label)] = float(value)
+        return result
+
+
+@dataclass(frozen=True)
+class TrainedModels:
+    words: Any  # fitted TfidfVectorizer, word 1-2 grams
+    chars: Any  # fitted TfidfVectorizer, char_wb 2-5 grams
+    word_block: Block
+    char_block: Block
+    kind: LinearHead
+    category: LinearHead
+    urgency: LinearHead
+    word_names: tuple[str, ...]
+    n_rows: int
+
+    def features(self, texts: Sequence[str]) -> Any:
+        """The stacked feature matrix, as the heads were fitted on."""
+        prepared = [prepare(text) for text in texts]
+        return sp.hstack([self.words.transform(prepared), self.chars.transform(prepared)]).tocsr()
+
+
+@dataclass(frozen=True)
+class ModelOutput:
+    kind: dict[Kind, float]
+    category: dict[Category, float]
+    urgency: dict[Urgency, float]
+    kind_terms: tuple[str, ...]  # the words that pushed most towards the predicted kind
+
+    @property
+    def top_kind(self) -> Kind:
+        return max(self.kind, key=self.kind.__getitem__)
+
+
+def train(
+    rows: Sequence[LabelledSignal], clean: Callable[[str], str] | None = None
+) -> TrainedModels:
+    """Fit the features and the three classifiers on ``rows``.
+
+    ``clean`` is applied to each text first (the classifier passes ``clean_text``), so the
+    model learns from what it will see in production."""
+    texts = [prepare(clean(row.text) if clean else row.text) for row in rows]
+    words, chars = _word_vectorizer(), _char_vectorizer()
+    x_words = words.fit_transform(texts)
+    x = sp.hstack([x_words, chars.fit_transform(texts)]).tocsr()
+    n_words = x_words.shape[1]
+    return TrainedModels(
+        words=words,
+        chars=chars,
+        word_block=Block.of(words),
+        char_block=Block.of(chars),
+        kind=LinearHead.fit(x, [row.kind for row in rows], C_KIND, n_words),
+        category=LinearHead.fit(x, [row.category for row in rows], C_CATEGORY, n_words),
+        urgency=LinearHead.fit(x, [row.urgency for row in rows], C_URGENCY, n_words),
+        word_names=tuple(words.get_feature_names_out()),
+        n_rows=len(rows),
+    )
+
+
+@cache
+def trained_models() -> TrainedModels:
+    """The production model: trained once per process on the TRAIN split."""
+    from services.common.message_text import clean_text
+
+    return train(train_rows(), clean_text)
+
+
+def predict(models: TrainedModels, text: str) -> ModelOutput:
+    """Probabilities for one ``text`` (already cleaned)."""
+    prepared = prepare(text)
+    x_words = models.word_block.row(prepared)
+    x_chars = models.char_block.row(prepared)
+    kind = models.kind.probabilities(x_words, x_chars, Kind)
+    top = max(kind, key=kind.__getitem__)
+    return ModelOutput(
+        kind=kind,
+        category=models.category.probabilities(x_words, x_chars, Category),
+        urgency=models.urgency.probabilities(x_words, x_chars, Urgency),
+        kind_terms=_top_terms(models, x_words, top),
+    )
+
+
+def _top_terms(models: TrainedModels, x_words: SparseRow, kind: Kind) -> tuple[str, ...]:
+    """Word n-grams of this text that pushed most towards ``kind``."""
+    weights = models.kind.word_weights[:, models.kind.classes.index(kind.value)]
+    contributions = [
+        (float(value * weights[column]), models.word_names[column])
+        for column, value in zip(x_words.indices, x_words.values, strict=True)
+        if value * weights[column] > 0
+    ]
+    contributions.sort(key=lambda pair: (-pair[0], pair[1]))
+    return tuple(term for _, term in contributions[:TOP_TERMS])

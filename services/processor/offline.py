@@ -1,0 +1,191 @@
+"""The offline commands: `antenna classify`, `antenna dedupe`, `antenna route --explain`.
+
+They run the processor's own decisions (classifier, Deduper, rules) on JSON lines, with
+no broker, so that operators can tune rules on past signals. Input from a file or stdin;
+one JSON line per input line on stdout, in input order; progress on stderr when stderr
+is a terminal. A line that cannot be read gives {"line": N, "error": ...}, not a crash.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from pydantic import ValidationError
+
+from schemas import Channel, Customer, Reporter, Signal, new_signal_id
+from services.processor.domain.dedupe import DedupePolicy, Deduper
+from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
+from services.processor.handlers import classify_signal
+
+Row = dict[str, Any]
+
+
+def read_rows(stream: IO[str]) -> Iterator[tuple[int, Row | None, str | None]]:
+    for number, line in enumerate(stream, start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+        except ValueError as exc:
+            yield number, None, f"not JSON: {exc}"
+            continue
+        if not isinstance(row, dict):
+            yield number, None, "expected a JSON object"
+        else:
+            yield number, row, None
+
+
+def _customer(raw: Any) -> Customer | None:
+    """Keep what is valid of a customer: one bad e-mail must not hide the phone."""
+    if not isinstance(raw, dict):
+        return None
+    fields = {k: raw.get(k) for k in ("name", "email", "phone", "customer_id") if raw.get(k)}
+    while True:
+        try:
+            return Customer(**fields)
+        except ValidationError as exc:
+            bad = {str(e["loc"][0]) for e in exc.errors()}
+            if not bad & fields.keys():
+                return None
+            fields = {k: v for k, v in fields.items() if k not in bad}
+
+
+def signal_from_row(row: Row, now: datetime) -> Signal:
+    """A Signal for an offline row. The row's id stays outside: ULIDs are internal."""
+    if not str(row.get("text") or "").strip():
+        raise ValueError("text is missing")
+    at = row.get("reported_at") or row.get("received_at")
+    received = datetime.fromisoformat(at.replace("Z", "+00:00")) if at else now
+    if received.tzinfo is None:
+        received = received.replace(tzinfo=UTC)
+    channel = row.get("channel") if row.get("channel") in Channel.__members__ else "api"
+    reporter = row.get("reporter")
+    department = row.get("department")
+    if isinstance(reporter, dict):
+        reporter_model = Reporter(
+            **{k: v for k, v in reporter.items() if k in Reporter.model_fields}
+        )
+    else:
+        reporter_model = Reporter(
+            employee_id=str(reporter) if reporter else None, department=department
+        )
+    signal_id = new_signal_id()
+    return Signal(
+        signal_id=signal_id,
+        idempotency_key=str(row.get("id") or signal_id),
+        channel=channel,
+        source="offline",
+        received_at=received,
+        reporter=reporter_model,
+        customer=_customer(row.get("customer")),
+        subject=row.get("subject"),
+        text=str(row["text"]),
+        language=row.get("language"),
+    )
+
+
+Processor = Callable[[Row], Row]
+
+
+def classifier() -> Processor:
+    now = datetime.now(UTC)
+
+    def process(row: Row) -> Row:
+        c = classify_signal(signal_from_row(row, now))
+        return {
+            "id": row.get("id"),
+            "kind": c.kind.value,
+            "confidence": c.confidence,
+            "category": c.category.value,
+            "urgency": c.urgency.value,
+            "language": c.language,
+            "reasons": c.reasons,
+        }
+
+    return process
+
+
+def deduplicator(policy: DedupePolicy | None = None) -> Processor:
+    """Rows must come in arrival order; state carries over from row to row."""
+    deduper = Deduper({}, policy)
+    input_id: dict[str, Any] = {}  # signal_id -> the row's own id
+    now = datetime.now(UTC)
+
+    def process(row: Row) -> Row:
+        signal = signal_from_row(row, now)
+        decision = deduper.decide(signal, classify_signal(signal), signal.received_at)
+        input_id[signal.signal_id] = row.get("id")
+        return {
+            "id": row.get("id"),
+            "duplicate_of": input_id.get(decision.duplicate_of) if decision.duplicate_of else None,
+            "cluster": input_id.get(decision.cluster_id),
+            "reporters_count": decision.reporters_count,
+            "reason": decision.reason,
+        }
+
+    return process
+
+
+def router(rules: RuleSet, explain: bool) -> Processor:
+    now = datetime.now(UTC)
+
+    def process(row: Row) -> Row:
+        signal = signal_from_row(row, now)
+        c = classify_signal(signal)
+        chosen = route(rules, c, signal)
+        out: Row = {
+            "id": row.get("id"),
+            "kind": c.kind.value,
+            "confidence": c.confidence,
+            "category": c.category.value,
+            "urgency": c.urgency.value,
+            "language": c.language,
+            "destination": chosen.destination,
+            "target": chosen.target,
+            "rule_id": chosen.rule_id,
+        }
+        if explain:
+            out["why"] = list(chosen.why)
+        return out
+
+    return process
+
+
+def load_rules(path: Path | None) -> RuleSet:
+    return parse_rules(path.read_text(encoding="utf-8"), str(path)) if path else DEFAULT_RULES
+
+
+def run(
+    process: Processor,
+    source: Path | None,
+    out: IO[str] = sys.stdout,
+    err: IO[str] = sys.stderr,
+) -> int:
+    """Write one output line per input line, in order; return the number of error lines."""
+    stream = source.open(encoding="utf-8") if source else sys.stdin
+    progress = err.isatty()
+    errors = done = 0
+    try:
+        for done, (number, row, error) in enumerate(read_rows(stream), start=1):
+            if row is not None:
+                try:
+                    result = process(row)
+                except (ValueError, TypeError, ValidationError) as exc:
+                    error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            if error is not None:
+                result = {"line": number, "id": row.get("id") if row else None, "error": error}
+                errors += 1
+            out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            if progress and done % 500 == 0:
+                err.write(f"\r{done} lines")
+    finally:
+        if source:
+            stream.close()
+    if progress:
+        err.write(f"\r{done} lines, {errors} errors\n")
+    return errors

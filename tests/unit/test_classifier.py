@@ -1,0 +1,525 @@
+"""The signal classifier (rules + trained model), its text cleaning and its data split.
+
+Fast and broker-free. The example texts are written for these tests, not copied from the
+labelled data set.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from schemas import Category, Classification, Kind, Urgency
+from services.common.message_text import clean_text
+from services.processor import classifier
+from services.processor.classifier import (
+    CLASSIFIER_VERSION,
+    DEFAULT_MIN_CONFIDENCE,
+    classify,
+    classify_with,
+)
+from services.processor.classifier.evaluate import evaluate, format_report
+from services.processor.classifier.model import predict, train, trained_models
+from services.processor.classifier.split import (
+    held_out_rows,
+    is_held_out,
+    load_labelled,
+    train_rows,
+)
+from services.processor.domain import classify as domain_classify
+
+# --- clean_text ---------------------------------------------------------------------------
+
+
+def test_clean_text_leaves_a_chat_message_alone() -> None:
+    chat = "my neighbour's wifi keeps dropping out, she's had enough.\ncan someone call her?"
+    assert clean_text(chat) == chat
+
+
+def test_clean_text_of_empty_text_is_empty() -> None:
+    assert clean_text("") == ""
+    assert clean_text(" \n\n ") == ""
+
+
+def test_clean_text_drops_a_gmail_quote_and_the_closing() -> None:
+    email = (
+        "Hi Sam,\n\n"
+        "My uncle's pension payment was sent back twice and he still has not been paid.\n"
+        "He has called three times and nobody can tell him why. Please look into it.\n\n"
+        "Kind regards,\n"
+        "Priya Shah\n"
+        "Team Lead, Payments Operations\n"
+        "Tel: +44 20 7946 0011\n\n"
+        "On Mon, 2 Mar 2026 at 09:14, Sam Okoro <sam.okoro@example.com> wrote:\n"
+        "> Hi Priya, thanks, I passed it to the payments team.\n"
+        "> Sam\n"
+    )
+    assert clean_text(email) == (
+        "Hi Sam,\n\n"
+        "My uncle's pension payment was sent back twice and he still has not been paid.\n"
+        "He has called three times and nobody can tell him why. Please look into it."
+    )
+
+
+def test_clean_text_handles_a_wrapped_gmail_attribution() -> None:
+    email = (
+        "The replacement router for my sister never arrived, it has been three weeks now and "
+        "she works from home, so she is using her phone as a hotspot every day.\n\n"
+        "On Tue, 10 Feb 2026 at 18:03, Jo Bakker <jo.bakker@example.org>\n"
+        "wrote:\n"
+        "> It is on its way.\n"
+    )
+    assert clean_text(email).endswith("as a hotspot every day.")
+
+
+def test_clean_text_drops_a_dutch_gmail_quote() -> None:
+    email = (
+        "Hoi Lotte,\n\n"
+        "Mijn schoonvader heeft nog steeds geen nieuwe pinpas ontvangen, terwijl die vorige "
+        "week al zou komen. Hij kan nu geen boodschappen betalen. Kun je nog eens kijken?\n\n"
+        "Met vriendelijke groet,\n"
+        "Joris de Vries\n"
+        "Adviseur Particulieren\n"
+        "06-12345678\n\n"
+        "Op wo 4 mrt. 2026 om 11:20 schreef Lotte Smit <lotte.smit@example.nl>:\n"
+        "> Hoi Joris, ik heb de pas opnieuw aangevraagd.\n"
+        "> Groet, Lotte\n"
+    )
+    cleaned = clean_text(email)
+    assert cleaned.startswith("Hoi Lotte,")
+    assert cleaned.endswith("Kun je nog eens kijken?")
+    assert "schreef" not in cleaned and "Joris de Vries" not in cleaned
+
+
+def test_clean_text_drops_an_outlook_reply_header_block() -> None:
+    email = (
+        "Thanks Mark. The customer is still without heating after the second engineer visit "
+        "and the house is freezing; she has two small children and wants someone there today.\n\n"
+        "From: Mark Evans <mark.evans@example.com>\n"
+        "Sent: Thursday, 5 February 2026 10:02\n"
+        "To: Ana Lopez <ana.lopez@example.com>\n"
+        "Subject: RE: boiler\n\n"
+        "Hi Ana, the engineer has been booked for Friday.\n"
+    )
+    cleaned = clean_text(email)
+    assert cleaned.endswith("wants someone there today.")
+    assert "engineer has been booked" not in cleaned
+
+
+def test_clean_text_drops_a_dutch_outlook_original_message() -> None:
+    email = (
+        "Beste Karin,\n\n"
+        "De hypotheekofferte van mijn neef is verlopen omdat de taxatie drie weken bij ons "
+        "bleef liggen. Hij moet nu een hogere rente betalen en is daar erg boos over.\n\n"
+        "-----Oorspronkelijk bericht-----\n"
+        "Van: Karin Mulder <karin.mulder@example.nl>\n"
+        "Verzonden: dinsdag 3 maart 2026 14:05\n"
+        "Aan: Pieter Bos <pieter.bos@example.nl>\n"
+        "Onderwerp: RE: taxatie neef\n\n"
+        "Hoi Pieter, de taxatie is doorgezet naar de acceptatie.\n"
+    )
+    cleaned = clean_text(email)
+    assert cleaned.endswith("is daar erg boos over.")
+    assert "Oorspronkelijk" not in cleaned and "acceptatie" not in cleaned
+
+
+def test_clean_text_drops_an_english_original_message_separator() -> None:
+    email = (
+        "Her direct debit was taken twice this month and she wants the second one refunded, "
+        "she is on a pension and it left her overdrawn for a week.\n\n"
+        "-----Original Message-----\n"
+        "From: Billing <billing@example.com>\n"
+        "Sent: 1 March 2026 08:00\n"
+        "Subject: Your bill\n\n"
+        "Your bill is ready.\n"
+    )
+    assert clean_text(email).endswith("overdrawn for a week.")
+
+
+def test_clean_text_keeps_a_forwarded_message_when_the_new_text_is_empty() -> None:
+    email = (
+        "---------- Forwarded message ---------\n"
+        "From: Dina Haddad <dina.h@example.org>\n"
+        "Date: Sat, 7 Mar 2026 at 21:40\n"
+        "Subject: my card\n"
+        "To: Tom Reed <tom.reed@example.com>\n\n"
+        "Tom, my card was declined at three shops today and the app says it is blocked. "
+        "I have no other way to pay for groceries this weekend.\n"
+        "Dina\n"
+    )
+    cleaned = clean_text(email)
+    assert "my card was declined at three shops today" in cleaned
+    assert "From:" not in cleaned and "Date:" not in cleaned
+
+
+def test_clean_text_keeps_a_forwarded_outlook_message_under_a_tiny_note() -> None:
+    email = (
+        "FYI, can someone pick this up?\n\n"
+        "Sent from my iPhone\n\n"
+        "From: Lena Vos <lena.vos@example.nl>\n"
+        "Sent: Friday, 6 March 2026 19:12\n"
+        "To: Bram de Wit <bram.dewit@example.nl>\n"
+        "Subject: FW: internet\n\n"
+        "Bram, our internet has been down for five days and nobody has come. "
+        "I work from home and cannot do my job.\n"
+    )
+    cleaned = clean_text(email)
+    assert cleaned.startswith("FYI, can someone pick this up?")
+    assert "internet has been down for five days" in cleaned
+    assert "iPhone" not in cleaned
+
+
+def test_clean_text_keeps_an_apple_mail_forward() -> None:
+    email = (
+        "Begin forwarded message:\n\n"
+        "> From: Omar <omar@example.org>\n"
+        "> Date: 2 March 2026 at 20:14\n"
+        "> Subject: loan\n"
+        "> I would like to borrow 20k for a new kitchen, can someone call me?\n"
+    )
+    assert (
+        clean_text(email)
+        == "loan\nI would like to borrow 20k for a new kitchen, can someone call me?"
+    )
+
+
+def test_clean_text_drops_quoted_lines_below_new_text() -> None:
+    chat = (
+        "still no answer about my dad's claim, it has been six weeks and he is fed up with it.\n"
+        "> any news on the claim?\n"
+        "> not yet\n"
+    )
+    assert clean_text(chat) == (
+        "still no answer about my dad's claim, it has been six weeks and he is fed up with it."
+    )
+
+
+def test_clean_text_drops_a_signature_after_the_delimiter() -> None:
+    email = (
+        "A friend wants a quote for home insurance for her new flat in Leeds.\n"
+        "-- \n"
+        "Rob Hill | Branch Advisor | 555-0100\n"
+        "Leeds Central\n"
+    )
+    assert clean_text(email) == (
+        "A friend wants a quote for home insurance for her new flat in Leeds."
+    )
+
+
+@pytest.mark.parametrize(
+    "device_line",
+    ["Sent from my iPhone", "Verstuurd vanaf mijn iPhone", "Sent from Outlook for Android"],
+)
+def test_clean_text_drops_device_signatures(device_line: str) -> None:
+    email = f"Mijn buurman wil graag een offerte voor zonnepanelen.\n\n{device_line}"
+    assert clean_text(email) == "Mijn buurman wil graag een offerte voor zonnepanelen."
+
+
+@pytest.mark.parametrize(
+    "disclaimer",
+    [
+        "Dit e-mailbericht is uitsluitend bestemd voor de geadresseerde(n). Als u dit bericht "
+        "onterecht ontvangt, wordt u verzocht de inhoud niet te gebruiken.",
+        "This e-mail and any attachments are confidential and may be privileged. If you are "
+        "not the intended recipient, please notify the sender and delete it.",
+    ],
+)
+def test_clean_text_drops_legal_disclaimers(disclaimer: str) -> None:
+    email = (
+        "Mijn zus heeft al twee weken geen internet en de monteur komt steeds niet.\n\n"
+        "Met vriendelijke groet,\n"
+        "Anne Kok\n"
+        "Medewerker Klantcontact\n\n"
+        f"{disclaimer}\n"
+    )
+    assert clean_text(email) == (
+        "Mijn zus heeft al twee weken geen internet en de monteur komt steeds niet."
+    )
+
+
+def test_clean_text_keeps_prose_after_a_thank_you_line() -> None:
+    email = (
+        "Thank you.\n"
+        "My aunt still cannot log in to the app since the update, and she has tried to reset "
+        "her password four times without getting the email.\n"
+    )
+    assert "cannot log in to the app" in clean_text(email)
+
+
+def test_clean_text_drops_stacked_closings() -> None:
+    email = (
+        "Mijn neef wil een hypotheekgesprek, hij is op woensdag bereikbaar.\n\n"
+        "Bij voorbaat dank!\n\n"
+        "Met hartelijke groet,\n"
+        "Linda\n"
+    )
+    assert clean_text(email) == "Mijn neef wil een hypotheekgesprek, hij is op woensdag bereikbaar."
+
+
+# --- classify: clear cases ----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "language"),
+    [
+        (
+            "The broadband at my parents' place has been down since Monday and the engineer "
+            "visit got cancelled twice.",
+            Kind.complaint,
+            "en",
+        ),
+        (
+            "My neighbour's home insurance claim for the flooded cellar was turned down and "
+            "nobody explained why.",
+            Kind.complaint,
+            "en",
+        ),
+        (
+            "Mijn zwager wordt al weken aan het lijntje gehouden over zijn schadeclaim, "
+            "niemand belt terug.",
+            Kind.complaint,
+            "nl",
+        ),
+        (
+            "Buurman krijgt al twee maanden een te hoge energierekening, het voorschot is "
+            "verdubbeld zonder uitleg.",
+            Kind.complaint,
+            "nl",
+        ),
+        (
+            "A friend runs a bakery and wants a card terminal from us, his current provider "
+            "charges too much.",
+            Kind.opportunity,
+            "en",
+        ),
+        (
+            "Neighbour asked for a quote for solar panels and a home battery, happy to be "
+            "called on Thursday.",
+            Kind.opportunity,
+            "en",
+        ),
+        (
+            "Kennis van me heeft een kapperszaak en wil overstappen naar ons voor zijn "
+            "zakelijke rekening.",
+            Kind.opportunity,
+            "nl",
+        ),
+        (
+            "Mijn oom is geïnteresseerd in een warmtepomp en wil graag teruggebeld worden.",
+            Kind.opportunity,
+            "nl",
+        ),
+        (
+            "my laptop won't connect to the VPN this morning, who should I call?",
+            Kind.other,
+            "en",
+        ),
+        (
+            "Just wanted to say my dad was really happy with the lady at the Leeds branch, "
+            "no action needed.",
+            Kind.other,
+            "en",
+        ),
+        (
+            "Mijn Outlook blijft hangen bij het openen van een bijlage, kan iemand van IT helpen?",
+            Kind.other,
+            "nl",
+        ),
+        (
+            "Idee: een QR-code op de folder zodat mensen direct een afspraak kunnen maken.",
+            Kind.other,
+            "nl",
+        ),
+    ],
+)
+def test_clear_signals_get_their_kind_with_enough_confidence(
+    text: str, kind: Kind, language: str
+) -> None:
+    result = classify(text)
+    assert result.kind is kind, result.reasons
+    assert result.confidence >= DEFAULT_MIN_CONFIDENCE, result.reasons
+    assert result.language == language
+    assert result.classifier_version == CLASSIFIER_VERSION
+    assert any(
+        reason.startswith(f"model: {result.kind.value}") or "-> " in reason
+        for reason in result.reasons
+    )
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Automatic reply: I am out of the office until Monday with no access to email.",
+        "Automatisch antwoord: ik ben afwezig tot en met vrijdag. Voor dringende zaken kunt u "
+        "mijn collega bellen.",
+    ],
+)
+def test_an_auto_reply_is_other_with_high_confidence_and_says_why(text: str) -> None:
+    result = classify(text, channel="email")
+    assert result.kind is Kind.other
+    assert result.confidence >= 0.9
+    assert result.category is Category.other
+    assert result.urgency is Urgency.low
+    assert "rule: auto-reply or out-of-office -> other" in result.reasons
+
+
+def test_bulk_mail_cues_are_decisive_only_for_email() -> None:
+    text = "Automatic reply: I am on annual leave until 3 April and will reply when I am back."
+    by_email = classify(text, channel="email")
+    by_chat = classify(text, channel="chat")
+    assert by_email.confidence == 0.97
+    assert by_chat.kind is Kind.other
+    assert by_chat.confidence != by_email.confidence
+
+
+def test_spam_and_newsletters_are_other() -> None:
+    spam = "Congratulations! You have won a prize. Pay the processing fee to claim your prize."
+    news = (
+        "Branch news, March edition. In this issue: new opening hours. Click here to unsubscribe."
+    )
+    assert classify(spam).kind is Kind.other
+    assert classify(news).kind is Kind.other
+
+
+def test_reasons_name_the_rules_and_the_model() -> None:
+    result = classify("Her card was charged twice for the same purchase and she wants a refund.")
+    assert result.kind is Kind.complaint
+    assert any(reason.startswith("rule: ") for reason in result.reasons)
+    assert any(reason.startswith("model: complaint ") for reason in result.reasons)
+
+
+def test_anger_at_another_provider_plus_switching_is_a_lead() -> None:
+    text = "My friend is fed up with her current energy supplier and wants to switch to us."
+    assert classify(text).kind is Kind.opportunity
+
+
+def test_urgency_blocked_card_abroad_is_high() -> None:
+    result = classify("My sister is stuck abroad, her card got blocked and she has no cash left.")
+    assert result.kind is Kind.complaint
+    assert result.urgency is Urgency.high
+    assert result.category is Category.payments_cards
+
+
+def test_urgency_no_heating_is_high() -> None:
+    result = classify("Mijn oma van 90 zit sinds gisteren zonder verwarming en het vriest.")
+    assert result.kind is Kind.complaint
+    assert result.urgency is Urgency.high
+
+
+def test_urgency_of_vague_interest_is_low() -> None:
+    result = classify("My uncle might look at a mortgage with us next year, nothing concrete yet.")
+    assert result.kind is Kind.opportunity
+    assert result.urgency is Urgency.low
+    assert result.category is Category.mortgage_loans
+
+
+def test_classify_cleans_the_text_first() -> None:
+    # The new text says the matter is closed; the quoted older complaint must not count.
+    email = (
+        "Update: it has been sorted, she is happy now. No action needed, thanks!\n\n"
+        "On Mon, 9 Mar 2026 at 10:00, Kim <kim@example.org> wrote:\n"
+        "> Her internet has been down for a week and she is furious, she wants a refund.\n"
+    )
+    assert classify(email).kind is Kind.other
+
+
+# --- classify: low confidence -------------------------------------------------------------
+
+
+def test_empty_text_goes_to_triage() -> None:
+    result = classify("   ")
+    assert result.kind is Kind.other
+    assert result.confidence == 0.0
+    assert result.reasons == ["no text to classify"]
+
+
+@pytest.mark.parametrize("text", ["ok", "see above", "belde net"])
+def test_too_little_text_gets_low_confidence(text: str) -> None:
+    result = classify(text)
+    assert result.confidence < DEFAULT_MIN_CONFIDENCE
+    assert any(reason.startswith("too short to judge") for reason in result.reasons)
+
+
+def test_a_complaint_that_also_asks_for_an_offer_goes_to_triage() -> None:
+    result = classify(
+        "Klant is woedend: haar pinpas is al een week geblokkeerd, en ze wil ook een offerte "
+        "voor een nieuwe hypotheek."
+    )
+    assert result.confidence < DEFAULT_MIN_CONFIDENCE
+    assert any(reason.startswith("mixed cues") for reason in result.reasons)
+
+
+def test_confidence_stays_in_range_and_classification_is_deterministic() -> None:
+    text = "Buurvrouw is boos, haar factuur klopt niet, maar ze wil ook glasvezel bij ons."
+    results = [classify(text, "nl") for _ in range(3)]
+    assert all(r == results[0] for r in results)
+    assert 0.0 <= results[0].confidence <= 1.0
+    assert results[0].language == "nl"
+
+
+# --- the processor's entry point -----------------------------------------------------------
+
+
+def test_the_domain_classify_delegates_to_the_classifier() -> None:
+    text = "Neighbour wants a quote for fibre broadband, please call her tomorrow."
+    assert domain_classify.classify(text) == classifier.classify(text)
+    assert domain_classify.classify(text, "en", channel="chat") == classify(text, "en", "chat")
+    assert domain_classify.CLASSIFIER_VERSION == CLASSIFIER_VERSION
+    assert isinstance(domain_classify.classify(text), Classification)
+
+
+# --- split, training, held-out evaluation -------------------------------------------------
+
+
+def test_split_is_deterministic_and_has_no_overlap() -> None:
+    rows = load_labelled()
+    ids = [row.id for row in rows]
+    assert len(ids) == len(set(ids))
+    train_ids = {row.id for row in train_rows()}
+    held_ids = {row.id for row in held_out_rows()}
+    assert not train_ids & held_ids
+    assert train_ids | held_ids == set(ids)
+    assert [is_held_out(i) for i in ids] == [is_held_out(i) for i in ids]
+    assert 0.15 < len(held_ids) / len(ids) < 0.35
+    assert {row.language for row in held_out_rows()} == {"nl", "en"}
+
+
+def test_the_model_is_trained_on_the_train_split_only() -> None:
+    assert trained_models().n_rows == len(train_rows())
+
+
+def test_training_is_deterministic() -> None:
+    from services.common.message_text import clean_text as clean
+
+    rows = train_rows()[:120]
+    first, second = train(rows, clean), train(rows, clean)
+    text = "She wants her money back for the broken router."
+    assert predict(first, text) == predict(second, text)
+    assert classify_with(first, text) == classify_with(second, text)
+
+
+def test_the_fast_scoring_path_equals_the_fitted_pipeline() -> None:
+    models = trained_models()
+    texts = [clean_text(row.text) for row in held_out_rows()[:25]] + ["", "ok"]
+    matrix = models.features(texts)
+    for i, text in enumerate(texts):
+        output = predict(models, text)
+        for head, probabilities in (
+            (models.kind, output.kind),
+            (models.category, output.category),
+            (models.urgency, output.urgency),
+        ):
+            expected = head.fitted.predict_proba(matrix[i])[0]
+            ours = [probabilities[label] for label in sorted(probabilities, key=head.classes.index)]
+            assert ours == pytest.approx(list(expected), abs=1e-9)
+
+
+def test_held_out_macro_f1_is_at_least_0_90() -> None:
+    report = evaluate()
+    kind = report["kind"]
+    assert report["held_out_rows"] == len(held_out_rows())
+    assert kind["overall"]["macro_f1"] >= 0.90, format_report(report)
+    assert kind["nl"]["macro_f1"] >= 0.85, format_report(report)
+    assert kind["en"]["macro_f1"] >= 0.85, format_report(report)
+    assert report["routed_accuracy"] >= 0.95, format_report(report)
+    assert report["triage_fraction"] <= 0.30, format_report(report)
+    assert "macro-F1" in format_report(report)
