@@ -26,6 +26,7 @@ from services.common.dead_letters import dead_letter
 from services.common.faust_app import make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
+from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     ClassifiedSignal,
@@ -137,8 +138,14 @@ def _count(result: Any, signal_id: str, seconds: float) -> None:
         log.info("dropped re-submission", extra=fields(signal_id=signal_id))
     elif decision.duplicate_of is not None:
         metrics.DUPLICATES.labels(decision.reason).inc()
-        log.info("duplicate", extra=fields(signal_id=signal_id, cluster_id=decision.cluster_id,
-                                           destination=decision.destination))
+        log.info(
+            "duplicate",
+            extra=fields(
+                signal_id=signal_id,
+                cluster_id=decision.cluster_id,
+                destination=decision.destination,
+            ),
+        )
     else:
         routed = result.routed
         metrics.SIGNALS_ROUTED.labels(

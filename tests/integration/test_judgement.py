@@ -17,27 +17,34 @@ from tests.support.services import Services
 
 
 def routed_events(recorder: Recorder, path: str, signal_id: str) -> list[str]:
-    return [r.headers["X-Antenna-Event"] for r in recorder.received(path)
-            if for_signal(signal_id)(r)]
+    return [
+        r.headers["X-Antenna-Event"] for r in recorder.received(path) if for_signal(signal_id)(r)
+    ]
 
 
 def test_the_same_case_from_another_colleague_becomes_a_note_not_a_second_ticket(
     pipeline: Services, recorder: Recorder, kafka: str
 ) -> None:
-    first = pipeline.post({
-        "text": unique("Her bank card was declined three times this week, she is furious."),
-        "reporter": REPORTER,
-        "customer": {"name": "Jan de Vries", "phone": "+31 6 11223344"},
-    })
+    first = pipeline.post(
+        {
+            "text": unique("Her bank card was declined three times this week, she is furious."),
+            "reporter": REPORTER,
+            "customer": {"name": "Jan de Vries", "phone": "+31 6 11223344"},
+        }
+    )
     first_id = first.json()["signal_id"]
     recorder.wait_for("/desk", for_signal(first_id))
 
-    again = pipeline.post({
-        "text": unique("Zijn pinpas wordt steeds geweigerd bij het betalen, hij is er klaar mee."),
-        "channel": "chat",
-        "reporter": {"employee_id": "e-77", "department": "Branches"},
-        "customer": {"name": "J. de Vries", "phone": "06-11223344"},
-    })
+    again = pipeline.post(
+        {
+            "text": unique(
+                "Zijn pinpas wordt steeds geweigerd bij het betalen, hij is er klaar mee."
+            ),
+            "channel": "chat",
+            "reporter": {"employee_id": "e-77", "department": "Branches"},
+            "customer": {"name": "J. de Vries", "phone": "06-11223344"},
+        }
+    )
     again_id = again.json()["signal_id"]
     [note] = recorder.wait_for("/desk", for_signal(again_id))
     assert note.headers["X-Antenna-Event"] == "signal.duplicate"
@@ -51,22 +58,29 @@ def test_the_same_case_from_another_colleague_becomes_a_note_not_a_second_ticket
     assert RoutedSignal.model_validate_json(dup.value).dedupe.duplicate_of == first_id
 
 
-def test_dedupe_memory_survives_a_processor_restart(
-    pipeline: Services, recorder: Recorder
-) -> None:
+def test_dedupe_memory_survives_a_processor_restart(pipeline: Services, recorder: Recorder) -> None:
     customer = {"name": "Fatima el Amrani", "email": "Fatima.ElAmrani@example.nl"}
-    first = pipeline.post({"text": unique("She would like an offer for solar panels and a call "
-                                          "tomorrow."), "reporter": REPORTER, "customer": customer})
+    first = pipeline.post(
+        {
+            "text": unique("She would like an offer for solar panels and a call tomorrow."),
+            "reporter": REPORTER,
+            "customer": customer,
+        }
+    )
     first_id = first.json()["signal_id"]
     recorder.wait_for("/crm", for_signal(first_id))
 
     pipeline.restart("processor")
 
-    again = pipeline.post({
-        "text": unique("Mevrouw El Amrani is geïnteresseerd in zonnepanelen, graag een offerte."),
-        "reporter": {"employee_id": "e-88"},
-        "customer": {"email": "fatima.elamrani@EXAMPLE.nl"},
-    })
+    again = pipeline.post(
+        {
+            "text": unique(
+                "Mevrouw El Amrani is geïnteresseerd in zonnepanelen, graag een offerte."
+            ),
+            "reporter": {"employee_id": "e-88"},
+            "customer": {"email": "fatima.elamrani@EXAMPLE.nl"},
+        }
+    )
     again_id = again.json()["signal_id"]
     [note] = recorder.wait_for("/crm", for_signal(again_id), timeout_s=90)
     assert note.headers["X-Antenna-Event"] == "signal.duplicate"
@@ -82,8 +96,12 @@ def test_routing_rules_reload_without_restart_and_a_bad_file_keeps_them(
     try:
         rules.write_text(original.replace("target: general", "target: moved-queue"))
         time.sleep(1.5)
-        moved = pipeline.post({"text": unique("The customer's internet has not worked for days, "
-                                              "she is fed up."), "reporter": REPORTER})
+        moved = pipeline.post(
+            {
+                "text": unique("The customer's internet has not worked for days, she is fed up."),
+                "reporter": REPORTER,
+            }
+        )
         [request] = recorder.wait_for("/desk", for_signal(moved.json()["signal_id"]))
         assert request.json()["destination"]["target"] == "moved-queue"
         assert request.json()["rule_id"] == "complaints"
@@ -94,8 +112,12 @@ def test_routing_rules_reload_without_restart_and_a_bad_file_keeps_them(
         while "antenna_routing_rules_reload_failures_total 1.0" not in httpx.get(metrics_url).text:
             assert time.monotonic() < deadline, "the bad file was not counted"
             time.sleep(0.2)
-        kept = pipeline.post({"text": unique("Her parcel never arrived and nobody answers, "
-                                             "she is angry."), "reporter": REPORTER})
+        kept = pipeline.post(
+            {
+                "text": unique("Her parcel never arrived and nobody answers, she is angry."),
+                "reporter": REPORTER,
+            }
+        )
         [request] = recorder.wait_for("/desk", for_signal(kept.json()["signal_id"]))
         assert request.json()["destination"]["target"] == "moved-queue"
     finally:
