@@ -40,3 +40,7 @@ schemas: $(STAMP)
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
+
+# Processor throughput against a bare Faust forwarder on the same embedded broker.
+bench: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_processor -n $(or $(N),2000)

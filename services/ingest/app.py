@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
-from services.ingest.api.routes import health, signals
+from services.ingest.api.routes import chat, email, forms, health, signals
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
@@ -36,4 +36,7 @@ def create_app(settings: IngestSettings, publisher: Publisher | None = None) -> 
     problems.install(app)
     app.include_router(health.router)
     app.include_router(signals.router)
+    app.include_router(forms.router)
+    app.include_router(chat.router)
+    app.include_router(email.router)
     return app

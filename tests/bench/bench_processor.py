@@ -1,0 +1,156 @@
+"""Throughput of the processor against a bare baseline, in the same run, on the same
+embedded broker: `make bench`. Not part of `make test`: timings on a shared 2-core
+machine are noisy, so the result is a ratio, not a pass/fail.
+
+- baseline: a bare Faust agent that forwards each message from one topic to another
+  (same broker, same Faust settings, no decoding, no judgement);
+- processor: the real processor worker (validate, classify, dedupe, route);
+- offline: the same decisions without a broker (`antenna dedupe` code path).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import random
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+from schemas import Signal, new_signal_id, topics
+from services.common.broker import EmbeddedBroker
+from services.common.kafka import ensure_topics
+from services.processor.offline import deduplicator
+from tests.support.services import Services, service_env
+
+BASELINE_APP = '''
+import faust, os
+app = faust.App("bench-baseline", broker="kafka://" + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
+    store="memory://", web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=1,
+    producer_acks=-1, consumer_auto_offset_reset="earliest", topic_partitions=3,
+    producer_max_batch_size=int(os.environ["ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES"]))
+src = app.topic("bench.in", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+dst = app.topic("bench.out", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+@app.agent(src)
+async def forward(stream):
+    async for event in stream.events():
+        await (await dst.send(key=event.key, value=event.value))
+if __name__ == "__main__":
+    faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
+'''
+
+
+def signals(n: int) -> list[Signal]:
+    data = Path(__file__).parents[2] / "services" / "processor" / "classifier" / "data"
+    texts = [json.loads(line)["text"] for name in ("labelled_nl.jsonl", "labelled_en.jsonl")
+             for line in (data / name).read_text(encoding="utf-8").splitlines() if line]
+    rng = random.Random(7)
+    now = datetime.now(UTC)
+    out = []
+    for i in range(n):
+        phone = f"0612{rng.randrange(100000, 999999)}" if rng.random() < 0.7 else None
+        out.append(Signal(
+            signal_id=new_signal_id(), idempotency_key=f"bench-{i}", channel="api",
+            source="bench", received_at=now, reporter={"employee_id": f"e-{i % 50}"},
+            customer={"phone": phone, "name": None}, text=rng.choice(texts),
+        ))
+    return out
+
+
+def pump(bootstrap: str, topic: str, payloads: list[tuple[bytes, bytes]]) -> None:
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+    for key, value in payloads:
+        producer.send(topic, key=key, value=value)
+    producer.flush()
+    producer.close()
+
+
+def drain(bootstrap: str, out_topics: list[str], n: int, timeout_s: float) -> float:
+    """Block until n records arrived on out_topics; return the time of the last one."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap)
+    tps = [TopicPartition(t, p) for t in out_topics for p in consumer.partitions_for_topic(t)]
+    consumer.assign(tps)
+    consumer.seek_to_end()
+    seen, deadline = 0, time.monotonic() + timeout_s
+    for tp in tps:
+        consumer.position(tp)  # resolve the end offsets now, before anything is produced
+    while seen < n:
+        if time.monotonic() > deadline:
+            raise SystemExit(f"only {seen}/{n} records after {timeout_s}s")
+        for records in consumer.poll(timeout_ms=200).values():
+            seen += len(records)
+    consumer.close()
+    return time.monotonic()
+
+
+def timed_run(bootstrap: str, in_topic: str, out_topics: list[str], payloads: list[tuple[bytes, bytes]],
+              warmup: list[tuple[bytes, bytes]]) -> float:
+    """Signals per second, after a warm-up batch has passed through (workers joined)."""
+    import threading
+
+    result: dict[str, float] = {}
+    waiter = threading.Thread(target=lambda: result.update(end=drain(bootstrap, out_topics, len(warmup), 180)))
+    waiter.start()
+    pump(bootstrap, in_topic, warmup)
+    waiter.join()
+    waiter = threading.Thread(target=lambda: result.update(end=drain(bootstrap, out_topics, len(payloads), 600)))
+    waiter.start()
+    time.sleep(1)
+    start = time.monotonic()
+    pump(bootstrap, in_topic, payloads)
+    waiter.join()
+    return len(payloads) / (result["end"] - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("-n", type=int, default=2000)
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-"))
+    batch = signals(args.n + 50)
+    warm, work = batch[:50], batch[50:]
+    encode = lambda items: [(s.signal_id.encode(), s.model_dump_json().encode()) for s in items]  # noqa: E731
+    with EmbeddedBroker(tmp / "broker.log") as broker:
+        ensure_topics([broker.bootstrap], 3)
+        ensure_topics([broker.bootstrap], 3, ["bench.in", "bench.out"])
+        env = service_env(broker.bootstrap, tmp)
+        (tmp / "baseline.py").write_text(BASELINE_APP)
+        services = Services(env, tmp)
+
+        import subprocess
+
+        baseline = subprocess.Popen([sys.executable, str(tmp / "baseline.py")], env=env,
+                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        try:
+            bare = timed_run(broker.bootstrap, "bench.in", ["bench.out"], encode(work), encode(warm))
+        finally:
+            baseline.terminate()
+            baseline.wait()
+        services.start("processor")
+        try:
+            outs = [topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DUPLICATES]
+            processor = timed_run(broker.bootstrap, topics.RAW, outs, encode(work), encode(warm))
+        finally:
+            services.stop()
+    process = deduplicator()
+    rows = [{"id": s.signal_id, "text": s.text, "customer": s.customer.model_dump() if s.customer else None,
+             "reported_at": s.received_at.isoformat()} for s in work]
+    start = time.perf_counter()
+    for row in rows:
+        process(row)
+    offline = len(rows) / (time.perf_counter() - start)
+    print(json.dumps({
+        "signals": len(work),
+        "baseline_faust_forward_per_s": round(bare, 1),
+        "processor_per_s": round(processor, 1),
+        "processor_vs_baseline": round(processor / bare, 3),
+        "offline_decisions_per_s": round(offline, 1),
+    }, indent=2))
+
+
+if __name__ == "__main__":
+    main()
