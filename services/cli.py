@@ -95,6 +95,13 @@ def _offline(kind: str) -> Callable[[argparse.Namespace], int]:
     return run
 
 
+def _evaluate(args: argparse.Namespace) -> int:
+    from services.processor.evaluation import main as evaluation
+
+    evaluation()
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="antenna", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -110,6 +117,9 @@ def parser() -> argparse.ArgumentParser:
         "reported_at, customer) offline",
         "route": "classify and route JSON lines with the routing rules offline",
     }
+    sub.add_parser(
+        "evaluate", help="measure classification and dedupe on the held-out labelled data"
+    ).set_defaults(run=_evaluate)
     for name, text in offline_help.items():
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("file", nargs="?", type=Path, help="JSON lines; stdin when omitted")

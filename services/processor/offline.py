@@ -165,9 +165,10 @@ def run(
     source: Path | None,
     out: IO[str] = sys.stdout,
     err: IO[str] = sys.stderr,
+    source_stream: IO[str] | None = None,
 ) -> int:
     """Write one output line per input line, in order; return the number of error lines."""
-    stream = source.open(encoding="utf-8") if source else sys.stdin
+    stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
     progress = err.isatty()
     errors = done = 0
     try:
