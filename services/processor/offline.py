@@ -9,6 +9,8 @@ is a terminal. A line that cannot be read gives {"line": N, "error": ...}, not a
 from __future__ import annotations
 
 import json
+import multiprocessing
+import os
 import sys
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -18,9 +20,10 @@ from typing import IO, Any
 from pydantic import ValidationError
 
 from schemas import Channel, Customer, Reporter, Signal, new_signal_id
+from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
-from services.processor.handlers import classify_signal
+from services.processor.handlers import ClassifiedSignal, classify_signal
 
 Row = dict[str, Any]
 
@@ -89,14 +92,13 @@ def signal_from_row(row: Row, now: datetime) -> Signal:
     )
 
 
-Processor = Callable[[Row], Row]
+# A processor turns one readable row, with its signal already classified, into output.
+Processor = Callable[[Row, ClassifiedSignal], Row]
 
 
 def classifier() -> Processor:
-    now = datetime.now(UTC)
-
-    def process(row: Row) -> Row:
-        c = classify_signal(signal_from_row(row, now))
+    def process(row: Row, judged: ClassifiedSignal) -> Row:
+        c = judged.classification
         return {
             "id": row.get("id"),
             "kind": c.kind.value,
@@ -114,11 +116,10 @@ def deduplicator(policy: DedupePolicy | None = None) -> Processor:
     """Rows must come in arrival order; state carries over from row to row."""
     deduper = Deduper({}, policy)
     input_id: dict[str, Any] = {}  # signal_id -> the row's own id
-    now = datetime.now(UTC)
 
-    def process(row: Row) -> Row:
-        signal = signal_from_row(row, now)
-        decision = deduper.decide(signal, classify_signal(signal), signal.received_at)
+    def process(row: Row, judged: ClassifiedSignal) -> Row:
+        signal = judged.signal
+        decision = deduper.decide(signal, judged.classification, signal.received_at)
         input_id[signal.signal_id] = row.get("id")
         return {
             "id": row.get("id"),
@@ -132,12 +133,9 @@ def deduplicator(policy: DedupePolicy | None = None) -> Processor:
 
 
 def router(rules: RuleSet, explain: bool) -> Processor:
-    now = datetime.now(UTC)
-
-    def process(row: Row) -> Row:
-        signal = signal_from_row(row, now)
-        c = classify_signal(signal)
-        chosen = route(rules, c, signal)
+    def process(row: Row, judged: ClassifiedSignal) -> Row:
+        c = judged.classification
+        chosen = route(rules, c, judged.signal)
         out: Row = {
             "id": row.get("id"),
             "kind": c.kind.value,
@@ -160,6 +158,25 @@ def load_rules(path: Path | None) -> RuleSet:
     return parse_rules(path.read_text(encoding="utf-8"), str(path)) if path else DEFAULT_RULES
 
 
+PARALLEL_FROM = 200  # rows; below this a process pool costs more than it saves
+
+
+def _assess(signal: Signal) -> ClassifiedSignal:
+    return ClassifiedSignal(signal=signal, classification=classify_signal(signal))
+
+
+def _assessed(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
+    """Classification is per signal and the costly part: spread it over the cores.
+    The model is trained before the pool forks, so every worker shares it."""
+    workers = os.cpu_count() or 1
+    if len(signals) < PARALLEL_FROM or workers < 2:
+        yield from map(_assess, signals)
+        return
+    trained_models()
+    with multiprocessing.get_context("fork").Pool(workers) as pool:
+        yield from pool.imap(_assess, signals, chunksize=32)
+
+
 def run(
     process: Processor,
     source: Path | None,
@@ -169,24 +186,44 @@ def run(
 ) -> int:
     """Write one output line per input line, in order; return the number of error lines."""
     stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
-    progress = err.isatty()
-    errors = done = 0
     try:
-        for done, (number, row, error) in enumerate(read_rows(stream), start=1):
-            if row is not None:
-                try:
-                    result = process(row)
-                except (ValueError, TypeError, ValidationError) as exc:
-                    error = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            if error is not None:
-                result = {"line": number, "id": row.get("id") if row else None, "error": error}
-                errors += 1
-            out.write(json.dumps(result, ensure_ascii=False) + "\n")
-            if progress and done % 500 == 0:
-                err.write(f"\r{done} lines")
+        rows = list(read_rows(stream))
     finally:
         if source:
             stream.close()
+    now = datetime.now(UTC)
+    # Per line: the row to process, or (the row's id, the error) for a line that cannot be.
+    results: list[Row | tuple[Any, str]] = []
+    signals: list[Signal] = []
+    for _, row, error in rows:
+        if row is None:
+            results.append((None, error or "unreadable"))
+            continue
+        try:
+            signals.append(signal_from_row(row, now))
+            results.append(row)
+        except (ValueError, TypeError, ValidationError) as exc:
+            results.append((row.get("id"), _first_line(exc)))
+    progress = err.isatty()
+    errors = 0
+    assessed = _assessed(signals)
+    for done, ((number, _, _), item) in enumerate(zip(rows, results, strict=True), start=1):
+        if isinstance(item, dict):
+            try:
+                result = process(item, next(assessed))
+            except (ValueError, TypeError, ValidationError) as exc:
+                result = {"line": number, "id": item.get("id"), "error": _first_line(exc)}
+                errors += 1
+        else:
+            result = {"line": number, "id": item[0], "error": item[1]}
+            errors += 1
+        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+        if progress and done % 500 == 0:
+            err.write(f"\r{done}/{len(rows)} lines")
     if progress:
-        err.write(f"\r{done} lines, {errors} errors\n")
+        err.write(f"\r{len(rows)} lines, {errors} errors\n")
     return errors
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
