@@ -31,7 +31,7 @@ from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     ClassifiedSignal,
     InvalidSignal,
-    classify_signal,
+    assess,
     decode_signal,
     judge,
 )
@@ -90,7 +90,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         async for event in stream.events():
             try:
                 signal = decode_signal(event.value)
-                handover = ClassifiedSignal(signal=signal, classification=classify_signal(signal))
+                handover = assess(signal)
             except InvalidSignal as exc:
                 await park(event, str(exc))
                 continue
@@ -108,7 +108,14 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             now = datetime.now(UTC)
             try:
                 handover = ClassifiedSignal.model_validate_json(event.value)
-                result = judge(handover.signal, handover.classification, deduper, rules.rules, now)
+                result = judge(
+                    handover.signal,
+                    handover.classification,
+                    deduper,
+                    rules.rules,
+                    now,
+                    handover.topic,
+                )
                 if result.topic is not None and result.routed is not None:
                     await send_acked(
                         result.topic,

@@ -2,7 +2,7 @@
 
 `antenna evaluate` prints classification accuracy and macro-F1 on the classifier's
 held-out split, and dedupe precision and recall on the held-out cases of the labelled
-dedupe set (cases whose first report is on or after HOLDOUT_FROM; tuning used the rest).
+dedupe set: the same cases the classifier never trains on (split by a hash of the case).
 """
 
 from __future__ import annotations
@@ -10,13 +10,15 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.processor.offline import deduplicator
+from services.processor.classifier.split import is_held_out
+from services.processor.handlers import assess
+from services.processor.offline import deduplicator, signal_from_row
 
 DEDUPE_DATA = Path(__file__).parent / "dedupe_data" / "labelled_dedupe.jsonl"
-HOLDOUT_FROM = "2026-10-25"  # cases that start on or after this day are held out
 
 
 @dataclass(frozen=True)
@@ -40,18 +42,16 @@ def load_dedupe_rows(path: Path = DEDUPE_DATA) -> list[dict[str, Any]]:
 
 
 def split_dedupe(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(tuning, held-out), by the day each case starts; arrival order is kept."""
-    starts: dict[str, str] = {}
-    for row in rows:
-        starts.setdefault(row["case"], row["reported_at"])
-    held = [r for r in rows if starts[r["case"]] >= HOLDOUT_FROM]
-    tuning = [r for r in rows if starts[r["case"]] < HOLDOUT_FROM]
+    """(tuning, held-out) by case, as the classifier splits them; arrival order is kept."""
+    held = [r for r in rows if is_held_out(r["case"])]
+    tuning = [r for r in rows if not is_held_out(r["case"])]
     return tuning, held
 
 
 def score_dedupe(rows: Iterable[dict[str, Any]]) -> DedupeScore:
     """A predicted duplicate is correct when it points at an earlier report of its case."""
     process = deduplicator()
+    now = datetime.now(UTC)
     case_of: dict[str, str] = {}
     seen_cases: set[str] = set()
     reports = true_dups = predicted = correct = 0
@@ -61,7 +61,7 @@ def score_dedupe(rows: Iterable[dict[str, Any]]) -> DedupeScore:
         is_dup = row["case"] in seen_cases
         seen_cases.add(row["case"])
         true_dups += is_dup
-        out = process(row)
+        out = process(row, assess(signal_from_row(row, now)))
         if out["duplicate_of"] is not None:
             predicted += 1
             correct += case_of.get(out["duplicate_of"]) == row["case"]

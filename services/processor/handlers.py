@@ -6,10 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from pydantic import BaseModel, ConfigDict, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
-from services.processor.domain.classify import classify
+from services.processor.classifier import classify_detailed
 from services.processor.domain.dedupe import Decision, Deduper
 from services.processor.domain.route import Route, RuleSet, route
 
@@ -30,9 +30,15 @@ def decode_signal(value: bytes | None) -> Signal:
         raise InvalidSignal(f"not a valid Signal: {problems}") from exc
 
 
-def classify_signal(signal: Signal) -> Classification:
+def assess(signal: Signal) -> ClassifiedSignal:
+    """Classify a signal and profile its topic, for the judge stage."""
     text = f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
-    return classify(text, signal.language, signal.channel.value)
+    classification, topic = classify_detailed(text, signal.language, signal.channel.value)
+    return ClassifiedSignal(signal=signal, classification=classification, topic=topic)
+
+
+def classify_signal(signal: Signal) -> Classification:
+    return assess(signal).classification
 
 
 @dataclass(frozen=True)
@@ -51,8 +57,9 @@ def judge(
     deduper: Deduper,
     rules: RuleSet,
     now: datetime,
+    topic: dict[str, float] | None = None,
 ) -> Judgement:
-    decision = deduper.decide(signal, classification, now)
+    decision = deduper.decide(signal, classification, now, topic)
     if decision.resubmission:
         return Judgement(None, None, decision, None)
     if decision.duplicate_of is not None:
@@ -94,3 +101,4 @@ class ClassifiedSignal(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     signal: Signal
     classification: Classification
+    topic: dict[str, float] = Field(default_factory=dict)  # category -> weight

@@ -23,7 +23,7 @@ from schemas import Channel, Customer, Reporter, Signal, new_signal_id
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
-from services.processor.handlers import ClassifiedSignal, classify_signal
+from services.processor.handlers import ClassifiedSignal, assess
 
 Row = dict[str, Any]
 
@@ -119,7 +119,7 @@ def deduplicator(policy: DedupePolicy | None = None) -> Processor:
 
     def process(row: Row, judged: ClassifiedSignal) -> Row:
         signal = judged.signal
-        decision = deduper.decide(signal, judged.classification, signal.received_at)
+        decision = deduper.decide(signal, judged.classification, signal.received_at, judged.topic)
         input_id[signal.signal_id] = row.get("id")
         return {
             "id": row.get("id"),
@@ -161,20 +161,16 @@ def load_rules(path: Path | None) -> RuleSet:
 PARALLEL_FROM = 200  # rows; below this a process pool costs more than it saves
 
 
-def _assess(signal: Signal) -> ClassifiedSignal:
-    return ClassifiedSignal(signal=signal, classification=classify_signal(signal))
-
-
 def _assessed(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
     workers = os.cpu_count() or 1
     if len(signals) < PARALLEL_FROM or workers < 2:
-        yield from map(_assess, signals)
+        yield from map(assess, signals)
         return
     trained_models()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(_assess, signals, chunksize=32)
+        yield from pool.imap(assess, signals, chunksize=32)
 
 
 def run(

@@ -3,8 +3,10 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from schemas import Category, Classification, Kind, Signal
-from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key
+from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key, topic_overlap
 from tests.unit.conftest import RECEIVED_AT, build_signal
 
 T0 = RECEIVED_AT
@@ -179,3 +181,69 @@ def test_expire_forgets_everything_outside_the_window() -> None:
     keys = len(d.memory)
     assert d.expire(T0 + timedelta(days=20)) == keys
     assert d.memory == {}
+
+
+def test_topic_overlap_is_a_histogram_intersection() -> None:
+    assert topic_overlap({"energy": 1.0}, {"energy": 1.0}) == 1.0
+    assert topic_overlap({"energy": 1.0}, {"delivery": 1.0}) == 0.0
+    assert topic_overlap(
+        {"energy": 0.6, "invoice_billing": 0.4}, {"invoice_billing": 0.7, "energy": 0.3}
+    ) == pytest.approx(0.7)
+
+
+def test_a_neighbouring_category_with_an_overlapping_topic_is_the_same_case() -> None:
+    d = Deduper({}, DedupePolicy(min_topic_overlap=0.5))
+    bill = Classification(
+        kind=Kind.complaint,
+        confidence=0.9,
+        category=Category.invoice_billing,
+        language="en",
+        classifier_version="t",
+    )
+    energy = Classification(
+        kind=Kind.complaint,
+        confidence=0.9,
+        category=Category.energy,
+        language="nl",
+        classifier_version="t",
+    )
+    first = report("a", customer={"phone": "0612345678"})
+    d.decide(first, bill, first.received_at, {"invoice_billing": 0.55, "energy": 0.45})
+    again = report("b", timedelta(days=1), customer={"phone": "0612345678"}, text="x")
+    close = d.decide(again, energy, again.received_at, {"energy": 0.6, "invoice_billing": 0.4})
+    assert close.duplicate_of == first.signal_id
+    far = report("c", timedelta(days=1), customer={"phone": "0612345678"}, text="y")
+    assert (
+        d.decide(far, energy, far.received_at, {"delivery": 0.9, "energy": 0.1}).duplicate_of
+        is None
+    )
+
+
+def test_kinds_may_differ_only_when_the_classifier_was_unsure() -> None:
+    unsure = Classification(
+        kind=Kind.opportunity,
+        confidence=0.55,
+        category=Category.payments_cards,
+        language="en",
+        classifier_version="t",
+    )
+    sure = Classification(
+        kind=Kind.opportunity,
+        confidence=0.95,
+        category=Category.payments_cards,
+        language="en",
+        classifier_version="t",
+    )
+    for follow_up, expected in ((unsure, True), (sure, False)):
+        d = Deduper({})
+        first = report("a", customer={"phone": "0612345678"})
+        decide(d, first)  # a confident card complaint
+        again = report("b", timedelta(hours=2), customer={"phone": "0612345678"}, text="z")
+        assert (d.decide(again, follow_up, again.received_at).duplicate_of is not None) is expected
+
+
+def test_a_surname_without_a_first_name_is_not_enough() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"name": "L. de Jong"}))
+    title_only = report("b", timedelta(hours=1), customer={"name": "dhr. de Jong"}, text="card")
+    assert decide(d, title_only).duplicate_of is None

@@ -1,6 +1,8 @@
 """The signal classifier: transparent rules plus a small trained model.
 
-``classify`` cleans the text (quoted replies, signatures and disclaimers go), detects the
+``classify`` cleans the text (quoted replies, signatures and disclaimers go, and so does
+the relay's wrapping: tool tags, form labels, greetings, contact details, "who can pick
+this up?"), undoes common typing slips against the training vocabulary, detects the
 language, asks the model for probabilities and adds the evidence of the cue rules to the
 model's log-probabilities. Decisive rules (auto-replies, newsletters, spam, test messages)
 settle the kind outright. The confidence is the combined probability of the chosen kind,
@@ -12,20 +14,38 @@ from __future__ import annotations
 
 import math
 import re
+from typing import TypeVar
 
 from schemas import Category, Classification, Kind, Urgency
-from services.common.message_text import clean_text
 from services.processor.classifier import rules
-from services.processor.classifier.model import ModelOutput, TrainedModels, predict, trained_models
+from services.processor.classifier.model import (
+    MAX_TEXT_CHARS,
+    ModelOutput,
+    TrainedModels,
+    predict,
+    report_text,
+    trained_models,
+)
 from services.processor.domain.language import detect_language
 
-__all__ = ["CLASSIFIER_VERSION", "DEFAULT_MIN_CONFIDENCE", "classify", "classify_with"]
+__all__ = [
+    "CLASSIFIER_VERSION",
+    "DEFAULT_MIN_CONFIDENCE",
+    "MAX_TEXT_CHARS",
+    "classify",
+    "classify_detailed",
+    "classify_with",
+    "predict",
+    "topic_profile",
+    "trained_models",
+]
 
-CLASSIFIER_VERSION = "rules+tfidf-lr-1"
+CLASSIFIER_VERSION = "rules+tfidf-lr-2"
 # Below this the router sends a signal to triage by default; the confidence is tuned for it.
 DEFAULT_MIN_CONFIDENCE = 0.6
 
 DECISIVE_CONFIDENCE = 0.97
+
 # Rules that overturn the model, or a model that overrules strong rules: not sure enough.
 DISAGREEMENT_FACTOR = 0.8
 # Rule evidence for two kinds closer than this (log-odds): the signal is mixed.
@@ -39,17 +59,15 @@ SHORT_TEXT_CONFIDENCE_CAP = 0.5
 CATEGORY_KEYWORD_WEIGHT = 1.0
 CATEGORY_MAX_EVIDENCE = 2.0
 
-# A signal says what it is about early on; this bounds the time a huge paste can take.
-MAX_TEXT_CHARS = 20_000
-
 _WORD = re.compile(r"\w+")
+K = TypeVar("K", Kind, Category)
 
 
 def classify(
     text: str, language_hint: str | None = None, channel: str | None = None
 ) -> Classification:
     """Classify one signal with the production model (trained once, on first use)."""
-    return classify_with(trained_models(), text, language_hint, channel)
+    return classify_detailed(text, language_hint, channel)[0]
 
 
 def classify_with(
@@ -58,11 +76,30 @@ def classify_with(
     language_hint: str | None = None,
     channel: str | None = None,
 ) -> Classification:
-    cleaned = clean_text(text)[:MAX_TEXT_CHARS]
+    """Classify one signal with ``models``."""
+    return classify_detailed(text, language_hint, channel, models)[0]
+
+
+def topic_profile(text: str, channel: str | None = None) -> dict[str, float]:
+    """What ``text`` is about, as a distribution over the categories (summing to 1): the
+    softmax of the scores the category decision uses, the model's log-probabilities plus
+    the keyword evidence. Two reports of one matter have similar profiles."""
+    return classify_detailed(text, None, channel)[1]
+
+
+def classify_detailed(
+    text: str,
+    language_hint: str | None = None,
+    channel: str | None = None,
+    models: TrainedModels | None = None,
+) -> tuple[Classification, dict[str, float]]:
+    """The classification of one signal and its topic profile, computed together."""
+    models = models if models is not None else trained_models()
+    cleaned = models.speller.correct(report_text(text))
     language = detect_language(cleaned, language_hint)
     words = len(_WORD.findall(cleaned))
     if words == 0:
-        return Classification(
+        empty = Classification(
             kind=Kind.other,
             confidence=0.0,
             urgency=Urgency.low,
@@ -70,16 +107,19 @@ def classify_with(
             reasons=["no text to classify"],
             classifier_version=CLASSIFIER_VERSION,
         )
+        return empty, {category.value: float(category is Category.other) for category in Category}
     output = predict(models, cleaned)
     fired = rules.kind_evidence(cleaned, channel)
     kind, confidence, reasons = _decide_kind(output, fired)
     if words < MIN_WORDS and not _decisive(fired):
         confidence = min(confidence, SHORT_TEXT_CONFIDENCE_CAP)
         reasons.append(f"too short to judge ({words} words)")
-    category, category_reason = _decide_category(output, cleaned, kind, fired)
+    keywords = rules.category_evidence(cleaned)
+    scores = _category_scores(output, keywords)
+    category, category_reason = _decide_category(output, scores, keywords, kind, fired)
     urgency, urgency_reason = _decide_urgency(output, cleaned, kind, fired)
     reasons.extend(reason for reason in (category_reason, urgency_reason) if reason)
-    return Classification(
+    classification = Classification(
         kind=kind,
         confidence=round(confidence, 3),
         category=category,
@@ -88,6 +128,7 @@ def classify_with(
         reasons=reasons,
         classifier_version=CLASSIFIER_VERSION,
     )
+    return classification, {c.value: p for c, p in _softmax(scores).items()}
 
 
 def _decisive(fired: list[rules.Fired]) -> list[rules.Fired]:
@@ -124,18 +165,27 @@ def _decide_kind(output: ModelOutput, fired: list[rules.Fired]) -> tuple[Kind, f
     return kind, confidence, reasons
 
 
-def _decide_category(
-    output: ModelOutput, text: str, kind: Kind, fired: list[rules.Fired]
-) -> tuple[Category, str | None]:
-    not_a_report = {rules.OWN_IT_PROBLEM, rules.TEST_OR_MISTAKE, rules.STAFF_MATTERS}
-    if _decisive(fired) or any(item.rule in not_a_report for item in fired):
-        return Category.other, None
-    keywords = rules.category_evidence(text)
-    scores = {
+def _category_scores(
+    output: ModelOutput, keywords: dict[Category, list[str]]
+) -> dict[Category, float]:
+    """Per category: the model's log-probability plus the keyword evidence."""
+    return {
         category: _log(output.category[category])
         + min(CATEGORY_KEYWORD_WEIGHT * len(keywords.get(category, [])), CATEGORY_MAX_EVIDENCE)
         for category in Category
     }
+
+
+def _decide_category(
+    output: ModelOutput,
+    scores: dict[Category, float],
+    keywords: dict[Category, list[str]],
+    kind: Kind,
+    fired: list[rules.Fired],
+) -> tuple[Category, str | None]:
+    not_a_report = {rules.OWN_IT_PROBLEM, rules.TEST_OR_MISTAKE, rules.STAFF_MATTERS}
+    if _decisive(fired) or any(item.rule in not_a_report for item in fired):
+        return Category.other, None
     # Complaints and leads are nearly always about a product; other signals nearly never.
     products = [c for c in Category if c is not Category.other or c in keywords]
     category = max(products, key=scores.__getitem__)
@@ -185,7 +235,7 @@ def _log(p: float) -> float:
     return math.log(max(p, 1e-6))
 
 
-def _softmax(scores: dict[Kind, float]) -> dict[Kind, float]:
+def _softmax(scores: dict[K, float]) -> dict[K, float]:
     top = max(scores.values())
     exps = {kind: math.exp(score - top) for kind, score in scores.items()}
     total = sum(exps.values())

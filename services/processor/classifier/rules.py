@@ -189,7 +189,7 @@ OWN_IT_PROBLEM = KindRule(
     _rx(
         rf"{_OWN} {_DEVICE}\b",
         r"vpn\b",
-        r"intranet",
+        r"(?<!via )(?<!via het )(?<!via de )(?<!through the )(?<!on the )intranet(?![- ]?app)",
         r"sharepoint",
         r"bitlocker",
         r"authenticator",
@@ -251,6 +251,11 @@ PRAISE = KindRule(
         r"(?:pass on|passing on|say) (?:a big )?thank",
         r"wanted (?:me )?to (?:say|pass on) thank",
         r"thank her",
+        r"(?:to be|be|worden|te worden) (?:thanked|bedankt)",
+        r"(?:helped|geholpen|served|handled)(?: \w+)? (?:brilliant|wonderful|fantastic|excellent"
+        r"|superb|perfect|geweldig|fantastisch|uitstekend|super|top)\w*",
+        r"(?:brilliant|wonderful|fantastic|excellent|superb|uitstekend|fantastisch|perfect)"
+        r"(?:ly)? (?:geholpen|helped)",
         r"lovely feedback",
         r"outstanding service",
         r"(?:really|so|very|super) (?:happy|pleased|helpful|kind)",
@@ -295,6 +300,42 @@ IDEA = KindRule(
         r"voor de volgende versie",
     ),
 )
+SERVICE_MATTER = KindRule(
+    # A request to arrange something, with nothing wrong and nothing to sell: not a
+    # complaint and not a lead. Mentioning a move or an estate is not enough (people who
+    # move buy things; estates get stuck); asking to arrange one is.
+    "asks to arrange a service matter (payment plan, estate, visit in person, moving a contract)",
+    OTHER,
+    STRONG,
+    _rx(
+        r"(?:can|could|kan|kunnen|possible|mogelijk|pay|paid|betalen|betaald)(?: \w+){0,6}"
+        r" in (?:\d+ |twee |two |drie |three |a few |een paar )?(?:termijnen|instal(?:l)?ments)",
+        r"in (?:\d+ |twee |two |drie |three |a few |een paar )?(?:termijnen|instal(?:l)?ments)"
+        r"(?: \w+){0,2} (?:betalen|betaald|pay|paid)",
+        r"(?:asks?|asking|vraagt|wants?|wil|would like)(?: \w+){0,3} (?:a |een )?"
+        r"(?:payment (?:plan|arrangement)|betalingsregeling)",
+        r"(?:payment (?:plan|arrangement)|betalingsregeling) (?:\w+ ){0,2}(?:is )?(?:possible"
+        r"|mogelijk|aanvragen|treffen)",
+        r"gespreid betalen",
+        r"uitstel van betaling",
+        r"(?:handling|settling|settle|dealing with|regelt|regelen|afwikkel\w*|afhandel\w*)"
+        r"(?: \w+){0,3} (?:estate|nalatenschap)",
+        r"nalatenschap (?:\w+ )?(?:afwikkelen|regelen|afhandelen)",
+        r"in[- ]person",
+        r"(?:afspraak|appointment) (?:\w+ ){0,3}(?:op|at|in|bij) (?:een |het |a |the |an? )?"
+        r"(?:kantoor|branch|filiaal)",
+        r"persoonlijk langs\w*",
+        r"langs ?komen",
+        r"face[- ]to[- ]face",
+        r"(?:take|taking|bring|bringing) (?:the |his |her |their )?(?:\w+ )?contract"
+        r" (?:along|with)",
+        r"contract (?:\w+ ){0,2}meenemen",
+        r"(?:change|changing) (?:of )?(?:his |her |their )?address",
+        r"adres ?wijzig\w*",
+        r"(?:extra|vervroegd|boetevrij) (?:\w+ )?aflossen",
+        r"(?:pay|paying) off (?:part|extra|early)",
+    ),
+)
 STAFF_MATTERS = KindRule(
     "a staff or organisation matter",
     OTHER,
@@ -323,6 +364,7 @@ COMPLAINT_RULES: tuple[KindRule, ...] = (
             r"(?<!not a )(?<!geen )(?<!als )(?:formal )?complaint\b",
             r"(?<!not a )(?<!geen )(?<!niet als )klacht(?:en)?\b",
             r"complaints team",
+            r"complain(?:s|ed|ing)\b",
         ),
     ),
     KindRule(
@@ -393,6 +435,24 @@ COMPLAINT_RULES: tuple[KindRule, ...] = (
             r"vergoed(?:en|t)?\b",
             r"excuses",
             r"wil (?:gewoon )?(?:uitleg|duidelijkheid|dat (?:dit|het) wordt teruggedraaid)",
+            r"recover(?:ed|y)?\b",
+            r"goodwill",
+            r"kwijtgescholden",
+            r"kwijtschel\w*",
+            r"reversed",
+            r"terugboek\w*",
+            r"teruggeboekt",
+            r"storneren",
+            r"gestorneerd",
+            r"(?:can|could) (?:it|this|that|the \w+) be (?:reversed|refunded|fixed|corrected"
+            r"|recovered|sorted|undone|cancelled|blocked|repaired|replaced)",
+            r"(?:wil|wilt|willen) (?:\w+ ){0,4}(?:aangepast|gecorrigeerd|hersteld|gerepareerd"
+            r"|vervangen|kwijtgescholden|terugbetaald|vergoed)",
+            r"(?:file|make|submit|lodge) (?:a |the )?claim",
+            r"claim (?:indienen|melden|in te dienen)",
+            r"schade (?:\w+ )?(?:melden|claimen|verhalen)",
+            r"hoe (?:\w+ ){0,3}(?:claim\w*|meld\w*|indienen)\b",
+            r"how (?:\w+ ){0,3}(?:to )?(?:claim|report)\b",
         ),
     ),
     KindRule(
@@ -422,7 +482,26 @@ COMPLAINT_RULES: tuple[KindRule, ...] = (
             r"didn'?t turn up",
             r"queued",
             r"waited",
-            r"on hold for",
+            r"on hold\b",
+            r"onbereikbaar",
+            r"unreachable",
+            r"(?:line|lijn) (?:was |is |kept |bleef )?(?:busy|bezet|engaged)",
+            r"(?:steeds|constantly|always) (?:busy|bezet|in gesprek)",
+            r"(?:wasn'?t|was not|weren'?t|isn'?t|niet) (?:very |erg |echt )?(?:helpful|behulpzaam)",
+            r"nog (?:steeds |altijd )?niet (?:\w+ )?(?:binnen|ontvangen|aangekomen|gekomen"
+            r"|geleverd|langs geweest|bezorgd|opgelost|teruggebeld|gebeld|gereageerd)",
+            r"niemand (?:heeft|is) (?:\w+ )?(?:gebeld|gereageerd|contact|iets|gekomen|geweest)",
+            r"(?:nobody|no one) (?:has )?(?:rang|got back|contacted|replied|responded)",
+            r"never (?:arrives?|shows? up|showed up|turned up)",
+            r"(?:niet|never|didn'?t) (?:komen )?(?:opdagen|show(?:ed)? up|turn(?:ed)? up)",
+            r"nothing (?:has )?(?:arrived|came|come|happened)",
+            r"(?:niks|niets) (?:gekomen|ontvangen|gebeurd|aangekomen)",
+            r"(?:er is|is er) (?:niks|niets) (?:gekomen|aangekomen|bezorgd)",
+            r"waiting (?:for )?(?:\d+|two|three|four|five|six|several) (?:hours|days|weeks"
+            r"|months)",
+            r"(?:al|nu|inmiddels) (?:\d+|twee|drie|vier|vijf|zes|een paar) (?:uur|dagen|weken"
+            r"|maanden)",
+            r"(?:\d+|two|three|four|five|six|several) (?:days|weeks|months) (?:now|already)",
             r"(?:hing|hangt|hangen) .{0,20}in de wacht",
             r"in de rij",
             r"only one (?:counter|till|desk)",
@@ -443,7 +522,7 @@ COMPLAINT_RULES: tuple[KindRule, ...] = (
             r"error",
             r"went wrong",
             r"foutmelding",
-            r"storing",
+            r"\w*storing(?:en)?\b",
             r"werkt (?:niet|nog steeds niet|niet meer)",
             r"doet (?:het|'t)? ?(?:niet|nie)",
             r"kapot\b",
@@ -482,6 +561,194 @@ COMPLAINT_RULES: tuple[KindRule, ...] = (
             r"soggy",
             r"crushed",
             r"dead since",
+        ),
+    ),
+    KindRule(
+        "an outage, a failure or no service",
+        C,
+        STRONG,
+        _rx(
+            r"\w*storing(?:en)?\b",
+            r"outages?\b",
+            r"disruption",
+            r"\w*uitval\b",
+            r"uitgevallen",
+            r"(?:is|are|was|were|went|goes|gone|been) (?:\w+ )?down\b(?! (?:to|payment))",
+            r"(?:tv|internet|power|wi-?fi|signal|network|landline|phone line|electricity|app"
+            r"|website|site|line)(?: \w+)? (?:is|are|was|were) (?:out|dead)\b(?! of)",
+            r"(?:no|zero|geen|without|zonder)(?: \w+){0,2} (?:conn?ection|verbinding|signal"
+            r"|signaal|internet|wi-?fi|stroom|power|electricity|elektriciteit|gas|heating"
+            r"|verwarming|bereik|netwerk|network|dial tone|warm water|hot water|tv|beeld)\b",
+            r"(?:werkt|werken|doet|doen|functioneert)(?: \w+){0,3} (?:niet|nie)\b",
+            r"(?:lukt|lukken)(?: \w+){0,3} niet\b",
+            r"(?:not|isn'?t|aren'?t|stopped|doesn'?t|don'?t|won'?t|didn'?t|never) (?:\w+ )?"
+            r"work(?:s|ing|ed)?\b",
+            r"misluk\w*",
+            r"fail(?!liet|lis)\w*",
+            r"gaat (?:\w+ ){0,2}(?:mis|fout)\b",
+            r"misgegaan",
+            r"misgaat",
+            r"(?:goes|gone|going) wrong",
+            r"(?:hasn'?t|has not|haven'?t|have not|isn'?t|wasn'?t|not) (?:been )?able to",
+            r"unable to",
+            r"can'?t (?:\w+ )?(?:log|get (?:in|into)|access|block|activate|use|pay|open|reach"
+            r"|upload|transfer|withdraw|see|receive)",
+            r"(?:kan|kon|kunnen|krijgt?|krijgen|komt|kwam)(?: \w+){0,6} niet (?:\w+ )?"
+            r"(?:in|binnen|door|inloggen|betalen|pinnen|bankieren|blokkeren|activeren|openen"
+            r"|gebruiken|overmaken|overboeken|bellen|terug\w*)\b",
+            r"blijft (?:\w+ )?(?:hangen|haperen|vastlopen|crashen|weigeren|vragen|zeggen"
+            r"|mislukken)",
+            r"keeps? (?:on )?(?:saying|asking|crashing|failing|showing|giving|getting|dropping"
+            r"|freezing|rejecting|declining|closing|logging)",
+            r"stalled",
+            r"vastgelopen",
+            r"loopt (?:steeds )?vast",
+        ),
+    ),
+    KindRule(
+        "damage, theft, loss or fraud",
+        C,
+        STRONG,
+        _rx(
+            r"\w*schade(?!vrij|verzeker)\w*",
+            r"damage[ds]?\b",
+            r"storm\w*",
+            r"leak\w*",
+            r"lekt\b",
+            r"lekkage",
+            r"lekken\b",
+            r"(?:coming|komt|loopt|lekt|stroomt|drips?|dripping|regent)(?: \w+){0,2}"
+            r" (?:in|binnen|through)\b",
+            r"flood\w*",
+            r"overstroom\w*",
+            r"overstroming",
+            r"ondergelopen",
+            r"wateroverlast",
+            r"omgewaaid",
+            r"weggewaaid",
+            r"blown (?:off|down|over|away)",
+            r"stolen",
+            r"gestolen",
+            r"stole\b",
+            r"diefstal",
+            r"theft",
+            r"burglar\w*",
+            r"inbraak",
+            r"ingebroken",
+            r"break-in",
+            r"beroofd",
+            r"robbed",
+            r"pickpocket\w*",
+            r"zakkenroller\w*",
+            r"lost (?:his|her|their|my|the|a|part)\b",
+            r"kwijt(?:geraakt)?\b",
+            r"verloren\b",
+            r"fraud\w*",
+            r"\w*fraude\w*",
+            r"phishing",
+            r"opgelicht",
+            r"oplicht\w*",
+            r"scammed",
+            r"scammers?\b",
+            r"posing as",
+            r"pretending to be",
+            r"zich voordeed als",
+            r"(?:is|are|was) gone\b",
+            r"verdwenen",
+            r"onderschept",
+            r"intercepted",
+            r"kapot\w*",
+            r"broken",
+            r"broke\b",
+            r"gebroken",
+            r"gebarsten",
+            r"beschadigd",
+            r"cracked",
+            r"smashed",
+            r"shattered",
+            r"defect\w*",
+        ),
+    ),
+    KindRule(
+        "asks when it will be fixed",
+        C,
+        STRONG,
+        _rx(
+            r"when (?:will|is|does|can|would) (?:this|it|that|the \w+|everything|service|he|she"
+            r"|they)(?: \w+){0,3} (?:be )?(?:fixed|resolved|solved|sorted|restored|repaired|back"
+            r"|working|up|over|done|arrive)",
+            r"how long (?:will|does|is|until|before|must|do|has|should)\b",
+            r"wanneer (?:is|wordt|gaat|komt|werkt|doet|zal|kan)(?: \w+){0,4} (?:opgelost"
+            r"|verholpen|hersteld|gerepareerd|gemaakt|weer|terug|geleverd)",
+            r"hoe lang (?:\w+ ){0,4}(?:nog|duurt|duren|gaat|blijft|moet)",
+        ),
+    ),
+    KindRule(
+        "has been going on since a given time",
+        C,
+        MEDIUM,
+        _rx(
+            r"since (?:about |around |approx\w* |roughly )?(?:\d{1,2}(?:[:.]\d\d)?"
+            r"(?: ?(?:am|pm|o'?clock|h))?(?![\d,.])|this (?:morning|afternoon|evening|week)"
+            r"|yesterday|last (?:night|week|month)|(?:mon|tues|wednes|thurs|fri|satur|sun)day"
+            r"|the (?:update|storm|move|weekend|upgrade|migration|latest)|an hour|lunch)",
+            r"sinds (?:ongeveer |rond |een uur of |zo'?n )?(?:\d{1,2}(?:[:.]\d\d)?"
+            r"(?: ?(?:uur|u))?(?![\d,.])|vanochtend|vanmorgen|vanmiddag|vanavond|vannacht"
+            r"|gisteren|gisteravond|eergisteren|vorige week|afgelopen \w+|(?:maan|dins|woens"
+            r"|donder|vrij|zater|zon)dag|de (?:update|storm|verhuizing|laatste)|een uur"
+            r"|een paar (?:uur|dagen)|kort|acht|negen|tien)",
+            r"(?:all|the whole) (?:morning|day|afternoon|evening|week|night|weekend)",
+            r"(?:al )?de hele (?:ochtend|dag|middag|avond|week|nacht|weekend)",
+        ),
+    ),
+    KindRule(
+        "an amount that is wrong, unexplained or too high",
+        C,
+        MEDIUM,
+        _rx(
+            r"(?:raised|increased|gone up|went up|jumped|doubled|risen|rose|hiked|verhoogd"
+            r"|gestegen|omhooggegaan|omhoog gegaan|verdubbeld)\b",
+            r"(?:ineens|plotseling|suddenly|opeens)\b",
+            r"(?:with no|without|zonder)(?: \w+){0,2} (?:reason|explanation|warning|notice"
+            r"|notification|uitleg|reden|aankondiging|waarschuwing|afmelding)",
+            r"no (?:clear |good |apparent |valid )?(?:reason|explanation)",
+            r"(?:too|way too|much too|veel te|te) (?:high|hoog|much|expensive|duur)\b",
+            r"dubbel\w*",
+            r"double[- ]?(?:charge|debit|payment|booking|billed|charged)",
+            r"duplicate (?:invoice|charge|payment|debit|bill)",
+            r"(?:charged|taken|debited|billed|received|paid|afgeschreven|betaald|ontvangen"
+            r"|gefactureerd|geïncasseerd|gekregen)\b(?:[^.?!]|[.,]\d){0,40}(?:twice|two times"
+            r"|twee keer|2x)",
+            r"(?:twice|two times|twee keer|2x)\b[^.?!]{0,20}(?:charged|taken|debited|billed"
+            r"|received|paid|afgeschreven|betaald|ontvangen|gefactureerd|geïncasseerd)",
+            r"(?:is|was|are|were|seems?|lijkt|staat) (?:\w+ ){0,2}(?:wrong|incorrect"
+            r"|niet (?:goed|juist|correct))",
+            r"(?<!sorry )(?<!sorry, )(?:wrong|verkeerde?|incorrect\w*|onjuist\w*|onterecht\w*"
+            r"|ten onrechte|wrongly|unjustified)\b(?! (?:chat|group|groep|number|nummer|channel))",
+            r"(?:snapt|begrijpt|understand|understands)(?: \w+){0,2} (?:niet )?(?:waarom|why)",
+            r"(?:snapt|begrijpt) (?:er )?(?:niets|niks|niet)",
+            r"(?:doesn'?t|does not|can'?t) understand",
+            r"schrik\w*",
+            r"bill shock",
+            r"ongevraagd\w*",
+            r"unsolicited",
+            r"without (?:asking|consent|permission)",
+        ),
+    ),
+    KindRule(
+        "is worried",
+        C,
+        WEAK,
+        _rx(
+            r"worried",
+            r"zorgen (?:om|over)",
+            r"maakt zich zorgen",
+            r"bezorgd",
+            r"ongerust",
+            r"afraid",
+            r"bang (?:dat|voor)",
+            r"scared",
+            r"anxious",
         ),
     ),
     KindRule(
@@ -659,13 +926,15 @@ OPPORTUNITY_RULES: tuple[KindRule, ...] = (
             r"|en/of-rekening)(?: bij ons)? (?:kan )?openen",
             r"afsluiten",
             r"(?<!n't )(?<!not )(?:wants?|would like|'d like|wanting|is looking|are looking"
-            r"|looking) (?:to |for )?(?:buy|order|get|add|take|upgrade|open|borrow|refinance"
-            r"|remortgage"
-            r"|consolidate|lock in|install|bundle|move|put|insure|set up|pay for|reserve|port"
-            r"|a |an |our |one of our |in on|full fibre|information)",
-            r"wil (?:graag |wel |best |dus |ook |straks )?(?:een|de|het|ons|onze|alle|alles|z'n"
-            r"|zijn"
-            r"|haar)\b(?! (?:compliment|signaal|klacht|melding))",
+            r"|looking) (?:to |for )?(?:buy|order|add|upgrade|open|borrow|refinance"
+            r"|remortgage|consolidate|lock in|install|bundle|insure|set up|pay for|reserve"
+            r"|purchase|finance|extend|an? (?!(?:new |replacement |nieuwe )?(?:card|pin|pas"
+            r"|explanation|apology|refund|answer|reply|response|call|callback|appointment"
+            r"|in-person|visit|review|fix|solution))|our |one of our |in on|full fibre"
+            r"|information)",
+            r"wil (?:graag |wel |best |dus |ook |straks )?(?:een|ons|onze|alle|alles)\b"
+            r"(?! (?:compliment|signaal|klacht|melding|nieuwe? (?:pas|pinpas|kaart|card)"
+            r"|vervang\w*|reactie|antwoord|uitleg|afspraak op|excuses))",
             r"wil (?:graag )?(?:\w+ ){0,3}(?:afsluiten|afnemen|kopen|bestellen|nemen|openen"
             r"|upgraden|verzekeren|verhogen|meenemen)",
             r"zoekt (?:een|nog|iemand|zakelijke|financiering)",
@@ -681,7 +950,38 @@ OPPORTUNITY_RULES: tuple[KindRule, ...] = (
             r"(?:via|door|bij) ons (?:laten )?(?:plaatsen|installeren|leggen)",
             r"happy to (?:pay|move|be called)",
             r"ready to order",
-            r"callback request",
+        ),
+    ),
+    KindRule(
+        "needs financing or is buying a home",
+        OPP,
+        STRONG,
+        _rx(
+            r"(?:koopt|kopen|gekocht|buying|bought|buys|purchas\w*) (?:\w+ ){0,3}(?:house|home"
+            r"|huis|woning|flat|appartement|apartment|property)",
+            r"(?:overbrugging\w*|bridging loan|financiering|financing|mortgage|hypotheek"
+            r"|lening|loan)(?: \w+){0,2} (?:nodig|needed)",
+            r"needs? (?:a |an |some )?(?:\w+ )?(?:loan|mortgage|financing|bridging|krediet)",
+            r"(?:zoekt|looking for|is looking for|op zoek naar|asks about|vraagt naar)"
+            r"(?: \w+){0,3} (?:\w*financiering|financing|\w*loan|\w*lening|\w*krediet|mortgage"
+            r"|hypotheek)",
+            r"how much (?:\w+ ){0,2}(?:can|could) borrow",
+            r"hoeveel (?:\w+ ){0,2}(?:kan|kunnen) lenen",
+        ),
+    ),
+    KindRule(
+        "asks for advice on a product or a higher limit",
+        OPP,
+        MEDIUM,
+        _rx(
+            r"(?:wil|wilt|willen|would like|wants?|asks? for|vraagt (?:om|naar))"
+            r" (?:graag |some |more |wat )?(?:\w+ )?(?:advies|advice|adviesgesprek"
+            r"|informatie over|information (?:about|on)|info over)",
+            r"adviesgesprek",
+            r"(?:limiet|limit|kredietlimiet|credit)\w* (?:\w+ ){0,4}(?:omhoog|verhogen|verhoogd"
+            r"|raised|increased)",
+            r"(?:raise|increase|verhogen|verhoog) (?:\w+ ){0,3}(?:limit|limiet|mortgage|hypotheek"
+            r"|loan|lening|credit)",
         ),
     ),
     KindRule(
@@ -694,6 +994,15 @@ OPPORTUNITY_RULES: tuple[KindRule, ...] = (
             r"quicklead",
             r"leuke lead",
             r"tip:",
+        ),
+    ),
+    KindRule(
+        "calls it a lead",
+        OPP,
+        STRONG,
+        _rx(
+            r"(?<!no )(?<!not a )(?<!geen )(?<!or a )(?:sales ?)?leads?\b(?! (?:to|time|times"
+            r"|paint|pipes?|poisoning|up|generation))",
         ),
     ),
     KindRule(
@@ -713,6 +1022,9 @@ OPPORTUNITY_RULES: tuple[KindRule, ...] = (
             r"do we (?:do|offer|have)",
             r"does our",
             r"can we (?:do|offer|deliver)",
+            r"(?:vraagt|asks?|asked|wants to know|wil weten|vroeg|would like to know)(?: \w+){0,2}"
+            r" (?:of|if|whether) (?:wij|we|jullie|you|our \w+)(?: \w+){0,3} (?:hebben|have"
+            r"|offer|bieden|aanbieden|doen|do|leveren|sell|verkopen|kunnen)",
             r"hebben (?:wij|we) (?:zoiets|ook|dat)",
             r"(?:hebben|doen|bieden) (?:wij|we|jullie) (?:ook|dat|zoiets)",
         ),
@@ -741,22 +1053,18 @@ OPPORTUNITY_RULES: tuple[KindRule, ...] = (
         ),
     ),
     KindRule(
-        "asks to be called about a product",
+        # A callback as such is no lead: complaints ask for one as often. Only a meeting
+        # with an adviser, a demo or a survey, or a call about a product, counts.
+        "asks for a sales call, a meeting or a demo",
         OPP,
         WEAK,
         _rx(
-            r"call (?:her|him|them) (?:back|about|tomorrow|tmrw)",
-            r"(?:can|could) (?:someone|somebody|sb|some1|a \w+ adviser)"
-            r" (?:call|ring|contact|email|get in touch)",
-            r"ring (?:her|him)",
-            r"give (?:her|him) a (?:ring|call)",
-            r"call ?back",
-            r"(?:gebeld|teruggebeld) worden",
-            r"bel (?:m|hem|haar)\b",
-            r"belletje",
-            r"(?:kan|kunnen) (?:wij|we|iemand) (?:ze|hem|haar|m)? ?(?:bellen|inplannen)",
-            r"appointment",
-            r"afspraak",
+            r"call (?:her|him|them) about (?:a|an|our|the|his|her|their)\b",
+            r"(?:appointment|meeting|afspraak|gesprek) (?:\w+ ){0,2}(?:with|met) (?:an? |een )?"
+            r"(?:advis[oe]r|adviseur|specialist|sales|hypotheekadviseur)",
+            r"(?:would like|wants?|asks? for|wil|wilt) (?:graag )?(?:a |an |een )?"
+            r"(?:meeting|adviesgesprek|consultation|oriëntatiegesprek)",
+            r"callback request",
             r"demo\b",
             r"site visit",
             r"wants survey",
@@ -775,6 +1083,7 @@ OTHER_RULES: tuple[KindRule, ...] = (
     NO_ACTION,
     PRAISE,
     IDEA,
+    SERVICE_MATTER,
     STAFF_MATTERS,
 )
 KIND_RULES: tuple[KindRule, ...] = (*OTHER_RULES, *COMPLAINT_RULES, *OPPORTUNITY_RULES)
@@ -824,7 +1133,9 @@ CATEGORY_CUES: dict[Category, re.Pattern[str]] = {
         r"pincode",
         r"\bpin\b",
         r"pinnen",
+        r"pin(?:betal|transact|automa|pas|code|terminal)\w*",
         r"gepind",
+        r"overdrawn",
         r"contactless",
         r"contactloos",
         r"apple pay",
@@ -856,11 +1167,12 @@ CATEGORY_CUES: dict[Category, re.Pattern[str]] = {
     Category.mortgage_loans: _rx(
         r"mortgage",
         r"remortgage",
-        r"hypothe",
-        r"loan\b",
-        r"loans\b",
-        r"lening",
-        r"krediet",
+        r"\w*hypothe",
+        r"\w*loans?\b",
+        r"\w*lening",
+        r"\w*krediet",
+        r"overbrugging\w*",
+        r"bridging",
         r"financiering",
         r"oversluit",
         r"aflossen",
@@ -895,7 +1207,13 @@ CATEGORY_CUES: dict[Category, re.Pattern[str]] = {
         r"verzeker",
         r"claim\b",
         r"claims\b",
-        r"schade",
+        r"\w*schade(?!vrij)",
+        r"storm\w*",
+        r"dak(?:pannen|kapel|dekker|goot)?\b",
+        r"roof(?:er|ing)?\b",
+        r"lekkage",
+        r"leak\w*",
+        r"gevel\b",
         r"polis",
         r"policy\b",
         r"cover\b",
@@ -950,10 +1268,10 @@ CATEGORY_CUES: dict[Category, re.Pattern[str]] = {
         r"battery storage",
     ),
     Category.internet_telecom: _rx(
-        r"internet\b",
-        r"internetabonnement",
-        r"internetverbinding",
-        r"thuisinternet",
+        r"(?:thuis)?internet\w*",
+        r"\w*verbinding",
+        r"conn?ection\b",
+        r"\btv\b",
         r"broadband",
         r"wi-?fi",
         r"router",
@@ -1386,3 +1704,18 @@ def urgency_of(text: str) -> Urgency:
     if fired:
         return Urgency.low
     return Urgency.normal
+
+
+# --- vocabulary ---------------------------------------------------------------------------
+
+
+def lexicon() -> frozenset[str]:
+    """The words (of four letters or more) that the kind and category rules spell out, so
+    that a typo of a cue word can be undone even when no training text uses the word."""
+    sources = [rule.pattern.pattern for rule in KIND_RULES]
+    sources += [pattern.pattern for pattern in CATEGORY_CUES.values()]
+    words: set[str] = set()
+    for source in sources:
+        # Drop escapes (\w, \b, \d) first: "\bpin" is "pin", not "bpin".
+        words.update(re.findall(r"[^\W\d_]{4,}", re.sub(r"\\[a-zA-Z]", " ", source).lower()))
+    return frozenset(words)

@@ -36,6 +36,13 @@ Memory = MutableMapping[str, Any]  # values must be JSON-serialisable
 class DedupePolicy:
     window: timedelta = timedelta(days=14)
     resend_window: timedelta = timedelta(minutes=10)
+    # Two reports are about the same matter when their topic profiles (distributions over
+    # the categories) overlap at least this much: robust to one report landing in a
+    # neighbouring category, in other words or in the other language.
+    min_topic_overlap: float = 0.5
+    # Reports whose kinds differ can still be one case when the classifier was unsure of
+    # one of them (a short follow-up, a question about the same problem).
+    kind_mismatch_below: float = 0.7
 
 
 @dataclass(frozen=True)
@@ -45,10 +52,12 @@ class Report:
     signal_id: str
     at: datetime
     kind: str
+    confidence: float
     category: str
     identity: Identity
     text_key: str
     reporter: str
+    topic: dict[str, float]
     cluster_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
@@ -86,16 +95,22 @@ def text_key(text: str) -> str:
     return hashlib.sha256(" ".join(words).encode()).hexdigest()[:32]
 
 
-def report_of(signal: Signal, classification: Classification) -> Report:
+def report_of(
+    signal: Signal, classification: Classification, topic: dict[str, float] | None = None
+) -> Report:
     reporter = signal.reporter.employee_id or signal.reporter.email or f"anon:{signal.signal_id}"
+    category = classification.category.value
     return Report(
         signal_id=signal.signal_id,
         at=signal.received_at,
         kind=classification.kind.value,
-        category=classification.category.value,
+        confidence=classification.confidence,
+        category=category,
         identity=identity_of(signal.customer),
         text_key=text_key(signal.text),
         reporter=str(reporter).lower(),
+        # Without a profile, the category alone: all its weight on one point.
+        topic={k: round(v, 3) for k, v in (topic or {category: 1.0}).items() if v >= 0.001},
     )
 
 
@@ -104,12 +119,20 @@ def resubmission_key(signal: Signal) -> str:
     return f"{signal.source}|{signal.idempotency_key}"
 
 
-def same_case(new: Report, old: Report) -> bool:
+def topic_overlap(a: dict[str, float], b: dict[str, float]) -> float:
+    """Histogram intersection of two topic profiles: 1 for the same, 0 for disjoint."""
+    return sum(min(weight, b.get(topic, 0.0)) for topic, weight in a.items())
+
+
+def same_case(new: Report, old: Report, policy: DedupePolicy) -> bool:
+    if new.kind == old.kind:
+        kinds_agree = new.kind != Kind.other.value
+    else:
+        kinds_agree = min(new.confidence, old.confidence) < policy.kind_mismatch_below
     return (
-        new.kind == old.kind
-        and new.kind != Kind.other.value
-        and new.category == old.category
+        kinds_agree
         and same_person(new.identity, old.identity)
+        and topic_overlap(new.topic, old.topic) >= policy.min_topic_overlap
     )
 
 
@@ -118,7 +141,13 @@ class Deduper:
         self.memory = memory
         self.policy = policy or DedupePolicy()
 
-    def decide(self, signal: Signal, classification: Classification, now: datetime) -> Decision:
+    def decide(
+        self,
+        signal: Signal,
+        classification: Classification,
+        now: datetime,
+        topic: dict[str, float] | None = None,
+    ) -> Decision:
         """Decide and remember. Calling it again for the same signal_id (a redelivery)
         returns the same decision and changes nothing."""
         earlier = self.memory.get(f"signal:{signal.signal_id}")
@@ -132,7 +161,7 @@ class Deduper:
             )
         self.memory[resub_key] = {"signal_id": signal.signal_id, "at": now.isoformat()}
 
-        report = report_of(signal, classification)
+        report = report_of(signal, classification, topic)
         match, reason = self._match(report)
         cluster_id = match.cluster_id if match else report.signal_id
         report = replace(report, cluster_id=cluster_id)
@@ -161,8 +190,8 @@ class Deduper:
                 and new.at - candidate.at <= self.policy.resend_window
             ):
                 why = "same text re-sent"
-            elif same_case(new, candidate):
-                why = "same customer, same kind and category"
+            elif same_case(new, candidate, self.policy):
+                why = "same customer, same matter"
             else:
                 continue
             if best is None or candidate.at < best.at:

@@ -119,13 +119,15 @@ def identity_of(customer: Customer | None, country_code: str = DEFAULT_COUNTRY_C
 
 
 def same_person(a: Identity, b: Identity) -> bool:
-    """A shared phone or e-mail is the same person; so is a compatible name, unless a
-    phone or e-mail known on both sides says otherwise."""
+    """A shared phone or e-mail is the same person; so is a compatible name with a first
+    name or initial on both sides ("dhr. de Jong" alone could be anyone of that name),
+    unless a phone or e-mail known on both sides says otherwise."""
     if a.phone and a.phone == b.phone:
         return True
     if a.email and a.email == b.email:
         return True
-    if a.name and b.name and a.name.compatible(b.name):
+    named = a.name and b.name and a.name.first and b.name.first
+    if named and a.name and b.name and a.name.compatible(b.name):
         phones_conflict = bool(a.phone and b.phone and a.phone != b.phone)
         emails_conflict = bool(a.email and b.email and a.email != b.email)
         return not (phones_conflict or emails_conflict)
