@@ -108,7 +108,7 @@ def up() -> int:
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
         smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
-        print(f"SMTP:     {smtp}  (not served yet: email ingest is issue #4)")
+        print(f"SMTP:     {smtp}  (mail to a signal address becomes a signal)")
         p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
         c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
         print(

@@ -16,8 +16,9 @@ The rules, in order, for each part of the message:
    "From:/Van:" followed by "Sent:/Verzonden:/Date:/Datum:", or a run of lines starting
    with ">".
 2. The part above it loses its legal disclaimer, its "Sent from my iPhone" line, its
-   signature (after a "-- " delimiter) and its closing ("Kind regards," or "Met
-   vriendelijke groet," followed by short name, title and phone lines).
+   signature (after a "-- " delimiter, or a last paragraph of name, title and phone
+   lines such as "Jan Jansen / Adviseur | Bank / T +31 …") and its closing ("Kind
+   regards," or "Met vriendelijke groet," followed by short name, title and phone lines).
 3. The older message is kept, cleaned the same way, only when the header says it was
    forwarded, when the new part refers to it ("see below", "can you pass this on?",
    "zie hieronder", "FYI") or when the new part is tiny (fewer than 12 words). Bare
@@ -76,7 +77,8 @@ _REFERS_TO_OLDER = re.compile(
     r"\b(?:see below|below from|flagging below|fyi|forwarding|forwarded"
     r"|pass(?:ing)? (?:this|it) (?:on|along)|get this to|pick (?:this|it) up|look (?:at|into) this"
     r"|escalate this|treat this as|zie (?:hier)?onder|zie onderstaand|onderstaande?|hieronder"
-    r"|doorgestuurd|kun (?:je|jij) dit (?:doorzetten|oppakken|doorsturen)|pak (?:dit|het) op)\b",
+    r"|doorgestuurd|kun (?:je|jij) dit (?:doorzetten|oppakken|doorsturen)|pak (?:dit|het) op"
+    r"|ter info(?:rmatie)?)\b",
     re.IGNORECASE,
 )
 
@@ -122,6 +124,11 @@ _CLOSING_LINE = re.compile(rf"^\s*{_CLOSING}\s*[,.!]*\s*$", re.IGNORECASE)
 _CLOSING_WITH_NAME = re.compile(
     rf"^\s*{_CLOSING}\s*[,.!]?\s+(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)?\s*$",
     re.IGNORECASE,
+)
+# A signature block without a closing above it has at most this many lines.
+MAX_CONTACT_BLOCK_LINES = 5
+_SIGNATURE_MARK = re.compile(
+    r"\s\|\s|@|https?://|www\.|^\s*(?:t|m|tel|mob|phone|fax)\b\.?:?\s*\+?\d", re.IGNORECASE
 )
 _CONTACT_DETAIL = re.compile(r"@|https?://|www\.|\+?\d[\d\s().-]{6,}\d|\b(?:tel|mob|t|e|m)\s*[:.]")
 
@@ -239,6 +246,7 @@ def _strip_trailing_noise(lines: list[str]) -> list[str]:
     lines = _drop_disclaimer(lines)
     lines = [line for line in lines if not _DEVICE_SIGNATURE.match(line)]
     lines = _drop_signature_block(lines)
+    lines = _drop_contact_block(lines)
     # "Bij voorbaat dank!" above "Met hartelijke groet,": closings can stack.
     while (shorter := _drop_closing(lines)) != lines:
         lines = shorter
@@ -258,6 +266,29 @@ def _drop_signature_block(lines: list[str]) -> list[str]:
     for i, line in enumerate(lines):
         if _SIGNATURE_DELIMITER.match(line) and _has_words(lines[:i]):
             return lines[:i]
+    return lines
+
+
+def _drop_contact_block(lines: list[str]) -> list[str]:
+    """A signature without a closing or delimiter: the last paragraph is a few short lines
+    (name, job title, phone) with a typical signature mark ("|", "T +31 …", a URL or an
+    address), below prose that does not announce it ("Her number:")."""
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    start = end
+    while start and lines[start - 1].strip():
+        start -= 1
+    block, above = lines[start:end], lines[:start]
+    prose = [line for line in above if line.strip()]
+    if not (2 <= len(block) <= MAX_CONTACT_BLOCK_LINES) or not prose:
+        return lines
+    if prose[-1].rstrip().endswith(":") or not all(_is_signature_line(b) for b in block):
+        return lines
+    if any(_SIGNATURE_MARK.search(b) for b in block) and any(
+        _CONTACT_DETAIL.search(b) for b in block
+    ):
+        return above
     return lines
 
 
@@ -295,3 +326,138 @@ def _tidy(text: str) -> str:
     """Trim trailing spaces and runs of blank lines."""
     text = "\n".join(line.rstrip() for line in text.split("\n"))
     return re.sub(r"\n{3,}", "\n\n", text).strip()
+
+
+# --- the customer's matter in a relayed report --------------------------------------------
+#
+# Employees relay what a customer told them through a chat bot, a form or an email, and the
+# relay wraps the matter in things that say nothing about it: a tool tag ("[Antenna-widget]",
+# "Tip via intranet-app:"), form labels ("Subject:", "Omschrijving:"), a greeting, the
+# customer's contact details ("Klant: J. Jansen, 06 1234 5678"), the reporter's framing
+# ("not really my department, but ...") and a generic request to handle it ("Who can pick
+# this up?", "graag even bellen"). ``report_content`` drops those, so that a classifier
+# judges the matter and not the wrapping: a complaint and a lead both end in "can someone
+# call her?", and both come with a phone number.
+
+_TOOL_TAG = re.compile(
+    r"^[ \t]*(?:\[[^\]\n]{1,40}\][ \t]*[:-]?"
+    r"|(?:tip|forwarded|fwd|doorgestuurd|gestuurd|sent|verstuurd|gemeld|melding|signaal"
+    r"|message|bericht)[ \t]+(?:via|by|door|from|vanuit|uit)[ \t]+[^:\n]{1,40}:)[ \t]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_FIELD_LABEL = re.compile(
+    r"^[ \t]*(?:subject|onderwerp|description|omschrijving|beschrijving|toelichting|re|fw|fwd"
+    r"|tr|doorst|klantsignaal|customer signal)[ \t]*:[ \t]*",
+    re.IGNORECASE | re.MULTILINE,
+)
+_EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+_PHONE_NUMBER = re.compile(r"(?<![\w€$£.,])\+?\d[\d ()-]{7,}\d(?![\w.,]\d)")
+_CONTACT_FIELD = re.compile(
+    r"(?:^|(?<=[\s|/;(,.-]))(?:customer details|customer|client|klantgegevens|klant"
+    r"|contactgegevens|contact details|contact|name|naam|phone|telephone|telefoon|tel"
+    r"|mobile|mobiel|e-?mail|details|gegevens|urgentie|urgency|priority|prioriteit)"
+    r"[ \t]*:[ \t]*(?P<value>[^|\n]*)",
+    re.IGNORECASE,
+)
+# A contact field's value is a name, an address or a number, not a sentence.
+_MAX_CONTACT_WORDS = 6
+_PARENTHESES = re.compile(r"\((?:[^()\n]|\(\w{0,3}\)){0,100}\)")
+_CONTACT_MARK = "\x00"
+_GREETING = re.compile(
+    r"^[ \t]*(?:hi|hiya|hello|hey|hoi|hallo|beste|geachte|dag|dear|good ?(?:morning|afternoon"
+    r"|evening|day)|goede(?:morgen|middag|navond)|morning|afternoon|evening)\b"
+    r"(?:[ \t]+(?:team|all|allemaal|everyone|iedereen|colleagues?|collega(?:'?s)?|folks|guys"
+    r"|champions|heer|mevrouw|heer/mevrouw|heer,|gebruiker|klantenservice|(?-i:[A-Z])[\w-]*)){0,3}"
+    r"[ \t]*(?:[,!:.\u2013-]+|\n|$)",
+    re.IGNORECASE,
+)
+# A line that is nothing but a greeting, below a subject line.
+_GREETING_LINE = re.compile(_GREETING.pattern + r"[ \t]*$", re.IGNORECASE | re.MULTILINE)
+# "- gaat om T. Willems": who it is about, after a dash.
+_ABOUT_WHOM = re.compile(
+    r"[ \t]+[-\u2013][ \t]*(?:(?:het )?gaat om|it'?s about|regarding|betreft)[ \t]+"
+    r"(?:(?-i:[A-Z])[\w.'-]*(?:[ \t]+[\w.'-]+){0,3})?[ \t]*$",
+    re.IGNORECASE | re.MULTILINE,
+)
+# The reporter's framing and generic requests to handle the report, up to the end of the
+# phrase: they come with complaints and leads alike.
+_RELAY_PHRASES = re.compile(
+    r"(?:"
+    # "Not really my department, but passing it on anyway." / "A signal from a customer I know"
+    r"(?:it'?s )?(?:probably |maybe |perhaps )?not (?:really )?my (?:department|area)"
+    r"[^.?!\n]{0,40}"
+    r"|(?:i'?d|i would|i want to|just) (?:like to )?pass(?:ing)? on the following"
+    r"|(?:just )?passing (?:it|this) on(?: anyway)?"
+    r"|(?:a|one) signal from a customer[^.?!\n]{0,40}"
+    r"|(?:misschien )?niet (?:echt )?mijn afdeling[^.?!\n]{0,50}"
+    r"|ik (?:wil|zou) (?:graag )?(?:het volgende|dit) (?:even )?(?:doorgeven|melden)"
+    r"|ik geef (?:het|dit) (?:toch )?(?:even )?door"
+    r"|langs deze weg een signaal[^.?!\n]{0,50}"
+    # "Could someone get in touch with her?" / "Who can pick this up?"
+    r"|(?:could|can|would|will) (?:someone|somebody|anyone|one of you|you|a colleague)"
+    r"(?: from [\w-]+)?(?: please)? (?:get in touch|contact|call|ring|phone|reach out"
+    r"|have a look|take a look|look (?:at|into)|pick (?:this|it) up|follow (?:this |it )?up)"
+    r"\b[^.?!\n]{0,25}"
+    r"|who (?:can|could|will|should) (?:pick|look|take|handle|help|follow)[^.?!\n]{0,25}"
+    r"|thanks? (?:you )?in advance[^.?!\n]{0,30}"
+    r"|(?:pls|please|plz) (?:call|ring|contact)(?: (?:back|her|him|them))?"
+    r"|(?:he|she|they) would (?:appreciate|like) a (?:call|callback|call back)"
+    r"|(?:kan|kun|kunnen|zou|zouden|wil|wilt) (?:iemand|jullie|je|u)(?: van [\w-]+)?"
+    r"(?: (?:hier|dit|er|het))?(?: (?:even|eens|naar))?"
+    r" (?:contact (?:met (?:haar|hem|hen|ze) )?(?:willen |kunnen )?(?:op ?nemen|opnemen)"
+    r"|(?:terug)?bellen|kijken|oppakken|opvolgen|naar kijken)\b[^.?!\n]{0,20}"
+    r"|wie kan (?:dit|het|hier)\b[^.?!\n]{0,30}"
+    r"|(?:alvast|bij voorbaat) (?:bedankt|dank)\w*[^.?!\n]{0,30}"
+    r"|graag (?:even |z\.s\.m\. |snel )?(?:bellen|terugbellen|contact)(?: opnemen)?"
+    r"|(?:graag iemand die|wil(?:t)? graag dat iemand) contact opneemt"
+    r")[ \t]*[?.!]*",
+    re.IGNORECASE,
+)
+# A closing word at the very end, not "wanted to say thanks".
+_TRAILING_THANKS = re.compile(
+    r"(?<!say )(?<!to )(?<!on )(?<!big )(?<!many )(?<!send )(?<!sends )"
+    r"\b(?:thanks|thank you|cheers|thx|ta|bedankt|dank je(?:wel)?|groetjes)[ \t]*[!.]*[ \t]*"
+    r"(?:[\U0001f300-\U0001faff\u2600-\u27bf][ \t]*)*$",
+    re.IGNORECASE,
+)
+
+
+def report_content(text: str) -> str:
+    """The customer's matter in a (cleaned) report, without the relay's wrapping; see above.
+
+    Falls back to ``text`` itself when nothing would be left."""
+    content = _TOOL_TAG.sub("", text)
+    content = _strip_repeatedly(_FIELD_LABEL, content)
+    content = _CONTACT_FIELD.sub(_drop_contact_field, content)
+    content = _EMAIL_ADDRESS.sub(_CONTACT_MARK, content)
+    content = _PHONE_NUMBER.sub(_CONTACT_MARK, content)
+    content = _PARENTHESES.sub(_drop_contact_parentheses, content)
+    content = _ABOUT_WHOM.sub("", content.replace(_CONTACT_MARK, " "))
+    content = _strip_repeatedly(_GREETING, content.strip())
+    content = _GREETING_LINE.sub("", content)
+    content = _RELAY_PHRASES.sub(" ", content)
+    content = _TRAILING_THANKS.sub("", content.strip())
+    content = _ABOUT_WHOM.sub("", content)
+    content = re.sub(r"[ \t]+([,.;:?!])", r"\1", content)
+    content = re.sub(r"(?:[ \t]*[|/;,-])+[ \t]*$", "", content, flags=re.MULTILINE)
+    content = re.sub(r"[ \t]{2,}", " ", content)
+    content = _tidy(content)
+    return content if _WORD.search(content) else text
+
+
+def _strip_repeatedly(pattern: re.Pattern[str], text: str) -> str:
+    while (shorter := pattern.sub("", text, count=1)) != text:
+        text = shorter
+    return text
+
+
+def _drop_contact_field(match: re.Match[str]) -> str:
+    value = match.group("value")
+    if _EMAIL_ADDRESS.search(value) or _PHONE_NUMBER.search(value):
+        return " "
+    return " " if _word_count(value) <= _MAX_CONTACT_WORDS else match.group(0)
+
+
+def _drop_contact_parentheses(match: re.Match[str]) -> str:
+    inside = match.group(0)
+    return " " if _CONTACT_MARK in inside else inside

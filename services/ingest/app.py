@@ -11,20 +11,32 @@ from fastapi import FastAPI
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
 from services.ingest.api.routes import chat, email, forms, health, signals
+from services.ingest.email.smtp import SmtpServer
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
 
 
-def create_app(settings: IngestSettings, publisher: Publisher | None = None) -> FastAPI:
+def create_app(
+    settings: IngestSettings, publisher: Publisher | None = None, *, smtp: bool = False
+) -> FastAPI:
+    """``smtp=True`` also runs the SMTP listener (services.ingest.email.smtp) for the
+    app's lifetime, on the same event loop, publisher and idempotency cache."""
     publisher = publisher or KafkaSignalPublisher(
         settings.bootstrap_list, settings.publish_timeout_s
     )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        yield
-        publisher.close()
+        listener = SmtpServer(settings, publisher, app.state.idempotency) if smtp else None
+        if listener is not None:
+            await listener.start()  # a taken port fails the start-up, loudly
+        try:
+            yield
+        finally:
+            if listener is not None:
+                await listener.stop()
+            publisher.close()
 
     app = FastAPI(title="Antenna ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
@@ -32,7 +44,11 @@ def create_app(settings: IngestSettings, publisher: Publisher | None = None) -> 
     app.state.idempotency = IdempotencyCache(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodySizeLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={"/v1/email/": settings.max_email_bytes, "/v1/forms/": settings.max_form_bytes},
+    )
     problems.install(app)
     app.include_router(health.router)
     app.include_router(signals.router)

@@ -1,4 +1,4 @@
-"""`antenna ingest`: run the API with uvicorn."""
+"""`antenna ingest`: run the API with uvicorn, and the SMTP listener in the same process."""
 
 import uvicorn
 
@@ -11,7 +11,7 @@ def main() -> None:
     settings = IngestSettings()
     configure("ingest", settings.log_level)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, smtp=True),
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),

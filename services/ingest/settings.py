@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Annotated
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import NoDecode
 
-from services.common.settings import CommonSettings, check_secret
+from services.common.settings import MIN_SECRET_LENGTH, CommonSettings, check_secret
 
 
 class IngestSettings(CommonSettings):
@@ -44,6 +46,7 @@ class IngestSettings(CommonSettings):
     report_trusted_user_header: str | None = None
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
+    max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
 
     @field_validator(
         "api_keys", "signal_addresses", "allowed_sender_domains", "report_users", mode="before"
@@ -58,3 +61,20 @@ class IngestSettings(CommonSettings):
     @classmethod
     def _real_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         return [check_secret(key, "API key") for key in keys]
+
+    @field_validator("slack_signing_secret", "chat_webhook_secret", "csrf_secret")
+    @classmethod
+    def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
+        return check_secret(value, str(info.field_name)) if value is not None else None
+
+    @field_validator("teams_hmac_secret")
+    @classmethod
+    def _base64(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            try:
+                key = base64.b64decode(value.get_secret_value(), validate=True)
+            except binascii.Error as exc:
+                raise ValueError("teams_hmac_secret must be the base64 token Teams shows") from exc
+            if len(key) < MIN_SECRET_LENGTH:
+                raise ValueError("teams_hmac_secret is too short")
+        return value

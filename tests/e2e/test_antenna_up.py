@@ -53,6 +53,7 @@ def test_up_send_outbox_and_clean_stop(tmp_path: Path) -> None:
         {
             "ANTENNA_VAR_DIR": str(tmp_path / "var"),
             "ANTENNA_API_PORT": str(port),
+            "ANTENNA_SMTP_PORT": str(free_port()),
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_API_URL": f"http://127.0.0.1:{port}",

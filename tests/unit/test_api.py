@@ -292,3 +292,11 @@ def test_shutdown_closes_the_publisher(publisher) -> None:
     with TestClient(create_app(settings, publisher=publisher)):
         assert publisher.closed is False
     assert publisher.closed is True
+
+
+def test_uploads_get_their_own_body_limit() -> None:
+    from services.ingest.api.limits import BodySizeLimit
+
+    limits = BodySizeLimit(app=None, max_bytes=1_000, larger={"/v1/email/": 50_000})  # type: ignore[arg-type]
+    assert limits.limit_for("/v1/signals") == 1_000
+    assert limits.limit_for("/v1/email/inbound") == 50_000

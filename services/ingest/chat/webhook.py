@@ -1,0 +1,92 @@
+"""A generic chat webhook, for chat tools without their own adapter. Pure, no I/O, no clock.
+
+The sender posts JSON ``{"text", "user": {"id", "name", "email"?}, "message_id",
+"channel"?}`` signed exactly like Antenna's own outgoing webhooks
+(``services.common.signing``): ``X-Antenna-Timestamp: <unix seconds>`` and
+``X-Antenna-Signature: v1=<hex HMAC-SHA256(secret, "<timestamp>.<body>")>``.
+"""
+
+from __future__ import annotations
+
+import re
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from services.common import signing
+from services.ingest.chat import (
+    REPLAY_WINDOW_S,
+    ChatPayloadError,
+    ChatReport,
+    Verdict,
+    build_submission,
+    employee_id,
+    error_fields,
+    fresh,
+)
+
+SIGNATURE_HEADER = signing.SIGNATURE_HEADER
+TIMESTAMP_HEADER = signing.TIMESTAMP_HEADER
+IDEMPOTENCY_HEADER = "Idempotency-Key"
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def verify(
+    secret: bytes,
+    body: bytes,
+    timestamp: str | None,
+    presented: str | None,
+    now: float,
+    tolerance_s: int = REPLAY_WINDOW_S,
+) -> Verdict:
+    if not timestamp or not presented:
+        return Verdict.missing
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return Verdict.invalid
+    sent = int(timestamp)
+    if signing.verify(secret, sent, body, presented.strip(), now=now, tolerance_s=tolerance_s):
+        return Verdict.ok
+    if not fresh(sent, now, tolerance_s):
+        return Verdict.stale
+    return Verdict.invalid
+
+
+class _Payload(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+
+
+class _User(_Payload):
+    id: str = Field(min_length=1, max_length=100)
+    name: str | None = Field(default=None, max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+
+class _Message(_Payload):
+    text: str = Field(max_length=60_000)
+    user: _User
+    message_id: str = Field(min_length=1, max_length=255)
+    channel: str | None = Field(default=None, max_length=200)
+
+
+def parse(body: bytes, idempotency_key: str | None = None) -> ChatReport:
+    """The webhook body -> a report. The sender's Idempotency-Key header, when given, is
+    the key; otherwise its message_id. Raises ChatPayloadError, also for an empty text."""
+    try:
+        message = _Message.model_validate_json(body)
+    except ValidationError as exc:
+        raise ChatPayloadError(f"invalid field(s): {error_fields(exc)}") from None
+    key = (idempotency_key or "").strip() or message.message_id
+    if len(key) > 255:
+        raise ChatPayloadError("Idempotency-Key is longer than 255 characters")
+    submission = build_submission(
+        message.text,
+        employee=employee_id("webhook", message.user.id),
+        name=message.user.name,
+        email=message.user.email,
+        metadata={
+            "platform": "webhook",
+            "webhook_message_id": message.message_id,
+            "webhook_channel": message.channel or "",
+        },
+    )
+    return ChatReport(submission, idempotency_key=key)
