@@ -11,6 +11,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -39,6 +40,10 @@ class Paths:
         return self.var / "dev-api-key"
 
     @property
+    def report_login(self) -> Path:
+        return self.var / "dev-report-login"
+
+    @property
     def bootstrap(self) -> Path:
         return self.var / "run" / "bootstrap"
 
@@ -46,15 +51,15 @@ class Paths:
         return self.var / "log" / f"{name}.log"
 
 
-def dev_api_key(paths: Paths) -> str:
-    """The development key: reused from var/dev-api-key, or generated there (mode 0600)."""
-    if paths.api_key.exists():
-        return paths.api_key.read_text().strip()
-    key = secrets.token_urlsafe(32)
-    paths.api_key.parent.mkdir(parents=True, exist_ok=True)
-    paths.api_key.touch(mode=0o600)
-    paths.api_key.write_text(key + "\n")
-    return key
+def dev_secret(path: Path, make: Callable[[], str]) -> str:
+    """A development secret: reused from ``path``, or generated there (mode 0600)."""
+    if path.exists():
+        return path.read_text().strip()
+    value = make()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch(mode=0o600)
+    path.write_text(value + "\n")
+    return value
 
 
 def resolve_bootstrap(settings: CommonSettings) -> str:
@@ -77,8 +82,16 @@ def up() -> int:
     settings = CommonSettings()
     paths = Paths(settings.var_dir)
     if not os.environ.get("ANTENNA_API_KEYS"):
-        os.environ["ANTENNA_API_KEYS"] = dev_api_key(paths)
+        os.environ["ANTENNA_API_KEYS"] = dev_secret(
+            paths.api_key, lambda: secrets.token_urlsafe(32)
+        )
         print(f"Development API key: {os.environ['ANTENNA_API_KEYS']}  (saved in {paths.api_key})")
+    if not os.environ.get("ANTENNA_REPORT_USERS") and not os.environ.get(
+        "ANTENNA_REPORT_TRUSTED_USER_HEADER"
+    ):
+        login = dev_secret(paths.report_login, lambda: f"employee:{secrets.token_urlsafe(12)}")
+        os.environ["ANTENNA_REPORT_USERS"] = login
+        print(f"Report page login: {login}  (saved in {paths.report_login})")
     # Validate every service's configuration before starting anything.
     ingest, processor, connectors = IngestSettings(), ProcessorSettings(), ConnectorSettings()
     build_connectors(connectors)
@@ -107,6 +120,7 @@ def up() -> int:
         _wait_for_api(api, children["ingest"], paths.log("ingest"))
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
+        print(f"Report:   {api}/report  (the page employees use)")
         smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
         print(f"SMTP:     {smtp}  (mail to a signal address becomes a signal)")
         p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port

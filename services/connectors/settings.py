@@ -19,7 +19,8 @@ class DestinationSettings(BaseModel):
 
     @property
     def options(self) -> dict[str, Any]:
-        return dict(self.model_extra or {})
+        # Empty values (`ANTENNA_CRM__URL=` in compose) mean "not set".
+        return {k: v for k, v in (self.model_extra or {}).items() if v not in ("", None)}
 
 
 class ConnectorSettings(CommonSettings):

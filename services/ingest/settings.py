@@ -62,6 +62,20 @@ class IngestSettings(CommonSettings):
     def _real_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         return [check_secret(key, "API key") for key in keys]
 
+    @field_validator(
+        "slack_signing_secret",
+        "chat_webhook_secret",
+        "csrf_secret",
+        "teams_hmac_secret",
+        "report_trusted_user_header",
+        "slack_bot_user_id",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        # `FOO=` in an env file or compose means "not configured", not "an empty secret".
+        return None if value == "" else value
+
     @field_validator("slack_signing_secret", "chat_webhook_secret", "csrf_secret")
     @classmethod
     def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:

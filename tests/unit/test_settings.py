@@ -116,3 +116,21 @@ def test_delivery_policy_settings(monkeypatch) -> None:
     monkeypatch.setenv("ANTENNA_DELIVERY_MAX_ATTEMPTS", "0")
     with pytest.raises(ValidationError, match="delivery_max_attempts"):
         ConnectorSettings()
+
+
+def test_an_empty_channel_secret_means_the_channel_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTENNA_API_KEYS", "k" * 20)
+    monkeypatch.setenv("ANTENNA_SLACK_SIGNING_SECRET", "")
+    monkeypatch.setenv("ANTENNA_TEAMS_HMAC_SECRET", "")
+    settings = IngestSettings()
+    assert settings.slack_signing_secret is None
+    assert settings.teams_hmac_secret is None
+    monkeypatch.setenv("ANTENNA_SLACK_SIGNING_SECRET", "changeme")
+    with pytest.raises(ValidationError, match="placeholder"):
+        IngestSettings()
+
+
+def test_empty_connector_options_are_not_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ANTENNA_CRM__CONNECTOR", "outbox")
+    monkeypatch.setenv("ANTENNA_CRM__URL", "")
+    assert ConnectorSettings().destinations()["crm"].options == {}
