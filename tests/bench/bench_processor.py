@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 import json
 import random
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,40 +26,54 @@ from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from schemas import Signal, new_signal_id, topics
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
-from services.processor.offline import deduplicator
+from services.processor.domain.dedupe import Deduper
+from services.processor.domain.route import DEFAULT_RULES
+from services.processor.handlers import assess, judge
 from tests.support.services import Services, service_env
 
-BASELINE_APP = '''
+BASELINE_APP = """
 import faust, os
 app = faust.App("bench-baseline", broker="kafka://" + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
     store="memory://", web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=1,
     producer_acks=-1, consumer_auto_offset_reset="earliest", topic_partitions=3,
     producer_max_batch_size=int(os.environ["ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES"]))
-src = app.topic("bench.in", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
-dst = app.topic("bench.out", key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+RAW = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
+src = app.topic("bench.in", **RAW)
+dst = app.topic("bench.out", **RAW)
 @app.agent(src)
 async def forward(stream):
     async for event in stream.events():
         await (await dst.send(key=event.key, value=event.value))
 if __name__ == "__main__":
     faust.Worker(app, loglevel="WARNING", quiet=True).execute_from_commandline()
-'''
+"""
 
 
 def signals(n: int) -> list[Signal]:
     data = Path(__file__).parents[2] / "services" / "processor" / "classifier" / "data"
-    texts = [json.loads(line)["text"] for name in ("labelled_nl.jsonl", "labelled_en.jsonl")
-             for line in (data / name).read_text(encoding="utf-8").splitlines() if line]
+    texts = [
+        json.loads(line)["text"]
+        for name in ("labelled_nl.jsonl", "labelled_en.jsonl")
+        for line in (data / name).read_text(encoding="utf-8").splitlines()
+        if line
+    ]
     rng = random.Random(7)
     now = datetime.now(UTC)
     out = []
     for i in range(n):
         phone = f"0612{rng.randrange(100000, 999999)}" if rng.random() < 0.7 else None
-        out.append(Signal(
-            signal_id=new_signal_id(), idempotency_key=f"bench-{i}", channel="api",
-            source="bench", received_at=now, reporter={"employee_id": f"e-{i % 50}"},
-            customer={"phone": phone, "name": None}, text=rng.choice(texts),
-        ))
+        out.append(
+            Signal(
+                signal_id=new_signal_id(),
+                idempotency_key=f"bench-{i}",
+                channel="api",
+                source="bench",
+                received_at=now,
+                reporter={"employee_id": f"e-{i % 50}"},
+                customer={"phone": phone, "name": None},
+                text=rng.choice(texts),
+            )
+        )
     return out
 
 
@@ -87,18 +103,26 @@ def drain(bootstrap: str, out_topics: list[str], n: int, timeout_s: float) -> fl
     return time.monotonic()
 
 
-def timed_run(bootstrap: str, in_topic: str, out_topics: list[str], payloads: list[tuple[bytes, bytes]],
-              warmup: list[tuple[bytes, bytes]]) -> float:
-    """Signals per second, after a warm-up batch has passed through (workers joined)."""
-    import threading
+Payloads = list[tuple[bytes, bytes]]
 
+
+def timed_run(
+    bootstrap: str, in_topic: str, out_topics: list[str], payloads: Payloads, warmup: Payloads
+) -> float:
+    """Signals per second, after a warm-up batch has passed through (workers joined)."""
     result: dict[str, float] = {}
-    waiter = threading.Thread(target=lambda: result.update(end=drain(bootstrap, out_topics, len(warmup), 180)))
-    waiter.start()
+
+    def wait_for(n: int, timeout_s: float) -> threading.Thread:
+        waiter = threading.Thread(
+            target=lambda: result.update(end=drain(bootstrap, out_topics, n, timeout_s))
+        )
+        waiter.start()
+        return waiter
+
+    waiter = wait_for(len(warmup), 180)
     pump(bootstrap, in_topic, warmup)
     waiter.join()
-    waiter = threading.Thread(target=lambda: result.update(end=drain(bootstrap, out_topics, len(payloads), 600)))
-    waiter.start()
+    waiter = wait_for(len(payloads), 600)
     time.sleep(1)
     start = time.monotonic()
     pump(bootstrap, in_topic, payloads)
@@ -121,12 +145,16 @@ def main() -> None:
         (tmp / "baseline.py").write_text(BASELINE_APP)
         services = Services(env, tmp)
 
-        import subprocess
-
-        baseline = subprocess.Popen([sys.executable, str(tmp / "baseline.py")], env=env,
-                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        baseline = subprocess.Popen(
+            [sys.executable, str(tmp / "baseline.py")],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
-            bare = timed_run(broker.bootstrap, "bench.in", ["bench.out"], encode(work), encode(warm))
+            bare = timed_run(
+                broker.bootstrap, "bench.in", ["bench.out"], encode(work), encode(warm)
+            )
         finally:
             baseline.terminate()
             baseline.wait()
@@ -136,20 +164,25 @@ def main() -> None:
             processor = timed_run(broker.bootstrap, topics.RAW, outs, encode(work), encode(warm))
         finally:
             services.stop()
-    process = deduplicator()
-    rows = [{"id": s.signal_id, "text": s.text, "customer": s.customer.model_dump() if s.customer else None,
-             "reported_at": s.received_at.isoformat()} for s in work]
+    # The same decisions in one process, no broker: classify + dedupe + route per signal.
+    deduper, rules = Deduper({}), DEFAULT_RULES
     start = time.perf_counter()
-    for row in rows:
-        process(row)
-    offline = len(rows) / (time.perf_counter() - start)
-    print(json.dumps({
-        "signals": len(work),
-        "baseline_faust_forward_per_s": round(bare, 1),
-        "processor_per_s": round(processor, 1),
-        "processor_vs_baseline": round(processor / bare, 3),
-        "offline_decisions_per_s": round(offline, 1),
-    }, indent=2))
+    for signal in work:
+        judged = assess(signal)
+        judge(signal, judged.classification, deduper, rules, signal.received_at, judged.topic)
+    offline = len(work) / (time.perf_counter() - start)
+    print(
+        json.dumps(
+            {
+                "signals": len(work),
+                "baseline_faust_forward_per_s": round(bare, 1),
+                "processor_per_s": round(processor, 1),
+                "processor_vs_baseline": round(processor / bare, 3),
+                "offline_judgements_per_s": round(offline, 1),
+            },
+            indent=2,
+        )
+    )
 
 
 if __name__ == "__main__":
