@@ -27,7 +27,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_VAR_DIR": str(var_dir),
             "ANTENNA_API_KEYS": API_KEY,
             "ANTENNA_API_PORT": str(free_port()),
-        "ANTENNA_SMTP_PORT": str(free_port()),
+            "ANTENNA_SMTP_PORT": str(free_port()),
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
