@@ -10,18 +10,25 @@ from fastapi import FastAPI
 
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
-from services.ingest.api.routes import chat, email, forms, health, signals
+from services.ingest.api.routes import chat, email, forms, health, signals, status
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
+from services.ingest.status import StatusBook, StatusFollower
 
 
 def create_app(
-    settings: IngestSettings, publisher: Publisher | None = None, *, smtp: bool = False
+    settings: IngestSettings,
+    publisher: Publisher | None = None,
+    *,
+    smtp: bool = False,
+    follow_status: bool = False,
 ) -> FastAPI:
     """``smtp=True`` also runs the SMTP listener (services.ingest.email.smtp) for the
-    app's lifetime, on the same event loop, publisher and idempotency cache."""
+    app's lifetime, on the same event loop, publisher and idempotency cache.
+    ``follow_status=True`` also follows the routed and delivered topics into the app's
+    StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page."""
     publisher = publisher or KafkaSignalPublisher(
         settings.bootstrap_list, settings.publish_timeout_s
     )
@@ -31,9 +38,18 @@ def create_app(
         listener = SmtpServer(settings, publisher, app.state.idempotency) if smtp else None
         if listener is not None:
             await listener.start()  # a taken port fails the start-up, loudly
+        follower = (
+            StatusFollower(app.state.status_book, settings.bootstrap_list)
+            if follow_status
+            else None
+        )
+        if follower is not None:
+            follower.start()  # a daemon thread; waits for the broker, never fails start-up
         try:
             yield
         finally:
+            if follower is not None:
+                follower.close()
             if listener is not None:
                 await listener.stop()
             publisher.close()
@@ -44,6 +60,7 @@ def create_app(
     app.state.idempotency = IdempotencyCache(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
+    app.state.status_book = StatusBook()
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,
@@ -55,4 +72,5 @@ def create_app(
     app.include_router(forms.router)
     app.include_router(chat.router)
     app.include_router(email.router)
+    app.include_router(status.router)
     return app

@@ -11,7 +11,7 @@ def main() -> None:
     settings = IngestSettings()
     configure("ingest", settings.log_level)
     uvicorn.run(
-        create_app(settings, smtp=True),
+        create_app(settings, smtp=True, follow_status=True),
         host=settings.api_host,
         port=settings.api_port,
         log_level=settings.log_level.lower(),

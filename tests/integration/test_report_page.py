@@ -94,7 +94,7 @@ def test_report_page_to_signals_raw(ingest: Services, kafka: str) -> None:
     assert sent.status_code == 200, sent.text
     assert "Bedankt, je melding is ontvangen" in sent.text
     signal_id = FormPage(sent.text).signal_id
-    assert signal_id and f'href="/v1/signals/{signal_id}"' in sent.text
+    assert signal_id and f'href="/report/status/{signal_id}"' in sent.text
 
     signal = _signal(kafka, signal_id)
     assert signal.text == text

@@ -518,7 +518,7 @@ def test_report_is_accepted_and_shows_the_id(client, publisher) -> None:
     assert response.status_code == 200, response.text
     [signal] = publisher.published
     assert f'<code id="signal-id">{signal.signal_id}</code>' in response.text
-    assert f'href="/v1/signals/{signal.signal_id}"' in response.text
+    assert f'href="/report/status/{signal.signal_id}"' in response.text
     assert 'href="/report?lang=en"' in response.text  # report another
     assert signal.text == "Haar pinpas werd twee keer geweigerd."
     assert signal.channel is Channel.form

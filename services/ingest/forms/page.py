@@ -316,7 +316,7 @@ def render_confirmation(*, language: str, signal_id: str) -> str:
 <p>{_e(t["done_body"])}</p>
 <p class="ref">{_e(t["done_reference"])}<code id="signal-id">{_e(signal_id)}</code></p>
 <a class="button" href="{_e(report_href(language))}">{_e(t["done_another"])}</a>
-<a class="link" href="/v1/signals/{_e(quote(signal_id))}">{_e(t["done_status"])}</a>"""
+<a class="link" href="/report/status/{_e(quote(signal_id))}">{_e(t["done_status"])}</a>"""
     return _layout(language, t["done_title"], content)
 
 

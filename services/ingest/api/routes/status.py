@@ -1,0 +1,344 @@
+"""Where a signal stands: GET /v1/signals/{signal_id} (JSON, API key) and
+GET /report/status/{signal_id} (a page for the employee, signed in like the report page,
+Dutch or English, no JavaScript).
+
+Both read the app's StatusBook (services.ingest.status), which the status follower fills
+from Kafka. An id never seen is a 404: it may still be on its way."""
+
+from __future__ import annotations
+
+from html import escape
+from string import Template
+from typing import Annotated, Final
+from urllib.parse import quote, urlsplit
+
+from fastapi import APIRouter, Path, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+from ulid import ULID
+
+from schemas import DeliveryStatus
+from schemas.signal import SignalId
+from services.ingest.api.deps import ClientDep, SettingsDep
+from services.ingest.api.problems import problem
+from services.ingest.forms.auth import NotConfigured, Unauthorized, authenticate, challenge_header
+from services.ingest.forms.i18n import SUPPORTED, choose_language
+from services.ingest.forms.page import STYLE, page_headers, render_message, report_href
+from services.ingest.status import SignalStatus, StatusBook
+
+router = APIRouter()
+
+STATUS_PAGE_PATH: Final = "/report/status"
+MAX_REASON_CHARS: Final = 200
+
+LABELS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "switch_to": "Nederlands",
+        "title": "Status of your report",
+        "reference": "Reference",
+        "updated": "Last update",
+        "refresh": "Look again",
+        "another": "Report another",
+        "unknown_title": "Not known yet",
+        "unknown_body": (
+            "There is no news about this reference yet. If you just sent it, it is most "
+            "likely still on its way: look again in a minute."
+        ),
+        "invalid_title": "Not a reference",
+        "invalid_body": "This is not a valid reference. Check the link you followed.",
+        "received": "Received, being processed",
+        "received_body": "Your report arrived and is being sorted out.",
+        "routed": "Being sent to {destination}",
+        "routed_body": "It is on its way; this page shows the ticket as soon as there is one.",
+        "retrying": "{destination} did not answer yet; sending it again.",
+        "delivered": "Sent to {destination}, {noun} {external_id}",
+        "delivered_plain": "Sent to {destination}",
+        "open_external": "Open {noun} {external_id}",
+        "triage": "Waiting for a colleague to look at it (triage)",
+        "triage_body": "It was not clear where it belongs, so a colleague decides.",
+        "duplicate": "Already reported by a colleague — added to that case",
+        "duplicate_count": "Reported by {count} people so far.",
+        "duplicate_note": "Added as a note to {noun} {external_id}.",
+        "failed": "Could not be sent to {destination}",
+        "failed_body": (
+            "It was set aside so that it can be sent again; you do not need to report it again."
+        ),
+        "reason": "Reason",
+        "the_servicedesk": "the service desk",
+        "the_crm": "sales",
+        "the_triage": "triage",
+        "noun_servicedesk": "ticket",
+        "noun_crm": "lead",
+        "noun_other": "reference",
+    },
+    "nl": {
+        "switch_to": "English",
+        "title": "Status van je melding",
+        "reference": "Kenmerk",
+        "updated": "Laatst bijgewerkt",
+        "refresh": "Opnieuw bekijken",
+        "another": "Nog een melding doen",
+        "unknown_title": "Nog niet bekend",
+        "unknown_body": (
+            "Er is nog geen nieuws over dit kenmerk. Heb je de melding net verstuurd, dan "
+            "is hij waarschijnlijk nog onderweg: kijk over een minuutje opnieuw."
+        ),
+        "invalid_title": "Geen kenmerk",
+        "invalid_body": "Dit is geen geldig kenmerk. Controleer de link die je volgde.",
+        "received": "Ontvangen, wordt verwerkt",
+        "received_body": "Je melding is binnen en wordt uitgezocht.",
+        "routed": "Wordt doorgestuurd naar {destination}",
+        "routed_body": "Hij is onderweg; deze pagina toont het ticket zodra dat er is.",
+        "retrying": "{destination} antwoordde nog niet; we proberen het opnieuw.",
+        "delivered": "Doorgestuurd naar {destination}, {noun} {external_id}",
+        "delivered_plain": "Doorgestuurd naar {destination}",
+        "open_external": "Open {noun} {external_id}",
+        "triage": "Wacht tot een collega ernaar kijkt (triage)",
+        "triage_body": "Het was niet duidelijk waar hij hoort, dus een collega beslist.",
+        "duplicate": "Al gemeld door een collega — toegevoegd aan die melding",
+        "duplicate_count": "Inmiddels door {count} mensen gemeld.",
+        "duplicate_note": "Als notitie toegevoegd aan {noun} {external_id}.",
+        "failed": "Kon niet worden doorgestuurd naar {destination}",
+        "failed_body": (
+            "Hij is apart gezet zodat hij opnieuw verstuurd kan worden; je hoeft hem niet "
+            "opnieuw te melden."
+        ),
+        "reason": "Reden",
+        "the_servicedesk": "de servicedesk",
+        "the_crm": "sales",
+        "the_triage": "triage",
+        "noun_servicedesk": "ticket",
+        "noun_crm": "lead",
+        "noun_other": "kenmerk",
+    },
+}
+
+_PAGE: Final = Template(
+    """<!doctype html>
+<html lang="$lang">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<meta name="referrer" content="same-origin">
+<title>$title · Antenna</title>
+<style>$style</style>
+</head>
+<body>
+<header class="bar"><span class="brand">Antenna</span>$switch</header>
+<main>
+$content
+</main>
+</body>
+</html>
+"""
+)
+
+
+def get_status_book(request: Request) -> StatusBook:
+    book: StatusBook = request.app.state.status_book
+    return book
+
+
+def _is_ulid(value: str) -> bool:
+    try:
+        ULID.from_str(value)
+    except ValueError:
+        return False
+    return True
+
+
+# ------------------------------------------------------------------------------ JSON
+
+
+@router.get(
+    "/v1/signals/{signal_id}",
+    responses={401: {}, 404: {}, 422: {}},
+    summary="Where a signal stands",
+)
+async def signal_status(
+    request: Request,
+    client: ClientDep,
+    signal_id: Annotated[SignalId, Path()],
+) -> JSONResponse:
+    """received -> routed | triage | duplicate -> delivered | failed | dead."""
+    status = get_status_book(request).get(signal_id.upper())
+    if status is None:
+        return problem(404, "Not found", "unknown signal (it may still be on its way)")
+    return JSONResponse(status.as_json())
+
+
+# ------------------------------------------------------------------------------ page
+
+
+def _e(value: object) -> str:
+    return escape(str(value), quote=True)
+
+
+def status_href(signal_id: str, language: str) -> str:
+    return f"{STATUS_PAGE_PATH}/{quote(signal_id, safe='')}?lang={quote(language)}"
+
+
+def _layout(language: str, signal_id: str, title: str, content: str) -> str:
+    other = next(code for code in SUPPORTED if code != language)
+    switch = (
+        f'<a href="{_e(status_href(signal_id, other))}" hreflang="{other}" lang="{other}">'
+        f"{_e(LABELS[language]['switch_to'])}</a>"
+    )
+    return _PAGE.substitute(
+        lang=_e(language), title=_e(title), style=STYLE, switch=switch, content=content
+    )
+
+
+def _safe_url(url: str | None) -> str | None:
+    """Only http(s) links: a target system's answer must not become a javascript: link."""
+    if not url:
+        return None
+    try:
+        scheme = urlsplit(url).scheme.lower()
+    except ValueError:
+        return None
+    return url if scheme in ("http", "https") else None
+
+
+def _short(reason: str | None) -> str | None:
+    if not reason:
+        return None
+    reason = " ".join(reason.split())
+    return reason if len(reason) <= MAX_REASON_CHARS else reason[: MAX_REASON_CHARS - 1] + "…"
+
+
+def describe(
+    status: SignalStatus, language: str, original: SignalStatus | None = None
+) -> tuple[str, list[str], str]:
+    """(headline, paragraphs, css class) in plain words; ``original`` is the first report
+    of a duplicate's case, when known. Plain text: the caller escapes."""
+    t = LABELS.get(language, LABELS["en"])
+    name = status.destination or ""
+    destination = t.get(f"the_{name}", name)
+    noun = t.get(f"noun_{name}", t["noun_other"])
+    delivery = status.delivery
+    lines: list[str] = []
+
+    if status.routing == "duplicate":
+        if status.reporters_count and status.reporters_count > 1:
+            lines.append(t["duplicate_count"].format(count=status.reporters_count))
+        # The case's own ticket when known, else what the note was filed under.
+        candidates = (original.delivery if original else None, delivery)
+        case = next((d for d in candidates if d and d.status is DeliveryStatus.delivered), None)
+        if case is not None and case.external_id:
+            lines.append(t["duplicate_note"].format(noun=noun, external_id=case.external_id))
+        return t["duplicate"], lines, "done"
+
+    if delivery is not None and delivery.status is DeliveryStatus.delivered:
+        if delivery.external_id:
+            headline = t["delivered"].format(
+                destination=destination, noun=noun, external_id=delivery.external_id
+            )
+        else:
+            headline = t["delivered_plain"].format(destination=destination)
+        return headline, lines, "done"
+    if delivery is not None and delivery.status in (DeliveryStatus.failed, DeliveryStatus.dead):
+        lines.append(t["failed_body"])
+        reason = _short(delivery.error)
+        if reason:
+            lines.append(f"{t['reason']}: {reason}")
+        return t["failed"].format(destination=destination), lines, "error"
+    if status.routing == "triage":
+        return t["triage"], [t["triage_body"]], ""
+    if status.routing == "routed":
+        lines.append(t["routed_body"])
+        if delivery is not None and delivery.status is DeliveryStatus.retrying:
+            retry = t["retrying"].format(destination=destination)
+            lines.append(retry[:1].upper() + retry[1:])
+        return t["routed"].format(destination=destination), lines, ""
+    return t["received"], [t["received_body"]], ""
+
+
+def render_status(
+    *, language: str, status: SignalStatus, original: SignalStatus | None = None
+) -> str:
+    t = LABELS.get(language, LABELS["en"])
+    headline, lines, kind = describe(status, language, original)
+    paragraphs = "\n".join(f"<p>{_e(line)}</p>" for line in lines)
+    delivery = status.delivery
+    link = ""
+    url = _safe_url(delivery.external_url) if delivery else None
+    if delivery is not None and url and delivery.status is DeliveryStatus.delivered:
+        noun = t.get(f"noun_{status.destination}", t["noun_other"])
+        text = t["open_external"].format(noun=noun, external_id=delivery.external_id or "")
+        link = f'<a class="link" href="{_e(url)}" rel="noreferrer">{_e(text.strip())}</a>'
+    heading_class = f' class="{kind}"' if kind == "done" else ""
+    banner = (
+        f'<div class="banner error" role="status"><strong>{_e(headline)}</strong></div>'
+        if kind == "error"
+        else f'<h2{heading_class} id="state">{_e(headline)}</h2>'
+    )
+    updated = status.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    content = f"""<h1>{_e(t["title"])}</h1>
+<p class="ref">{_e(t["reference"])}<code id="signal-id">{_e(status.signal_id)}</code></p>
+{banner}
+{paragraphs}
+{link}
+<p class="help">{_e(t["updated"])}: {_e(updated)}</p>
+<a class="button" href="{_e(status_href(status.signal_id, language))}">{_e(t["refresh"])}</a>
+<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>"""
+    return _layout(language, status.signal_id, t["title"], content)
+
+
+def render_unknown(*, language: str, signal_id: str, valid: bool) -> str:
+    t = LABELS.get(language, LABELS["en"])
+    title = t["unknown_title"] if valid else t["invalid_title"]
+    body = t["unknown_body"] if valid else t["invalid_body"]
+    refresh = (
+        f'<a class="button" href="{_e(status_href(signal_id, language))}">{_e(t["refresh"])}</a>'
+        if valid
+        else ""
+    )
+    reference = (
+        f'<p class="ref">{_e(t["reference"])}<code id="signal-id">{_e(signal_id)}</code></p>'
+        if valid
+        else ""
+    )
+    content = f"""<h1>{_e(title)}</h1>
+{reference}
+<p>{_e(body)}</p>
+{refresh}
+<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>"""
+    return _layout(language, signal_id if valid else "", title, content)
+
+
+def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
+    return HTMLResponse(body, status_code=status, headers={**page_headers(), **(headers or {})})
+
+
+@router.get(STATUS_PAGE_PATH + "/{signal_id}", response_class=HTMLResponse, include_in_schema=False)
+async def status_page(request: Request, signal_id: str, settings: SettingsDep) -> HTMLResponse:
+    language = choose_language(
+        request.query_params.get("lang"), request.headers.get("accept-language")
+    )
+    try:
+        authenticate(settings, request.headers)
+    except NotConfigured:
+        page = render_message(
+            language=language,
+            title_key="not_configured_title",
+            body_key="not_configured_body",
+            fresh_link=False,
+        )
+        return _html(page, 404)
+    except Unauthorized as exc:
+        page = render_message(
+            language=language,
+            title_key="unauthorized_title",
+            body_key="unauthorized_body",
+            fresh_link=False,
+        )
+        return _html(page, 401, challenge_header() if exc.basic_challenge else None)
+    if not _is_ulid(signal_id):
+        return _html(render_unknown(language=language, signal_id=signal_id, valid=False), 422)
+    signal_id = signal_id.upper()
+    book = get_status_book(request)
+    status = book.get(signal_id)
+    if status is None:
+        return _html(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
+    original = book.get(status.duplicate_of) if status.duplicate_of else None
+    return _html(render_status(language=language, status=status, original=original))

@@ -1,0 +1,350 @@
+"""Where a signal stands, for the employee who reported it.
+
+``StatusBook`` is pure: it folds the events on signals.raw, the routed topics
+(servicedesk, crm, triage, duplicates) and signals.delivered into one ``SignalStatus``
+per signal_id, keeping the most recently touched ``capacity`` signals (LRU). Events may
+arrive in any order across topics (a DeliveryResult before its RoutedSignal): each
+event fills its own part, and a final delivery outcome is never undone by a later
+"retrying".
+
+``StatusFollower`` feeds a book from Kafka in a daemon thread: kafka-python, no consumer
+group (every ingest replica reads every partition from the beginning), records that do
+not decode are skipped, a broker outage means waiting and reconnecting. Only ids,
+topics, partitions, offsets and error class names are logged, never a signal's content.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from datetime import datetime
+from typing import Any, Final
+
+from pydantic import ValidationError
+
+from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, Signal, topics
+from services.common.logging import fields
+
+log = logging.getLogger(__name__)
+
+DEFAULT_CAPACITY: Final = 100_000
+ROUTED_TOPICS: Final = (
+    topics.ROUTED_SERVICEDESK,
+    topics.ROUTED_CRM,
+    topics.TRIAGE,
+    topics.DUPLICATES,
+)
+FOLLOWED_TOPICS: Final = (topics.RAW, *ROUTED_TOPICS, topics.DELIVERED)
+# Outcomes that a later, non-final DeliveryResult (e.g. "retrying") does not overwrite.
+FINAL_DELIVERY: Final = frozenset({DeliveryStatus.delivered, DeliveryStatus.dead})
+
+
+@dataclass(frozen=True)
+class Delivery:
+    status: DeliveryStatus
+    external_id: str | None
+    external_url: str | None
+    attempts: int
+    error: str | None
+
+
+@dataclass(frozen=True)
+class SignalStatus:
+    """``routing`` is None until a routed topic spoke: "routed", "triage" or "duplicate"."""
+
+    signal_id: str
+    updated_at: datetime
+    received_at: datetime | None = None
+    routing: str | None = None
+    destination: str | None = None
+    target: str | None = None
+    rule_id: str | None = None
+    duplicate_of: str | None = None
+    cluster_id: str | None = None
+    reporters_count: int | None = None
+    delivery: Delivery | None = None
+
+    @property
+    def state(self) -> str:
+        """received -> routed | triage | duplicate -> delivered | failed | dead."""
+        if self.delivery is not None and self.delivery.status is not DeliveryStatus.retrying:
+            return self.delivery.status.value
+        return self.routing or "received"
+
+    def as_json(self) -> dict[str, Any]:
+        delivery = None
+        if self.delivery is not None:
+            delivery = {
+                "status": self.delivery.status.value,
+                "external_id": self.delivery.external_id,
+                "external_url": self.delivery.external_url,
+                "attempts": self.delivery.attempts,
+                "error": self.delivery.error,
+            }
+        return {
+            "signal_id": self.signal_id,
+            "state": self.state,
+            "destination": self.destination,
+            "target": self.target,
+            "rule_id": self.rule_id,
+            "duplicate_of": self.duplicate_of,
+            "cluster_id": self.cluster_id,
+            "reporters_count": self.reporters_count,
+            "delivery": delivery,
+            "updated_at": self.updated_at.isoformat(),
+        }
+
+
+def _routing_kind(topic: str, routed: RoutedSignal) -> str:
+    if topic == topics.DUPLICATES or routed.dedupe.duplicate_of is not None:
+        return "duplicate"
+    if topic == topics.TRIAGE:
+        return "triage"
+    return "routed"
+
+
+class StatusBook:
+    """Thread-safe: the follower writes from its thread, the routes read from the loop."""
+
+    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+        if capacity < 1:
+            raise ValueError("capacity must be at least 1")
+        self.capacity = capacity
+        self._entries: OrderedDict[str, SignalStatus] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._entries)
+
+    def get(self, signal_id: str) -> SignalStatus | None:
+        with self._lock:
+            status = self._entries.get(signal_id)
+            if status is not None:
+                self._entries.move_to_end(signal_id)
+            return status
+
+    def _update(
+        self, signal_id: str, at: datetime, change: Callable[[SignalStatus], SignalStatus]
+    ) -> SignalStatus:
+        with self._lock:
+            current = self._entries.pop(signal_id, None)
+            if current is None:
+                current = SignalStatus(signal_id=signal_id, updated_at=at)
+            updated = change(current)
+            if updated.updated_at < at:
+                updated = replace(updated, updated_at=at)
+            self._entries[signal_id] = updated
+            while len(self._entries) > self.capacity:
+                self._entries.popitem(last=False)
+            return updated
+
+    def apply_received(self, signal: Signal) -> SignalStatus:
+        return self._update(
+            signal.signal_id,
+            signal.received_at,
+            lambda s: replace(s, received_at=signal.received_at),
+        )
+
+    def apply_routed(self, topic: str, routed: RoutedSignal) -> SignalStatus:
+        if topic not in ROUTED_TOPICS:
+            raise ValueError(f"not a routed topic: {topic}")
+        signal = routed.signal
+
+        def change(status: SignalStatus) -> SignalStatus:
+            return replace(
+                status,
+                received_at=status.received_at or signal.received_at,
+                routing=_routing_kind(topic, routed),
+                destination=routed.destination.name,
+                target=routed.destination.target,
+                rule_id=routed.rule_id,
+                duplicate_of=routed.dedupe.duplicate_of,
+                cluster_id=routed.dedupe.cluster_id,
+                reporters_count=routed.dedupe.reporters_count,
+            )
+
+        return self._update(signal.signal_id, routed.routed_at, change)
+
+    def apply_delivery(self, result: DeliveryResult) -> SignalStatus:
+        delivery = Delivery(
+            status=result.status,
+            external_id=result.external_id,
+            external_url=result.external_url,
+            attempts=result.attempts,
+            error=result.error,
+        )
+
+        def change(status: SignalStatus) -> SignalStatus:
+            previous = status.delivery
+            if (
+                previous is not None
+                and previous.status in FINAL_DELIVERY
+                and result.status not in FINAL_DELIVERY
+            ):
+                return status  # a stale "retrying"/"failed" after the final outcome
+            if previous is not None and previous.status is DeliveryStatus.delivered:
+                return status  # delivered stays delivered (a redelivery's echo)
+            return replace(
+                status, delivery=delivery, destination=status.destination or result.destination
+            )
+
+        return self._update(result.signal_id, result.at, change)
+
+    def apply_record(self, topic: str, value: bytes | None) -> SignalStatus | None:
+        """Decode one record of a followed topic and fold it in; None when it does not
+        decode (skipped, never fatal)."""
+        if value is None:
+            return None
+        try:
+            if topic == topics.RAW:
+                return self.apply_received(Signal.model_validate_json(value))
+            if topic == topics.DELIVERED:
+                return self.apply_delivery(DeliveryResult.model_validate_json(value))
+            if topic in ROUTED_TOPICS:
+                return self.apply_routed(topic, RoutedSignal.model_validate_json(value))
+        except (ValidationError, ValueError):
+            return None
+        return None
+
+
+# --------------------------------------------------------------------------- follower
+
+
+class StatusFollower:
+    """Reads the followed topics into ``book`` until ``close()``.
+
+    ``consumer_factory`` builds a kafka-python KafkaConsumer (tests may pass another);
+    it is called again after an error, and reading resumes where it left off."""
+
+    def __init__(
+        self,
+        book: StatusBook,
+        bootstrap: list[str],
+        *,
+        topic_names: Iterable[str] = FOLLOWED_TOPICS,
+        poll_timeout_s: float = 0.5,
+        retry_delay_s: float = 1.0,
+        max_retry_delay_s: float = 30.0,
+        refresh_interval_s: float = 30.0,
+        consumer_factory: Callable[[], Any] | None = None,
+    ) -> None:
+        self.book = book
+        self.bootstrap = bootstrap
+        self.topic_names = tuple(topic_names)
+        self.poll_timeout_s = poll_timeout_s
+        self.retry_delay_s = retry_delay_s
+        self.max_retry_delay_s = max_retry_delay_s
+        self.refresh_interval_s = refresh_interval_s
+        self._factory = consumer_factory or self._default_consumer
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._positions: dict[tuple[str, int], int] = {}  # next offset to read
+        self.records_applied = 0
+        self.records_skipped = 0
+
+    def _default_consumer(self) -> Any:
+        from kafka import KafkaConsumer
+
+        return KafkaConsumer(
+            bootstrap_servers=self.bootstrap,
+            client_id="antenna-ingest-status",
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=30_000,
+            reconnect_backoff_max_ms=5_000,
+        )
+
+    def start(self) -> None:
+        if self._thread is not None:
+            return
+        self._thread = threading.Thread(target=self._run, name="status-follower", daemon=True)
+        self._thread.start()
+
+    def close(self, timeout_s: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout_s)
+            self._thread = None
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
+
+    def _run(self) -> None:
+        delay = self.retry_delay_s
+        while not self._stop.is_set():
+            consumer = None
+            try:
+                consumer = self._factory()
+                self._follow(consumer)
+                delay = self.retry_delay_s
+            except Exception as exc:  # the broker is down or gone: wait, then reconnect
+                log.warning(
+                    "status follower: broker error, retrying in %.1fs (%s)",
+                    delay,
+                    type(exc).__name__,
+                )
+                self._stop.wait(delay)
+                delay = min(delay * 2, self.max_retry_delay_s)
+            finally:
+                if consumer is not None:
+                    try:
+                        consumer.close()
+                    except Exception:  # closing a broken consumer must not stop us
+                        log.debug("status follower: consumer close failed", exc_info=True)
+
+    def _assign(self, consumer: Any, assigned: set[Any]) -> set[Any]:
+        """Assign every partition of the followed topics; new ones read from the start,
+        known ones from where this follower left off."""
+        from kafka import TopicPartition
+
+        wanted: set[Any] = set()
+        for topic in self.topic_names:
+            for partition in consumer.partitions_for_topic(topic) or ():
+                wanted.add(TopicPartition(topic, partition))
+        if wanted == assigned:
+            return assigned
+        consumer.assign(sorted(wanted))
+        fresh = []
+        for tp in wanted:
+            position = self._positions.get((tp.topic, tp.partition))
+            if position is None:
+                fresh.append(tp)
+            else:
+                consumer.seek(tp, position)
+        if fresh:
+            consumer.seek_to_beginning(*fresh)
+        log.info("status follower: following %d partition(s)", len(wanted))
+        return wanted
+
+    def _follow(self, consumer: Any) -> None:
+        assigned: set[Any] = set()
+        next_refresh = 0.0
+        timeout_ms = int(self.poll_timeout_s * 1000)
+        while not self._stop.is_set():
+            now = time.monotonic()
+            if now >= next_refresh or not assigned:
+                assigned = self._assign(consumer, assigned)
+                next_refresh = now + (self.refresh_interval_s if assigned else self.retry_delay_s)
+                if not assigned:  # topics not created yet
+                    self._stop.wait(self.retry_delay_s)
+                    continue
+            batches = consumer.poll(timeout_ms=timeout_ms)
+            for tp, records in batches.items():
+                for record in records:
+                    if self.book.apply_record(tp.topic, record.value) is None:
+                        self.records_skipped += 1
+                        log.info(
+                            "status follower: skipped an undecodable record",
+                            extra=fields(
+                                topic=tp.topic, partition=tp.partition, offset=record.offset
+                            ),
+                        )
+                    else:
+                        self.records_applied += 1
+                    self._positions[(tp.topic, tp.partition)] = record.offset + 1
