@@ -29,6 +29,7 @@ The rules, in order, for each part of the message:
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 # Fewer words than this in the new part and it cannot stand on its own: keep what it forwards.
@@ -345,12 +346,16 @@ _TOOL_TAG = re.compile(
     r"|message|bericht)[ \t]+(?:via|by|door|from|vanuit|uit)[ \t]+[^:\n]{1,40}:)[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
+# At the start of a line, or after a "|" or "/" when a form puts its fields on one line.
 _FIELD_LABEL = re.compile(
-    r"^[ \t]*(?:subject|onderwerp|description|omschrijving|beschrijving|toelichting|re|fw|fwd"
-    r"|tr|doorst|klantsignaal|customer signal)[ \t]*:[ \t]*",
+    r"(?:^[ \t]*|(?<=[|/])(?P<inline>[ \t]*))(?:subject|onderwerp|description|omschrijving"
+    r"|beschrijving"
+    r"|toelichting|re|fw|fwd|tr|doorst|klantsignaal|customer signal)[ \t]*:[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
-_EMAIL_ADDRESS = re.compile(r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
+# The lookbehind starts a match only where an address can start, which keeps a long run of
+# letters without an "@" linear instead of quadratic.
+_EMAIL_ADDRESS = re.compile(r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+")
 _PHONE_NUMBER = re.compile(r"(?<![\w€$£.,])\+?\d[\d ()-]{7,}\d(?![\w.,]\d)")
 _CONTACT_FIELD = re.compile(
     r"(?:^|(?<=[\s|/;(,.-]))(?:customer details|customer|client|klantgegevens|klant"
@@ -359,8 +364,17 @@ _CONTACT_FIELD = re.compile(
     r"[ \t]*:[ \t]*(?P<value>[^|\n]*)",
     re.IGNORECASE,
 )
-# A contact field's value is a name, an address or a number, not a sentence.
-_MAX_CONTACT_WORDS = 6
+# A contact field's value is a name, an address or a number, not a sentence: "Klant: Sanne
+# Visser" goes, "Klant: wil een offerte" stays.
+_MAX_NAME_WORDS = 5
+_SENTENCE_WORDS = frozenset(
+    (
+        "is are was were be been has have had wants want wanted would will can could does did "
+        "not no never about with for and but the an this that his her he she they it my "
+        "wil wilt wilde heeft hebben had kan kon wordt werd zijn was geen niet nooit over met "
+        "voor en maar een dit dat die zijn haar hij ze zij het mijn graag ook nog al"
+    ).split()
+)
 _PARENTHESES = re.compile(r"\((?:[^()\n]|\(\w{0,3}\)){0,100}\)")
 _CONTACT_MARK = "\x00"
 _GREETING = re.compile(
@@ -427,7 +441,7 @@ def report_content(text: str) -> str:
 
     Falls back to ``text`` itself when nothing would be left."""
     content = _TOOL_TAG.sub("", text)
-    content = _strip_repeatedly(_FIELD_LABEL, content)
+    content = _strip_repeatedly(_FIELD_LABEL, content, lambda m: " " if m["inline"] else "")
     content = _CONTACT_FIELD.sub(_drop_contact_field, content)
     content = _EMAIL_ADDRESS.sub(_CONTACT_MARK, content)
     content = _PHONE_NUMBER.sub(_CONTACT_MARK, content)
@@ -445,8 +459,12 @@ def report_content(text: str) -> str:
     return content if _WORD.search(content) else text
 
 
-def _strip_repeatedly(pattern: re.Pattern[str], text: str) -> str:
-    while (shorter := pattern.sub("", text, count=1)) != text:
+def _strip_repeatedly(
+    pattern: re.Pattern[str],
+    text: str,
+    replacement: str | Callable[[re.Match[str]], str] = "",
+) -> str:
+    while (shorter := pattern.sub(replacement, text, count=1)) != text:
         text = shorter
     return text
 
@@ -455,7 +473,9 @@ def _drop_contact_field(match: re.Match[str]) -> str:
     value = match.group("value")
     if _EMAIL_ADDRESS.search(value) or _PHONE_NUMBER.search(value):
         return " "
-    return " " if _word_count(value) <= _MAX_CONTACT_WORDS else match.group(0)
+    words = [word.lower() for word in _WORD.findall(value)]
+    is_a_name = len(words) <= _MAX_NAME_WORDS and not _SENTENCE_WORDS.intersection(words)
+    return " " if is_a_name else match.group(0)
 
 
 def _drop_contact_parentheses(match: re.Match[str]) -> str:

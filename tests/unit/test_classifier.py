@@ -9,23 +9,41 @@ from __future__ import annotations
 import pytest
 
 from schemas import Category, Classification, Kind, Urgency
-from services.common.message_text import clean_text
+from services.common.message_text import clean_text, report_content
 from services.processor import classifier
 from services.processor.classifier import (
     CLASSIFIER_VERSION,
     DEFAULT_MIN_CONFIDENCE,
     classify,
+    classify_detailed,
     classify_with,
+    topic_profile,
 )
 from services.processor.classifier.evaluate import evaluate, format_report
-from services.processor.classifier.model import predict, train, trained_models
+from services.processor.classifier.model import (
+    CHAR_NGRAMS,
+    Speller,
+    classification_only_models,
+    predict,
+    train,
+    trained_models,
+)
 from services.processor.classifier.split import (
+    CLASSIFICATION,
+    DEDUPE,
     held_out_rows,
     is_held_out,
     load_labelled,
+    split_labelled,
     train_rows,
 )
 from services.processor.domain import classify as domain_classify
+
+# The cross-author kind accuracy this version reaches (a model trained on the classification
+# files only, scored on the dedupe set, written by another author) is 0.934 on the whole set
+# and 0.914 on its held-out cases; a regression of more than a few rows fails.
+CROSS_AUTHOR_MIN_ACCURACY = 0.90
+CROSS_AUTHOR_HELD_OUT_MIN_ACCURACY = 0.87
 
 # --- clean_text ---------------------------------------------------------------------------
 
@@ -255,6 +273,66 @@ def test_clean_text_drops_stacked_closings() -> None:
     assert clean_text(email) == "Mijn neef wil een hypotheekgesprek, hij is op woensdag bereikbaar."
 
 
+# --- report_content: the relay's wrapping ----------------------------------------------
+
+
+def test_report_content_drops_the_wrapping_of_a_relayed_report() -> None:
+    report = (
+        "Subject: Broadband down\n\n"
+        "Hi team,\n\n"
+        "Not really my department, but passing it on anyway.\n\n"
+        "My cousin's broadband has been down since the weekend.\n\n"
+        "Customer details: Tom Baker, +44 7700 900456, tom.baker@example.org\n\n"
+        "Who can pick this up?"
+    )
+    assert (
+        report_content(report)
+        == "Broadband down\n\nMy cousin's broadband has been down since the weekend."
+    )
+
+
+def test_report_content_drops_a_tool_tag_a_form_label_and_a_contact_field() -> None:
+    report = (
+        "[Meld-widget] Onderwerp: Storing / Omschrijving: Bij mijn tante doet de tv het niet. "
+        "| klant: A. de Boer, 06 1234 9876"
+    )
+    assert report_content(report) == "Storing / Bij mijn tante doet de tv het niet."
+
+
+def test_report_content_keeps_what_the_customer_wants() -> None:
+    # A contact field that is a sentence is kept; so is a callback the customer asked for.
+    text = "Klant: wil een offerte voor zonnepanelen en wil graag teruggebeld worden."
+    assert report_content(text) == text
+    assert report_content("Thanks!") == "Thanks!"  # nothing would be left: unchanged
+
+
+# --- spelling slips -------------------------------------------------------------------------
+
+
+def test_the_speller_undoes_swapped_doubled_and_missing_letters() -> None:
+    speller = Speller.of(["no connection since the storm", "mijn schoonmoeder belt"])
+    assert speller.correct("No connectoin since the sotrm") == "No connection since the storm"
+    assert speller.correct("mijn schoonnmoeder") == "mijn schoonmoeder"
+    assert speller.correct("no conection") == "no connection"
+
+
+def test_the_speller_leaves_known_short_and_far_off_words_alone() -> None:
+    speller = Speller.of(["the storm damaged the roof"], lexicon=["leaking"])
+    assert speller.correct("The roof is leaknig") == "The roof is leaking"
+    assert speller.correct("the strom") == "the storm"
+    assert speller.correct("teh roof") == "teh roof"  # too short to guess
+    assert speller.correct("a hurricane") == "a hurricane"  # no known word one slip away
+
+
+def test_the_fast_char_ngrams_equal_scikit_learns() -> None:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    ours = trained_models().chars.build_analyzer()
+    theirs = TfidfVectorizer(analyzer="char_wb", ngram_range=CHAR_NGRAMS).build_analyzer()
+    for text in ["", "a", "ab c", "  Geen  verbinding\tsinds 8 uur ", "Ãœber straße"]:
+        assert ours(text) == theirs(text)
+
+
 # --- classify: clear cases ----------------------------------------------------------------
 
 
@@ -392,6 +470,46 @@ def test_anger_at_another_provider_plus_switching_is_a_lead() -> None:
     assert classify(text).kind is Kind.opportunity
 
 
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Fwd from the chat bot: no connection at my nan's flat since about 7 this morning. "
+        "When will this be fixed? Customer: R. Patel, 07700 900321. Pls call back",
+        "His monthly electricity instalment was raised from 90 to 150 euros with no clear "
+        "reason, he actually uses less now. Could someone get in touch with him?",
+        "After last night's storm my uncle has damage to his garden wall and a broken window. "
+        "How does he report this the fastest? Water is coming in through the frame.",
+        "Onderwerp: Stroomstoring / Omschrijving: Mijn buurvrouw zit sinds vanochtend "
+        "zonder stroom. | klant: J. Smit, 06 1234 1122",
+        "Stormschade bij mijn zwager: er lekt water naar binnen via het dak. Hoe meldt hij "
+        "dit het snelst? Zouden jullie contact met hem willen opnemen?",
+        "Pinnen werkt niet bij mijn oom sinds vanmiddag, hij moest zijn boodschappen laten "
+        "staan. Wanneer is dit opgelost?",
+        "No conection for my nieghbour since 9 am, wehn will this be fixed?",
+    ],
+)
+def test_outages_charges_and_damage_are_complaints_however_they_are_relayed(text: str) -> None:
+    result = classify(text)
+    assert result.kind is Kind.complaint, result.reasons
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her internet has been down since yesterday, can someone call her back?",
+        "Mijn broer zijn pas is gestolen en blokkeren lukt niet online. Graag even bellen.",
+    ],
+)
+def test_a_callback_request_alone_does_not_make_a_lead(text: str) -> None:
+    result = classify(text)
+    assert result.kind is Kind.complaint, result.reasons
+
+
+def test_a_request_to_arrange_a_payment_plan_is_neither_complaint_nor_lead() -> None:
+    result = classify("My neighbour asks whether her final bill can be paid in instalments.")
+    assert result.kind is Kind.other, result.reasons
+
+
 def test_urgency_blocked_card_abroad_is_high() -> None:
     result = classify("My sister is stuck abroad, her card got blocked and she has no cash left.")
     assert result.kind is Kind.complaint
@@ -481,10 +599,29 @@ def test_split_is_deterministic_and_has_no_overlap() -> None:
     assert [is_held_out(i) for i in ids] == [is_held_out(i) for i in ids]
     assert 0.15 < len(held_ids) / len(ids) < 0.35
     assert {row.language for row in held_out_rows()} == {"nl", "en"}
+    assert {row.source for row in held_out_rows()} == {CLASSIFICATION, DEDUPE}
+
+
+def test_the_classification_files_are_split_by_id() -> None:
+    train, held = split_labelled((CLASSIFICATION,))
+    assert all(not is_held_out(row.id) for row in train)
+    assert all(is_held_out(row.id) for row in held)
+    assert {row.source for row in train + held} == {CLASSIFICATION}
+
+
+def test_the_dedupe_set_is_split_by_case_so_near_copies_never_leak() -> None:
+    train, held = split_labelled((DEDUPE,))
+    train_cases = {row.case for row in train}
+    held_cases = {row.case for row in held}
+    assert None not in train_cases | held_cases
+    assert not train_cases & held_cases
+    assert 0.15 < len(held_cases) / len(train_cases | held_cases) < 0.35
+    assert all(row.urgency is None and row.source == DEDUPE for row in train + held)
 
 
 def test_the_model_is_trained_on_the_train_split_only() -> None:
     assert trained_models().n_rows == len(train_rows())
+    assert classification_only_models().n_rows == len(train_rows((CLASSIFICATION,)))
 
 
 def test_training_is_deterministic() -> None:
@@ -513,13 +650,74 @@ def test_the_fast_scoring_path_equals_the_fitted_pipeline() -> None:
             assert ours == pytest.approx(list(expected), abs=1e-9)
 
 
-def test_held_out_macro_f1_is_at_least_0_90() -> None:
-    report = evaluate()
-    kind = report["kind"]
-    assert report["held_out_rows"] == len(held_out_rows())
-    assert kind["overall"]["macro_f1"] >= 0.90, format_report(report)
-    assert kind["nl"]["macro_f1"] >= 0.85, format_report(report)
-    assert kind["en"]["macro_f1"] >= 0.85, format_report(report)
-    assert report["routed_accuracy"] >= 0.95, format_report(report)
-    assert report["triage_fraction"] <= 0.30, format_report(report)
-    assert "macro-F1" in format_report(report)
+@pytest.fixture(scope="module")
+def report() -> dict:
+    return evaluate()
+
+
+def test_held_out_macro_f1_is_at_least_0_90(report: dict) -> None:
+    combined = report["sets"]["combined"]
+    kind = combined["kind"]
+    text = format_report(report)
+    assert report["held_out_rows"] == len(held_out_rows()) == combined["n"]
+    assert kind["overall"]["macro_f1"] >= 0.90, text
+    assert kind["nl"]["macro_f1"] >= 0.85, text
+    assert kind["en"]["macro_f1"] >= 0.85, text
+    assert combined["routed_accuracy"] >= 0.95, text
+    assert combined["triage_fraction"] <= 0.30, text
+    assert report["kind"] == kind  # the top-level keys are those of the combined set
+    assert "macro-F1" in text and "cross-author" in text
+
+
+def test_each_held_out_source_is_reported(report: dict) -> None:
+    sets = report["sets"]
+    assert sets["classification"]["n"] + sets["dedupe"]["n"] == sets["combined"]["n"]
+    assert sets["classification"]["kind"]["overall"]["macro_f1"] >= 0.90, format_report(report)
+    assert sets["dedupe"]["kind"]["overall"]["accuracy"] >= 0.85, format_report(report)
+    assert sets["dedupe"]["urgency_accuracy"] is None  # the dedupe set rates no urgency
+
+
+def test_cross_author_kind_accuracy_does_not_regress(report: dict) -> None:
+    """Trained on one author's reports, judged on another's: the figure that matters."""
+    sets = report["sets"]
+    whole, held = sets["cross_author"], sets["cross_author_held_out"]
+    assert whole["n"] == len(load_labelled((DEDUPE,)))
+    assert held["n"] == sets["dedupe"]["n"]
+    assert whole["kind"]["overall"]["accuracy"] >= CROSS_AUTHOR_MIN_ACCURACY, format_report(report)
+    assert held["kind"]["overall"]["accuracy"] >= CROSS_AUTHOR_HELD_OUT_MIN_ACCURACY, format_report(
+        report
+    )
+
+
+# --- topic profile ----------------------------------------------------------------------------
+
+
+def test_topic_profile_is_a_distribution_over_the_categories() -> None:
+    profile = topic_profile("Mijn buurman zit sinds gisteren zonder internet en tv.")
+    assert set(profile) == {category.value for category in Category}
+    assert sum(profile.values()) == pytest.approx(1.0)
+    assert all(0.0 <= p <= 1.0 for p in profile.values())
+    assert max(profile, key=profile.__getitem__) == "internet_telecom"
+
+
+def test_topic_profile_of_a_card_text_puts_most_mass_on_payments_cards() -> None:
+    profile = topic_profile(
+        "Her debit card was declined at the till twice today and the contactless payment "
+        "failed as well.",
+        channel="chat",
+    )
+    assert max(profile, key=profile.__getitem__) == "payments_cards"
+    assert profile["payments_cards"] > 0.5
+
+
+def test_topic_profile_of_empty_text_is_all_other() -> None:
+    assert topic_profile("  ") == {
+        category.value: float(category is Category.other) for category in Category
+    }
+
+
+def test_classify_detailed_returns_the_classification_and_the_profile() -> None:
+    text = "Neighbour wants a quote for a heat pump, please call her about it."
+    classification, profile = classify_detailed(text, None, "form")
+    assert classification == classify(text, None, "form")
+    assert profile == topic_profile(text, "form")
