@@ -16,8 +16,8 @@ from enum import StrEnum
 from pydantic import ValidationError
 
 from schemas import Channel, Reporter
+from services.common.language import detect_language
 from services.ingest.submission import SignalSubmission
-from services.processor.domain.language import detect_language
 
 REPLAY_WINDOW_S = 300
 # Reporter.employee_id holds at most 100 characters; longer platform ids are hashed.

@@ -34,9 +34,9 @@ from html.parser import HTMLParser
 from pydantic import ValidationError
 
 from schemas import Attachment, Channel, Customer, Reporter
+from services.common.language import detect_language
 from services.common.message_text import clean_text
 from services.ingest.submission import SignalSubmission
-from services.processor.domain.language import detect_language
 
 MAX_TEXT_CHARS = 50_000
 MAX_SUBJECT_CHARS = 500

@@ -17,6 +17,7 @@ import re
 from typing import TypeVar
 
 from schemas import Category, Classification, Kind, Urgency
+from services.common.language import detect_language
 from services.processor.classifier import rules
 from services.processor.classifier.model import (
     MAX_TEXT_CHARS,
@@ -26,7 +27,6 @@ from services.processor.classifier.model import (
     report_text,
     trained_models,
 )
-from services.processor.domain.language import detect_language
 
 __all__ = [
     "CLASSIFIER_VERSION",
