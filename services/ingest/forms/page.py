@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from html import escape
 from string import Template
 from typing import Final
@@ -121,20 +121,22 @@ def report_href(language: str) -> str:
     return f"{REPORT_PATH}?lang={quote(language)}"
 
 
-def _switch(language: str) -> str:
+def language_switch(language: str, href_for: Callable[[str], str]) -> str:
+    """A link to the same page in the other language; ``href_for(language)`` builds it."""
     other = next(code for code in SUPPORTED if code != language)
     text = labels(language)["switch_to"]
-    return f'<a href="{_e(report_href(other))}" hreflang="{other}" lang="{other}">{_e(text)}</a>'
+    return f'<a href="{_e(href_for(other))}" hreflang="{other}" lang="{other}">{_e(text)}</a>'
+
+
+def layout(language: str, title: str, content: str, switch: str) -> str:
+    """The page shell every employee-facing page shares (report, confirmation, status)."""
+    return _PAGE.substitute(
+        lang=_e(language), title=_e(title), style=STYLE, switch=switch, content=content
+    )
 
 
 def _layout(language: str, title: str, content: str) -> str:
-    return _PAGE.substitute(
-        lang=_e(language),
-        title=_e(title),
-        style=STYLE,
-        switch=_switch(language),
-        content=content,
-    )
+    return layout(language, title, content, language_switch(language, report_href))
 
 
 def _error_text(language: str, code: str | None) -> str:

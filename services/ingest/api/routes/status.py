@@ -8,7 +8,6 @@ from Kafka. An id never seen is a 404: it may still be on its way."""
 from __future__ import annotations
 
 from html import escape
-from string import Template
 from typing import Annotated, Final
 from urllib.parse import quote, urlsplit
 
@@ -21,8 +20,14 @@ from schemas.signal import SignalId
 from services.ingest.api.deps import ClientDep, SettingsDep
 from services.ingest.api.problems import problem
 from services.ingest.forms.auth import NotConfigured, Unauthorized, authenticate, challenge_header
-from services.ingest.forms.i18n import SUPPORTED, choose_language
-from services.ingest.forms.page import STYLE, page_headers, render_message, report_href
+from services.ingest.forms.i18n import choose_language
+from services.ingest.forms.page import (
+    language_switch,
+    layout,
+    page_headers,
+    render_message,
+    report_href,
+)
 from services.ingest.status import SignalStatus, StatusBook
 
 router = APIRouter()
@@ -112,26 +117,6 @@ LABELS: Final[dict[str, dict[str, str]]] = {
     },
 }
 
-_PAGE: Final = Template(
-    """<!doctype html>
-<html lang="$lang">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="same-origin">
-<title>$title · Antenna</title>
-<style>$style</style>
-</head>
-<body>
-<header class="bar"><span class="brand">Antenna</span>$switch</header>
-<main>
-$content
-</main>
-</body>
-</html>
-"""
-)
-
 
 def get_status_book(request: Request) -> StatusBook:
     book: StatusBook = request.app.state.status_book
@@ -178,14 +163,8 @@ def status_href(signal_id: str, language: str) -> str:
 
 
 def _layout(language: str, signal_id: str, title: str, content: str) -> str:
-    other = next(code for code in SUPPORTED if code != language)
-    switch = (
-        f'<a href="{_e(status_href(signal_id, other))}" hreflang="{other}" lang="{other}">'
-        f"{_e(LABELS[language]['switch_to'])}</a>"
-    )
-    return _PAGE.substitute(
-        lang=_e(language), title=_e(title), style=STYLE, switch=switch, content=content
-    )
+    switch = language_switch(language, lambda other: status_href(signal_id, other))
+    return layout(language, title, content, switch)
 
 
 def _safe_url(url: str | None) -> str | None:
