@@ -10,6 +10,9 @@ every report to ``services.ingest.intake.accept``, like every other channel.
 from __future__ import annotations
 
 import hashlib
+import hmac
+import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -49,6 +52,32 @@ class Ignored:
 
 def fresh(timestamp: float, now: float, tolerance_s: int = REPLAY_WINDOW_S) -> bool:
     return abs(now - timestamp) <= tolerance_s
+
+
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+
+
+def verify_timestamped(
+    expected: Callable[[str], str],
+    timestamp: str | None,
+    presented: str | None,
+    now: float,
+    tolerance_s: int = REPLAY_WINDOW_S,
+) -> Verdict:
+    """The checks every timestamped HMAC scheme shares (Slack v0, Antenna v1): both headers
+    present, a numeric timestamp, the signature ``expected(timestamp)`` compared in constant
+    time, then the replay window."""
+    if not timestamp or not presented:
+        return Verdict.missing
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return Verdict.invalid
+    if not hmac.compare_digest(
+        expected(timestamp).encode(), presented.strip().encode("utf-8", "replace")
+    ):
+        return Verdict.invalid
+    if not fresh(int(timestamp), now, tolerance_s):
+        return Verdict.stale
+    return Verdict.ok
 
 
 def employee_id(platform: str, *parts: str) -> str:

@@ -27,7 +27,7 @@ from services.ingest.chat import (
     build_submission,
     employee_id,
     error_fields,
-    fresh,
+    verify_timestamped,
 )
 
 SIGNATURE_HEADER = "X-Slack-Signature"
@@ -41,7 +41,6 @@ EDIT_SUBTYPES = frozenset({"message_changed", "message_deleted"})
 # changes, bot messages, ...) is not a report.
 PERSON_SUBTYPES = frozenset({None, "file_share", "thread_broadcast", "me_message"})
 
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _LEADING_MENTION = re.compile(r"^\s*<@[A-Z0-9]+(?:\|[^>]*)?>")
 _ENTITY = re.compile(r"<([^<>\n]*)>")
 _SPACES = re.compile(r"[ \t\u00a0]+")
@@ -64,16 +63,9 @@ def verify(
     tolerance_s: int = REPLAY_WINDOW_S,
 ) -> Verdict:
     """Check the v0 signature over the raw body (constant time), then the replay window."""
-    if not timestamp or not presented:
-        return Verdict.missing
-    if not _TIMESTAMP.fullmatch(timestamp):
-        return Verdict.invalid
-    expected = signature(secret, timestamp, body)
-    if not hmac.compare_digest(expected.encode(), presented.strip().encode("utf-8", "replace")):
-        return Verdict.invalid
-    if not fresh(int(timestamp), now, tolerance_s):
-        return Verdict.stale
-    return Verdict.ok
+    return verify_timestamped(
+        lambda ts: signature(secret, ts, body), timestamp, presented, now, tolerance_s
+    )
 
 
 # --- text -----------------------------------------------------------------------------------

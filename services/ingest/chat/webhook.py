@@ -8,8 +8,6 @@ The sender posts JSON ``{"text", "user": {"id", "name", "email"?}, "message_id",
 
 from __future__ import annotations
 
-import re
-
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from services.common import signing
@@ -21,14 +19,12 @@ from services.ingest.chat import (
     build_submission,
     employee_id,
     error_fields,
-    fresh,
+    verify_timestamped,
 )
 
 SIGNATURE_HEADER = signing.SIGNATURE_HEADER
 TIMESTAMP_HEADER = signing.TIMESTAMP_HEADER
 IDEMPOTENCY_HEADER = "Idempotency-Key"
-
-_TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
 def verify(
@@ -39,16 +35,9 @@ def verify(
     now: float,
     tolerance_s: int = REPLAY_WINDOW_S,
 ) -> Verdict:
-    if not timestamp or not presented:
-        return Verdict.missing
-    if not _TIMESTAMP.fullmatch(timestamp):
-        return Verdict.invalid
-    sent = int(timestamp)
-    if signing.verify(secret, sent, body, presented.strip(), now=now, tolerance_s=tolerance_s):
-        return Verdict.ok
-    if not fresh(sent, now, tolerance_s):
-        return Verdict.stale
-    return Verdict.invalid
+    return verify_timestamped(
+        lambda ts: signing.sign(secret, int(ts), body), timestamp, presented, now, tolerance_s
+    )
 
 
 class _Payload(BaseModel):
