@@ -37,10 +37,6 @@ def assess(signal: Signal) -> ClassifiedSignal:
     return ClassifiedSignal(signal=signal, classification=classification, topic=topic)
 
 
-def classify_signal(signal: Signal) -> Classification:
-    return assess(signal).classification
-
-
 @dataclass(frozen=True)
 class Judgement:
     """``topic`` is None for a dropped re-submission."""

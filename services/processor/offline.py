@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from pydantic import ValidationError
 
-from schemas import Channel, Customer, Reporter, Signal, new_signal_id
+from schemas import Channel, Classification, Customer, Reporter, Signal, new_signal_id
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
@@ -96,18 +96,21 @@ def signal_from_row(row: Row, now: datetime) -> Signal:
 Processor = Callable[[Row, ClassifiedSignal], Row]
 
 
+def _classified(row: Row, c: Classification) -> Row:
+    """The fields `classify` and `route` both print for a row."""
+    return {
+        "id": row.get("id"),
+        "kind": c.kind.value,
+        "confidence": c.confidence,
+        "category": c.category.value,
+        "urgency": c.urgency.value,
+        "language": c.language,
+    }
+
+
 def classifier() -> Processor:
     def process(row: Row, judged: ClassifiedSignal) -> Row:
-        c = judged.classification
-        return {
-            "id": row.get("id"),
-            "kind": c.kind.value,
-            "confidence": c.confidence,
-            "category": c.category.value,
-            "urgency": c.urgency.value,
-            "language": c.language,
-            "reasons": c.reasons,
-        }
+        return {**_classified(row, judged.classification), "reasons": judged.classification.reasons}
 
     return process
 
@@ -134,15 +137,9 @@ def deduplicator(policy: DedupePolicy | None = None) -> Processor:
 
 def router(rules: RuleSet, explain: bool) -> Processor:
     def process(row: Row, judged: ClassifiedSignal) -> Row:
-        c = judged.classification
-        chosen = route(rules, c, judged.signal)
+        chosen = route(rules, judged.classification, judged.signal)
         out: Row = {
-            "id": row.get("id"),
-            "kind": c.kind.value,
-            "confidence": c.confidence,
-            "category": c.category.value,
-            "urgency": c.urgency.value,
-            "language": c.language,
+            **_classified(row, judged.classification),
             "destination": chosen.destination,
             "target": chosen.target,
             "rule_id": chosen.rule_id,

@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from schemas import Category, Classification, Kind, Urgency
+from schemas import Category, Kind, Urgency
 from services.common.message_text import clean_text, report_content
-from services.processor import classifier
 from services.processor.classifier import (
     CLASSIFIER_VERSION,
     DEFAULT_MIN_CONFIDENCE,
@@ -37,7 +36,6 @@ from services.processor.classifier.split import (
     split_labelled,
     train_rows,
 )
-from services.processor.domain import classify as domain_classify
 
 # The cross-author kind accuracy this version reaches (a model trained on the classification
 # files only, scored on the dedupe set, written by another author) is 0.934 on the whole set
@@ -572,17 +570,6 @@ def test_confidence_stays_in_range_and_classification_is_deterministic() -> None
     assert all(r == results[0] for r in results)
     assert 0.0 <= results[0].confidence <= 1.0
     assert results[0].language == "nl"
-
-
-# --- the processor's entry point -----------------------------------------------------------
-
-
-def test_the_domain_classify_delegates_to_the_classifier() -> None:
-    text = "Neighbour wants a quote for fibre broadband, please call her tomorrow."
-    assert domain_classify.classify(text) == classifier.classify(text)
-    assert domain_classify.classify(text, "en", channel="chat") == classify(text, "en", "chat")
-    assert domain_classify.CLASSIFIER_VERSION == CLASSIFIER_VERSION
-    assert isinstance(domain_classify.classify(text), Classification)
 
 
 # --- split, training, held-out evaluation -------------------------------------------------

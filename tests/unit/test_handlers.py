@@ -8,7 +8,7 @@ import pytest
 from schemas import Category, Classification, Kind, topics
 from services.processor.domain.dedupe import Deduper
 from services.processor.domain.route import DEFAULT_RULES
-from services.processor.handlers import InvalidSignal, classify_signal, decode_signal, judge
+from services.processor.handlers import InvalidSignal, assess, decode_signal, judge
 
 NOW = datetime(2025, 3, 14, 10, 0, 5, tzinfo=UTC)
 
@@ -140,4 +140,4 @@ def test_classify_signal_reads_the_subject_too(make_signal) -> None:
         language="nl",
         text="Graag morgen terugbellen, ze is geïnteresseerd.",
     )
-    assert classify_signal(signal).language == "nl"
+    assert assess(signal).classification.language == "nl"

@@ -1539,15 +1539,6 @@ def _whole(text: str, match: re.Match[str]) -> str:
     return text[start : match.end()]
 
 
-def category_of(text: str) -> Category:
-    """The category with most distinct keywords (ties: first listed), else other."""
-    best, best_hits = Category.other, 0
-    for category, words in category_evidence(text).items():
-        if len(words) > best_hits:
-            best, best_hits = category, len(words)
-    return best
-
-
 # --- urgency ------------------------------------------------------------------------------
 
 
@@ -1750,16 +1741,6 @@ def urgency_evidence(text: str) -> list[UrgencyRule]:
         for rule in (*HIGH_URGENCY_RULES, *LOW_URGENCY_RULES)
         if rule.pattern.search(lower) or (rule.shouted and rule.shouted.search(text))
     ]
-
-
-def urgency_of(text: str) -> Urgency:
-    """High if a high-urgency rule fires, low if only a low one does, else normal."""
-    fired = urgency_evidence(text)
-    if any(rule.urgency is Urgency.high for rule in fired):
-        return Urgency.high
-    if fired:
-        return Urgency.low
-    return Urgency.normal
 
 
 # --- vocabulary ---------------------------------------------------------------------------
