@@ -10,10 +10,10 @@ import pytest
 from prometheus_client import REGISTRY
 from ulid import ULID
 
-from schemas import Channel, Signal
-from services.common.kafka import BrokerUnavailable
+from schemas import Channel
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
+from tests.support.fakes import FakePublisher
 
 with warnings.catch_warnings():
     # Starlette warns (UserWarning) that its TestClient prefers httpx2; not our concern here.
@@ -24,25 +24,6 @@ KEY = "test-api-key-0123456789"
 OTHER_KEY = "other-api-key-9876543210"
 MAX_BODY = 4096
 PROBLEM = "application/problem+json"
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Signal] = []
-        self.unavailable = False
-        self.is_ready = True
-        self.closed = False
-
-    async def publish(self, signal: Signal) -> None:
-        if self.unavailable:
-            raise BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
-        self.published.append(signal)
-
-    async def ready(self) -> bool:
-        return self.is_ready
-
-    def close(self) -> None:
-        self.closed = True
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ from schemas import Channel, Signal
 from services.common.broker import free_port
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
-from tests.unit.test_api import FakePublisher
+from tests.support.fakes import FakePublisher
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette's TestClient prefers httpx2; not our concern

@@ -14,8 +14,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from schemas import Channel, Signal
-from services.common.kafka import BrokerUnavailable
+from schemas import Channel
 from services.ingest.app import create_app
 from services.ingest.forms import (
     AttachmentTooLarge,
@@ -29,6 +28,7 @@ from services.ingest.forms.csrf import CsrfSigner
 from services.ingest.forms.i18n import LABELS, choose_language, parse_accept_language
 from services.ingest.forms.page import render_form
 from services.ingest.settings import IngestSettings
+from tests.support.fakes import FakePublisher
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")  # Starlette's TestClient warning; not our concern
@@ -39,23 +39,6 @@ ANNA = ("anna", "anna-password-0123")
 BEN = ("ben", "ben:password-with-colon")
 ATTACHMENT_LIMIT = 1000
 SECRET = b"csrf-test-secret-0123456789"
-
-
-class FakePublisher:
-    def __init__(self) -> None:
-        self.published: list[Signal] = []
-        self.unavailable = False
-
-    async def publish(self, signal: Signal) -> None:
-        if self.unavailable:
-            raise BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
-        self.published.append(signal)
-
-    async def ready(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 def _settings(**overrides: object) -> IngestSettings:

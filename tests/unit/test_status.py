@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from schemas import Dedupe, DeliveryResult, Destination, Signal, new_signal_id, topics
+from schemas import Dedupe, DeliveryResult, Destination, new_signal_id, topics
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
+from tests.support.fakes import FakePublisher
 from tests.unit.conftest import RECEIVED_AT, build_routed, build_signal
 
 with warnings.catch_warnings():
@@ -275,17 +276,6 @@ def test_close_stops_a_follower_that_waits_for_the_broker() -> None:
 
 
 # -------------------------------------------------------------------------- the routes
-
-
-class FakePublisher:
-    async def publish(self, signal: Signal) -> None:
-        pass
-
-    async def ready(self) -> bool:
-        return True
-
-    def close(self) -> None:
-        pass
 
 
 def _settings(**overrides: object) -> IngestSettings:
