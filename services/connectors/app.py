@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import dead_letter
-from services.common.faust_app import make_faust_app, raw_topic
+from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.connectors import metrics
 from services.connectors.base import Connector, ConnectorContext
@@ -58,7 +58,7 @@ def create_app(
     )
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
-    ledger = app.Table("delivery-ledger", default=None, partitions=settings.topic_partitions)
+    ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
 
     async def park(event: Any, stage: str, error: str) -> None:
         msg = event.message
@@ -88,6 +88,7 @@ def create_app(
                 result = await deliver_with_retries(connector, routed, policy)
                 await publish(result, event)
                 ledger[signal_id] = result.status.value
+                await ledger.written()  # before the input offset can be committed
                 metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
                 metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
                 log.info(

@@ -23,7 +23,7 @@ from pydantic import ValidationError
 
 from schemas import topics
 from services.common.dead_letters import dead_letter
-from services.common.faust_app import make_faust_app, raw_topic
+from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
 from services.processor.classifier.model import trained_models
@@ -60,7 +60,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             topics.DLQ,
         )
     }
-    memory = app.Table("dedupe-memory", default=None, partitions=1)
+    memory = acked_table(app, "dedupe-memory", partitions=1)
     deduper = Deduper(
         memory,
         DedupePolicy(
@@ -116,6 +116,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                     now,
                     handover.topic,
                 )
+                await memory.written()  # remembered before handed on: see AckedTable
                 if result.topic is not None and result.routed is not None:
                     await send_acked(
                         result.topic,

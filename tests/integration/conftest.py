@@ -2,13 +2,14 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from services.common.kafka import ensure_topics
 from tests.support.broker import kafka_for_tests
 from tests.support.http_recorder import Recorder
-from tests.support.services import WEBHOOK_SECRET, Services, service_env
+from tests.support.services import WEBHOOK_SECRET, Services, live_services, service_env
 
 pytestmark = pytest.mark.integration
 SAMPLE_RULES = Path(__file__).parents[2] / "deploy" / "config" / "routing.yaml"
@@ -57,7 +58,14 @@ def pipeline(
     services.start("ingest", "processor", "connectors")
     yield services
     services.stop()
-    for name in ("ingest", "processor", "connectors"):
-        log = services.log(name)
-        if log.exists():  # kept in the test's tmp dir; print the tail for failing runs
-            print(f"--- {name} log tail ---\n" + "\n".join(log.read_text().splitlines()[-15:]))
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[Any]:
+    """A failing test shows the logs of the services it ran against, so a failure on a
+    CI machine can be read from its output alone."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call" and report.failed:
+        for services in live_services():
+            report.sections.extend(services.log_tails())

@@ -51,7 +51,6 @@ def smtp_port(kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     log = ingest.log("ingest")
     if log.exists():
         text = log.read_text()
-        print("--- ingest log tail ---\n" + "\n".join(text.splitlines()[-15:]))
         # No personal data in the log: no addresses, no text.
         for personal in ("peter.devries@", "sarah.miller@", "Could you please refund"):
             assert personal not in text

@@ -16,6 +16,7 @@ from services.common.broker import free_port
 from services.common.processes import spawn, terminate
 
 API_KEY = "integration-test-key-0123456789"
+_LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
 
 
@@ -51,6 +52,8 @@ class Services:
         return f"http://127.0.0.1:{self.env['ANTENNA_API_PORT']}"
 
     def start(self, *names: str) -> None:
+        if self not in _LIVE:
+            _LIVE.append(self)
         for name in names:
             self.procs[name] = spawn(
                 [sys.executable, "-m", "services.cli", name], self.log(name), self.env
@@ -76,6 +79,21 @@ class Services:
             proc = self.procs.pop(name, None)
             if proc is not None:
                 terminate(proc)
+        if not self.procs and self in _LIVE:
+            _LIVE.remove(self)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL: a crash, with no chance to flush, commit or leave the group."""
+        proc = self.procs.pop(name)
+        proc.kill()
+        proc.wait()
+
+    def log_tails(self, lines: int = 40) -> list[tuple[str, str]]:
+        tails = []
+        for path in sorted((self.var_dir / "log").glob("*.log")):
+            text = "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+            tails.append((f"{path.stem} log, last {lines} lines", text))
+        return tails
 
     def restart(self, name: str) -> None:
         self.stop(name)
@@ -88,3 +106,7 @@ class Services:
             headers={"Authorization": f"Bearer {API_KEY}", **headers},
             timeout=30,
         )
+
+
+def live_services() -> list[Services]:
+    return list(_LIVE)
