@@ -12,6 +12,7 @@ from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
 from services.ingest.api.routes import chat, email, forms, health, signals, status
 from services.ingest.email.smtp import SmtpServer
+from services.ingest.forms.throttle import SignInThrottle, ThrottlePolicy
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
@@ -61,6 +62,9 @@ def create_app(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
     app.state.status_book = StatusBook()
+    app.state.sign_in_throttle = SignInThrottle(
+        ThrottlePolicy(settings.report_sign_in_max_failures, settings.report_sign_in_window_s)
+    )
     app.add_middleware(
         BodySizeLimit,
         max_bytes=settings.max_body_bytes,

@@ -5,6 +5,11 @@ REQUESTS = Counter(
     "Signals offered to ingest, by channel and outcome",
     ["channel", "outcome"],  # outcome: accepted, replayed, unavailable
 )
+SIGN_IN_REFUSALS = Counter(
+    "antenna_ingest_sign_in_refusals_total",
+    "Refused Basic sign-ins on the employee pages",
+    ["reason"],  # wrong_password, throttled
+)
 PUBLISH_SECONDS = Histogram(
     "antenna_ingest_publish_seconds",
     "Time until the broker acknowledged a signal",

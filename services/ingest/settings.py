@@ -44,6 +44,10 @@ class IngestSettings(CommonSettings):
     # trusted SSO proxy in front sets report_trusted_user_header.
     report_users: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     report_trusted_user_header: str | None = None
+    # Wrong Basic passwords a client address may give within the window before its
+    # sign-ins are refused (429) until the oldest failure leaves the window.
+    report_sign_in_max_failures: int = Field(default=10, ge=1)
+    report_sign_in_window_s: float = Field(default=900.0, gt=0)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post

@@ -484,6 +484,39 @@ def test_page_auth(publisher) -> None:
     assert publisher.published == []
 
 
+@pytest.mark.parametrize("path", ["/report", "/report/status/01M8FJ3F0PZBZBG3ZERAJ0KJEN"])
+def test_guessing_passwords_pauses_sign_in_for_that_client(publisher, path) -> None:
+    with _client_with(publisher, report_sign_in_max_failures=3) as client:
+        for _ in range(3):
+            assert client.get(path, auth=("anna", "guess")).status_code == 401
+        paused = client.get(path, auth=ANNA)  # even the right password, while paused
+        assert paused.status_code == 429
+        assert 0 < int(paused.headers["retry-after"]) <= 900
+        assert "Too many sign-in attempts" in paused.text
+        assert paused.headers["cache-control"] == "no-store"
+        assert client.get(path).status_code == 401  # no credentials: just the challenge
+        metrics = client.get("/metrics").text
+        assert 'antenna_ingest_sign_in_refusals_total{reason="throttled"}' in metrics
+
+
+def test_a_right_password_before_the_limit_resets_the_count(publisher) -> None:
+    with _client_with(publisher, report_sign_in_max_failures=3) as client:
+        for _ in range(5):
+            assert client.get("/report", auth=("anna", "guess")).status_code == 401
+            assert client.get("/report", auth=("anna", "guess")).status_code == 401
+            assert client.get("/report", auth=ANNA).status_code == 200
+
+
+def test_sso_header_sign_in_is_never_paused(publisher) -> None:
+    with _client_with(
+        publisher, report_trusted_user_header="X-Forwarded-Email", report_sign_in_max_failures=1
+    ) as client:
+        assert client.get("/report", auth=("anna", "guess")).status_code == 401
+        assert client.get("/report", auth=ANNA).status_code == 429
+        sso = client.get("/report", headers={"X-Forwarded-Email": "sanne@example.nl"})
+        assert sso.status_code == 200
+
+
 def test_report_is_accepted_and_shows_the_id(client, publisher) -> None:
     hidden = _get_form(client)
     response = _report(

@@ -41,9 +41,10 @@ class NotConfigured(Exception):
 
 
 class Unauthorized(Exception):
-    def __init__(self, basic_challenge: bool) -> None:
+    def __init__(self, basic_challenge: bool, attempted: bool = False) -> None:
         super().__init__("sign-in needed")
         self.basic_challenge = basic_challenge
+        self.attempted = attempted  # a user name and password were given, and refused
 
 
 def challenge_header() -> dict[str, str]:
@@ -64,6 +65,11 @@ def _users(settings: IngestSettings) -> list[tuple[bytes, bytes]]:
             continue
         users.append((_digest(user), _digest(password)))
     return users
+
+
+def presents_basic(headers: Mapping[str, str]) -> bool:
+    scheme = (headers.get("authorization") or "").strip().partition(" ")[0]
+    return scheme.lower() == "basic"
 
 
 def _basic_credentials(authorization: str | None) -> tuple[str, str] | None:
@@ -121,5 +127,5 @@ def authenticate(settings: IngestSettings, headers: Mapping[str, str]) -> Employ
                 return Employee(user, "basic")
         if credentials is not None:
             log.info("report page sign-in refused")  # no user name: it may be personal
-        raise Unauthorized(basic_challenge=True)
+        raise Unauthorized(basic_challenge=True, attempted=credentials is not None)
     raise Unauthorized(basic_challenge=False)  # only the SSO proxy signs people in

@@ -66,6 +66,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "not_configured_body": "Ask your administrator to set up sign-in for this page.",
         "unauthorized_title": "Sign-in needed",
         "unauthorized_body": "Sign in with your employee account to report a signal.",
+        "throttled_title": "Too many sign-in attempts",
+        "throttled_body": (
+            "Sign-in is paused for this device after too many wrong passwords. "
+            "Try again later, or ask your administrator for help."
+        ),
         "unsupported_title": "This form could not be read",
         "unsupported_body": "Open the report page and send the form from there.",
     },
@@ -123,6 +128,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "not_configured_body": "Vraag je beheerder om het inloggen voor deze pagina in te stellen.",
         "unauthorized_title": "Inloggen nodig",
         "unauthorized_body": "Log in met je medewerkersaccount om een signaal te melden.",
+        "throttled_title": "Te vaak geprobeerd in te loggen",
+        "throttled_body": (
+            "Inloggen is op dit apparaat even gepauzeerd na te veel verkeerde wachtwoorden. "
+            "Probeer het later opnieuw, of vraag je beheerder om hulp."
+        ),
         "unsupported_title": "Dit formulier kon niet worden gelezen",
         "unsupported_body": "Open de meldpagina en verstuur het formulier daarvandaan.",
     },

@@ -20,6 +20,7 @@ from schemas import Reporter
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields as log_fields
 from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
+from services.ingest.api.pages import html_page, refusal, signed_in
 from services.ingest.api.problems import RETRY_AFTER_S, problem
 from services.ingest.api.routes.signals import Accepted
 from services.ingest.forms import (
@@ -34,21 +35,12 @@ from services.ingest.forms import (
     parse_body,
     parse_urlencoded,
 )
-from services.ingest.forms.auth import (
-    Employee,
-    NotConfigured,
-    Unauthorized,
-    authenticate,
-    challenge_header,
-)
 from services.ingest.forms.csrf import CsrfSigner, new_nonce
 from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     REPORT_PATH,
-    page_headers,
     render_confirmation,
     render_form,
-    render_message,
 )
 from services.ingest.idempotency import KeyReused
 from services.ingest.intake import accept
@@ -87,32 +79,6 @@ def _signer(request: Request) -> CsrfSigner:
     return signer
 
 
-def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers={**page_headers(), **(headers or {})})
-
-
-def _message(
-    language: str, status: int, name: str, *, fresh_link: bool, headers: dict[str, str] | None
-) -> HTMLResponse:
-    page = render_message(
-        language=language,
-        title_key=f"{name}_title",
-        body_key=f"{name}_body",
-        fresh_link=fresh_link,
-    )
-    return _html(page, status, headers)
-
-
-def _employee(request: Request, settings: SettingsDep, language: str) -> Employee | HTMLResponse:
-    try:
-        return authenticate(settings, request.headers)
-    except NotConfigured:
-        return _message(language, 404, "not_configured", fresh_link=False, headers=None)
-    except Unauthorized as exc:
-        challenge = challenge_header() if exc.basic_challenge else None
-        return _message(language, 401, "unauthorized", fresh_link=False, headers=challenge)
-
-
 def _email_or_none(user: str) -> str | None:
     """The signed-in name as the reporter's e-mail when it is one (SSO proxies send it)."""
     if "@" not in user:
@@ -128,7 +94,7 @@ async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     language = choose_language(
         request.query_params.get("lang"), request.headers.get("accept-language")
     )
-    employee = _employee(request, settings, language)
+    employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
     nonce = new_nonce()
@@ -138,7 +104,7 @@ async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
         csrf_token=_signer(request).issue(employee.user, nonce),
         nonce=nonce,
     )
-    return _html(page)
+    return html_page(page)
 
 
 @router.post(REPORT_PATH, response_class=HTMLResponse, include_in_schema=False)
@@ -150,15 +116,15 @@ async def submit_report(
 ) -> HTMLResponse:
     accept_language = request.headers.get("accept-language")
     language = choose_language(request.query_params.get("lang"), accept_language)
-    employee = _employee(request, settings, language)
+    employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
     if media_type(request.headers.get("content-type")) != MEDIA_URLENCODED:
-        return _message(language, 415, "unsupported", fresh_link=True, headers=None)
+        return refusal(language, 415, "unsupported", fresh_link=True)
     try:
         posted = parse_urlencoded(await request.body())
     except FormInvalid:
-        return _message(language, 400, "unsupported", fresh_link=True, headers=None)
+        return refusal(language, 400, "unsupported", fresh_link=True)
     language = choose_language(
         posted.get("lang") or request.query_params.get("lang"), accept_language
     )
@@ -167,7 +133,7 @@ async def submit_report(
     nonce = posted.get("nonce", "")
     if not signer.verify(posted.get("csrf_token"), employee.user, nonce):
         log.info("report page: CSRF token refused")
-        return _message(language, 403, "csrf", fresh_link=True, headers=None)
+        return refusal(language, 403, "csrf", fresh_link=True)
 
     values = {name: posted.get(name, "") for name in PAGE_FIELDS}
 
@@ -182,7 +148,7 @@ async def submit_report(
             **kwargs,
         )
         headers = {"Retry-After": str(RETRY_AFTER_S)} if status == 503 else None
-        return _html(page, status, headers)
+        return html_page(page, status, headers)
 
     submitted: dict[str, str | None] = {
         **values,
@@ -219,7 +185,7 @@ async def submit_report(
             notice_title="unavailable_title",
             notice_kind="warn",
         )
-    return _html(render_confirmation(language=language, signal_id=accepted.signal_id))
+    return html_page(render_confirmation(language=language, signal_id=accepted.signal_id))
 
 
 def _fingerprint(submission: SignalSubmission) -> bytes:

@@ -18,14 +18,12 @@ from ulid import ULID
 from schemas import DeliveryStatus
 from schemas.signal import SignalId
 from services.ingest.api.deps import ClientDep, SettingsDep
+from services.ingest.api.pages import html_page, signed_in
 from services.ingest.api.problems import problem
-from services.ingest.forms.auth import NotConfigured, Unauthorized, authenticate, challenge_header
 from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     language_switch,
     layout,
-    page_headers,
-    render_message,
     report_href,
 )
 from services.ingest.status import SignalStatus, StatusBook
@@ -285,39 +283,20 @@ def render_unknown(*, language: str, signal_id: str, valid: bool) -> str:
     return _layout(language, signal_id if valid else "", title, content)
 
 
-def _html(body: str, status: int = 200, headers: dict[str, str] | None = None) -> HTMLResponse:
-    return HTMLResponse(body, status_code=status, headers={**page_headers(), **(headers or {})})
-
-
 @router.get(STATUS_PAGE_PATH + "/{signal_id}", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(request: Request, signal_id: str, settings: SettingsDep) -> HTMLResponse:
     language = choose_language(
         request.query_params.get("lang"), request.headers.get("accept-language")
     )
-    try:
-        authenticate(settings, request.headers)
-    except NotConfigured:
-        page = render_message(
-            language=language,
-            title_key="not_configured_title",
-            body_key="not_configured_body",
-            fresh_link=False,
-        )
-        return _html(page, 404)
-    except Unauthorized as exc:
-        page = render_message(
-            language=language,
-            title_key="unauthorized_title",
-            body_key="unauthorized_body",
-            fresh_link=False,
-        )
-        return _html(page, 401, challenge_header() if exc.basic_challenge else None)
+    employee = signed_in(request, settings, language)
+    if isinstance(employee, HTMLResponse):
+        return employee
     if not _is_ulid(signal_id):
-        return _html(render_unknown(language=language, signal_id=signal_id, valid=False), 422)
+        return html_page(render_unknown(language=language, signal_id=signal_id, valid=False), 422)
     signal_id = signal_id.upper()
     book = get_status_book(request)
     status = book.get(signal_id)
     if status is None:
-        return _html(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
+        return html_page(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
     original = book.get(status.duplicate_of) if status.duplicate_of else None
-    return _html(render_status(language=language, status=status, original=original))
+    return html_page(render_status(language=language, status=status, original=original))
