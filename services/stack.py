@@ -16,11 +16,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-import httpx
-
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
-from services.common.processes import spawn, terminate
+from services.common.processes import (
+    NotReady,
+    healthy,
+    spawn,
+    terminate,
+    wait_for_http,
+    worker_ready,
+)
 from services.common.settings import CommonSettings
 from services.connectors.app import build_connectors
 from services.connectors.settings import ConnectorSettings
@@ -117,14 +122,27 @@ def up() -> int:
                 [sys.executable, "-m", "services.cli", name], paths.log(name), env
             )
         api = f"http://{ingest.api_host}:{ingest.api_port}"
-        _wait_for_api(api, children["ingest"], paths.log("ingest"))
+        p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
+        c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
+        print("Starting: broker up; waiting for ingest, processor and connectors...", flush=True)
+        waits = [
+            ("ingest", f"{api}/healthz", healthy, 30.0),
+            ("processor", f"http://{p_host}:{p_port}/", worker_ready, 90.0),
+            ("connectors", f"http://{c_host}:{c_port}/", worker_ready, 90.0),
+        ]
+        for name, url, ready, timeout_s in waits:
+            if url.endswith(":0/"):
+                continue  # metrics switched off: nothing to ask
+            try:
+                wait_for_http(name, children[name], url, ready, paths.log(name), timeout_s)
+            except NotReady as exc:
+                print(exc, file=sys.stderr)
+                return 1
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
         print(f"Report:   {api}/report  (the page employees use)")
         smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
         print(f"SMTP:     {smtp}  (mail to a signal address becomes a signal)")
-        p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
-        c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
         print(
             f"Metrics:  {api}/metrics (ingest), http://{p_host}:{p_port}/ (processor), "
             f"http://{c_host}:{c_port}/ (connectors)"
@@ -159,19 +177,3 @@ def _port_free(port: int) -> bool:
     with socket.socket() as s:
         s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         return s.connect_ex(("127.0.0.1", port)) != 0
-
-
-def _wait_for_api(
-    api: str, proc: subprocess.Popen[bytes], log: Path, timeout_s: float = 30
-) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise SystemExit(f"ingest exited with code {proc.returncode}; see {log}")
-        try:
-            if httpx.get(f"{api}/healthz", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise SystemExit(f"ingest did not answer at {api} within {timeout_s:.0f}s; see {log}")

@@ -6,12 +6,32 @@ import asyncio
 from typing import Any, cast
 
 import faust
-from faust.types import FutureMessage
+from faust.types import AppT, FutureMessage
+from prometheus_client import Gauge
 
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure
 from services.common.metrics import serve_metrics
 from services.common.settings import CommonSettings
+
+WORKER_READY = Gauge(
+    "antenna_worker_ready",
+    "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
+    "rebalances or restores",
+    ["app"],
+)
+
+
+class ReadinessSensor(faust.Sensor):
+    """Exports whether the worker is processing: a worker stuck in a rebalance or in
+    table recovery is alive but does nothing, and only this gauge shows it."""
+
+    def on_rebalance_start(self, app: AppT) -> dict[str, Any]:
+        WORKER_READY.labels(app.conf.id).set(0)
+        return dict(super().on_rebalance_start(app))
+
+    def on_rebalance_end(self, app: AppT, state: dict[str, Any]) -> None:
+        WORKER_READY.labels(app.conf.id).set(1)
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
@@ -33,7 +53,10 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         datadir=str(datadir),
     )
     options.update(overrides)
-    return faust.App(app_id, **options)
+    app = faust.App(app_id, **options)
+    WORKER_READY.labels(app_id).set(0)
+    app.sensors.add(ReadinessSensor())
+    return app
 
 
 class AckedTable(faust.Table[str, Any]):

@@ -4,11 +4,15 @@ services that `antenna up` starts."""
 from __future__ import annotations
 
 import ctypes
+import re
 import signal
 import subprocess
 import sys
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+
+import httpx
 
 _PR_SET_PDEATHSIG = 1
 
@@ -46,3 +50,43 @@ def terminate(proc: subprocess.Popen[bytes], timeout_s: float = 10.0) -> int:
         except subprocess.TimeoutExpired:
             proc.kill()
     return proc.wait()
+
+
+class NotReady(Exception):
+    """A started service exited, or did not answer as expected in time."""
+
+
+def wait_for_http(
+    name: str,
+    proc: subprocess.Popen[bytes],
+    url: str,
+    ready: Callable[[httpx.Response], bool],
+    log_path: Path,
+    timeout_s: float = 60.0,
+) -> None:
+    """Poll ``url`` until ``ready(response)``; NotReady, naming the log, when ``proc``
+    exits first or time runs out."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise NotReady(f"{name} exited with code {proc.returncode}; see {log_path}")
+        try:
+            if ready(httpx.get(url, timeout=1)):
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    raise NotReady(f"{name} not ready at {url} within {timeout_s:.0f}s; see {log_path}")
+
+
+_WORKER_READY = re.compile(r"^antenna_worker_ready\{[^}]*\} 1\.0$", re.MULTILINE)
+
+
+def worker_ready(response: httpx.Response) -> bool:
+    """For wait_for_http on a stream worker's metrics: it owns its partitions, with its
+    tables restored (services.common.faust_app.ReadinessSensor)."""
+    return _WORKER_READY.search(response.text) is not None
+
+
+def healthy(response: httpx.Response) -> bool:
+    return response.status_code == 200

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,9 +12,20 @@ from pathlib import Path
 import httpx
 
 from services.common.broker import free_port
-from services.common.processes import spawn, terminate
+from services.common.processes import (
+    NotReady,
+    healthy,
+    spawn,
+    terminate,
+    wait_for_http,
+    worker_ready,
+)
 
 API_KEY = "integration-test-key-0123456789"
+WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
+    "processor": "ANTENNA_PROCESSOR_METRICS_PORT",
+    "connectors": "ANTENNA_CONNECTORS_METRICS_PORT",
+}
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
 
@@ -58,21 +68,22 @@ class Services:
             self.procs[name] = spawn(
                 [sys.executable, "-m", "services.cli", name], self.log(name), self.env
             )
-        if "ingest" in names:
-            self._wait_for_api()
+        for name in names:
+            self.wait_until_ready(name)
 
     def log(self, name: str) -> Path:
         return self.var_dir / "log" / f"{name}.log"
 
-    def _wait_for_api(self, timeout_s: float = 30) -> None:
-        deadline = time.monotonic() + timeout_s
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{self.api}/healthz", timeout=1).status_code == 200:
-                    return
-            except httpx.TransportError:
-                time.sleep(0.2)
-        raise AssertionError(f"ingest did not start; see {self.log('ingest')}")
+    def wait_until_ready(self, name: str, timeout_s: float = 60) -> None:
+        """Until ingest answers, or a worker owns its partitions with its tables restored."""
+        if name == "ingest":
+            url, ready = f"{self.api}/healthz", healthy
+        else:
+            url, ready = f"http://127.0.0.1:{self.env[WORKER_METRICS_PORTS[name]]}/", worker_ready
+        try:
+            wait_for_http(name, self.procs[name], url, ready, self.log(name), timeout_s)
+        except NotReady as exc:
+            raise AssertionError(str(exc)) from None
 
     def stop(self, *names: str) -> None:
         for name in names or list(self.procs):

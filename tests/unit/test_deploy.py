@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 from prometheus_client import REGISTRY
 
+import services.common.faust_app
 import services.connectors.metrics
 import services.ingest.metrics
-import services.processor.metrics  # noqa: F401 - registers the metrics
+import services.processor.metrics  # noqa: F401 - these imports register the metrics
 
 DEPLOY = Path(__file__).parents[2] / "deploy"
 METRIC = re.compile(r"\bantenna_[a-z_]+")
