@@ -53,3 +53,44 @@ class Connector(ABC):
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+
+@dataclass(frozen=True)
+class Ticket:
+    id: str
+    url: str | None = None
+
+
+class TicketConnector(Connector):
+    """The service-desk capability. A new case opens a ticket that carries the case's id
+    (the signal_id of its first report); a duplicate adds a note to its case's ticket.
+    Both look before they write, so a redelivery changes nothing."""
+
+    async def deliver(self, routed: RoutedSignal) -> Delivered:
+        signal_id = routed.signal.signal_id
+        if routed.dedupe.duplicate_of is None:
+            ticket = await self.find_ticket(signal_id) or await self.open_ticket(routed)
+            return Delivered(ticket.id, ticket.url)
+        case = await self.find_ticket(routed.dedupe.cluster_id)
+        if case is None:
+            # The case's own delivery may still be under way: try again later.
+            raise DeliveryError("the case's ticket does not exist yet", retryable=True)
+        if not await self.has_note(case, signal_id):
+            await self.add_note(case, routed)
+        return Delivered(case.id, case.url)
+
+    @abstractmethod
+    async def find_ticket(self, case_id: str) -> Ticket | None:
+        """The ticket opened for case ``case_id``, if there is one."""
+
+    @abstractmethod
+    async def open_ticket(self, routed: RoutedSignal) -> Ticket:
+        """Open a ticket for a new case, recording ``routed.signal.signal_id`` as its id."""
+
+    @abstractmethod
+    async def has_note(self, ticket: Ticket, signal_id: str) -> bool:
+        """Whether the note for duplicate ``signal_id`` is on ``ticket`` already."""
+
+    @abstractmethod
+    async def add_note(self, ticket: Ticket, routed: RoutedSignal) -> None:
+        """Add duplicate ``routed`` to ``ticket`` as an internal note."""

@@ -14,13 +14,8 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from schemas import RoutedSignal
 from services.common.settings import check_secret
 from services.common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from services.connectors.base import (
-    Connector,
-    ConnectorConfig,
-    ConnectorContext,
-    Delivered,
-    DeliveryError,
-)
+from services.connectors.base import Connector, ConnectorConfig, ConnectorContext, Delivered
+from services.connectors.http import request
 
 
 class WebhookConfig(ConnectorConfig):
@@ -32,15 +27,6 @@ class WebhookConfig(ConnectorConfig):
     @classmethod
     def _real_secret(cls, value: SecretStr) -> SecretStr:
         return check_secret(value, "webhook secret")
-
-
-def parse_retry_after(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        return None  # an HTTP-date: fall back to our own backoff
 
 
 class WebhookConnector(Connector):
@@ -68,21 +54,9 @@ class WebhookConnector(Connector):
             if routed.dedupe.duplicate_of
             else "signal.routed",
         }
-        try:
-            response = await self._client.post(str(self.webhook.url), content=body, headers=headers)
-        except httpx.TimeoutException as exc:
-            raise DeliveryError(f"timeout: {exc}", retryable=True) from exc
-        except httpx.TransportError as exc:
-            raise DeliveryError(f"connection failed: {exc}", retryable=True) from exc
-        status = response.status_code
-        if status == 429 or status >= 500:
-            raise DeliveryError(
-                f"HTTP {status}",
-                retryable=True,
-                retry_after_s=parse_retry_after(response.headers.get("Retry-After")),
-            )
-        if status >= 300:
-            raise DeliveryError(f"HTTP {status}: {response.text[:200]}", retryable=False)
+        response = await request(
+            self._client, "POST", str(self.webhook.url), content=body, headers=headers
+        )
         return _delivered_from(response)
 
     async def close(self) -> None:

@@ -7,7 +7,7 @@ import pytest
 
 from schemas import Category, Classification, Kind, Signal
 from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key, topic_overlap
-from tests.unit.conftest import RECEIVED_AT, build_signal
+from tests.support.builders import RECEIVED_AT, build_signal
 
 T0 = RECEIVED_AT
 CARD = Classification(

@@ -9,7 +9,7 @@ from schemas import Category, Classification, Kind, Urgency, topics
 from services.processor import metrics
 from services.processor.domain.route import DEFAULT_RULES, RulesError, parse_rules, route
 from services.processor.rules_file import RulesFile
-from tests.unit.conftest import build_signal
+from tests.support.builders import build_signal
 
 SAMPLE = Path(__file__).parents[2] / "deploy" / "config" / "routing.yaml"
 

@@ -19,8 +19,8 @@ from schemas import Dedupe, DeliveryResult, Destination, new_signal_id, topics
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
+from tests.support.builders import RECEIVED_AT, build_routed, build_signal
 from tests.support.fakes import FakePublisher
-from tests.unit.conftest import RECEIVED_AT, build_routed, build_signal
 
 with warnings.catch_warnings():
     warnings.simplefilter("ignore")

@@ -1,0 +1,228 @@
+"""The Request Tracker connector against a real RT 5 (REST2, SQLite, loopback), then the
+whole pipeline delivering to it: a complaint opens one ticket, a colleague's report of
+the same case becomes one comment on it, and the employee sees the ticket number."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from schemas import Dedupe, Destination, RoutedSignal, Urgency
+from services.common.broker import EmbeddedBroker, free_port
+from services.common.kafka import ensure_topics
+from services.connectors.base import Connector, ConnectorContext, DeliveryError
+from services.connectors.registry import build
+from tests.support.builders import build_routed, build_signal
+from tests.support.request_tracker import RequestTracker, request_tracker
+from tests.support.services import API_KEY, Services, service_env
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTracker]:
+    with request_tracker(tmp_path_factory.mktemp("rt") / "rt") as server:
+        yield server
+
+
+def connector(rt: RequestTracker, tmp_path: Path, **options: Any) -> Connector:
+    config = {"url": rt.url, "token": rt.token, **options}
+    return build("request_tracker", config, ConnectorContext("servicedesk", tmp_path))
+
+
+def deliver(conn: Connector, routed: RoutedSignal) -> Any:
+    async def once() -> Any:
+        try:
+            return await conn.deliver(routed)
+        finally:
+            await conn.close()
+
+    return asyncio.run(once())
+
+
+def duplicate_of(first: RoutedSignal, **signal: Any) -> RoutedSignal:
+    again = build_signal(
+        text="Zijn pinpas werkt weer niet, hij wil dat het opgelost wordt.",
+        reporter={"employee_id": "E-2002", "department": "Branches"},
+        **signal,
+    )
+    case = first.signal.signal_id
+    return build_routed(again, dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2))
+
+
+def test_a_new_case_opens_one_ticket_even_when_delivered_twice(
+    rt: RequestTracker, tmp_path: Path
+) -> None:
+    routed = build_routed(
+        build_signal(
+            customer={
+                "name": "Jan de Vries",
+                "phone": "+31 6 11223344",
+                "consent_to_contact": True,
+            },
+            callback_window={"text": "tomorrow morning"},
+        ),
+        destination=Destination(name="servicedesk", target="general"),
+    )
+    first = deliver(connector(rt, tmp_path), routed)
+    again = deliver(connector(rt, tmp_path), routed)  # a redelivery after a crash
+
+    assert again == first
+    assert rt.tickets_for(routed.signal.signal_id) == [first.external_id]
+    assert first.external_url == f"{rt.url}/Ticket/Display.html?id={first.external_id}"
+    ticket = rt.ticket(first.external_id)
+    assert ticket["Subject"].startswith("other: The customer is furious")
+    assert ticket["Priority"] == "50"
+    assert ticket["Requestor"] == []  # RT mails requestors: not the customer by default
+    content = rt.content(first.external_id)
+    assert routed.signal.text in content
+    assert "Jan de Vries" in content and "+31 6 11223344" in content
+    assert "Call back: tomorrow morning" in content
+    assert routed.signal.signal_id in content
+
+
+def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
+    rt: RequestTracker, tmp_path: Path
+) -> None:
+    first = build_routed()
+    case = deliver(connector(rt, tmp_path), first)
+    duplicate = duplicate_of(first)
+
+    noted = deliver(connector(rt, tmp_path), duplicate)
+    deliver(connector(rt, tmp_path), duplicate)  # redelivered: no second comment
+
+    assert noted.external_id == case.external_id
+    [comment] = rt.comments(case.external_id)
+    assert f"[antenna {duplicate.signal.signal_id}]" in comment
+    assert rt.tickets_for(duplicate.signal.signal_id) == []  # never a ticket of its own
+
+
+def test_a_duplicate_waits_for_its_case_ticket(rt: RequestTracker, tmp_path: Path) -> None:
+    duplicate = duplicate_of(build_routed())  # the case was never delivered
+    with pytest.raises(DeliveryError) as failure:
+        deliver(connector(rt, tmp_path), duplicate)
+    assert failure.value.retryable
+
+
+def test_queue_by_routing_target_priority_by_urgency_and_requestor_by_consent(
+    rt: RequestTracker, tmp_path: Path
+) -> None:
+    routed = build_routed(
+        build_signal(customer={"email": "fatima@example.nl", "consent_to_contact": True}),
+        destination=Destination(name="servicedesk", target="Payments-Urgent"),
+    )
+    routed = routed.model_copy(
+        update={
+            "classification": routed.classification.model_copy(update={"urgency": Urgency.high})
+        }
+    )
+    options = {"queues": {"payments-urgent": "General"}, "requestor_from_customer": True}
+    delivered = deliver(connector(rt, tmp_path, **options), routed)
+    ticket = rt.ticket(delivered.external_id)
+    assert ticket["Priority"] == "80"
+    assert [r["id"] for r in ticket["Requestor"]] == ["fatima@example.nl"]
+
+    no_consent = build_routed(build_signal(customer={"email": "ben@example.nl"}))
+    ticket = rt.ticket(deliver(connector(rt, tmp_path, **options), no_consent).external_id)
+    assert ticket["Requestor"] == []
+
+
+def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
+    rt: RequestTracker, tmp_path: Path
+) -> None:
+    with pytest.raises(DeliveryError) as failure:
+        deliver(connector(rt, tmp_path, queue="No Such Queue"), build_routed())
+    assert not failure.value.retryable
+    with pytest.raises(DeliveryError) as failure:
+        deliver(connector(rt, tmp_path, token="x" * 32), build_routed())
+    assert not failure.value.retryable and "401" in str(failure.value)
+    down = {"url": f"http://127.0.0.1:{free_port()}", "token": rt.token}
+    with pytest.raises(DeliveryError) as failure:
+        deliver(
+            build("request_tracker", down, ConnectorContext("servicedesk", tmp_path)),
+            build_routed(),
+        )
+    assert failure.value.retryable
+
+
+# --- the whole pipeline ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def desk_pipeline(
+    rt: RequestTracker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Services]:
+    """Ingest, processor and connectors on a broker of their own (their consumer groups
+    must not meet the session pipeline's), with Request Tracker as the service desk."""
+    var_dir = tmp_path_factory.mktemp("rt-var")
+    broker = EmbeddedBroker(var_dir / "broker.log")
+    bootstrap = broker.start()
+    ensure_topics([bootstrap], partitions=3)
+    services = Services(
+        service_env(
+            bootstrap,
+            var_dir,
+            {
+                "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
+                "ANTENNA_SERVICEDESK__URL": rt.url,
+                "ANTENNA_SERVICEDESK__TOKEN": rt.token,
+            },
+        ),
+        var_dir,
+    )
+    try:
+        services.start("ingest", "processor", "connectors")
+        yield services
+    finally:
+        services.stop()
+        broker.stop()
+
+
+def _wait_for(check: Any, what: str, timeout_s: float = 60) -> Any:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.25)
+    raise AssertionError(f"{what} within {timeout_s}s")
+
+
+def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
+    desk_pipeline: Services, rt: RequestTracker
+) -> None:
+    customer = {"name": "Els Jansen", "phone": "06-55443322"}
+    first = desk_pipeline.post(
+        {
+            "text": "Her bank card has been blocked for a week and nobody fixes it, she is angry.",
+            "reporter": {"employee_id": "e-1"},
+            "customer": customer,
+        }
+    ).json()["signal_id"]
+    [ticket_id] = _wait_for(lambda: rt.tickets_for(first), f"no ticket for {first}")
+
+    second = desk_pipeline.post(
+        {
+            "text": "Mevrouw Jansen haar pinpas is nog steeds geblokkeerd, ze is er klaar mee.",
+            "reporter": {"employee_id": "e-2"},
+            "customer": {"name": "E. Jansen", "phone": "+31 6 55443322"},
+        }
+    ).json()["signal_id"]
+    [comment] = _wait_for(lambda: rt.comments(ticket_id), "no comment on the case's ticket")
+    assert f"[antenna {second}]" in comment
+    assert rt.tickets_for(second) == []
+
+    status_url = f"{desk_pipeline.api}/v1/signals/{first}"
+    auth = {"Authorization": f"Bearer {API_KEY}"}
+
+    def ticket_in_status() -> bool:
+        response = httpx.get(status_url, headers=auth, timeout=5)
+        return response.status_code == 200 and ticket_id in response.text
+
+    _wait_for(ticket_in_status, "the status view does not name the ticket")

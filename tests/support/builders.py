@@ -1,0 +1,48 @@
+"""Valid Signals and RoutedSignals with overridable fields, for any test tier."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from schemas import (
+    Classification,
+    Dedupe,
+    Destination,
+    Kind,
+    RoutedSignal,
+    Signal,
+    new_signal_id,
+)
+
+RECEIVED_AT = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
+
+
+def build_signal(**overrides: Any) -> Signal:
+    data: dict[str, Any] = {
+        "signal_id": new_signal_id(),
+        "idempotency_key": "client-key-1",
+        "channel": "form",
+        "source": "api-key-0123456789",
+        "received_at": RECEIVED_AT,
+        "reporter": {"employee_id": "E-1001", "name": "Sanne de Vries"},
+        "text": "The customer is furious: her bank card was declined twice at the ATM.",
+    }
+    data.update(overrides)
+    return Signal.model_validate(data)
+
+
+def build_routed(signal: Signal | None = None, **overrides: Any) -> RoutedSignal:
+    signal = signal or build_signal()
+    data: dict[str, Any] = {
+        "signal": signal,
+        "classification": Classification(
+            kind=Kind.complaint, confidence=0.9, language="en", classifier_version="test-1"
+        ),
+        "dedupe": Dedupe(cluster_id=signal.signal_id),
+        "destination": Destination(name="servicedesk"),
+        "rule_id": "complaints-to-servicedesk",
+        "routed_at": datetime(2025, 3, 14, 9, 31, tzinfo=UTC),
+    }
+    data.update(overrides)
+    return RoutedSignal.model_validate(data)
