@@ -8,7 +8,7 @@
 # Debian/Ubuntu, run as root (CI). Idempotent: does nothing when all are there.
 set -euo pipefail
 
-RT_SERVER=/usr/share/request-tracker5/libexec/rt-server
+RT_SERVER=/usr/share/request-tracker5/libexec/rt-server  # rt-test-up.sh also needs curl
 if [ -x /usr/bin/chromium ] && command -v promtool >/dev/null && [ -x "$RT_SERVER" ]; then
     echo "chromium, promtool and Request Tracker already installed"
     exit 0
@@ -24,7 +24,7 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
     --no-install-recommends \
     chromium fonts-dejavu-core prometheus \
-    request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks
+    request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks curl
 /usr/bin/chromium --version
 promtool --version | head -1
 test -x "$RT_SERVER" && echo "Request Tracker 5 installed"
