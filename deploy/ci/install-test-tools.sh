@@ -9,7 +9,7 @@
 set -euo pipefail
 
 RT_SERVER=/usr/share/request-tracker5/libexec/rt-server  # rt-test-up.sh also needs curl
-if [ -x /usr/bin/chromium ] && command -v promtool curl >/dev/null && [ -x "$RT_SERVER" ]; then
+if [ -x /usr/bin/chromium ] && command -v promtool >/dev/null && command -v curl >/dev/null && [ -x "$RT_SERVER" ]; then
     echo "chromium, promtool and Request Tracker already installed"
     exit 0
 fi
