@@ -51,7 +51,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
     return env
 
 
-@dataclass
+@dataclass(eq=False)  # identity: a live set of running stacks
 class Services:
     env: dict[str, str]
     var_dir: Path
