@@ -132,6 +132,10 @@ def test_queue_by_routing_target_priority_by_urgency_and_requestor_by_consent(
     ticket = rt.ticket(deliver(connector(rt, tmp_path, **options), no_consent).external_id)
     assert ticket["Requestor"] == []
 
+    only_high = {"priority": {"high": 90}}  # a normal urgency falls back to the queue's
+    ticket = rt.ticket(deliver(connector(rt, tmp_path, **only_high), build_routed()).external_id)
+    assert ticket["Priority"] == "0"
+
 
 def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
     rt: RequestTracker, tmp_path: Path

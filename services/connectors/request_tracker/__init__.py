@@ -98,9 +98,11 @@ class RequestTrackerConnector(TicketConnector):
             "Subject": ticket_subject(routed),
             "Content": ticket_body(routed),
             "ContentType": "text/plain",
-            "Priority": self.rt.priority.get(routed.classification.urgency),
             "CustomFields": {self.rt.external_id_field: routed.signal.signal_id},
         }
+        priority = self.rt.priority.get(routed.classification.urgency)
+        if priority is not None:  # an urgency left out of the mapping: the queue's default
+            ticket["Priority"] = priority
         customer = routed.signal.customer
         if (
             self.rt.requestor_from_customer
