@@ -127,12 +127,10 @@ def up() -> int:
         print("Starting: broker up; waiting for ingest, processor and connectors...", flush=True)
         waits = [
             ("ingest", f"{api}/healthz", healthy, 30.0),
-            ("processor", f"http://{p_host}:{p_port}/", worker_ready, 90.0),
-            ("connectors", f"http://{c_host}:{c_port}/", worker_ready, 90.0),
-        ]
-        for name, url, ready, timeout_s in waits:
-            if url.endswith(":0/"):
-                continue  # metrics switched off: nothing to ask
+            ("processor", f"http://{p_host}:{p_port}/", worker_ready, 90.0) if p_port else None,
+            ("connectors", f"http://{c_host}:{c_port}/", worker_ready, 90.0) if c_port else None,
+        ]  # a worker whose metrics are switched off (port 0) cannot be asked
+        for name, url, ready, timeout_s in filter(None, waits):
             try:
                 wait_for_http(name, children[name], url, ready, paths.log(name), timeout_s)
             except NotReady as exc:

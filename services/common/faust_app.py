@@ -11,11 +11,11 @@ from prometheus_client import Gauge
 
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure
-from services.common.metrics import serve_metrics
+from services.common.metrics import WORKER_READY_METRIC, serve_metrics
 from services.common.settings import CommonSettings
 
 WORKER_READY = Gauge(
-    "antenna_worker_ready",
+    WORKER_READY_METRIC,
     "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
     "rebalances or restores",
     ["app"],

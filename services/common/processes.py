@@ -14,6 +14,8 @@ from pathlib import Path
 
 import httpx
 
+from services.common.metrics import WORKER_READY_METRIC
+
 _PR_SET_PDEATHSIG = 1
 
 
@@ -79,7 +81,7 @@ def wait_for_http(
     raise NotReady(f"{name} not ready at {url} within {timeout_s:.0f}s; see {log_path}")
 
 
-_WORKER_READY = re.compile(r"^antenna_worker_ready\{[^}]*\} 1\.0$", re.MULTILINE)
+_WORKER_READY = re.compile(rf"^{WORKER_READY_METRIC}\{{[^}}]*\}} 1\.0$", re.MULTILINE)
 
 
 def worker_ready(response: httpx.Response) -> bool:
