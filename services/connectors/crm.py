@@ -287,7 +287,7 @@ class CrmConnector(Connector):
                 find=lambda entry: self.find_lead(lead.case_id, entry),
                 create=lambda attempt: self.create_lead(lead),
             )
-            return Delivered(record.id, record.url)
+            return Delivered(record.name, record.url)
         note = note_of(routed, self.timezone)
         case = await known_record(
             records, note.case_id, lambda entry: self.find_lead(note.case_id, entry)
@@ -301,7 +301,7 @@ class CrmConnector(Connector):
             find=lambda entry: self.find_note(case, note),
             create=lambda attempt: self.add_note(case, note),
         )
-        return Delivered(case.id, case.url)
+        return Delivered(case.name, case.url)
 
     @abstractmethod
     async def find_lead(self, case_id: str, entry: Entry) -> Record | None:

@@ -24,7 +24,7 @@ from services.connectors.crm import (
 )
 from services.connectors.records import Entry, Record, TableRecords
 from tests.support.builders import RECEIVED_AT, build_routed, build_signal
-from tests.unit.test_records import FakeTable
+from tests.support.records import DictTable
 
 CUSTOMER = {"name": "Jan de Vries", "email": "jan@example.nl", "phone": "+31 6 12345678"}
 
@@ -166,7 +166,7 @@ class Crm(CrmConnector):
 
 
 def test_the_crm_capability_writes_a_lead_and_a_note_once() -> None:
-    crm = Crm(ConnectorContext("crm", Path("unused"), TableRecords(FakeTable(), "crm")))
+    crm = Crm(ConnectorContext("crm", Path("unused"), TableRecords(DictTable(), "crm")))
     case = opportunity()
     dedupe = Dedupe(
         duplicate_of=case.signal.signal_id, cluster_id=case.signal.signal_id, reporters_count=2
