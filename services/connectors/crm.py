@@ -27,11 +27,12 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas import CallbackWindow, Reporter, RoutedSignal
-from services.connectors.base import Connector, Delivered, DeliveryError
+from services.connectors.base import Connector, Delivered, DeliveryError, StartupError
 from services.connectors.records import Entry, Record, Slot, known_record, write_once
 from services.connectors.tickets import note_marker, ticket_subject
 
 KEY_PREFIX = "antenna-"
+CALLBACK_SLOT = "callback"  # the mapping's slot for a case's callback task
 LEAD_SOURCE = "Employee referral"
 CONSENT_MISSING = "Consent to contact: MISSING - contact details withheld"
 # Where "tomorrow morning" is; the organisations Antenna serves are Dutch.
@@ -46,6 +47,24 @@ def record_key(signal_id: str) -> str:
     """The vendor-side key of what a signal wrote: a lead (the case's id) or a note (the
     duplicate's id). Unique custom properties and External ID fields hold it."""
     return KEY_PREFIX + signal_id
+
+
+def callback_key(case_id: str) -> str:
+    """The vendor-side key of a case's callback task."""
+    return f"{KEY_PREFIX}{case_id}-{CALLBACK_SLOT}"
+
+
+def callback_marker(case_id: str) -> str:
+    return f"[antenna {case_id} {CALLBACK_SLOT}]"
+
+
+def callback_subject(callback: Callback, case_id: str) -> str:
+    return f"Call back: {callback.text or 'as agreed'} {callback_marker(case_id)}"
+
+
+def refused(vendor: str, env: str) -> StartupError:
+    """The start-up message for credentials a vendor refused (never the secret)."""
+    return StartupError(f"{vendor} refused the credentials; check {env}")
 
 
 @dataclass(frozen=True)
@@ -269,6 +288,10 @@ def note_of(routed: RoutedSignal, timezone: str = DEFAULT_TIMEZONE) -> Note:
     )
 
 
+async def _nothing(entry: Entry) -> Record | None:
+    return None
+
+
 class CrmConnector(Connector):
     """The CRM capability. A vendor implements four calls; the mapping decides when
     each is needed. ``find_lead`` and ``find_note`` look a record up by the vendor's own
@@ -276,6 +299,14 @@ class CrmConnector(Connector):
     have written it, or when the mapping is not durable."""
 
     timezone: str = DEFAULT_TIMEZONE
+    #: Whether the CRM has tasks: then the callback window becomes one, due then,
+    #: written once like a note (``find_callback`` / ``add_callback``).
+    callback_tasks: bool = False
+    #: Whether ``create_lead`` is an upsert by the case's key (HubSpot, Salesforce): then
+    #: a retry after a lost answer runs it again, which also completes what the lost
+    #: attempt may not have reached (the contact and its association), instead of only
+    #: looking the lead up.
+    upserts: bool = False
 
     async def deliver(self, routed: RoutedSignal) -> Delivered:
         records = self.context.records
@@ -284,9 +315,20 @@ class CrmConnector(Connector):
             record = await write_once(
                 records,
                 Slot(lead.case_id),
-                find=lambda entry: self.find_lead(lead.case_id, entry),
+                find=_nothing
+                if self.upserts
+                else lambda entry: self.find_lead(lead.case_id, entry),
                 create=lambda attempt: self.create_lead(lead),
             )
+            if self.callback_tasks and lead.callback is not None:
+                # A slot of its own: a crash between the lead and its task leaves the
+                # task to the next attempt instead of losing it.
+                await write_once(
+                    records,
+                    Slot(lead.case_id, note=CALLBACK_SLOT),
+                    find=lambda entry: self.find_callback(record, lead),
+                    create=lambda attempt: self.add_callback(record, lead),
+                )
             return Delivered(record.name, record.url)
         note = note_of(routed, self.timezone)
         case = await known_record(
@@ -318,3 +360,11 @@ class CrmConnector(Connector):
     @abstractmethod
     async def add_note(self, lead: Record, note: Note) -> Record:
         """Add ``note`` to ``lead``; return the note's record."""
+
+    async def find_callback(self, lead: Record, case: Lead) -> Record | None:
+        """The callback task written for ``case`` on ``lead``, if any."""
+        raise NotImplementedError
+
+    async def add_callback(self, lead: Record, case: Lead) -> Record:
+        """A task on ``lead``, due ``case.callback.due``, to call the customer back."""
+        raise NotImplementedError
