@@ -101,6 +101,7 @@ class Lead:
     reasons: tuple[str, ...]
     target: str | None  # the routing rule's pipeline, queue or owner
     received_at: datetime
+    routed: RoutedSignal  # for a CRM that is also a service desk (Salesforce Cases)
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,7 @@ class Note:
     referral_source: str
     callback: Callback | None
     received_at: datetime
+    routed: RoutedSignal
 
 
 def has_consent(routed: RoutedSignal) -> bool:
@@ -264,6 +266,7 @@ def lead_of(routed: RoutedSignal, timezone: str = DEFAULT_TIMEZONE) -> Lead:
         reasons=tuple(classification.reasons),
         target=routed.destination.target,
         received_at=signal.received_at,
+        routed=routed,
     )
 
 
@@ -285,6 +288,7 @@ def note_of(routed: RoutedSignal, timezone: str = DEFAULT_TIMEZONE) -> Note:
         referral_source=referral_source(signal.reporter),
         callback=callback_of(routed, timezone),
         received_at=signal.received_at,
+        routed=routed,
     )
 
 

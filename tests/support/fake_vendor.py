@@ -60,6 +60,7 @@ class FakeVendor:
 
         class _Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per answer: no Nagle / delayed-ACK stall per request
 
             def log_message(self, *args: object) -> None:
                 pass
@@ -110,6 +111,10 @@ class FakeVendor:
     def authorised(self, req: Request) -> bool:
         raise NotImplementedError
 
+    def limited(self, req: Request) -> bool:
+        """Whether the vendor's rate limit applies to this request."""
+        return True
+
     def unauthorised(self) -> Answer:
         raise NotImplementedError
 
@@ -130,7 +135,7 @@ class FakeVendor:
             handler, found = route
             if not self.authorised(req):
                 return self.unauthorised(), False
-            if self._throttled:
+            if self._throttled and self.limited(req):
                 return self._throttled.pop(0), False
             answer = handler(req, *found.groups())
             lose = next((m for m in self._lose if m(req)), None)
