@@ -5,9 +5,7 @@ status page shows the opportunity number."""
 
 from __future__ import annotations
 
-import asyncio
 import json
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,18 +13,17 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import Classification, Dedupe, Destination, Kind, RoutedSignal
-from services.common.broker import EmbeddedBroker, free_port
-from services.common.kafka import ensure_topics
+from schemas import RoutedSignal
+from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import CONSENT_MISSING
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.builders import build_routed, build_signal
+from tests.support.connectors import build_duplicate, build_lead, deliver_once, wait_for
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.records import DictTable
-from tests.support.services import API_KEY, Services, service_env
+from tests.support.services import API_KEY, Services, own_pipeline
 from tests.support.tryton import Tryton, tryton_server
 
 pytestmark = pytest.mark.integration
@@ -56,49 +53,16 @@ def connector(
     return build("tryton", options(tryton, **more), context)
 
 
-def deliver(conn: Connector, routed: RoutedSignal) -> Any:
-    async def once() -> Any:
-        try:
-            return await conn.deliver(routed)
-        finally:
-            await conn.close()
-
-    return asyncio.run(once())
-
-
 def lead(consent: bool = True, **signal: Any) -> RoutedSignal:
-    data: dict[str, Any] = {
-        "text": "Her neighbour wants an offer for 14 solar panels and asks to be called.",
-        "customer": {
-            "name": f"Jane Neighbour {free_port()}",
-            "email": f"jane{free_port()}@example.com",
-            "phone": f"+44 20 7946 {free_port()}",
-            "consent_to_contact": consent,
-        },
-        "callback_window": {"text": "tomorrow morning"},
-        "reporter": {"employee_id": "E-1001", "name": "Sanne de Vries"},
-        **signal,
+    """An opportunity with a customer of its own: the Tryton database is shared."""
+    unique = free_port()
+    customer = {
+        "name": f"Jane Neighbour {unique}",
+        "email": f"jane{unique}@example.com",
+        "phone": f"+44 20 7946 {unique}",
     }
-    return build_routed(
-        build_signal(**data),
-        classification=Classification(
-            kind=Kind.opportunity,
-            confidence=0.93,
-            language="en",
-            classifier_version="test-1",
-            reasons=["lead cue: wants an offer"],
-        ),
-        destination=Destination(name="crm"),
-        rule_id="opportunities-to-crm",
-    )
-
-
-def duplicate_of(first: RoutedSignal) -> RoutedSignal:
-    case = first.signal.signal_id
-    again = lead(reporter={"employee_id": "E-2002", "name": "Piet Bakker"})
-    return again.model_copy(
-        update={"dedupe": Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2)}
-    )
+    signal.setdefault("reporter", {"employee_id": "E-1001", "name": "Sanne de Vries"})
+    return build_lead(consent=consent, customer=customer, **signal)
 
 
 def reference(routed: RoutedSignal) -> str:
@@ -110,7 +74,7 @@ def test_delivered_three_times_one_opportunity_one_party_one_note(
 ) -> None:
     routed = lead()
     # Each delivery with a fresh, in-memory mapping: the worst case, a lost mapping.
-    results = [deliver(connector(tryton, tmp_path), routed) for _ in range(3)]
+    results = [deliver_once(connector(tryton, tmp_path), routed) for _ in range(3)]
     assert results[0] == results[1] == results[2]
 
     [opportunity] = tryton.opportunities(reference(routed))
@@ -133,9 +97,9 @@ def test_delivered_three_times_one_opportunity_one_party_one_note(
     assert "Call back: tomorrow morning (due 2025-03-15 09:00 Europe/Amsterdam)" in comment
     assert "Why: lead cue: wants an offer" in comment
 
-    duplicate = duplicate_of(routed)
+    duplicate = build_duplicate(routed)
     for _ in range(3):
-        assert deliver(connector(tryton, tmp_path), duplicate) == results[0]
+        assert deliver_once(connector(tryton, tmp_path), duplicate) == results[0]
     [note] = tryton.notes(opportunity["id"])
     assert note.startswith(
         f"Reported again (2 colleagues so far) [antenna {duplicate.signal.signal_id}]"
@@ -152,22 +116,22 @@ def test_a_lost_answer_after_commit_leaves_one_opportunity_and_one_note(
         routed = lead()
         proxy.lose(lambda method, path, body: b"model.sale.opportunity.create" in body)
         with pytest.raises(DeliveryError) as lost:
-            deliver(connector(tryton, tmp_path, records, url=proxy.url), routed)
+            deliver_once(connector(tryton, tmp_path, records, url=proxy.url), routed)
         assert lost.value.retryable
         assert len(tryton.opportunities(reference(routed))) == 1  # committed nonetheless
 
-        delivered = deliver(connector(tryton, tmp_path, records, url=proxy.url), routed)
+        delivered = deliver_once(connector(tryton, tmp_path, records, url=proxy.url), routed)
         [opportunity] = tryton.opportunities(reference(routed))
         assert delivered.external_id == opportunity["number"]
         customer = routed.signal.customer
         assert customer is not None and tryton.parties_named(str(customer.name)) == 1
 
-        duplicate = duplicate_of(routed)
+        duplicate = build_duplicate(routed)
         proxy.lose(lambda method, path, body: b"model.ir.note.create" in body)
         with pytest.raises(DeliveryError):
-            deliver(connector(tryton, tmp_path, records, url=proxy.url), duplicate)
+            deliver_once(connector(tryton, tmp_path, records, url=proxy.url), duplicate)
         for _ in range(2):
-            deliver(connector(tryton, tmp_path, records, url=proxy.url), duplicate)
+            deliver_once(connector(tryton, tmp_path, records, url=proxy.url), duplicate)
         assert len(tryton.notes(opportunity["id"])) == 1
         assert len(proxy.lost) == 2
     finally:
@@ -178,7 +142,7 @@ def test_without_consent_the_lead_has_no_party_and_says_consent_is_missing(
     tryton: Tryton, tmp_path: Path
 ) -> None:
     routed = lead(consent=False)
-    deliver(connector(tryton, tmp_path), routed)
+    deliver_once(connector(tryton, tmp_path), routed)
     [opportunity] = tryton.opportunities(reference(routed))
     assert opportunity["party"] is None
     assert CONSENT_MISSING in opportunity["comment"]
@@ -192,12 +156,12 @@ def test_the_rest_api_with_an_application_key(tryton: Tryton, tmp_path: Path) ->
     login, key = tryton.application_key()
     rest = {"url": tryton.url, "database": tryton.database, "user": login, "key": key}
     routed = lead()
-    first = deliver(build("tryton", rest, ConnectorContext("crm", tmp_path)), routed)
-    again = deliver(build("tryton", rest, ConnectorContext("crm", tmp_path)), routed)
+    first = deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), routed)
+    again = deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), routed)
     assert first == again
     [opportunity] = tryton.opportunities(reference(routed))
     assert first.external_id == opportunity["number"]
-    deliver(build("tryton", rest, ConnectorContext("crm", tmp_path)), duplicate_of(routed))
+    deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), build_duplicate(routed))
     assert len(tryton.notes(opportunity["id"])) == 1
 
 
@@ -224,42 +188,17 @@ def test_wrong_credentials_fail_at_start_up_an_unreachable_tryton_does_not(
 
 @pytest.fixture(scope="module")
 def crm_pipeline(tryton: Tryton, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
-    """Ingest, processor and connectors on a broker of their own, with Tryton as the CRM."""
-    var_dir = tmp_path_factory.mktemp("tryton-var")
-    broker = EmbeddedBroker(var_dir / "broker.log")
-    bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
-    services = Services(
-        service_env(
-            bootstrap,
-            var_dir,
-            {
-                "ANTENNA_CRM__CONNECTOR": "tryton",
-                "ANTENNA_CRM__URL": tryton.url,
-                "ANTENNA_CRM__DATABASE": tryton.database,
-                "ANTENNA_CRM__USER": tryton.user,
-                "ANTENNA_CRM__PASSWORD": tryton.password,
-                "ANTENNA_REPORT_USERS": f"employee:{REPORT_PASSWORD}",
-            },
-        ),
-        var_dir,
-    )
-    try:
-        services.start("ingest", "processor", "connectors")
+    """The whole pipeline with Tryton as the CRM."""
+    crm = {
+        "ANTENNA_CRM__CONNECTOR": "tryton",
+        "ANTENNA_CRM__URL": tryton.url,
+        "ANTENNA_CRM__DATABASE": tryton.database,
+        "ANTENNA_CRM__USER": tryton.user,
+        "ANTENNA_CRM__PASSWORD": tryton.password,
+        "ANTENNA_REPORT_USERS": f"employee:{REPORT_PASSWORD}",
+    }
+    with own_pipeline(tmp_path_factory.mktemp("tryton-var"), crm) as services:
         yield services
-    finally:
-        services.stop()
-        broker.stop()
-
-
-def _wait_for(check: Any, what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout_s}s")
 
 
 def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
@@ -275,7 +214,7 @@ def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
             "callback_window": {"text": "morgen na 17 uur"},
         }
     ).json()["signal_id"]
-    [opportunity] = _wait_for(
+    [opportunity] = wait_for(
         lambda: tryton.opportunities(f"antenna-{first}"), f"no opportunity for {first}"
     )
     assert tryton.party(opportunity["party"])["name"] == "Mirjam Visser"
@@ -287,7 +226,7 @@ def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
             "customer": {"name": "M. Visser", "phone": "+31 6 24681357"},
         }
     ).json()["signal_id"]
-    [note] = _wait_for(lambda: tryton.notes(opportunity["id"]), "no note on the opportunity")
+    [note] = wait_for(lambda: tryton.notes(opportunity["id"]), "no note on the opportunity")
     assert f"[antenna {second}]" in note
     assert tryton.opportunities(f"antenna-{second}") == []
 
@@ -299,7 +238,7 @@ def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
         response = httpx.get(f"{crm_pipeline.api}/v1/signals/{first}", headers=auth, timeout=5)
         return response.status_code == 200 and response.json().get("delivery")
 
-    delivery = _wait_for(delivered, "the status view does not show the delivery")
+    delivery = wait_for(delivered, "the status view does not show the delivery")
     assert (delivery["external_id"], delivery["external_url"]) == (number, link)
     page = httpx.get(
         f"{crm_pipeline.api}/report/status/{first}",

@@ -25,6 +25,7 @@ import httpx
 import pytest
 
 from services.common.broker import free_port
+from tests.support.request_tracker import stop_session
 
 HERE = Path(__file__).parent
 ROOT = HERE.parents[1]
@@ -147,22 +148,6 @@ def _wait_until_up(
     raise RuntimeError(f"trytond did not answer on {url} within {timeout_s}s")
 
 
-def _stop(pid: int, timeout_s: float = 15) -> None:
-    """Stop a server that is not our child (the set-up script started it)."""
-    try:
-        os.killpg(pid, signal.SIGTERM)  # trytond leads its own session (setsid)
-    except ProcessLookupError:
-        return
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.killpg(pid, signal.SIGKILL)
-
-
 def _template() -> Path:
     """An initialised, stopped database (SQLite + WAL files) and its admin password."""
     fingerprint = _fingerprint()
@@ -181,7 +166,9 @@ def _template() -> Path:
     if result.returncode != 0:
         raise RuntimeError(f"Tryton did not start: {result.stderr[-2000:]}")
     values = dict(item.split("=", 1) for item in result.stdout.split())
-    _stop(int(values["TRYTON_PID"]))  # a stopped server: its -wal holds what the set-up wrote
+    stop_session(
+        int(values["TRYTON_PID"])
+    )  # a stopped server: its -wal holds what the set-up wrote
     (building / "ready").write_text(fingerprint)
     shutil.rmtree(TEMPLATE, ignore_errors=True)
     building.rename(TEMPLATE)

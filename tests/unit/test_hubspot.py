@@ -4,20 +4,18 @@ per colleague's report, however often a signal arrives and whatever answer is lo
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from schemas import Classification, Dedupe, Destination, Kind, RoutedSignal
 from services.connectors.base import Connector, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import CONSENT_MISSING, record_key
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.builders import build_routed, build_signal
+from tests.support.connectors import build_duplicate, build_lead, deliver_once
 from tests.support.fake_hubspot import PORTAL_ID, TOKEN, FakeHubSpot, rate_limited
 from tests.support.records import DictTable
 
@@ -34,48 +32,9 @@ def connector(hubspot: FakeHubSpot, records: CaseRecords | None = None, **more: 
     return build("hubspot", options, ConnectorContext("crm", Path("unused"), records))
 
 
-def deliver(conn: Connector, routed: RoutedSignal) -> Any:
-    async def once() -> Any:
-        try:
-            return await conn.deliver(routed)
-        finally:
-            await conn.close()
-
-    return asyncio.run(once())
-
-
-def lead(consent: bool = True, **signal: Any) -> RoutedSignal:
-    data: dict[str, Any] = {
-        "text": "Her neighbour wants an offer for solar panels.",
-        "customer": {
-            "name": "Jane Neighbour",
-            "email": "jane@example.com",
-            "phone": "+31 6 11112222",
-            "consent_to_contact": consent,
-        },
-        "callback_window": {"text": "tomorrow morning"},
-        **signal,
-    }
-    return build_routed(
-        build_signal(**data),
-        classification=Classification(
-            kind=Kind.opportunity, confidence=0.9, language="en", classifier_version="t"
-        ),
-        destination=Destination(name="crm"),
-        rule_id="opportunities-to-crm",
-    )
-
-
-def duplicate_of(first: RoutedSignal) -> RoutedSignal:
-    case = first.signal.signal_id
-    return lead(reporter={"employee_id": "E-2"}).model_copy(
-        update={"dedupe": Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2)}
-    )
-
-
 def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSpot) -> None:
-    routed = lead()
-    results = [deliver(connector(hubspot), routed) for _ in range(3)]  # mapping lost each time
+    routed = build_lead()
+    results = [deliver_once(connector(hubspot), routed) for _ in range(3)]  # mapping lost each time
     assert results[0] == results[1] == results[2]
 
     [deal] = hubspot.of("deals")
@@ -88,16 +47,16 @@ def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSp
     assert (contact["email"], contact["firstname"], contact["lastname"]) == (
         "jane@example.com",
         "Jane",
-        "Neighbour",
+        "van Dijk",
     )
     assert len(hubspot.linked("deals", deal_id, "contacts")) == 1
     [task] = hubspot.of("tasks")
     assert task["hs_timestamp"] == "2025-03-15T08:00:00Z"  # tomorrow 09:00 in Amsterdam
     assert task["hs_task_type"] == "CALL" and "tomorrow morning" in task["hs_task_subject"]
 
-    duplicate = duplicate_of(routed)
+    duplicate = build_duplicate(routed)
     for _ in range(3):
-        assert deliver(connector(hubspot), duplicate) == results[0]
+        assert deliver_once(connector(hubspot), duplicate) == results[0]
     [note] = hubspot.of("notes")
     assert note["hs_note_body"].startswith(
         f"Reported again (2 colleagues so far) [antenna {duplicate.signal.signal_id}]"
@@ -109,28 +68,28 @@ def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSp
 def test_lost_answers_after_commit_leave_one_of_each(hubspot: FakeHubSpot) -> None:
     hubspot.lag_s = 60  # search would not see anything written in this test
     records = TableRecords(DictTable(), "crm")
-    routed = lead()
+    routed = build_lead()
     hubspot.lose(lambda r: r.path == "/crm/v3/objects/deals/batch/upsert")
     hubspot.lose(lambda r: r.path == "/crm/v3/objects/tasks")
     for _ in range(2):
         with pytest.raises(DeliveryError) as lost:
-            deliver(connector(hubspot, records), routed)
+            deliver_once(connector(hubspot, records), routed)
         assert lost.value.retryable
-    delivered = deliver(connector(hubspot, records), routed)
+    delivered = deliver_once(connector(hubspot, records), routed)
     assert len(hubspot.of("deals")) == len(hubspot.of("tasks")) == len(hubspot.of("contacts")) == 1
 
-    duplicate = duplicate_of(routed)
+    duplicate = build_duplicate(routed)
     hubspot.lose(lambda r: r.path == "/crm/v3/objects/notes")
     with pytest.raises(DeliveryError):
-        deliver(connector(hubspot, records), duplicate)
+        deliver_once(connector(hubspot, records), duplicate)
     for _ in range(2):
-        assert deliver(connector(hubspot, records), duplicate) == delivered
+        assert deliver_once(connector(hubspot, records), duplicate) == delivered
     assert len(hubspot.of("notes")) == 1
     assert len(hubspot.lost) == 3
 
 
 def test_without_consent_no_contact_and_the_deal_says_so(hubspot: FakeHubSpot) -> None:
-    deliver(connector(hubspot), lead(consent=False))
+    deliver_once(connector(hubspot), build_lead(consent=False))
     [deal] = hubspot.of("deals")
     assert hubspot.of("contacts") == []
     assert CONSENT_MISSING in deal["description"] and "jane@example.com" not in str(deal)
@@ -139,7 +98,7 @@ def test_without_consent_no_contact_and_the_deal_says_so(hubspot: FakeHubSpot) -
 def test_429_is_retried_after_the_time_hubspot_asks(hubspot: FakeHubSpot) -> None:
     hubspot.throttle(1, rate_limited(retry_after_s=3))
     with pytest.raises(DeliveryError) as throttled:
-        deliver(connector(hubspot), lead())
+        deliver_once(connector(hubspot), build_lead())
     assert throttled.value.retryable and throttled.value.retry_after_s == 3
     assert hubspot.of("deals") == []
 
@@ -161,5 +120,5 @@ def test_start_up_checks_token_pipeline_stage_and_case_property(hubspot: FakeHub
 
 def test_a_wrong_token_during_delivery_is_final(hubspot: FakeHubSpot) -> None:
     with pytest.raises(DeliveryError) as failure:
-        deliver(connector(hubspot, token="y" * 40), lead())
+        deliver_once(connector(hubspot, token="y" * 40), build_lead())
     assert not failure.value.retryable and "401" in str(failure.value)

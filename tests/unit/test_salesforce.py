@@ -10,13 +10,12 @@ from typing import Any
 
 import pytest
 
-from schemas import Classification, Dedupe, Destination, Kind, RoutedSignal
 from services.connectors.base import Connector, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import CONSENT_MISSING, callback_key, record_key
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.builders import build_routed, build_signal
+from tests.support.connectors import build_duplicate, build_lead, deliver_once
 from tests.support.fake_salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -49,51 +48,12 @@ def connector(
     return build("salesforce", options, ConnectorContext(destination, Path("unused"), records))
 
 
-def deliver(conn: Connector, routed: RoutedSignal) -> Any:
-    async def once() -> Any:
-        try:
-            return await conn.deliver(routed)
-        finally:
-            await conn.close()
-
-    return asyncio.run(once())
-
-
-def signal(destination: str = "crm", consent: bool = True, **more: Any) -> RoutedSignal:
-    data: dict[str, Any] = {
-        "customer": {
-            "name": "Jane van Dijk",
-            "email": "jane@example.com",
-            "phone": "+31 6 11112222",
-            "consent_to_contact": consent,
-        },
-        "callback_window": {"text": "tomorrow morning"},
-        **more,
-    }
-    kind = Kind.opportunity if destination == "crm" else Kind.complaint
-    return build_routed(
-        build_signal(**data),
-        classification=Classification(
-            kind=kind, confidence=0.9, language="en", classifier_version="t"
-        ),
-        destination=Destination(name=destination),
-    )
-
-
-def duplicate_of(first: RoutedSignal) -> RoutedSignal:
-    case = first.signal.signal_id
-    again = signal(first.destination.name, reporter={"employee_id": "E-2"})
-    return again.model_copy(
-        update={"dedupe": Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2)}
-    )
-
-
 @pytest.mark.parametrize(("destination", "sobject"), [("crm", "Lead"), ("servicedesk", "Case")])
 def test_delivered_three_times_one_record_one_callback_one_task_per_report(
     salesforce: FakeSalesforce, destination: str, sobject: str
 ) -> None:
-    routed = signal(destination)
-    results = [deliver(connector(salesforce, destination), routed) for _ in range(3)]
+    routed = build_lead(destination)
+    results = [deliver_once(connector(salesforce, destination), routed) for _ in range(3)]
     assert results[0] == results[1] == results[2]
     [record] = salesforce.of(sobject)
     assert record["Antenna_Key__c"] == record_key(routed.signal.signal_id)
@@ -120,9 +80,9 @@ def test_delivered_three_times_one_record_one_callback_one_task_per_report(
     regarding = "WhoId" if sobject == "Lead" else "WhatId"
     assert callback[regarding] == record["Id"]
 
-    duplicate = duplicate_of(routed)
+    duplicate = build_duplicate(routed)
     for _ in range(3):
-        assert deliver(connector(salesforce, destination), duplicate) == results[0]
+        assert deliver_once(connector(salesforce, destination), duplicate) == results[0]
     notes = [
         t
         for t in salesforce.of("Task")
@@ -136,27 +96,27 @@ def test_delivered_three_times_one_record_one_callback_one_task_per_report(
 def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: FakeSalesforce) -> None:
     salesforce.lag_s = 60  # SOQL would not see anything written here
     records = TableRecords(DictTable(), "crm")
-    routed = signal()
+    routed = build_lead()
     salesforce.lose(lambda r: r.method == "PATCH" and "/sobjects/Lead/" in r.path)
     with pytest.raises(DeliveryError) as lost:
-        deliver(connector(salesforce, records=records), routed)
+        deliver_once(connector(salesforce, records=records), routed)
     assert lost.value.retryable
-    delivered = deliver(connector(salesforce, records=records), routed)
+    delivered = deliver_once(connector(salesforce, records=records), routed)
     [lead] = salesforce.of("Lead")
     assert delivered.external_id == lead["Id"]
 
-    duplicate = duplicate_of(routed)
+    duplicate = build_duplicate(routed)
     salesforce.lose(lambda r: r.method == "PATCH" and "/sobjects/Task/" in r.path)
     with pytest.raises(DeliveryError):
-        deliver(connector(salesforce, records=records), duplicate)
+        deliver_once(connector(salesforce, records=records), duplicate)
     for _ in range(2):
-        deliver(connector(salesforce, records=records), duplicate)
+        deliver_once(connector(salesforce, records=records), duplicate)
     assert len(salesforce.of("Lead")) == 1 and len(salesforce.of("Task")) == 2  # callback + note
     assert len(salesforce.lost) == 2
 
 
 def test_without_consent_the_lead_has_no_contact_details(salesforce: FakeSalesforce) -> None:
-    deliver(connector(salesforce), signal(consent=False))
+    deliver_once(connector(salesforce), build_lead(consent=False))
     [lead] = salesforce.of("Lead")
     assert lead["LastName"] == "(no consent to contact)"
     assert "Email" not in lead and "Phone" not in lead and "FirstName" not in lead
@@ -166,21 +126,21 @@ def test_without_consent_the_lead_has_no_contact_details(salesforce: FakeSalesfo
 def test_limits_races_and_expired_sessions(salesforce: FakeSalesforce) -> None:
     salesforce.throttle(1, request_limit_exceeded())
     with pytest.raises(DeliveryError) as limited:
-        deliver(connector(salesforce), signal())
+        deliver_once(connector(salesforce), build_lead())
     assert limited.value.retryable and limited.value.retry_after_s is None
 
     salesforce.throttle(1, duplicate_value())  # two upserts of one new key raced
     with pytest.raises(DeliveryError) as raced:
-        deliver(connector(salesforce), signal())
+        deliver_once(connector(salesforce), build_lead())
     assert raced.value.retryable
 
     conn = connector(salesforce)
 
     async def expire_between_calls() -> None:
         try:
-            await conn.deliver(signal())
+            await conn.deliver(build_lead())
             salesforce.expire_sessions()
-            await conn.deliver(signal())  # logs in again after the 401
+            await conn.deliver(build_lead())  # logs in again after the 401
         finally:
             await conn.close()
 
@@ -205,5 +165,5 @@ def test_start_up_checks_the_client_and_the_external_id_fields(salesforce: FakeS
 
 def test_a_revoked_client_during_delivery_is_final(salesforce: FakeSalesforce) -> None:
     with pytest.raises(DeliveryError) as failure:
-        deliver(connector(salesforce, client_secret="revoked-secret-0123456789"), signal())
+        deliver_once(connector(salesforce, client_secret="revoked-secret-0123456789"), build_lead())
     assert not failure.value.retryable
