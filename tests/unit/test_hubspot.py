@@ -4,6 +4,7 @@ per colleague's report, however often a signal arrives and whatever answer is lo
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -122,3 +123,22 @@ def test_a_wrong_token_during_delivery_is_final(hubspot: FakeHubSpot) -> None:
     with pytest.raises(DeliveryError) as failure:
         deliver_once(connector(hubspot, token="y" * 40), build_lead())
     assert not failure.value.retryable and "401" in str(failure.value)
+
+
+def test_antenna_connectors_stops_with_the_reason_before_joining_the_broker(
+    hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from services.cli import main
+
+    for name in [n for n in os.environ if n.startswith("ANTENNA_")]:
+        monkeypatch.delenv(name)  # not the shell's settings
+    monkeypatch.setenv("ANTENNA_VAR_DIR", str(tmp_path))
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")  # never reached
+    monkeypatch.setenv("ANTENNA_CRM__CONNECTOR", "hubspot")
+    monkeypatch.setenv("ANTENNA_CRM__URL", hubspot.url)
+    monkeypatch.setenv("ANTENNA_CRM__TOKEN", "z" * 40)
+    with pytest.raises(SystemExit) as stopped:
+        main(["connectors"])
+    assert stopped.value.code == (
+        "antenna: crm connector hubspot: HubSpot refused the credentials; check ANTENNA_CRM__TOKEN"
+    )
