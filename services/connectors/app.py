@@ -25,6 +25,7 @@ from services.common.logging import fields
 from services.connectors import metrics
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_with_retries
+from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.retry import RetryPolicy
 from services.connectors.settings import ConnectorSettings
@@ -37,10 +38,16 @@ Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
 Chooser = Callable[[RoutedSignal], Connector | None]
 
 
-def build_connectors(settings: ConnectorSettings) -> dict[str, Connector]:
+def build_connectors(
+    settings: ConnectorSettings, records: Callable[[str], CaseRecords] = MemoryRecords
+) -> dict[str, Connector]:
+    """One connector per destination; ``records`` gives each destination its case ->
+    record mapping (in memory unless the Faust app passes its table)."""
     return {
         destination: build(
-            dest.connector, dest.options, ConnectorContext(destination, settings.var_dir)
+            dest.connector,
+            dest.options,
+            ConnectorContext(destination, settings.var_dir, records(destination)),
         )
         for destination, dest in settings.destinations().items()
     }
@@ -50,7 +57,10 @@ def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
     app = make_faust_app(APP_ID, settings)
-    connectors = connectors if connectors is not None else build_connectors(settings)
+    # Case -> record mapping, written before and after each vendor call (records.py).
+    case_records = acked_table(app, "case-records", partitions=settings.topic_partitions)
+    if connectors is None:
+        connectors = build_connectors(settings, lambda d: TableRecords(case_records, d))
     policy = RetryPolicy(
         max_attempts=settings.delivery_max_attempts,
         base_delay_s=settings.delivery_base_delay_s,

@@ -1,9 +1,12 @@
 """One HTTP call to a target system, with its failure mapped to a DeliveryError:
 timeouts, connection failures, 429 and 5xx may succeed later (retryable, honouring
-Retry-After); any other answer outside 2xx is final."""
+Retry-After); any other answer outside 2xx is final. A connector can accept statuses
+it handles itself (a 404 meaning "not there yet") and name vendor answers that are
+transient despite their status (Salesforce's 403 REQUEST_LIMIT_EXCEEDED)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Collection
 from typing import Any
 
 import httpx
@@ -21,7 +24,13 @@ def parse_retry_after(value: str | None) -> float | None:
 
 
 async def request(
-    client: httpx.AsyncClient, method: str, url: str, **kwargs: Any
+    client: httpx.AsyncClient,
+    method: str,
+    url: str,
+    *,
+    accept: Collection[int] = (),
+    transient: Callable[[httpx.Response], bool] | None = None,
+    **kwargs: Any,
 ) -> httpx.Response:
     try:
         response = await client.request(method, url, **kwargs)
@@ -30,7 +39,9 @@ async def request(
     except httpx.TransportError as exc:
         raise DeliveryError(f"connection failed: {exc}", retryable=True) from exc
     status = response.status_code
-    if status == 429 or status >= 500:
+    if status in accept:
+        return response
+    if status == 429 or status >= 500 or (transient is not None and transient(response)):
         raise DeliveryError(
             f"HTTP {status}",
             retryable=True,

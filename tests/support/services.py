@@ -5,13 +5,15 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
 
-from services.common.broker import free_port
+from services.common.broker import EmbeddedBroker, free_port
+from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
     healthy,
@@ -121,3 +123,19 @@ class Services:
 
 def live_services() -> list[Services]:
     return list(_LIVE)
+
+
+@contextmanager
+def own_pipeline(var_dir: Path, extra: Mapping[str, str]) -> Iterator[Services]:
+    """Ingest, processor and connectors on a broker of their own (their consumer groups
+    must not meet the session pipeline's), configured with ``extra``."""
+    broker = EmbeddedBroker(var_dir / "broker.log")
+    bootstrap = broker.start()
+    ensure_topics([bootstrap], partitions=3)
+    services = Services(service_env(bootstrap, var_dir, extra), var_dir)
+    try:
+        services.start("ingest", "processor", "connectors")
+        yield services
+    finally:
+        services.stop()
+        broker.stop()
