@@ -71,7 +71,7 @@ class VendorFake:
         self._routes = [(m, re.compile(p), getattr(self, h)) for m, p, h in self.routes]
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     # --- for subclasses ---------------------------------------------------------------
 
