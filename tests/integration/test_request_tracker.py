@@ -5,7 +5,6 @@ the same case becomes one comment on it, and the employee sees the ticket number
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,14 +12,13 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import Dedupe, Destination, RoutedSignal, Urgency
-from services.common.broker import EmbeddedBroker, free_port
-from services.common.kafka import ensure_topics
+from schemas import Destination, RoutedSignal, Urgency
+from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
 from services.connectors.registry import build
-from tests.support.builders import build_routed, build_signal
+from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.request_tracker import RequestTracker, request_tracker
-from tests.support.services import API_KEY, Services, service_env
+from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -44,16 +42,6 @@ def deliver(conn: Connector, routed: RoutedSignal) -> Any:
             await conn.close()
 
     return asyncio.run(once())
-
-
-def duplicate_of(first: RoutedSignal, **signal: Any) -> RoutedSignal:
-    again = build_signal(
-        text="Zijn pinpas werkt weer niet, hij wil dat het opgelost wordt.",
-        reporter={"employee_id": "E-2002", "department": "Branches"},
-        **signal,
-    )
-    case = first.signal.signal_id
-    return build_routed(again, dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2))
 
 
 def test_a_new_case_opens_one_ticket_even_when_delivered_twice(
@@ -92,7 +80,7 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
 ) -> None:
     first = build_routed()
     case = deliver(connector(rt, tmp_path), first)
-    duplicate = duplicate_of(first)
+    duplicate = build_duplicate(first)
 
     noted = deliver(connector(rt, tmp_path), duplicate)
     deliver(connector(rt, tmp_path), duplicate)  # redelivered: no second comment
@@ -104,7 +92,7 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
 
 
 def test_a_duplicate_waits_for_its_case_ticket(rt: RequestTracker, tmp_path: Path) -> None:
-    duplicate = duplicate_of(build_routed())  # the case was never delivered
+    duplicate = build_duplicate(build_routed())  # the case was never delivered
     with pytest.raises(DeliveryError) as failure:
         deliver(connector(rt, tmp_path), duplicate)
     assert failure.value.retryable
@@ -162,40 +150,14 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
 def desk_pipeline(
     rt: RequestTracker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Services]:
-    """Ingest, processor and connectors on a broker of their own (their consumer groups
-    must not meet the session pipeline's), with Request Tracker as the service desk."""
-    var_dir = tmp_path_factory.mktemp("rt-var")
-    broker = EmbeddedBroker(var_dir / "broker.log")
-    bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
-    services = Services(
-        service_env(
-            bootstrap,
-            var_dir,
-            {
-                "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
-                "ANTENNA_SERVICEDESK__URL": rt.url,
-                "ANTENNA_SERVICEDESK__TOKEN": rt.token,
-            },
-        ),
-        var_dir,
-    )
-    try:
-        services.start("ingest", "processor", "connectors")
+    """The whole system with Request Tracker as the service desk."""
+    env = {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
+        "ANTENNA_SERVICEDESK__URL": rt.url,
+        "ANTENNA_SERVICEDESK__TOKEN": rt.token,
+    }
+    with stack_on_own_broker(tmp_path_factory.mktemp("rt-var"), env) as services:
         yield services
-    finally:
-        services.stop()
-        broker.stop()
-
-
-def _wait_for(check: Any, what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout_s}s")
 
 
 def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
@@ -209,7 +171,7 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
             "customer": customer,
         }
     ).json()["signal_id"]
-    [ticket_id] = _wait_for(lambda: rt.tickets_for(first), f"no ticket for {first}")
+    [ticket_id] = wait_for(lambda: rt.tickets_for(first), f"no ticket for {first}")
 
     second = desk_pipeline.post(
         {
@@ -218,7 +180,7 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
             "customer": {"name": "E. Jansen", "phone": "+31 6 55443322"},
         }
     ).json()["signal_id"]
-    [comment] = _wait_for(lambda: rt.comments(ticket_id), "no comment on the case's ticket")
+    [comment] = wait_for(lambda: rt.comments(ticket_id), "no comment on the case's ticket")
     assert f"[antenna {second}]" in comment
     assert rt.tickets_for(second) == []
 
@@ -229,4 +191,4 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
         response = httpx.get(status_url, headers=auth, timeout=5)
         return response.status_code == 200 and ticket_id in response.text
 
-    _wait_for(ticket_in_status, "the status view does not name the ticket")
+    wait_for(ticket_in_status, "the status view does not name the ticket")
