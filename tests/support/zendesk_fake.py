@@ -20,7 +20,8 @@ Checked against (paths, bodies, status codes):
 
 Not modelled: the search API (`/api/v2/search`; the connector does not use it), closed
 tickets refusing updates, the 5,000-comment cap, per-ticket update limits, 409 for a
-concurrent in-flight request with the same key (handlers run one at a time), users'
+concurrent in-flight request with the same key or a concurrent ticket update (handlers
+run one at a time; a test injects 409 with ``fail``), users'
 identities beyond their e-mail, sideloads, cursor pagination, and async creation. The
 external-id listing lags like a search index while ``search_lags`` is set: whether it
 really does is not documented, so the fake takes the pessimistic side."""

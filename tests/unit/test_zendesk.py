@@ -192,6 +192,11 @@ def test_errors_are_classified(zendesk: ZendeskFake) -> None:
     zendesk.fail("POST", CREATE, 503)
     assert deliver.failure(build_routed()).retryable
 
+    first = build_routed()
+    deliver(first)
+    zendesk.fail("PUT", r"/api/v2/tickets/\d+\.json", 409)  # a concurrent update of the ticket
+    assert deliver.failure(build_duplicate(first)).retryable
+
     invalid_group = deliver.failure(build_routed(), group_id=999)
     assert not invalid_group.retryable and "422" in str(invalid_group)
 

@@ -225,9 +225,12 @@ class ZendeskConnector(TicketConnector):
             page += 1
 
     async def add_note(self, ticket: Ticket, routed: RoutedSignal) -> None:
-        await request(
+        response = await send(
             self._client, "PUT", f"tickets/{int(ticket.id)}.json", json=note_request(routed)
         )
+        if response.status_code == 409:  # another update of this ticket at the same moment
+            raise DeliveryError("the ticket was being updated; try again", retryable=True)
+        check(response)
 
     async def close(self) -> None:
         await self._client.aclose()
