@@ -144,6 +144,7 @@ def main(argv: list[str] | None = None) -> None:
     from pydantic import ValidationError
 
     from services.common.broker import BrokerStartError
+    from services.connectors.base import StartupError
     from services.connectors.registry import UnknownConnector
     from services.processor.domain.route import RulesError
 
@@ -157,7 +158,7 @@ def main(argv: list[str] | None = None) -> None:
             for e in exc.errors(include_input=False)
         )
         sys.exit(f"antenna: configuration error in {exc.title}: {problems}")
-    except (BrokerStartError, UnknownConnector, RulesError) as exc:
+    except (BrokerStartError, UnknownConnector, RulesError, StartupError) as exc:
         sys.exit(f"antenna: {exc}")
 
 

@@ -29,6 +29,7 @@ from services.common.processes import (
 from services.common.settings import CommonSettings
 from services.connectors.app import build_connectors
 from services.connectors.settings import ConnectorSettings
+from services.connectors.startup import check_connectors
 from services.ingest.settings import IngestSettings
 from services.processor.settings import ProcessorSettings
 
@@ -99,7 +100,7 @@ def up() -> int:
         print(f"Report page login: {login}  (saved in {paths.report_login})")
     # Validate every service's configuration before starting anything.
     ingest, processor, connectors = IngestSettings(), ProcessorSettings(), ConnectorSettings()
-    build_connectors(connectors)
+    check_connectors(build_connectors(connectors))  # credentials too, not only their shape
     env = dict(os.environ)
     broker: EmbeddedBroker | None = None
     children: dict[str, subprocess.Popen[bytes]] = {}

@@ -52,10 +52,16 @@ class Slot:
 
 @dataclass(frozen=True)
 class Record:
-    """A record in the target system: its id, and a link a person can open."""
+    """A record in the target system: its id, a link a person can open, and what a
+    person calls it when that is not its id (Tryton's opportunity number)."""
 
     id: str
     url: str | None = None
+    label: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or self.id
 
 
 @dataclass(frozen=True)
@@ -83,7 +89,11 @@ class Entry:
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {}
         if self.record is not None:
-            data["record"] = {"id": self.record.id, "url": self.record.url}
+            data["record"] = {
+                "id": self.record.id,
+                "url": self.record.url,
+                "label": self.record.label,
+            }
         if self.attempt is not None:
             data["attempt"] = {
                 "number": self.attempt.number,
@@ -98,7 +108,9 @@ class Entry:
         record = data.get("record")
         attempt = data.get("attempt")
         return cls(
-            record=Record(str(record["id"]), record.get("url")) if record else None,
+            record=Record(str(record["id"]), record.get("url"), record.get("label"))
+            if record
+            else None,
             attempt=Attempt(int(attempt["number"]), datetime.fromisoformat(attempt["started_at"]))
             if attempt
             else None,

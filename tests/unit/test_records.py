@@ -24,19 +24,9 @@ from services.connectors.records import (
     write_once,
 )
 from tests.support.builders import build_routed
+from tests.support.records import DictTable
 
 NOW = datetime(2025, 3, 14, 9, 30, tzinfo=UTC)
-
-
-class FakeTable(dict[str, Any]):
-    """AckedTable's surface: a write counts only once ``written()`` was awaited."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.acked: dict[str, Any] = {}
-
-    async def written(self) -> None:
-        self.acked = dict(self)
 
 
 class Vendor:
@@ -70,7 +60,7 @@ def run(coro: Any) -> Any:
 @pytest.mark.parametrize("durable", [True, False])
 def test_one_record_however_often_a_case_is_delivered(durable: bool) -> None:
     records: CaseRecords = (
-        TableRecords(FakeTable(), "crm", clock=lambda: NOW) if durable else MemoryRecords("crm")
+        TableRecords(DictTable(), "crm", clock=lambda: NOW) if durable else MemoryRecords("crm")
     )
     slot = Slot("01CASE")
     vendor = Vendor(records, slot)
@@ -83,7 +73,7 @@ def test_one_record_however_often_a_case_is_delivered(durable: bool) -> None:
 
 
 def test_a_lost_answer_is_found_by_the_vendor_key_not_created_again() -> None:
-    table = FakeTable()
+    table = DictTable()
     records = TableRecords(table, "crm", clock=lambda: NOW)
     slot = Slot("01CASE")
     vendor = Vendor(records, slot)
@@ -102,7 +92,7 @@ def test_a_lost_answer_is_found_by_the_vendor_key_not_created_again() -> None:
 
 
 def test_attempts_are_counted_when_the_vendor_has_nothing() -> None:
-    records = TableRecords(FakeTable(), "crm", clock=lambda: NOW)
+    records = TableRecords(DictTable(), "crm", clock=lambda: NOW)
     slot = Slot("01CASE")
 
     async def nothing(entry: Entry) -> Record | None:
@@ -118,7 +108,7 @@ def test_attempts_are_counted_when_the_vendor_has_nothing() -> None:
 
 
 def test_destinations_and_notes_have_their_own_slots() -> None:
-    table = FakeTable()
+    table = DictTable()
     crm, desk = TableRecords(table, "crm"), TableRecords(table, "servicedesk")
     run(crm.done(Slot("01CASE"), Record("lead-1")))
     run(crm.done(Slot("01CASE", note="01DUP"), Record("note-1")))
@@ -128,7 +118,7 @@ def test_destinations_and_notes_have_their_own_slots() -> None:
 
 
 def test_entries_survive_the_changelog_round_trip() -> None:
-    entry = Entry(Record("7", "https://crm/7"), Attempt(3, NOW))
+    entry = Entry(Record("7", "https://crm/7", label="OPP-7"), Attempt(3, NOW))
     assert Entry.from_json(entry.to_json()) == entry
     assert Entry.from_json(None) == Entry()
 
@@ -184,7 +174,7 @@ class Desk(TicketConnector):
 
 
 def test_a_ticket_connector_uses_the_mapping_before_the_desk() -> None:
-    records = TableRecords(FakeTable(), "servicedesk")
+    records = TableRecords(DictTable(), "servicedesk")
     desk = Desk(ConnectorContext("servicedesk", Path("unused"), records))
     case = build_routed()
     duplicate = build_routed(
