@@ -14,13 +14,7 @@ from schemas import RoutedSignal
 from services.connectors.base import Connector, ConnectorContext, Delivered, DeliveryError
 from services.connectors.records import TableRecords
 from services.connectors.registry import build
-
-
-class AckedDict(dict[str, Any]):
-    """What TableRecords needs of an AckedTable; every write counts as acknowledged."""
-
-    async def written(self) -> None:
-        pass
+from tests.support.records import DictTable
 
 
 class Deliveries:
@@ -32,7 +26,7 @@ class Deliveries:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.name, self.options = connector, options
-        self.records = TableRecords(AckedDict(), destination, clock=clock)
+        self.records = TableRecords(DictTable(), destination, clock=clock)
         self.destination = destination
 
     def connector(self, **overrides: Any) -> Connector:
