@@ -19,7 +19,6 @@ Configure with ``ANTENNA_SERVICEDESK__CONNECTOR=jira_servicedesk``, ``..__URL``,
 
 from __future__ import annotations
 
-import base64
 from datetime import datetime
 from typing import Any
 
@@ -127,12 +126,11 @@ class JiraServiceManagementConnector(TicketConnector):
         super().__init__(config, context)
         self.jira = config
         self.base = str(config.url).rstrip("/")
-        credentials = f"{config.email}:{config.token.get_secret_value()}"
         self._client = httpx.AsyncClient(
             base_url=f"{self.base}/rest/",
             timeout=config.timeout_s,
+            auth=(str(config.email), config.token.get_secret_value()),
             headers={
-                "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
                 "Accept": "application/json",
                 "User-Agent": "antenna-jira-servicedesk/1",
             },

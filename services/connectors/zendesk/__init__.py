@@ -18,7 +18,6 @@ Configure with ``ANTENNA_SERVICEDESK__CONNECTOR=zendesk``, ``..__SUBDOMAIN`` (or
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 from typing import Any, Literal
@@ -157,12 +156,11 @@ class ZendeskConnector(TicketConnector):
         super().__init__(config, context)
         self.zendesk = config
         self.base = config.base_url
-        credentials = f"{config.email}/token:{config.token.get_secret_value()}"
         self._client = httpx.AsyncClient(
             base_url=f"{self.base}/api/v2/",
             timeout=config.timeout_s,
+            auth=(f"{config.email}/token", config.token.get_secret_value()),
             headers={
-                "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode(),
                 "Accept": "application/json",
                 "User-Agent": "antenna-zendesk/1",
             },
