@@ -11,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import Dedupe, Destination, RoutedSignal, Urgency
+from schemas import Destination, RoutedSignal, Urgency
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
 from services.connectors.registry import build
-from tests.support.builders import build_routed, build_signal
-from tests.support.connectors import deliver_once, wait_for
+from tests.support.builders import build_duplicate, build_routed, build_signal
+from tests.support.connectors import deliver_once
 from tests.support.request_tracker import RequestTracker, request_tracker
-from tests.support.services import API_KEY, Services, own_pipeline
+from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -32,16 +32,6 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTracker]:
 def connector(rt: RequestTracker, tmp_path: Path, **options: Any) -> Connector:
     config = {"url": rt.url, "token": rt.token, **options}
     return build("request_tracker", config, ConnectorContext("servicedesk", tmp_path))
-
-
-def duplicate_of(first: RoutedSignal, **signal: Any) -> RoutedSignal:
-    again = build_signal(
-        text="Zijn pinpas werkt weer niet, hij wil dat het opgelost wordt.",
-        reporter={"employee_id": "E-2002", "department": "Branches"},
-        **signal,
-    )
-    case = first.signal.signal_id
-    return build_routed(again, dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2))
 
 
 def test_a_new_case_opens_one_ticket_even_when_delivered_twice(
@@ -80,7 +70,7 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
 ) -> None:
     first = build_routed()
     case = deliver_once(connector(rt, tmp_path), first)
-    duplicate = duplicate_of(first)
+    duplicate = build_duplicate(first)
 
     noted = deliver_once(connector(rt, tmp_path), duplicate)
     deliver_once(connector(rt, tmp_path), duplicate)  # redelivered: no second comment
@@ -92,7 +82,7 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
 
 
 def test_a_duplicate_waits_for_its_case_ticket(rt: RequestTracker, tmp_path: Path) -> None:
-    duplicate = duplicate_of(build_routed())  # the case was never delivered
+    duplicate = build_duplicate(build_routed())  # the case was never delivered
     with pytest.raises(DeliveryError) as failure:
         deliver_once(connector(rt, tmp_path), duplicate)
     assert failure.value.retryable
@@ -121,9 +111,7 @@ def test_queue_by_routing_target_priority_by_urgency_and_requestor_by_consent(
     assert ticket["Requestor"] == []
 
     only_high = {"priority": {"high": 90}}  # a normal urgency falls back to the queue's
-    ticket = rt.ticket(
-        deliver_once(connector(rt, tmp_path, **only_high), build_routed()).external_id
-    )
+    ticket = rt.ticket(deliver_once(connector(rt, tmp_path, **only_high), build_routed()).external_id)
     assert ticket["Priority"] == "0"
 
 
@@ -152,13 +140,13 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
 def desk_pipeline(
     rt: RequestTracker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Services]:
-    """The whole pipeline with Request Tracker as the service desk."""
-    desk = {
+    """The whole system with Request Tracker as the service desk."""
+    env = {
         "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
         "ANTENNA_SERVICEDESK__URL": rt.url,
         "ANTENNA_SERVICEDESK__TOKEN": rt.token,
     }
-    with own_pipeline(tmp_path_factory.mktemp("rt-var"), desk) as services:
+    with stack_on_own_broker(tmp_path_factory.mktemp("rt-var"), env) as services:
         yield services
 
 

@@ -20,10 +20,10 @@ from services.connectors.crm import CONSENT_MISSING
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.connectors import build_duplicate, build_lead, deliver_once, wait_for
+from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.records import DictTable
-from tests.support.services import API_KEY, Services, own_pipeline
+from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 from tests.support.tryton import Tryton, tryton_server
 
 pytestmark = pytest.mark.integration
@@ -97,7 +97,7 @@ def test_delivered_three_times_one_opportunity_one_party_one_note(
     assert "Call back: tomorrow morning (due 2025-03-15 09:00 Europe/Amsterdam)" in comment
     assert "Why: lead cue: wants an offer" in comment
 
-    duplicate = build_duplicate(routed)
+    duplicate = build_lead_duplicate(routed)
     for _ in range(3):
         assert deliver_once(connector(tryton, tmp_path), duplicate) == results[0]
     [note] = tryton.notes(opportunity["id"])
@@ -126,7 +126,7 @@ def test_a_lost_answer_after_commit_leaves_one_opportunity_and_one_note(
         customer = routed.signal.customer
         assert customer is not None and tryton.parties_named(str(customer.name)) == 1
 
-        duplicate = build_duplicate(routed)
+        duplicate = build_lead_duplicate(routed)
         proxy.lose(lambda method, path, body: b"model.ir.note.create" in body)
         with pytest.raises(DeliveryError):
             deliver_once(connector(tryton, tmp_path, records, url=proxy.url), duplicate)
@@ -161,7 +161,7 @@ def test_the_rest_api_with_an_application_key(tryton: Tryton, tmp_path: Path) ->
     assert first == again
     [opportunity] = tryton.opportunities(reference(routed))
     assert first.external_id == opportunity["number"]
-    deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), build_duplicate(routed))
+    deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), build_lead_duplicate(routed))
     assert len(tryton.notes(opportunity["id"])) == 1
 
 
@@ -197,7 +197,7 @@ def crm_pipeline(tryton: Tryton, tmp_path_factory: pytest.TempPathFactory) -> It
         "ANTENNA_CRM__PASSWORD": tryton.password,
         "ANTENNA_REPORT_USERS": f"employee:{REPORT_PASSWORD}",
     }
-    with own_pipeline(tmp_path_factory.mktemp("tryton-var"), crm) as services:
+    with stack_on_own_broker(tmp_path_factory.mktemp("tryton-var"), crm) as services:
         yield services
 
 

@@ -1,18 +1,64 @@
-"""Helpers for connector tests: deliver once and close, wait for what a system shows,
-and the routed opportunities the CRM tests send."""
+"""Helpers for connector tests: run a plugin the way the connectors service does, without
+a broker (``Deliveries``: each delivery builds the connector afresh, as after a restart,
+and all of them share one durable case -> record mapping), deliver once and close, and
+the routed opportunities the CRM tests send."""
 
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from typing import Any, TypeVar
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 from schemas import Classification, Dedupe, Destination, Kind, RoutedSignal
-from services.connectors.base import Connector, Delivered
+from services.connectors.base import Connector, ConnectorContext, Delivered, DeliveryError
+from services.connectors.records import TableRecords
+from services.connectors.registry import build
 from tests.support.builders import build_routed, build_signal
+from tests.support.records import DictTable
 
-T = TypeVar("T")
+
+class Deliveries:
+    def __init__(
+        self,
+        connector: str,
+        options: dict[str, Any],
+        destination: str = "servicedesk",
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self.name, self.options = connector, options
+        self.records = TableRecords(DictTable(), destination, clock=clock)
+        self.destination = destination
+
+    def connector(self, **overrides: Any) -> Connector:
+        context = ConnectorContext(self.destination, Path("var"), records=self.records)
+        return build(self.name, {**self.options, **overrides}, context)
+
+    def _run(self, call: Callable[[Connector], Any], overrides: dict[str, Any]) -> Any:
+        async def once() -> Any:
+            conn = self.connector(**overrides)
+            try:
+                return await call(conn)
+            finally:
+                await conn.close()
+
+        return asyncio.run(once())
+
+    def __call__(self, routed: RoutedSignal, **overrides: Any) -> Delivered:
+        delivered: Delivered = self._run(lambda c: c.deliver(routed), overrides)
+        return delivered
+
+    def failure(self, routed: RoutedSignal, **overrides: Any) -> DeliveryError:
+        """The DeliveryError this delivery raises (AssertionError if it succeeds)."""
+        try:
+            self(routed, **overrides)
+        except DeliveryError as exc:
+            return exc
+        raise AssertionError("the delivery succeeded")
+
+    def start(self, **overrides: Any) -> None:
+        self._run(lambda c: c.start(), overrides)
 
 
 def deliver_once(conn: Connector, routed: RoutedSignal) -> Delivered:
@@ -25,16 +71,6 @@ def deliver_once(conn: Connector, routed: RoutedSignal) -> Delivered:
             await conn.close()
 
     return asyncio.run(once())
-
-
-def wait_for(check: Callable[[], T], what: str, timeout_s: float = 60) -> T:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout_s}s")
 
 
 def build_lead(
@@ -72,7 +108,7 @@ def build_lead(
     )
 
 
-def build_duplicate(first: RoutedSignal, **signal: Any) -> RoutedSignal:
+def build_lead_duplicate(first: RoutedSignal, **signal: Any) -> RoutedSignal:
     """A colleague's later report of ``first``'s case."""
     case = first.signal.signal_id
     signal.setdefault("reporter", {"employee_id": "E-2002", "name": "Piet Bakker"})

@@ -5,10 +5,12 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -30,6 +32,7 @@ WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
 }
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
+T = TypeVar("T")
 
 
 def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
@@ -126,16 +129,31 @@ def live_services() -> list[Services]:
 
 
 @contextmanager
-def own_pipeline(var_dir: Path, extra: Mapping[str, str]) -> Iterator[Services]:
-    """Ingest, processor and connectors on a broker of their own (their consumer groups
-    must not meet the session pipeline's), configured with ``extra``."""
+def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str]) -> Iterator[Services]:
+    """Ingest, processor and connectors on an embedded broker of their own, configured by
+    ``extra`` (e.g. a connector): their consumer groups must not meet the session
+    pipeline's."""
     broker = EmbeddedBroker(var_dir / "broker.log")
     bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
-    services = Services(service_env(bootstrap, var_dir, extra), var_dir)
     try:
-        services.start("ingest", "processor", "connectors")
-        yield services
+        ensure_topics([bootstrap], partitions=3)
+        services = Services(service_env(bootstrap, var_dir, extra), var_dir)
+        try:
+            services.start("ingest", "processor", "connectors")
+            yield services
+        finally:
+            services.stop()
     finally:
-        services.stop()
         broker.stop()
+
+
+def wait_for(check: Callable[[], T], what: str, timeout_s: float = 60) -> T:
+    """``check()``'s first truthy answer; AssertionError saying ``what`` is missing if none
+    comes within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout_s}s")

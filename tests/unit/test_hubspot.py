@@ -16,7 +16,7 @@ from services.connectors.crm import CONSENT_MISSING, record_key
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.connectors import build_duplicate, build_lead, deliver_once
+from tests.support.connectors import build_lead_duplicate, build_lead, deliver_once
 from tests.support.fake_hubspot import PORTAL_ID, TOKEN, FakeHubSpot, rate_limited
 from tests.support.records import DictTable
 
@@ -55,7 +55,7 @@ def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSp
     assert task["hs_timestamp"] == "2025-03-15T08:00:00Z"  # tomorrow 09:00 in Amsterdam
     assert task["hs_task_type"] == "CALL" and "tomorrow morning" in task["hs_task_subject"]
 
-    duplicate = build_duplicate(routed)
+    duplicate = build_lead_duplicate(routed)
     for _ in range(3):
         assert deliver_once(connector(hubspot), duplicate) == results[0]
     [note] = hubspot.of("notes")
@@ -79,7 +79,7 @@ def test_lost_answers_after_commit_leave_one_of_each(hubspot: FakeHubSpot) -> No
     delivered = deliver_once(connector(hubspot, records), routed)
     assert len(hubspot.of("deals")) == len(hubspot.of("tasks")) == len(hubspot.of("contacts")) == 1
 
-    duplicate = build_duplicate(routed)
+    duplicate = build_lead_duplicate(routed)
     hubspot.lose(lambda r: r.path == "/crm/v3/objects/notes")
     with pytest.raises(DeliveryError):
         deliver_once(connector(hubspot, records), duplicate)

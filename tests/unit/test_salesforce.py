@@ -15,7 +15,7 @@ from services.connectors.crm import CONSENT_MISSING, callback_key, record_key
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.connectors import build_duplicate, build_lead, deliver_once
+from tests.support.connectors import build_lead_duplicate, build_lead, deliver_once
 from tests.support.fake_salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
@@ -80,7 +80,7 @@ def test_delivered_three_times_one_record_one_callback_one_task_per_report(
     regarding = "WhoId" if sobject == "Lead" else "WhatId"
     assert callback[regarding] == record["Id"]
 
-    duplicate = build_duplicate(routed)
+    duplicate = build_lead_duplicate(routed)
     for _ in range(3):
         assert deliver_once(connector(salesforce, destination), duplicate) == results[0]
     notes = [
@@ -105,7 +105,7 @@ def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: FakeS
     [lead] = salesforce.of("Lead")
     assert delivered.external_id == lead["Id"]
 
-    duplicate = build_duplicate(routed)
+    duplicate = build_lead_duplicate(routed)
     salesforce.lose(lambda r: r.method == "PATCH" and "/sobjects/Task/" in r.path)
     with pytest.raises(DeliveryError):
         deliver_once(connector(salesforce, records=records), duplicate)

@@ -23,6 +23,7 @@ from schemas import RoutedSignal, Urgency
 from services.common.settings import check_secret
 from services.connectors.base import ConnectorConfig, ConnectorContext, Ticket, TicketConnector
 from services.connectors.http import request
+from services.connectors.targets import for_target, targets_ignore_case
 from services.connectors.tickets import (
     note_body,
     note_marker,
@@ -49,8 +50,7 @@ class RequestTrackerConfig(ConnectorConfig):
     @field_validator("queues")
     @classmethod
     def _targets_ignore_case(cls, value: dict[str, str]) -> dict[str, str]:
-        # Environment variable names lose their case: match routing targets without it.
-        return {target.lower(): queue for target, queue in value.items()}
+        return targets_ignore_case(value)
 
     @field_validator("token")
     @classmethod
@@ -92,9 +92,8 @@ class RequestTrackerConnector(TicketConnector):
         return self._ticket(str(items[0]["id"])) if items else None
 
     async def open_ticket(self, routed: RoutedSignal) -> Ticket:
-        target = routed.destination.target
         ticket: dict[str, Any] = {
-            "Queue": self.rt.queues.get((target or "").lower(), self.rt.queue),
+            "Queue": for_target(self.rt.queues, routed.destination.target, self.rt.queue),
             "Subject": ticket_subject(routed),
             "Content": ticket_body(routed),
             "ContentType": "text/plain",
