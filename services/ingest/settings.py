@@ -48,12 +48,20 @@ class IngestSettings(CommonSettings):
     # sign-ins are refused (429) until the oldest failure leaves the window.
     report_sign_in_max_failures: int = Field(default=10, ge=1)
     report_sign_in_window_s: float = Field(default=900.0, gt=0)
+    # Signed-in names (comma-separated, as on the report page) who may read every signal's
+    # status, with the target system's error text; employees see only their own.
+    operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
 
     @field_validator(
-        "api_keys", "signal_addresses", "allowed_sender_domains", "report_users", mode="before"
+        "api_keys",
+        "signal_addresses",
+        "allowed_sender_domains",
+        "report_users",
+        "operators",
+        mode="before",
     )
     @classmethod
     def _split(cls, value: object) -> object:
