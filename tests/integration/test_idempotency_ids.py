@@ -11,13 +11,12 @@ import uuid
 from typing import Any
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas import topics
 from tests.integration.test_pipeline import COMPLAINT, OPPORTUNITY, REPORTER, for_signal, unique
 from tests.integration.test_status import status_of
 from tests.support.http_recorder import Recorder
-from tests.support.kafka import wait_for_records
+from tests.support.kafka import records_to_end, wait_for_records
 from tests.support.services import Services
 
 ROUTED = (topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DUPLICATES)
@@ -30,25 +29,6 @@ def _dropped(pipeline: Services) -> float:
         if line.startswith("antenna_resubmissions_dropped_total "):
             return float(line.split()[1])
     return 0.0
-
-
-def _to_end(bootstrap: str, topic: str) -> list[Any]:
-    """Every record of ``topic`` up to its end offsets now."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        end = consumer.end_offsets(partitions)
-        found: list[Any] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < deadline, f"could not read {topic} to its end"
-            for tp, batch in consumer.poll(timeout_ms=500).items():
-                found.extend(r for r in batch if r.offset < end[tp])
-        return found
-    finally:
-        consumer.close()
 
 
 def _until(what: str, condition: Any, timeout_s: float = 60) -> Any:
@@ -98,6 +78,6 @@ def test_a_key_reposted_after_a_restart_keeps_its_id_and_another_body_is_not_rou
     )
     assert body["state"] == "delivered"
     for topic in ROUTED:
-        assert not [r for r in _to_end(kafka, topic) if lead_text.encode() in r.value]
+        assert not [r for r in records_to_end(kafka, topic) if lead_text.encode() in r.value]
     assert not [r for r in recorder.received("/crm") if for_signal(signal_id)(r)]
     assert len([r for r in recorder.received("/desk") if for_signal(signal_id)(r)]) == 1
