@@ -14,12 +14,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas import topics
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
-from tests.support.kafka import wait_for_records
+from tests.support.kafka import records_to_end, wait_for_records
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -99,23 +98,7 @@ def _with_message_id(message_id: str) -> Callable[[Any], bool]:
 
 def _all_records(bootstrap: str, predicate: Callable[[Any], bool]) -> list[Any]:
     """Every record on signals.raw, up to the end offsets at call time, that matches."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topics.RAW, p) for p in consumer.partitions_for_topic(topics.RAW) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        end = consumer.end_offsets(partitions)
-        found: list[Any] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < deadline, "could not read signals.raw to its end"
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                found.extend(r for r in records if r.offset < end[tp])
-        return [r for r in found if predicate(r)]
-    finally:
-        consumer.close()
+    return [r for r in records_to_end(bootstrap, topics.RAW) if predicate(r)]
 
 
 def test_a_forward_to_two_signal_addresses_is_one_signal(kafka: str, smtp_port: int) -> None:

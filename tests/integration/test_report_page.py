@@ -162,7 +162,7 @@ def test_multipart_form_post_lands_with_attachment_metadata_only(
     assert marker not in record.value  # the bytes never reach Kafka
     signal = Signal.model_validate_json(record.value)
     assert signal.text == text
-    assert signal.source == "form:website-contact"
+    assert signal.source == f"form:website-contact:{signal.metadata['client']}"
     assert signal.metadata["form_id"] == "website-contact"
     assert signal.metadata["hint"] == "opportunity"
     assert [a.model_dump() for a in signal.attachments] == [

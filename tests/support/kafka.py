@@ -40,3 +40,22 @@ def wait_for_records(
         raise AssertionError(f"{len(found)}/{count} matching records on {topic} after {timeout_s}s")
     finally:
         consumer.close()
+
+
+def records_to_end(bootstrap: str, topic: str, timeout_s: float = 30) -> list[Any]:
+    """Every record of ``topic``, up to its end offsets at call time."""
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
+        consumer.assign(partitions)
+        consumer.seek_to_beginning()
+        end = consumer.end_offsets(partitions)
+        found: list[Any] = []
+        deadline = time.monotonic() + timeout_s
+        while any(consumer.position(tp) < end[tp] for tp in partitions):
+            assert time.monotonic() < deadline, f"could not read {topic} to its end"
+            for tp, records in consumer.poll(timeout_ms=500).items():
+                found.extend(r for r in records if r.offset < end[tp])
+        return found
+    finally:
+        consumer.close()

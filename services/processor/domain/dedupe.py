@@ -152,6 +152,10 @@ class Deduper:
         returns the same decision and changes nothing."""
         earlier = self.memory.get(f"signal:{signal.signal_id}")
         if earlier is not None:
+            if earlier.get("fingerprint") != signal.body_fingerprint:
+                # One signal_id (derived from an Idempotency-Key) with another body: the
+                # key was reused on another ingest replica. The first report stands.
+                return replace(Decision(**earlier["decision"]), resubmission=True)
             return Decision(**earlier["decision"])
         resub_key = f"resubmission:{resubmission_key(signal)}"
         first = self.memory.get(resub_key)
@@ -176,6 +180,7 @@ class Deduper:
         )
         self._remember(report, now)
         self.memory[f"signal:{signal.signal_id}"] = {
+            "fingerprint": signal.body_fingerprint,
             "decision": asdict(decision),
             "at": now.isoformat(),
         }
