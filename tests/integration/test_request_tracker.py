@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import Destination, RoutedSignal, Urgency
+from schemas import Destination, Urgency
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
 from services.connectors.registry import build
@@ -111,7 +111,9 @@ def test_queue_by_routing_target_priority_by_urgency_and_requestor_by_consent(
     assert ticket["Requestor"] == []
 
     only_high = {"priority": {"high": 90}}  # a normal urgency falls back to the queue's
-    ticket = rt.ticket(deliver_once(connector(rt, tmp_path, **only_high), build_routed()).external_id)
+    ticket = rt.ticket(
+        deliver_once(connector(rt, tmp_path, **only_high), build_routed()).external_id
+    )
     assert ticket["Priority"] == "0"
 
 

@@ -161,7 +161,9 @@ def test_the_rest_api_with_an_application_key(tryton: Tryton, tmp_path: Path) ->
     assert first == again
     [opportunity] = tryton.opportunities(reference(routed))
     assert first.external_id == opportunity["number"]
-    deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), build_lead_duplicate(routed))
+    deliver_once(
+        build("tryton", rest, ConnectorContext("crm", tmp_path)), build_lead_duplicate(routed)
+    )
     assert len(tryton.notes(opportunity["id"])) == 1
 
 

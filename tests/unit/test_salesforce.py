@@ -15,7 +15,7 @@ from services.connectors.crm import CONSENT_MISSING, callback_key, record_key
 from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
-from tests.support.connectors import build_lead_duplicate, build_lead, deliver_once
+from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
 from tests.support.fake_salesforce import (
     CLIENT_ID,
     CLIENT_SECRET,
