@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from schemas import DeadLetter
+from schemas import DeadLetter, DeliveryStatus
 
 MAX_ERROR = 2000
 
@@ -18,6 +18,10 @@ def dead_letter(
     key: bytes | None,
     value: bytes | None,
     now: datetime | None = None,
+    *,
+    destination: str | None = None,
+    status: DeliveryStatus | None = None,
+    replay_of: str | None = None,
 ) -> DeadLetter:
     return DeadLetter(
         stage=stage,
@@ -28,4 +32,7 @@ def dead_letter(
         key=key.decode("utf-8", "replace") if key is not None else None,
         payload=(value or b"").decode("utf-8", "replace"),
         at=now or datetime.now(UTC),
+        destination=destination,
+        status=status,
+        replay_of=replay_of,
     )
