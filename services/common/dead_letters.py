@@ -7,6 +7,14 @@ from datetime import UTC, datetime
 from schemas import DeadLetter, DeliveryStatus
 
 MAX_ERROR = 2000
+# `antenna dlq replay` puts the letter's id on the record it re-publishes, so that the
+# connectors try a parked signal again and `antenna dlq list` can tell it was replayed.
+REPLAY_HEADER = "antenna-replay-of"
+
+
+def letter_id(partition: int, offset: int) -> str:
+    """A letter's id: its place on signals.dlq, stable and short to type (``2-137``)."""
+    return f"{partition}-{offset}"
 
 
 def dead_letter(

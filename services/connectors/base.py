@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -32,10 +33,29 @@ class DeliveryError(Exception):
         self.retry_after_s = retry_after_s
 
 
+class UnintelligibleAnswer(DeliveryError):
+    """The target answered, but not in a way we understand (an HTML page from a proxy,
+    JSON without the fields we need). Final: the signal is parked for an operator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class CaseNotDelivered(DeliveryError):
+    """A duplicate's case has no ticket or record yet; the case's own delivery may still
+    be under way. The duplicate waits (up to the retry horizon) without pausing the
+    destination: the target itself answers."""
+
+    def __init__(self, message: str = "the case's ticket does not exist yet") -> None:
+        super().__init__(message, retryable=True)
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     destination: str  # servicedesk, crm, ...
     var_dir: Path
+    # How long a connector remembers what it delivered (ANTENNA_DEDUPE_WINDOW_DAYS).
+    dedupe_window: timedelta = timedelta(days=14)
 
 
 class Connector(ABC):
@@ -49,7 +69,9 @@ class Connector(ABC):
     @abstractmethod
     async def deliver(self, routed: RoutedSignal) -> Delivered:
         """Hand one routed signal to the target. Must be idempotent per signal_id.
-        Raise DeliveryError on failure."""
+        Raise DeliveryError on failure: retryable for an outage (connection, timeout,
+        5xx, 429), final otherwise. Any other exception is treated as a fault: tried a
+        few times, then parked."""
 
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
@@ -74,7 +96,7 @@ class TicketConnector(Connector):
         case = await self.find_ticket(routed.dedupe.cluster_id)
         if case is None:
             # The case's own delivery may still be under way: try again later.
-            raise DeliveryError("the case's ticket does not exist yet", retryable=True)
+            raise CaseNotDelivered()
         if not await self.has_note(case, signal_id):
             await self.add_note(case, routed)
         return Delivered(case.id, case.url)

@@ -1,6 +1,7 @@
 """One HTTP call to a target system, with its failure mapped to a DeliveryError:
 timeouts, connection failures, 429 and 5xx may succeed later (retryable, honouring
-Retry-After); any other answer outside 2xx is final."""
+Retry-After); any other answer outside 2xx is final, and so is a 2xx whose body cannot
+be understood (``json_object``)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 
 import httpx
 
-from services.connectors.base import DeliveryError
+from services.connectors.base import DeliveryError, UnintelligibleAnswer
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -39,3 +40,20 @@ async def request(
     if status >= 300:
         raise DeliveryError(f"HTTP {status}: {response.text[:200]}", retryable=False)
     return response
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object. An HTML page from a proxy or a login portal, or JSON
+    that is no object, is an answer we cannot understand: final, not a crash."""
+    try:
+        data = response.json()
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise UnintelligibleAnswer(
+            f"HTTP {response.status_code} answer is not JSON ({kind})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UnintelligibleAnswer(
+            f"HTTP {response.status_code} answer is JSON {type(data).__name__}, not an object"
+        )
+    return data
