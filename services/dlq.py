@@ -202,7 +202,7 @@ def details(view: View) -> str:
 # --------------------------------------------------------------------------- Kafka
 
 
-def _read(bootstrap: list[str], topic: str) -> list[Any]:
+def read_topic(bootstrap: list[str], topic: str) -> list[Any]:
     """Every record of ``topic`` up to its end when called; no consumer group."""
     from kafka import KafkaConsumer, TopicPartition
 
@@ -242,18 +242,18 @@ def _headers(record: Any) -> dict[str, bytes]:
 def load(bootstrap: list[str]) -> list[View]:
     letters = [
         letter
-        for record in _read(bootstrap, topics.DLQ)
+        for record in read_topic(bootstrap, topics.DLQ)
         if (letter := letter_from(record.partition, record.offset, record.value)) is not None
     ]
     results = []
-    for record in _read(bootstrap, topics.DELIVERED):
+    for record in read_topic(bootstrap, topics.DELIVERED):
         try:
             results.append(DeliveryResult.model_validate_json(record.value or b""))
         except ValidationError:
             continue
     markers = []
     for topic in sorted({letter.letter.topic for letter in letters}):
-        for record in _read(bootstrap, topic):
+        for record in read_topic(bootstrap, topic):
             marker = _headers(record).get(REPLAY_HEADER)
             if marker:
                 markers.append(marker.decode("utf-8", "replace"))

@@ -31,7 +31,7 @@ from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.connectors import metrics
 from services.connectors.base import Connector, ConnectorContext
-from services.connectors.delivery import deliver_in_order
+from services.connectors.delivery import Pause, deliver_in_order
 from services.connectors.ledger import (
     Entry,
     entry_from,
@@ -101,19 +101,26 @@ def create_app(
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
 
-    def released() -> bool:
-        return bool(app.rebalancing or app.should_stop)
+    def pause_until_rebalance(taken_in: int) -> Pause:
+        """A wait for a paused destination: cancellable, and cut short (False) when a
+        rebalance or a shutdown starts after the event was taken, so that neither waits
+        for us. Only then: every rebalance ends with a seek to the committed offsets, so
+        the signal let go is read again (a rebalance that was already under way when
+        the event was taken has done its seek). ``taken_in``: the rebalance count then."""
 
-    async def pause(seconds: float) -> bool:
-        """Wait ``seconds`` for a paused destination; cancellable, and cut short (False)
-        when a rebalance or a shutdown starts, so that neither waits for us."""
-        deadline = time.monotonic() + seconds
-        while not released():
-            left = deadline - time.monotonic()
-            if left <= 0:
-                return True
-            await asyncio.sleep(min(left, RELEASE_CHECK_S))
-        return False
+        def released() -> bool:
+            return bool(app.rebalancing_count != taken_in or app.should_stop)
+
+        async def pause(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while not released():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return True
+                await asyncio.sleep(min(left, RELEASE_CHECK_S))
+            return False
+
+        return pause
 
     async def park(event: Any, stage: str, error: str, **extra: Any) -> None:
         msg = event.message
@@ -146,7 +153,7 @@ def create_app(
                 "ledger entries expired", extra=fields(partition=partition, count=len(expired))
             )
 
-    async def handle(event: Any, choose: Chooser) -> bool:
+    async def handle(event: Any, choose: Chooser, taken_in: int) -> bool:
         """Deliver one event. False: let go unacked (a rebalance or shutdown started)."""
         partition = event.message.partition
         try:
@@ -181,7 +188,7 @@ def create_app(
             routed,
             policy,
             health[destination],
-            pause,
+            pause_until_rebalance(taken_in),
             announce,
             waiting=resumed(entry),
         )
@@ -223,7 +230,7 @@ def create_app(
         async def deliver(stream: faust.StreamT[bytes]) -> None:
             manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
             async for event in manual.events():
-                if await handle(event, choose):
+                if await handle(event, choose, app.rebalancing_count):
                     await manual.ack(event)
                 else:
                     let_go(event)
