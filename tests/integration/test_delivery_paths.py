@@ -19,12 +19,10 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas import DeadLetter, DeliveryResult, DeliveryStatus, Destination, RoutedSignal, topics
-from services.common.broker import EmbeddedBroker
-from services.common.kafka import ensure_topics
 from tests.support.builders import build_routed
-from tests.support.desk import Desk
+from tests.support.desk import Desk, webhooks_to
 from tests.support.kafka import wait_for_records
-from tests.support.services import WEBHOOK_SECRET, Services, service_env
+from tests.support.services import WEBHOOK_SECRET, Services, stack_on_own_broker
 
 pytestmark = pytest.mark.integration
 HORIZON_S = 10.8  # ANTENNA_DELIVERY_HORIZON_HOURS below
@@ -42,34 +40,18 @@ def desk() -> Iterator[Desk]:
 @pytest.fixture(scope="module")
 def stack(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     var_dir = tmp_path_factory.mktemp("delivery-paths")
-    broker = EmbeddedBroker(var_dir / "broker.log")
-    bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
-    services = Services(
-        service_env(
-            bootstrap,
-            var_dir,
-            {
-                "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
-                "ANTENNA_SERVICEDESK__URL": f"{desk.url}/desk",
-                "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
-                "ANTENNA_CRM__CONNECTOR": "webhook",
-                "ANTENNA_CRM__URL": f"{desk.url}/crm",
-                "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
-                "ANTENNA_DELIVERY_MAX_DELAY_S": "0.5",
-                "ANTENNA_DELIVERY_MAX_ATTEMPTS": "3",
-                "ANTENNA_DELIVERY_HORIZON_HOURS": str(HORIZON_S / 3600),
-                "ANTENNA_DEDUPE_WINDOW_DAYS": str(WINDOW_S / 86400),
-            },
-        ),
+    with stack_on_own_broker(
         var_dir,
-    )
-    try:
-        services.start("connectors")
+        {
+            **webhooks_to(desk, WEBHOOK_SECRET),
+            "ANTENNA_DELIVERY_MAX_DELAY_S": "0.5",
+            "ANTENNA_DELIVERY_MAX_ATTEMPTS": "3",
+            "ANTENNA_DELIVERY_HORIZON_HOURS": str(HORIZON_S / 3600),
+            "ANTENNA_DEDUPE_WINDOW_DAYS": str(WINDOW_S / 86400),
+        },
+        "connectors",
+    ) as services:
         yield services
-    finally:
-        services.stop()
-        broker.stop()
 
 
 def bootstrap_of(stack: Services) -> str:

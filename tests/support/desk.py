@@ -122,3 +122,15 @@ class Desk:
                 pass
 
         return Handler
+
+
+def webhooks_to(desk: Desk, secret: str) -> dict[str, str]:
+    """Settings that deliver complaints to <desk>/desk and opportunities to <desk>/crm."""
+    return {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
+        "ANTENNA_SERVICEDESK__URL": f"{desk.url}/desk",
+        "ANTENNA_SERVICEDESK__SECRET": secret,
+        "ANTENNA_CRM__CONNECTOR": "webhook",
+        "ANTENNA_CRM__URL": f"{desk.url}/crm",
+        "ANTENNA_CRM__SECRET": secret,
+    }

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -121,3 +122,22 @@ class Services:
 
 def live_services() -> list[Services]:
     return list(_LIVE)
+
+
+@contextmanager
+def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str], *names: str) -> Iterator[Services]:
+    """``names`` started on an embedded broker of their own: their consumer groups must
+    not meet the session pipeline's."""
+    from services.common.broker import EmbeddedBroker
+    from services.common.kafka import ensure_topics
+
+    broker = EmbeddedBroker(var_dir / "broker.log")
+    bootstrap = broker.start()
+    ensure_topics([bootstrap], partitions=3)
+    services = Services(service_env(bootstrap, var_dir, extra), var_dir)
+    try:
+        services.start(*names)
+        yield services
+    finally:
+        services.stop()
+        broker.stop()
