@@ -137,6 +137,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--idempotency-key")
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
+    from services import dlq
+
+    dlq.add_parser(sub)
     return p
 
 
