@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
@@ -26,7 +26,7 @@ from services.common.processes import (
     wait_for_http,
     worker_ready,
 )
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, KafkaSecurityProtocol
 from services.connectors.app import build_connectors
 from services.connectors.settings import ConnectorSettings
 from services.ingest.settings import IngestSettings
@@ -34,6 +34,7 @@ from services.processor.settings import ProcessorSettings
 
 SERVICES = ("ingest", "processor", "connectors")
 DEFAULT_BROKER_PORT = 9092
+BOOTSTRAP_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "ANTENNA_KAFKA_BOOTSTRAP_SERVERS")
 
 
 @dataclass(frozen=True)
@@ -67,9 +68,13 @@ def dev_secret(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
+def external_broker() -> bool:
+    return any(name in os.environ for name in BOOTSTRAP_VARIABLES)
+
+
 def resolve_bootstrap(settings: CommonSettings) -> str:
     """For CLI helpers: the environment, else the broker a running `antenna up` wrote down."""
-    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ or "ANTENNA_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+    if external_broker():
         return settings.kafka_bootstrap_servers
     path = Paths(settings.var_dir).bootstrap
     return path.read_text().strip() if path.exists() else settings.kafka_bootstrap_servers
@@ -84,7 +89,18 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def up() -> int:
+    embedded = not external_broker()
+    if embedded:
+        for name, value in EMBEDDED_BROKER_ENV.items():
+            os.environ.setdefault(name, value)
     settings = CommonSettings()
+    if embedded and settings.kafka_security_protocol is not KafkaSecurityProtocol.PLAINTEXT:
+        print(
+            f"ANTENNA_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+            "KAFKA_BOOTSTRAP_SERVERS: the embedded broker speaks PLAINTEXT only.",
+            file=sys.stderr,
+        )
+        return 2
     paths = Paths(settings.var_dir)
     if not os.environ.get("ANTENNA_API_KEYS"):
         os.environ["ANTENNA_API_KEYS"] = dev_secret(
@@ -106,17 +122,16 @@ def up() -> int:
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
-        if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
-            bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        else:
+        if embedded:
             port = DEFAULT_BROKER_PORT if _port_free(DEFAULT_BROKER_PORT) else free_port()
             broker = EmbeddedBroker(paths.log("broker"), port=port)
             bootstrap = broker.start()
             paths.bootstrap.parent.mkdir(parents=True, exist_ok=True)
             paths.bootstrap.write_text(bootstrap + "\n")
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-            env.setdefault("ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES", "1")  # see CommonSettings
-        ensure_topics(bootstrap.split(","), settings.topic_partitions)
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        bootstrap = settings.kafka_bootstrap_servers
+        ensure_topics(settings)
         for name in SERVICES:
             children[name] = spawn(
                 [sys.executable, "-m", "services.cli", name], paths.log(name), env

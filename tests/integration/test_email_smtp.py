@@ -19,7 +19,7 @@ from kafka import KafkaConsumer, TopicPartition
 from schemas import topics
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
-from tests.support.kafka import wait_for_records
+from tests.support.kafka import broker_settings, wait_for_records
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -254,7 +254,7 @@ def test_an_out_of_office_reply_is_accepted_but_not_published(kafka: str, smtp_p
 def test_a_stopped_broker_gives_451_so_the_sender_retries(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.log")
     broker.start()
-    ensure_topics([broker.bootstrap], partitions=1)
+    ensure_topics(broker_settings(broker.bootstrap, topic_partitions=1))
     port = free_port()
     env = service_env(broker.bootstrap, tmp_path, _smtp_env(port, ANTENNA_PUBLISH_TIMEOUT_S="3"))
     ingest = Services(env, tmp_path)

@@ -7,6 +7,34 @@ from collections.abc import Callable
 from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
+
+from services.common.broker import EMBEDDED_BROKER_ENV
+from services.common.settings import CommonSettings
+
+# The test broker is a single node (embedded, or a one-node testcontainers Kafka).
+_TEST_BROKER_DEFAULTS = {
+    name.removeprefix("ANTENNA_").lower(): value for name, value in EMBEDDED_BROKER_ENV.items()
+}
+
+
+class _ExplicitSettings(CommonSettings):
+    """CommonSettings from arguments only: never from the shell running the tests."""
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        **others: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        return (init_settings,)
+
+
+def broker_settings(bootstrap: str, **overrides: Any) -> CommonSettings:
+    """Settings for in-process clients of the test broker (ensure_topics, Faust apps)."""
+    values: dict[str, Any] = {**_TEST_BROKER_DEFAULTS, "kafka_bootstrap_servers": bootstrap}
+    return _ExplicitSettings(**{**values, **overrides})
 
 
 def produce(bootstrap: str, topic: str, value: bytes, key: bytes | None = None) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 
-from services.common.broker import free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, free_port
 from services.common.processes import (
     NotReady,
     healthy,
@@ -42,7 +42,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-            "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",  # Tansu's watermark, see CommonSettings
+            **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
             "ANTENNA_LOG_LEVEL": "INFO",
         }
