@@ -39,11 +39,25 @@ def tansu_binary() -> Path:
     return path
 
 
+# Reserved ports, held for as long as this process lives (see free_port).
+_RESERVED: dict[tuple[str, int], socket.socket] = {}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port for a child process to listen on, reserved until this process exits.
+
+    Closing a probe socket and handing out its number leaves a window in which any other
+    process may take the port. Instead the socket stays bound here, not listening, with
+    SO_REUSEADDR set after the kernel chose the port: other processes' bind() on it
+    fails and their port-0 binds skip it, while a child that binds it with SO_REUSEADDR
+    (uvicorn, aiosmtpd, prometheus-client, Tansu and most servers do) may listen on it.
+    The port stays ours after the child stops, so a restarted child finds it free."""
+    probe = socket.socket()
+    probe.bind((host, 0))  # without SO_REUSEADDR: a port nobody else has bound at all
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port: int = probe.getsockname()[1]
+    _RESERVED[(host, port)] = probe
+    return port
 
 
 class EmbeddedBroker:
