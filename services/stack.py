@@ -1,6 +1,8 @@
 """`antenna up`: the whole system on one machine. Starts the embedded broker (unless
 KAFKA_BOOTSTRAP_SERVERS points elsewhere), creates the topics, then runs ingest,
-processor and connectors as child processes until Ctrl-C or SIGTERM."""
+processor and connectors as child processes until Ctrl-C or SIGTERM. A service that
+dies is started again after a backoff; the broker, and the data it holds in memory,
+stays until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -20,9 +21,9 @@ from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_por
 from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
+    RestartBackoff,
+    Supervisor,
     healthy,
-    spawn,
-    terminate,
     wait_for_http,
     worker_ready,
 )
@@ -35,6 +36,7 @@ from services.processor.settings import ProcessorSettings
 SERVICES = ("ingest", "processor", "connectors")
 DEFAULT_BROKER_PORT = 9092
 BOOTSTRAP_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "ANTENNA_KAFKA_BOOTSTRAP_SERVERS")
+RESTART_BACKOFF = RestartBackoff(first_s=1.0, max_s=30.0, stable_s=60.0)
 
 
 @dataclass(frozen=True)
@@ -118,7 +120,7 @@ def up() -> int:
     build_connectors(connectors)
     env = dict(os.environ)
     broker: EmbeddedBroker | None = None
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    supervisor = Supervisor(RESTART_BACKOFF)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
@@ -133,8 +135,8 @@ def up() -> int:
         bootstrap = settings.kafka_bootstrap_servers
         ensure_topics(settings)
         for name in SERVICES:
-            children[name] = spawn(
-                [sys.executable, "-m", "services.cli", name], paths.log(name), env
+            supervisor.start(
+                name, [sys.executable, "-m", "services.cli", name], paths.log(name), env
             )
         api = f"http://{ingest.api_host}:{ingest.api_port}"
         p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
@@ -147,7 +149,10 @@ def up() -> int:
         ]  # a worker whose metrics are switched off (port 0) cannot be asked
         for name, url, ready, timeout_s in filter(None, waits):
             try:
-                wait_for_http(name, children[name], url, ready, paths.log(name), timeout_s)
+                # A service that cannot start at all is a configuration problem: stop.
+                wait_for_http(
+                    name, supervisor.process(name), url, ready, paths.log(name), timeout_s
+                )
             except NotReady as exc:
                 print(exc, file=sys.stderr)
                 return 1
@@ -165,22 +170,16 @@ def up() -> int:
         print(f"Outbox:   {settings.var_dir / 'outbox'}/<destination>.jsonl")
         print(f"Logs:     {paths.log('*')}")
         print("Try `antenna send` in another terminal. Ctrl-C stops everything.", flush=True)
-        while True:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    print(
-                        f"{name} exited with code {proc.returncode}; see {paths.log(name)}",
-                        file=sys.stderr,
-                    )
-                    return 1
-            time.sleep(0.5)
+        while True:  # from here on a service that dies is restarted; only a signal stops
+            supervisor.check()
+            time.sleep(0.2)
     except _Stop:
         print("Stopping...", flush=True)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
-        for name in reversed(list(children)):
-            terminate(children[name])
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        supervisor.stop()
         if broker is not None:
             broker.stop()
             paths.bootstrap.unlink(missing_ok=True)
