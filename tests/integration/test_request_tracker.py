@@ -19,6 +19,7 @@ from services.common.kafka import ensure_topics
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
 from services.connectors.registry import build
 from tests.support.builders import build_routed, build_signal
+from tests.support.kafka import broker_settings
 from tests.support.request_tracker import RequestTracker, request_tracker
 from tests.support.services import API_KEY, Services, service_env
 
@@ -167,7 +168,7 @@ def desk_pipeline(
     var_dir = tmp_path_factory.mktemp("rt-var")
     broker = EmbeddedBroker(var_dir / "broker.log")
     bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
+    ensure_topics(broker_settings(bootstrap, topic_partitions=3))
     services = Services(
         service_env(
             bootstrap,
