@@ -306,6 +306,8 @@ class StatusFollower:
     def _default_consumer(self) -> Any:
         from kafka import KafkaConsumer
 
+        from services.common.settings import CommonSettings
+
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id="antenna-ingest-status",
@@ -313,6 +315,7 @@ class StatusFollower:
             enable_auto_commit=False,
             request_timeout_ms=30_000,
             reconnect_backoff_max_ms=5_000,
+            **CommonSettings().kafka_client_options(),  # TLS/SASL, as ingest's publisher
         )
 
     def start(self) -> None:
