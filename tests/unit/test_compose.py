@@ -136,3 +136,15 @@ def test_the_processor_reads_the_mounted_routing_rules() -> None:
     path = processor["environment"]["ANTENNA_ROUTING_RULES"]
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in processor["volumes"]}
     assert mounts[path] == "./deploy/config/routing.yaml"
+
+
+@pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) absent")
+def test_compose_scrape_config_passes_promtool() -> None:
+    """deploy/prometheus/kubernetes.yml needs Kubernetes discovery, which Debian's build
+    leaves out: tests/integration/test_prometheus.py runs its relabelling instead."""
+    result = subprocess.run(
+        ["promtool", "check", "config", str(ROOT / "deploy" / "prometheus" / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
