@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from subprocess import Popen
 from typing import Any
@@ -16,7 +16,7 @@ import yaml
 
 from services.common.broker import free_port
 from services.common.processes import spawn, terminate
-from tests.support.services import WORKER_METRICS_PORTS, Services
+from tests.support.services import WORKER_METRICS_PORTS, Services, wait_for
 
 pytestmark = pytest.mark.skipif(
     shutil.which("prometheus") is None,
@@ -28,17 +28,6 @@ PROMETHEUS_DIR = Path(__file__).parents[2] / "deploy" / "prometheus"
 K8S_DIR = Path(__file__).parents[2] / "deploy" / "k8s"
 COMPLAINT = "My neighbour's bank card was declined twice at the till and she is upset."
 ROUTED = "antenna_signals_routed_total"
-
-
-def wait_for(what: str, found: Callable[[], Any], timeout_s: float = 60) -> Any:
-    """Poll ``found`` until it returns something truthy (the event happened)."""
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        result = found()
-        if result:
-            return result
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def stack_ports(services: Services) -> dict[str, str]:
@@ -136,7 +125,7 @@ def prometheus(
 
     try:
         for name, (proc, url) in started.items():
-            wait_for(f"prometheus ({name}) to start", lambda p=proc, u=url: ready(p, u))
+            wait_for(lambda p=proc, u=url: ready(p, u), f"prometheus ({name}) to start")
         yield {name: url for name, (_, url) in started.items()}
     finally:
         for proc, _ in started.values():
@@ -183,9 +172,9 @@ def test_prometheus_scrapes_every_service_and_sees_a_routed_signal(
             up = {r["metric"]["job"]: r["value"][1] for r in query(url, "up")}
             return up if set(up) == jobs else {}
 
-        wait_for(f"{expr} >= {before + 1} in Prometheus ({name})", scraped_after_routing)
+        wait_for(scraped_after_routing, f"{expr} >= {before + 1} in Prometheus ({name})")
         # The job names the alert rules expect (up{job=~"antenna-.*"}), each one up.
-        assert wait_for(f"every job ({name})", every_job_scraped) == dict.fromkeys(jobs, "1")
+        assert wait_for(every_job_scraped, f"every job ({name})") == dict.fromkeys(jobs, "1")
         ready = {r["metric"]["app"]: r["value"][1] for r in query(url, "antenna_worker_ready")}
         assert ready == {"antenna-processor": "1", "antenna-connectors": "1"}, name
 
@@ -202,7 +191,7 @@ def test_prometheus_loads_and_evaluates_the_alert_rules(prometheus: dict[str, st
             pending = [r for r in rules.values() if r["lastEvaluation"].startswith("0001")]
             return {n: r["health"] for n, r in rules.items()} if not pending else {}
 
-        health = wait_for(f"every alert rule evaluated once ({name})", evaluated)
+        health = wait_for(evaluated, f"every alert rule evaluated once ({name})")
         assert set(health) == names
         assert set(health.values()) == {"ok"}, (name, health)
 
