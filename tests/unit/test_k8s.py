@@ -15,6 +15,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from services.connectors.registry import available, connector_class
 from services.connectors.settings import ConnectorSettings
 from services.ingest.settings import IngestSettings
 from services.processor.domain.route import parse_rules
@@ -167,6 +168,20 @@ def test_secrets_come_only_from_secrets() -> None:
             if name in secrets:
                 assert value == "<from a reference>", f"{name} has a literal value in {command}"
     assert "ANTENNA_API_KEYS" in {variable for _, _, variable, _ in secret_refs()}
+
+
+def test_every_connector_secret_can_be_given_for_every_destination() -> None:
+    """Whichever installed connector serves a destination, its secrets reach it."""
+    wired = {variable for _, _, variable, command in secret_refs() if command == "connectors"}
+    wanted = {
+        f"ANTENNA_{destination.upper()}__{option.upper()}"
+        for destination in ConnectorSettings().destinations()
+        for name in available()
+        for option, field in connector_class(name).config_model.model_fields.items()
+        if "SecretStr" in str(field.annotation)
+    }
+    assert wanted, "no connector has a secret option"
+    assert not wanted - wired, "add these to deploy/k8s/connectors.yaml and its README table"
 
 
 def test_required_secrets_are_not_optional() -> None:
