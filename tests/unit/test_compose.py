@@ -15,10 +15,16 @@ import yaml
 from services.connectors.settings import ConnectorSettings
 from services.ingest.settings import IngestSettings
 from services.processor.settings import ProcessorSettings
-from tests.support.settings_names import SERVICE_COMMANDS, secret_names, unknown
+from tests.support.deployment import (
+    COMPOSE,
+    SERVICE_COMMANDS,
+    cli_commands,
+    compose_services,
+    secret_names,
+    unknown,
+)
 
 ROOT = Path(__file__).parents[2]
-COMPOSE = ROOT / "docker-compose.yml"
 REQUIRED = {"ANTENNA_API_KEYS": "compose-test-key-0123456789", "GRAFANA_ADMIN_PASSWORD": "x" * 16}
 needs_docker_compose = pytest.mark.skipif(
     shutil.which("docker-compose") is None,
@@ -81,41 +87,28 @@ def test_the_api_key_must_be_set() -> None:
     assert "set ANTENNA_API_KEYS" in result.stderr
 
 
-def antenna_services(config: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    """The services that run the Antenna image, by the `antenna` command they run."""
-    found = {}
-    for service in config["services"].values():
-        command = service.get("command")
-        if command and command[0] in SERVICE_COMMANDS:
-            found[command[0]] = service
-    return found
-
-
-def raw_config() -> dict[str, Any]:
-    config: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())  # merge keys resolved
-    return config
-
-
 def test_every_antenna_service_runs_in_compose() -> None:
-    assert set(antenna_services(raw_config())) == set(SERVICE_COMMANDS)
+    commands = set(compose_services())
+    assert set(SERVICE_COMMANDS) <= commands
+    assert commands <= set(cli_commands()), "a service runs no `antenna` command"
 
 
 def test_every_environment_variable_is_a_real_setting() -> None:
-    services = antenna_services(raw_config()).values()
+    services = compose_services().values()
     names = {name for service in services for name in service["environment"]}
     assert "ANTENNA_API_KEYS" in names
     assert not unknown(names), "docker-compose.yml sets variables no setting reads"
 
 
 def test_secrets_come_from_the_shell_not_from_the_file() -> None:
-    for service in antenna_services(raw_config()).values():
+    for service in compose_services().values():
         for name, value in service["environment"].items():
             if name in secret_names():
                 assert str(value).startswith("${"), f"{name} has a literal value"
 
 
 def test_published_ports_and_scrape_targets_match_the_settings() -> None:
-    services = antenna_services(raw_config())
+    services = compose_services()
     ingest = IngestSettings(api_keys="compose-test-key-0123456789")
     published = {port.rsplit(":", 1)[-1] for port in services["ingest"]["ports"]}
     assert published == {str(ingest.api_port), str(ingest.smtp_port)}
@@ -132,7 +125,7 @@ def test_published_ports_and_scrape_targets_match_the_settings() -> None:
 
 
 def test_the_processor_reads_the_mounted_routing_rules() -> None:
-    processor = antenna_services(raw_config())["processor"]
+    processor = compose_services()["processor"]
     path = processor["environment"]["ANTENNA_ROUTING_RULES"]
     mounts = {volume.split(":")[1]: volume.split(":")[0] for volume in processor["volumes"]}
     assert mounts[path] == "./deploy/config/routing.yaml"

@@ -1,8 +1,10 @@
-"""The environment variables Antenna really reads, for tests of the deployment files:
-every name that docker-compose.yml or deploy/k8s/ sets must be one of them."""
+"""For tests of the deployment files: the environment variables Antenna really reads
+(every name that docker-compose.yml or deploy/k8s/ sets must be one of them), the
+`antenna` commands, and the services docker-compose.yml runs."""
 
 from __future__ import annotations
 
+import argparse
 import functools
 import importlib
 import re
@@ -11,16 +13,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
 from pydantic import AliasChoices, BaseModel, SecretStr
 from pydantic.fields import FieldInfo
 from pydantic_settings import BaseSettings
 
 import services
+from services.cli import parser
 from services.common.settings import CommonSettings
 from services.connectors.registry import available, connector_class
 
 ROOT = Path(__file__).parents[2]
 ENV_EXAMPLE = ROOT / "deploy" / "config" / "antenna.env.example"
+COMPOSE = ROOT / "docker-compose.yml"
 SERVICE_COMMANDS = ("ingest", "processor", "connectors")  # `antenna <command>` runs one
 
 # Kafka security and replication settings (PLAN.md contract 5, owner: infra) that the
@@ -145,3 +150,19 @@ def secret_names() -> frozenset[str]:
             if _mentions(field.annotation, SecretStr)
         }
     return frozenset(names | {n for n in kafka_security_pending() if "PASSWORD" in n})
+
+
+def cli_commands() -> list[str]:
+    [subparsers] = [a for a in parser()._actions if isinstance(a, argparse._SubParsersAction)]
+    return list(subparsers.choices)
+
+
+def compose_services() -> dict[str, dict[str, Any]]:
+    """docker-compose.yml's services built from deploy/Dockerfile, by the `antenna`
+    command they run (PyYAML resolves the file's anchors and merge keys)."""
+    config: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return {
+        service["command"][0]: service
+        for service in config["services"].values()
+        if service.get("build", {}).get("dockerfile") == "deploy/Dockerfile"
+    }
