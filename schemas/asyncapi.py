@@ -30,6 +30,10 @@ SCHEMA_REF = "#/components/schemas/{model}"
 CONSUMER_GROUPS = {"processor": "antenna-processor", "connectors": "antenna-connectors"}
 
 SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
+# `antenna dlq replay` (client id antenna-dlq) re-publishes a parked record to the topic it
+# was read from, with this header naming the letter (services.common.dead_letters).
+REPLAYER = "antenna-dlq"
+REPLAY_HEADER = "antenna-replay-of"
 
 
 @dataclass(frozen=True)
@@ -41,6 +45,11 @@ class TopicContract:
     senders: tuple[str, ...]
     receivers: tuple[str, ...]
     key_may_be_absent: bool = False
+    replayable: bool = False  # its records can be parked on signals.dlq and replayed
+
+    @property
+    def all_senders(self) -> tuple[str, ...]:
+        return (*self.senders, REPLAYER) if self.replayable else self.senders
 
 
 CONTRACTS: dict[str, TopicContract] = {
@@ -52,6 +61,7 @@ CONTRACTS: dict[str, TopicContract] = {
         SIGNAL_ID_KEY,
         senders=("ingest",),
         receivers=("processor", "ingest"),
+        replayable=True,
     ),
     topics.ROUTED_SERVICEDESK: TopicContract(
         RoutedSignal,
@@ -61,6 +71,7 @@ CONTRACTS: dict[str, TopicContract] = {
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
         receivers=("connectors", "ingest"),
+        replayable=True,
     ),
     topics.ROUTED_CRM: TopicContract(
         RoutedSignal,
@@ -70,6 +81,7 @@ CONTRACTS: dict[str, TopicContract] = {
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
         receivers=("connectors", "ingest"),
+        replayable=True,
     ),
     topics.TRIAGE: TopicContract(
         RoutedSignal,
@@ -91,16 +103,19 @@ CONTRACTS: dict[str, TopicContract] = {
         "routed record and its duplicates land in the same partition number.",
         senders=("processor",),
         receivers=("connectors", "ingest"),
+        replayable=True,
     ),
     topics.DLQ: TopicContract(
         DeadLetter,
         "Messages set aside",
         "A message that could not be processed (undecodable, invalid) or delivered for "
         "good, with the error and where it came from (topic, partition, offset). "
-        "Processing goes on; operators are alerted through antenna_dead_letters_total.",
+        "Processing goes on; operators are alerted through antenna_dead_letters_total and "
+        "replay letters with `antenna dlq`. A letter's id is its place here: "
+        "<partition>-<offset>.",
         "The key of the original record, unchanged; absent when the original had none.",
         senders=("processor", "connectors"),
-        receivers=(),
+        receivers=(REPLAYER,),
         key_may_be_absent=True,
     ),
     topics.DELIVERED: TopicContract(
@@ -141,13 +156,25 @@ def _message(contract: TopicContract) -> dict[str, Any]:
     key: dict[str, Any] = {"type": "string", "description": contract.key}
     if contract.key_may_be_absent:
         key["type"] = ["string", "null"]
-    return {
+    message: dict[str, Any] = {
         "name": name,
         "title": contract.title,
         "contentType": "application/json",
-        "payload": {"$ref": SCHEMA_REF.format(model=name)},
-        "bindings": {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING_VERSION}},
     }
+    if contract.replayable:
+        message["headers"] = {
+            "type": "object",
+            "properties": {
+                REPLAY_HEADER: {
+                    "type": "string",
+                    "description": "Only on a record that `antenna dlq replay` re-published: "
+                    "the id of the letter on signals.dlq it replays.",
+                }
+            },
+        }
+    message["payload"] = {"$ref": SCHEMA_REF.format(model=name)}
+    message["bindings"] = {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING_VERSION}}
+    return message
 
 
 def _operation(party: str, action: str, topic: str, message: str) -> dict[str, Any]:
@@ -183,7 +210,7 @@ def document() -> dict[str, Any]:
             "messages": {message: _message(contract)},
             "bindings": {"kafka": {"topic": name, "bindingVersion": KAFKA_BINDING_VERSION}},
         }
-        for action, parties in (("send", contract.senders), ("receive", contract.receivers)):
+        for action, parties in (("send", contract.all_senders), ("receive", contract.receivers)):
             for party in parties:
                 operations[f"{party}.{action}.{name}"] = _operation(party, action, name, message)
     payloads = list(dict.fromkeys(contract.payload for _, contract in contracts))

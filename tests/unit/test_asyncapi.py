@@ -12,6 +12,7 @@ import yaml
 from jsonschema import Draft7Validator
 from pydantic import BaseModel
 
+import services.common.dead_letters
 import services.connectors.app
 import services.processor.app
 from schemas import DeadLetter, DeliveryResult, topics
@@ -120,9 +121,9 @@ def _sent_and_received(doc: dict[str, Any]) -> dict[str, tuple[set[str], set[str
 
 def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> None:
     parties = _sent_and_received(doc)
-    assert parties[topics.RAW] == ({"ingest"}, {"processor", "ingest"})
-    assert parties[topics.DUPLICATES] == ({"processor"}, {"connectors", "ingest"})
-    assert parties[topics.DLQ][0] == {"processor", "connectors"}
+    assert parties[topics.RAW] == ({"ingest", "antenna-dlq"}, {"processor", "ingest"})
+    assert parties[topics.DUPLICATES] == ({"processor", "antenna-dlq"}, {"connectors", "ingest"})
+    assert parties[topics.DLQ] == ({"processor", "connectors"}, {"antenna-dlq"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
     for topic, (senders, _) in parties.items():
         assert senders, f"nobody publishes {topic}"
@@ -130,6 +131,10 @@ def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> Non
         channel = _resolve(doc, operation["channel"]["$ref"])
         for message in operation["messages"]:
             assert _resolve(doc, message["$ref"]) in channel["messages"].values()
+
+
+def test_replays_are_described_as_antenna_dlq_sends_them() -> None:
+    assert contract.REPLAY_HEADER == services.common.dead_letters.REPLAY_HEADER
 
 
 def test_consumer_groups_are_the_workers_app_ids(doc: dict[str, Any]) -> None:
