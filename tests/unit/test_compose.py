@@ -37,7 +37,7 @@ def docker_compose_config(env: dict[str, str]) -> subprocess.CompletedProcess[st
     """`docker-compose config`: validates the file against the Compose schema, resolves
     anchors and ${...}, checks references; no Docker engine needed. Only ``env`` reaches
     it, so the test does not depend on the shell's environment."""
-    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(ROOT), **env}
+    clean = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), **env}
     return subprocess.run(
         ["docker-compose", "--project-directory", str(ROOT), "-f", str(COMPOSE), "config"],
         capture_output=True,
