@@ -19,17 +19,18 @@ from services.connectors.registry import available, connector_class
 from services.connectors.settings import ConnectorSettings
 from services.ingest.settings import IngestSettings
 from services.processor.domain.route import parse_rules
-from services.processor.settings import ProcessorSettings
-from tests.support.deployment import SERVICE_COMMANDS, compose_services, secret_names, unknown
+from tests.support.deployment import (
+    SERVICE_COMMANDS,
+    compose_services,
+    secret_names,
+    settings,
+    unknown,
+)
 
 ROOT = Path(__file__).parents[2]
 K8S = ROOT / "deploy" / "k8s"
 # The oldest Kubernetes we claim, and the newest the pinned schemas know.
 KUBERNETES_VERSIONS = ("1.30.0", "1.37.0")
-METRICS_PORT_SETTING = {
-    "processor": "ANTENNA_PROCESSOR_METRICS_PORT",
-    "connectors": "ANTENNA_CONNECTORS_METRICS_PORT",
-}
 
 
 def manifest_files() -> list[Path]:
@@ -209,33 +210,30 @@ def test_container_ports_are_the_ports_the_settings_listen_on() -> None:
         "http": int(env.get("ANTENNA_API_PORT", ingest.api_port)),
         "smtp": int(env.get("ANTENNA_SMTP_PORT", ingest.smtp_port)),
     }
-    defaults = {
-        "processor": ProcessorSettings().processor_metrics_port,
-        "connectors": ConnectorSettings().connectors_metrics_port,
-    }
-    for command, setting in METRICS_PORT_SETTING.items():
-        port = env_values(command).get(setting, defaults[command])
-        assert ports(command) == {"metrics": int(port)}
+    for command in workers():
+        name = f"ANTENNA_{command.upper()}_METRICS_PORT"
+        port = env_values(command).get(name, settings()[name].field.default)
+        assert ports(command) == {"metrics": int(port)}, command
+
+
+def workers() -> list[str]:
+    """The stream workers (Faust): every service but ingest, metrics on their own port."""
+    return [command for command in deployments() if command != "ingest"]
 
 
 def test_services_listen_on_every_interface_in_the_pod() -> None:
     """The settings default to 127.0.0.1, which no probe or Service could reach."""
-    hosts = {
-        "ingest": ["ANTENNA_API_HOST", "ANTENNA_SMTP_HOST"],
-        "processor": ["ANTENNA_PROCESSOR_METRICS_HOST"],
-        "connectors": ["ANTENNA_CONNECTORS_METRICS_HOST"],
-    }
+    hosts = {"ingest": ["ANTENNA_API_HOST", "ANTENNA_SMTP_HOST"]}
+    hosts.update({command: [f"ANTENNA_{command.upper()}_METRICS_HOST"] for command in workers()})
+    assert len(hosts) == len(deployments())
     for command, names in hosts.items():
         for name in names:
             assert env_values(command)[name] == "0.0.0.0", name
 
 
 def test_probes_ask_the_right_endpoints() -> None:
-    expected = {
-        "ingest": ("http", "/healthz", "/readyz"),
-        "processor": ("metrics", "/healthz", "/readyz"),
-        "connectors": ("metrics", "/healthz", "/readyz"),
-    }
+    expected = {"ingest": ("http", "/healthz", "/readyz")}
+    expected.update({command: ("metrics", "/healthz", "/readyz") for command in workers()})
     for command, (port, alive, ready) in expected.items():
         spec = container(command)
         for probe, path in (
@@ -250,12 +248,12 @@ def test_probes_ask_the_right_endpoints() -> None:
 
 
 def test_scrape_annotations_point_at_the_metrics() -> None:
-    metrics_port = {"ingest": "http", "processor": "metrics", "connectors": "metrics"}
     for command, deployment in deployments().items():
         annotations = deployment["spec"]["template"]["metadata"]["annotations"]
         assert annotations["prometheus.io/scrape"] == "true"
         assert annotations["prometheus.io/path"] == "/metrics"
-        assert int(annotations["prometheus.io/port"]) == ports(command)[metrics_port[command]]
+        port = ports(command)["http" if command == "ingest" else "metrics"]
+        assert int(annotations["prometheus.io/port"]) == port
 
 
 def test_services_and_budgets_select_their_pods() -> None:
