@@ -9,6 +9,11 @@ signals.raw (key signal_id, N partitions)
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
+
+Classification runs in a worker process (services.common.budget) with a time budget,
+``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
+that reason, its worker is killed and replaced, and the partition goes on. The workers
+are forked once the model is trained, so they start with it.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ import faust
 from pydantic import ValidationError
 
 from schemas import topics
+from services.common.budget import ChildPool, OverBudget
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
@@ -44,8 +50,16 @@ CLASSIFIED_TOPIC = f"{APP_ID}-classified"
 EXPIRE_EVERY = timedelta(hours=1)
 
 
+def classify_message(value: bytes | None) -> bytes:
+    """A raw signal in, the hand-over to the judge stage out (JSON): what a classify
+    worker runs. InvalidSignal when the message is not a valid Signal."""
+    return assess(decode_signal(value)).model_dump_json().encode()
+
+
 def create_app(settings: ProcessorSettings) -> faust.App:
     trained_models()  # train now (1-2 s), not on the first signal
+    classifiers = ChildPool(settings.classify_workers, "classify")
+    classifiers.start()  # forked with the trained model, before the worker's threads start
     app = make_faust_app(APP_ID, settings)
     rules = RulesFile(settings.routing_rules)
     raw = raw_topic(app, topics.RAW)
@@ -87,18 +101,26 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     @app.agent(raw)
     async def classify(stream: faust.StreamT[bytes]) -> None:
+        budget = settings.classify_budget_s
         async for event in stream.events():
             try:
-                signal = decode_signal(event.value)
-                handover = assess(signal)
+                handover = await classifiers.run(budget, classify_message, event.value)
             except InvalidSignal as exc:
                 await park(event, str(exc))
+                continue
+            except OverBudget:
+                metrics.OVER_BUDGET.inc()
+                await park(
+                    event,
+                    f"classification took longer than its budget of {budget:g} s "
+                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+                )
                 continue
             except Exception as exc:  # a bug must not stop the partition: park and go on
                 log.exception("cannot classify message")
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
-            await (await classified.send(key=event.key, value=handover.model_dump_json().encode()))
+            await (await classified.send(key=event.key, value=handover))
 
     @app.agent(classified)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
@@ -131,6 +153,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 last_expiry = now
                 deduper.expire(now)
             _count(result, handover.signal.signal_id, time.perf_counter() - started)
+
+    @app.on_before_shutdown.connect
+    async def stop_classifiers(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
+        classifiers.close()
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:

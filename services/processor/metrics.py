@@ -22,3 +22,7 @@ RULES_RELOAD_FAILURES = Counter(
     "antenna_routing_rules_reload_failures_total",
     "Routing rule files refused as invalid (the previous rules stay in force)",
 )
+OVER_BUDGET = Counter(
+    "antenna_classify_over_budget_total",
+    "Signals whose classification ran past ANTENNA_CLASSIFY_BUDGET_S (parked on signals.dlq)",
+)

@@ -13,5 +13,9 @@ class ProcessorSettings(CommonSettings):
     rules_reload_interval_s: float = Field(default=2.0, gt=0)
     dedupe_window_days: float = Field(default=14, gt=0)
     resend_window_minutes: float = Field(default=10, gt=0)
+    # Classification runs in worker processes; a message that takes longer than the budget
+    # is parked on signals.dlq and the partition goes on (seconds; a signal takes ~5 ms).
+    classify_budget_s: float = Field(default=5.0, gt=0)
+    classify_workers: int = Field(default=1, ge=1)
     processor_metrics_host: str = "127.0.0.1"
     processor_metrics_port: int = 9101
