@@ -45,6 +45,19 @@ class IngestSettings(CommonSettings):
     # relay's (this authserv-id) and says SPF, DKIM or DMARC passed for the From domain.
     smtp_trusted_authserv_id: str | None = None
     smtp_max_sessions_per_peer: int = Field(default=10, ge=1)
+    # Parsing runs in worker processes; one that takes longer is stopped and the mail is
+    # answered "try again later" (SMTP 451, HTTP 503). A mail of megabytes takes < 1 s.
+    email_parse_budget_s: float = Field(default=10.0, gt=0)
+    email_parse_workers: int = Field(default=2, ge=1)
+    # Hard caps on what one mail may cost (services.ingest.email.parse.EmailLimits): more
+    # parts, deeper nesting or more header characters are refused (SMTP 552, HTTP 422);
+    # HTML beyond the cap is not converted; longer lines are wrapped. The defaults are
+    # EmailLimits' (a unit test keeps them equal).
+    email_max_parts: int = Field(default=500, ge=1)
+    email_max_depth: int = Field(default=20, ge=1)
+    email_max_header_chars: int = Field(default=512_000, ge=1_000)
+    email_max_html_chars: int = Field(default=1_000_000, ge=1_000)
+    email_max_line_chars: int = Field(default=5_000, ge=100)
 
     # Chat: a channel without its secret is switched off (its endpoint answers 404).
     slack_signing_secret: SecretStr | None = None
