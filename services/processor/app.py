@@ -10,10 +10,15 @@ The judge stage is a single partition on purpose: one customer may be known by p
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
 
-Classification runs in a worker process (services.common.budget) with a time budget,
+Classification runs in worker processes (services.common.budget) with a time budget,
 ``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
 that reason, its worker is killed and replaced, and the partition goes on. The workers
-are forked once the model is trained, so they start with it.
+are forked once the model is trained, so they start with it. The classify agent runs one
+actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 2): while one signal is classified
+the next is, on another core, and offsets are committed only up to the oldest signal not
+yet handed over (at-least-once holds). Two signals of one partition that are classified
+at the same moment may reach the judge stage in either order, as signals of different
+partitions always could; ``ANTENNA_CLASSIFY_WORKERS=1`` keeps each partition's order.
 """
 
 from __future__ import annotations
@@ -58,8 +63,11 @@ def classify_message(value: bytes | None) -> bytes:
 
 def create_app(settings: ProcessorSettings) -> faust.App:
     trained_models()  # train now (1-2 s), not on the first signal
+    # Forked with the trained model, before the worker starts any thread. Not closed when
+    # the app stops: a call still running would fail and park its signal. The workers go
+    # when this process exits (the pool's finalizer, or their socket closing).
     classifiers = ChildPool(settings.classify_workers, "classify")
-    classifiers.start()  # forked with the trained model, before the worker's threads start
+    classifiers.start()
     app = make_faust_app(APP_ID, settings)
     rules = RulesFile(settings.routing_rules)
     raw = raw_topic(app, topics.RAW)
@@ -99,7 +107,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
-    @app.agent(raw)
+    @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
         budget = settings.classify_budget_s
         async for event in stream.events():
@@ -153,10 +161,6 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 last_expiry = now
                 deduper.expire(now)
             _count(result, handover.signal.signal_id, time.perf_counter() - started)
-
-    @app.on_before_shutdown.connect
-    async def stop_classifiers(sender: Any, /, *args: Any, signal: Any, **kwargs: Any) -> None:
-        classifiers.close()
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
