@@ -8,14 +8,17 @@ awaits the answer without blocking the event loop. A call that is still running 
 budget is spent gets its worker killed (SIGKILL) and the caller gets ``OverBudget``; the
 next call gets a new worker. A worker that dies on its own gives ``WorkerLost``.
 
-Workers are forked from the service process when the pool starts (``start``, at start-up,
-before the service runs its threads) or when one is replaced: they start in milliseconds
-with everything the service has loaded (the processor's trained model included, which
-would otherwise be trained again in every worker) and share those pages copy-on-write. A
-worker closes every file descriptor it inherited except its own socket to the parent
-(sockets, listeners and broker connections stay the parent's alone), ignores Ctrl-C (the
-parent stops it), and exits when the parent goes away. It also arms an alarm of twice the
-budget for each call, so that even a worker whose parent was killed stops.
+Workers are forked from the service process (``start`` forks them all, at start-up, before
+the service runs threads; otherwise on first use and when one is replaced): they start in
+milliseconds with everything the service has loaded (the processor's trained model
+included, which would otherwise be trained again in every worker) and share those pages
+copy-on-write, where a spawned worker would import and train for seconds. A worker closes
+every file descriptor it inherited except its own socket to the parent (listeners and
+broker connections stay the parent's alone), ignores Ctrl-C (the parent stops it), and
+exits when the parent goes away; it also arms an alarm of twice the budget for each call,
+so that even a worker whose parent was killed stops. A fork copies the locks of the
+parent's other threads as they are; a worker only runs the function it is given, and one
+that would ever wait on such a lock is over budget and replaced like any other.
 
 The function and its arguments travel pickled: pass module-level functions (or a
 ``functools.partial`` of one). What the function raises is raised by ``run``, with the
