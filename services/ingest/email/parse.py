@@ -696,7 +696,9 @@ def _collect_attachments(part: MIMEPart, body: set[int], found: list[AttachmentI
         inner = part.get_payload(0) if part.is_multipart() else None
         if isinstance(inner, MIMEPart):
             name = part.get_filename() or f"{_single_line(inner.get('Subject')) or 'message'}.eml"
-            found.append(AttachmentInfo(name, ctype, len(inner.as_bytes()), False))
+            # Header lines as received: refolding a long one would parse it, superlinearly.
+            size = len(inner.as_bytes(policy=inner.policy.clone(refold_source="none")))
+            found.append(AttachmentInfo(name, ctype, size, False))
         return
     if part.is_multipart():
         for sub in part.iter_parts():
