@@ -697,8 +697,10 @@ def _collect_attachments(part: MIMEPart, body: set[int], found: list[AttachmentI
         if isinstance(inner, MIMEPart):
             name = part.get_filename() or f"{_single_line(inner.get('Subject')) or 'message'}.eml"
             # Header lines as received: refolding a long one would parse it, superlinearly.
-            size = len(inner.as_bytes(policy=inner.policy.clone(refold_source="none")))
-            found.append(AttachmentInfo(name, ctype, size, False))
+            policy = inner.policy
+            if isinstance(policy, EmailPolicy):
+                policy = policy.clone(refold_source="none")
+            found.append(AttachmentInfo(name, ctype, len(inner.as_bytes(policy=policy)), False))
         return
     if part.is_multipart():
         for sub in part.iter_parts():
