@@ -14,11 +14,12 @@ Classification runs in worker processes (services.common.budget) with a time bud
 ``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
 that reason, its worker is killed and replaced, and the partition goes on. The workers
 are forked once the model is trained, so they start with it. The classify agent runs one
-actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 2): while one signal is classified
-the next is, on another core, and offsets are committed only up to the oldest signal not
-yet handed over (at-least-once holds). Two signals of one partition that are classified
-at the same moment may reach the judge stage in either order, as signals of different
-partitions always could; ``ANTENNA_CLASSIFY_WORKERS=1`` keeps each partition's order.
+actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 1, which keeps each partition's
+order). With more, signals are classified side by side on several cores and offsets are
+committed only up to the oldest signal not yet handed over (at-least-once holds), but two
+signals of one partition classified at the same moment may reach the judge stage in
+either order, as signals of different partitions always could. More processor replicas
+scale out without that.
 """
 
 from __future__ import annotations

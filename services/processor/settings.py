@@ -16,7 +16,8 @@ class ProcessorSettings(CommonSettings):
     # Classification runs in worker processes; a message that takes longer than the budget
     # is parked on signals.dlq and the partition goes on (seconds; a signal takes ~5 ms).
     classify_budget_s: float = Field(default=5.0, gt=0)
-    # Signals classified at once, each in its own worker; 1 keeps each partition's order.
-    classify_workers: int = Field(default=2, ge=1)
+    # Signals classified at once, each in its own worker. 1 keeps each partition's order;
+    # more replicas of the processor scale out without giving it up.
+    classify_workers: int = Field(default=1, ge=1)
     processor_metrics_host: str = "127.0.0.1"
     processor_metrics_port: int = 9101

@@ -6,7 +6,7 @@ partition of its worker for as long as it took (about 20 s for the 50,000 charac
 API accepts), and nothing raised, so nothing reached the DLQ. The processor here runs on a
 broker of its own (its consumer group must not share partitions with another test's
 processor) with a budget no classification meets: every signal is parked, in order (one
-key, so one partition; one classify worker, which keeps a partition's order).
+key, so one partition; one classify worker, the default, keeps a partition's order).
 """
 
 from __future__ import annotations
@@ -45,8 +45,9 @@ def _signal(text: str) -> Signal:
 @pytest.fixture(scope="module")
 def processor(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     var_dir: Path = tmp_path_factory.mktemp("budget")
-    settings = {"ANTENNA_CLASSIFY_BUDGET_S": BUDGET_S, "ANTENNA_CLASSIFY_WORKERS": "1"}
-    with stack_on_own_broker(var_dir, settings, "processor") as stack:
+    with stack_on_own_broker(
+        var_dir, {"ANTENNA_CLASSIFY_BUDGET_S": BUDGET_S}, "processor"
+    ) as stack:
         yield stack
 
 
