@@ -29,8 +29,10 @@ from typing import Any
 
 import pytest
 
+import services.common.language as language
 import services.common.message_text as message_text
 import services.ingest.email.parse as email_parse
+import services.processor.classifier.model as model
 import services.processor.classifier.rules as rules
 from services.common.message_text import clean_text, report_content
 from services.ingest.email.parse import EmailLimits, EmailOverLimit, MalformedEmail, parse_email
@@ -184,7 +186,9 @@ def test_header_sections_over_the_cap_are_refused() -> None:
 
 # --- every pattern --------------------------------------------------------------------------
 
-PATTERN_MODULES = (message_text, rules, email_parse)
+# The text cleaner, the classifier's rules and its model's input preparation, language
+# detection and the e-mail parser: everything that runs patterns on what people send.
+PATTERN_MODULES = (message_text, rules, model, language, email_parse)
 # Functions that compile rule sources, not input.
 SOURCE_FUNCTIONS = frozenset({"_rx", "lexicon"})
 
