@@ -15,7 +15,7 @@ from httpx import Response
 
 from services.common.broker import free_port
 from services.ingest.app import create_app
-from services.ingest.email import _limits
+from services.ingest.email import email_limits
 from services.ingest.email.parse import EmailLimits
 from services.ingest.settings import IngestSettings
 from tests.support.fakes import FakePublisher
@@ -158,8 +158,8 @@ def test_a_mail_over_the_part_cap_is_refused_with_the_reason(publisher: FakePubl
 
 
 def test_the_caps_come_from_the_settings_and_default_to_the_parsers_own() -> None:
-    assert _limits(_settings()) == EmailLimits()
-    assert _limits(_settings(email_max_html_chars=5_000)).max_html_chars == 5_000
+    assert email_limits(_settings()) == EmailLimits()
+    assert email_limits(_settings(email_max_html_chars=5_000)).max_html_chars == 5_000
 
 
 def test_an_unreachable_budget_is_not_configurable() -> None:

@@ -110,7 +110,7 @@ async def ingest_email(
     retry later) and BrokerUnavailable (nothing was accepted: retry later).
     ``null_sender`` is an SMTP ``MAIL FROM:<>``: only machines send those."""
     parse = partial(
-        parse_email, internal_domains=_internal_domains(settings), limits=_limits(settings)
+        parse_email, internal_domains=_internal_domains(settings), limits=email_limits(settings)
     )
     try:
         parsed = await _parsers(settings).run(settings.email_parse_budget_s, parse, raw)
@@ -189,7 +189,8 @@ def _internal_domains(settings: IngestSettings) -> list[str]:
     return [*settings.allowed_sender_domains, *signal_domains]
 
 
-def _limits(settings: IngestSettings) -> EmailLimits:
+def email_limits(settings: IngestSettings) -> EmailLimits:
+    """The e-mail caps of ``settings`` (ANTENNA_EMAIL_MAX_*)."""
     return EmailLimits(
         max_parts=settings.email_max_parts,
         max_depth=settings.email_max_depth,
