@@ -46,6 +46,7 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 _HEADER = struct.Struct("!Q")  # the length of the pickle that follows
+_FIRST_READ = 1 << 16  # most answers fit, with their length, in one read
 # A worker's own alarm: twice the budget plus this, in case its parent cannot kill it.
 _ALARM_GRACE_S = 1.0
 
@@ -239,25 +240,32 @@ class _Retry(Exception):
 
 
 async def _call(worker: _Worker, request: tuple[Any, ...]) -> tuple[str, Any, str]:
+    # As few system calls and event-loop wake-ups as possible: one send, and usually one
+    # receive for the length and the whole answer (one call per signal is the hot path).
     loop = asyncio.get_running_loop()
     payload = pickle.dumps(request, protocol=pickle.HIGHEST_PROTOCOL)
-    await loop.sock_sendall(worker.sock, _HEADER.pack(len(payload)))
-    await loop.sock_sendall(worker.sock, payload)
-    (size,) = _HEADER.unpack(await _receive(loop, worker.sock, _HEADER.size))
-    answer: tuple[str, Any, str] = pickle.loads(await _receive(loop, worker.sock, size))  # noqa: S301 - our own worker's answer
+    await loop.sock_sendall(worker.sock, _HEADER.pack(len(payload)) + payload)
+    received = await _receive(loop, worker.sock, _HEADER.size, _FIRST_READ)
+    (size,) = _HEADER.unpack_from(received)
+    body = received[_HEADER.size :]
+    if len(body) < size:
+        body += await _receive(loop, worker.sock, size - len(body), size - len(body))
+    answer: tuple[str, Any, str] = pickle.loads(body)  # noqa: S301 - our own worker's answer
     return answer
 
 
-async def _receive(loop: asyncio.AbstractEventLoop, sock: socket.socket, size: int) -> bytes:
-    data = bytearray(size)
+async def _receive(
+    loop: asyncio.AbstractEventLoop, sock: socket.socket, at_least: int, at_most: int
+) -> bytes:
+    data = bytearray(at_most)
     view = memoryview(data)
     got = 0
-    while got < size:
+    while got < at_least:
         count = await loop.sock_recv_into(sock, view[got:])
         if count == 0:
             raise EOFError("the worker closed its socket")
         got += count
-    return bytes(data)
+    return bytes(view[:got])
 
 
 def _name(fn: Callable[..., Any]) -> str:
