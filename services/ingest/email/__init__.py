@@ -51,6 +51,7 @@ __all__ = [
     "ParsedEmail",
     "SenderNotAllowed",
     "domain_allowed",
+    "email_limits",
     "ingest_email",
     "message_ref",
     "parse_email",
