@@ -19,6 +19,7 @@ import pytest
 
 from services.common.broker import free_port
 from services.common.processes import worker_ready
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.e2e
 ANTENNA = [sys.executable, "-m", "services.cli"]
@@ -119,7 +120,14 @@ class Stack:
                 self._more.wait(min(left, 1.0))
 
     def service_pid(self, name: str) -> int:
-        [pid] = [p for p in _children(self.proc.pid) if f"services.cli {name}" in _cmdline(p)]
+        # A direct child: a service's own worker processes (forked, so with the same
+        # command line) are its children.
+        parents = _parents()
+        [pid] = [
+            p
+            for p in _children(self.proc.pid)
+            if parents.get(p) == self.proc.pid and f"services.cli {name}" in _cmdline(p)
+        ]
         return pid
 
     def broker_pid(self) -> int:
@@ -206,9 +214,11 @@ def test_a_killed_processor_is_restarted_and_a_later_signal_is_delivered(stack: 
     stack.wait_for_line(r"processor exited with code -9 after [\d.]+s; restarting in \d+s")
     restarted = int(stack.wait_for_line(r"processor restarted \(pid (\d+)\)").group(1))
     assert restarted != processor
-    log = (stack.var / "log" / "processor.log").read_text()
-    assert "antenna up: processor exited with code -9" in log
-    assert f"antenna up: processor restarted (pid {restarted})" in log
+    # antenna up tells the console first, then appends to the log: wait for the log.
+    log = stack.var / "log" / "processor.log"
+    restart_line = f"antenna up: processor restarted (pid {restarted})"
+    wait_for(lambda: restart_line in log.read_text(), f"{restart_line!r} in {log}")
+    assert "antenna up: processor exited with code -9" in log.read_text()
     stack.wait_until_ready("processor")
 
     # The stack stayed up around it: the same broker (so its in-memory data), still running.
