@@ -58,13 +58,17 @@ def ensure_topics(
         created = []
         for name in wanted:
             try:
-                admin.create_topics([NewTopic(name, partitions, 1)])
+                admin.create_topics([NewTopic(name, partitions, 1, topic_configs=_config(name))])
                 created.append(name)
             except TopicAlreadyExistsError:  # another service won the race
                 pass
         return created
     finally:
         admin.close()
+
+
+def _config(name: str) -> dict[str, str]:
+    return {"cleanup.policy": "compact"} if name in topics.COMPACTED else {}
 
 
 def describe_topics(bootstrap: list[str]) -> dict[str, int]:
