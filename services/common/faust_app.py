@@ -91,11 +91,12 @@ def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     return cast(AckedTable, app.tables.add(table))
 
 
-def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
-    """A topic of plain bytes: decoding is ours, so a poison message reaches the DLQ
-    instead of crashing the agent inside Faust's deserializer."""
+def raw_topic(app: faust.App, *names: str, **kwargs: Any) -> faust.TopicT:
+    """A topic (or several, read as one stream) of plain bytes: decoding is ours, so a
+    poison message reaches the DLQ instead of crashing the agent inside Faust's
+    deserializer."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",

@@ -56,6 +56,7 @@ def test_up_send_outbox_and_clean_stop(tmp_path: Path) -> None:
             "ANTENNA_SMTP_PORT": str(free_port()),
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+            "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
             "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
         }

@@ -1,0 +1,69 @@
+"""Sending one notice until its channel takes it. A channel that cannot be reached holds
+the notice, and the ones after it, in order, as an unreachable destination holds the
+connectors: waiting with the connectors' backoff (services/connectors/retry.py), honouring
+Retry-After, never giving up. Only a final refusal lets a notice go unsent."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+
+from services.connectors.base import DeliveryError
+from services.connectors.retry import RetryPolicy, next_delay
+from services.notifier.settings import NotifierSettings
+
+Sleep = Callable[[float], Awaitable[None]]
+# Told each failed attempt that will be tried again, and the wait before it.
+OnWait = Callable[[DeliveryError, float], None]
+# The connectors' policy gives up after max_attempts; a notice does not.
+_NEVER = 2**31
+_MAX_DOUBLINGS = 32  # the backoff's ceiling is long reached by then
+
+
+def relay_policy(settings: NotifierSettings) -> RetryPolicy:
+    return RetryPolicy(
+        max_attempts=_NEVER,
+        base_delay_s=settings.notify_retry_base_delay_s,
+        max_delay_s=settings.notify_retry_max_delay_s,
+        max_retry_after_s=settings.notify_retry_max_delay_s,
+    )
+
+
+def relay_delay(
+    policy: RetryPolicy,
+    failures: int,
+    retry_after_s: float | None = None,
+    rand: random.Random | None = None,
+) -> float:
+    """Seconds to wait after ``failures`` failed attempts: the connectors' backoff with
+    jitter, or the channel's Retry-After, capped at the policy's longest wait."""
+    if retry_after_s is not None:
+        retry_after_s = min(retry_after_s, policy.max_retry_after_s)
+    delay = next_delay(policy, min(failures, _MAX_DOUBLINGS), retry_after_s, rand)
+    assert delay is not None  # max_attempts is never reached
+    return delay
+
+
+async def until_settled(
+    attempt: Callable[[], Awaitable[None]],
+    policy: RetryPolicy,
+    on_wait: OnWait,
+    sleep: Sleep = asyncio.sleep,
+    rand: random.Random | None = None,
+) -> DeliveryError | None:
+    """Attempt until the channel takes the message (None) or refuses it for good (the
+    refusal)."""
+    failures = 0
+    while True:
+        try:
+            await attempt()
+        except DeliveryError as exc:
+            if not exc.retryable:
+                return exc
+            failures += 1
+            delay = relay_delay(policy, failures, exc.retry_after_s, rand)
+            on_wait(exc, delay)
+            await sleep(delay)
+        else:
+            return None

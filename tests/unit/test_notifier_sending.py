@@ -1,0 +1,84 @@
+"""A notice waits for its channel as long as it takes, with the connectors' backoff."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+
+import pytest
+
+from services.connectors.base import DeliveryError
+from services.notifier.sending import relay_delay, relay_policy, until_settled
+from services.notifier.settings import NotifierSettings
+
+POLICY = relay_policy(  # constructed, not read: the shell's environment plays no part
+    NotifierSettings.model_construct(notify_retry_base_delay_s=1.0, notify_retry_max_delay_s=300.0)
+)
+
+
+class Top(random.Random):
+    def uniform(self, a: float, b: float) -> float:
+        return b
+
+
+def test_the_wait_doubles_up_to_the_longest_and_stays_there() -> None:
+    waits = [relay_delay(POLICY, n, rand=Top()) for n in (1, 2, 3, 9, 10, 1000, 10**9)]
+    assert waits == [1.0, 2.0, 4.0, 256.0, 300.0, 300.0, 300.0]
+
+
+def test_retry_after_is_honoured_up_to_the_longest_wait() -> None:
+    assert relay_delay(POLICY, 1, retry_after_s=7.0) == 7.0
+    assert relay_delay(POLICY, 1, retry_after_s=3600.0) == 300.0
+
+
+class Channel:
+    def __init__(self, failures: list[DeliveryError]) -> None:
+        self.failures = failures
+        self.attempts = 0
+
+    async def __call__(self) -> None:
+        self.attempts += 1
+        if self.failures:
+            raise self.failures.pop(0)
+
+
+def run(channel: Channel) -> tuple[DeliveryError | None, list[float], list[float]]:
+    slept: list[float] = []
+    told: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+
+    refusal = asyncio.run(
+        until_settled(channel, POLICY, lambda error, delay: told.append(delay), sleep, Top())
+    )
+    return refusal, slept, told
+
+
+def test_a_channel_down_for_a_long_time_still_gets_the_notice() -> None:
+    down = [DeliveryError("relay unreachable", retryable=True) for _ in range(200)]
+    channel = Channel(down)
+    refusal, slept, told = run(channel)
+    assert refusal is None
+    assert channel.attempts == 201
+    assert slept == told and slept[:3] == [1.0, 2.0, 4.0] and max(slept) == 300.0
+
+
+def test_a_rate_limit_waits_what_the_channel_asks() -> None:
+    channel = Channel([DeliveryError("Slack: ratelimited", retryable=True, retry_after_s=30)])
+    assert run(channel)[:2] == (None, [30.0])
+
+
+def test_a_final_refusal_ends_the_attempts() -> None:
+    refused = DeliveryError("Slack: channel_not_found", retryable=False)
+    channel = Channel([DeliveryError("down", retryable=True), refused])
+    refusal, slept, _ = run(channel)
+    assert refusal is refused and channel.attempts == 2 and slept == [1.0]
+
+
+def test_a_bug_is_not_mistaken_for_an_outage() -> None:
+    async def broken() -> None:
+        raise KeyError("bug")
+
+    with pytest.raises(KeyError):
+        asyncio.run(until_settled(broken, POLICY, lambda e, d: None))
