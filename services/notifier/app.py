@@ -16,6 +16,7 @@ cannot be read goes to signals.dlq.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from datetime import UTC, datetime, timedelta
@@ -27,13 +28,14 @@ from pydantic import ValidationError
 from schemas import topics
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import AckedTable, acked_table, make_faust_app, raw_topic
+from services.common.follower import TopicFollower
 from services.common.logging import fields
 from services.connectors.base import DeliveryError
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
 from services.notifier.cases import CaseFile, Notice, case_of, due, new_case, read_fact, with_fact
 from services.notifier.ledger import Settled, before_sending, entry, expired_keys, settled
-from services.notifier.preferences import PreferenceBook, PreferenceFollower, wants_news
+from services.notifier.preferences import PreferenceBook, wants_news
 from services.notifier.senders import Senders
 from services.notifier.sending import relay_policy, until_settled
 from services.notifier.settings import NotifierSettings
@@ -58,7 +60,20 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
     dlq = raw_topic(app, topics.DLQ)
     book = PreferenceBook()
-    follower = PreferenceFollower(book, settings.bootstrap_list, topics.PREFERENCES)
+
+    def prefer(topic: str, record: Any) -> bool:
+        applied = book.apply(record.key, record.value)
+        metrics.OPTED_OUT.set(book.opted_out)
+        return applied
+
+    follower = TopicFollower(
+        settings.bootstrap_list,
+        [topics.PREFERENCES],
+        prefer,
+        name="preferences",
+        client_id="antenna-notifier-preferences",
+        report_caught_up=True,
+    )
     media = senders or Senders(settings)
     policy = relay_policy(settings)
     window_s = settings.dedupe_window_days * DAY_S
@@ -91,7 +106,8 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             await media.teams.post(teams_text(wording))
 
     async def settle(notice: Notice, partition: int) -> None:
-        await follower.loaded()  # an opt-out on the topic is known before anything is sent
+        while not follower.caught_up.is_set():  # opt-outs are known before anything is sent
+            await asyncio.sleep(0.1)  # (a thread blocked on the Event would outlive a stop)
         to = address(notice.report, media.available)
         channel = medium(to).value if to is not None else "none"
         allowed = wants_news(book.notify, notice.report.reporter)
