@@ -13,9 +13,18 @@ from services.connectors.base import DeliveryError
 from services.connectors.retry import RetryPolicy, next_delay
 from services.notifier.settings import NotifierSettings
 
-Sleep = Callable[[float], Awaitable[None]]
+# Waits the given seconds; False when the wait was cut short (a rebalance or a shutdown)
+# and the notice must be let go, unsent and unsettled, for whoever reads it next.
+Pause = Callable[[float], Awaitable[bool]]
 # Told each failed attempt that will be tried again, and the wait before it.
 OnWait = Callable[[DeliveryError, float], None]
+
+
+class Released:
+    """The wait was cut short: the notice is neither sent nor refused."""
+
+
+RELEASED = Released()
 # The connectors' policy gives up after max_attempts; a notice does not.
 _NEVER = 2**31
 _MAX_DOUBLINGS = 32  # the backoff's ceiling is long reached by then
@@ -45,15 +54,20 @@ def relay_delay(
     return delay
 
 
+async def _sleep(seconds: float) -> bool:
+    await asyncio.sleep(seconds)
+    return True
+
+
 async def until_settled(
     attempt: Callable[[], Awaitable[None]],
     policy: RetryPolicy,
     on_wait: OnWait,
-    sleep: Sleep = asyncio.sleep,
+    pause: Pause = _sleep,
     rand: random.Random | None = None,
-) -> DeliveryError | None:
-    """Attempt until the channel takes the message (None) or refuses it for good (the
-    refusal)."""
+) -> DeliveryError | Released | None:
+    """Attempt until the channel takes the message (None), refuses it for good (the
+    refusal), or the wait is cut short (RELEASED)."""
     failures = 0
     while True:
         try:
@@ -64,6 +78,7 @@ async def until_settled(
             failures += 1
             delay = relay_delay(policy, failures, exc.retry_after_s, rand)
             on_wait(exc, delay)
-            await sleep(delay)
+            if not await pause(delay):
+                return RELEASED
         else:
             return None

@@ -33,6 +33,7 @@ from schemas import (
 )
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
+from services.common.processes import terminate
 from tests.support.builders import build_routed, build_signal
 from tests.support.http_recorder import Recorder
 from tests.support.mail_sink import MailSink
@@ -296,6 +297,25 @@ def test_a_relay_that_is_down_holds_the_mail_until_it_is_back(
         sink.start()
     [mail] = sink.wait_for(lambda m: m["To"] == email)
     assert "ticket #5150" in _plain(mail)
+    _marker(producer, sink)
+    assert len(sink.to(email)) == 1
+
+
+def test_a_notifier_stopped_while_its_relay_is_down_sends_the_mail_after_its_restart(
+    notifier: Services, sink: MailSink, producer: KafkaProducer
+) -> None:
+    sink.stop()
+    try:
+        email = _address()
+        _report(producer, _case(email), record="6502")
+        _wait_until_paused(notifier, "email")
+        # The waiting notice is let go, not held: the stop does not wait for the relay.
+        assert terminate(notifier.procs.pop("notifier")) == 0
+    finally:
+        sink.start()
+    notifier.start("notifier")
+    [mail] = sink.wait_for(lambda m: m["To"] == email)
+    assert "ticket #6502" in _plain(mail)
     _marker(producer, sink)
     assert len(sink.to(email)) == 1
 
