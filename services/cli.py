@@ -57,10 +57,13 @@ def _send(args: argparse.Namespace) -> int:
             print("No API key: set ANTENNA_API_KEY or start `antenna up` first.", file=sys.stderr)
             return 2
         key = path.read_text().strip()
+    reporter = {"employee_id": "e-1001", "name": "Sam Example", "department": "Retail"}
+    if args.reporter_email:  # the notifier tells the reporter by mail
+        reporter["email"] = args.reporter_email
     body = {
         "text": args.text or SAMPLES[args.kind],
         "channel": "api",
-        "reporter": {"employee_id": "e-1001", "name": "Sam Example", "department": "Retail"},
+        "reporter": reporter,
         "customer": {"name": "Jan de Vries", "phone": "+31 6 12345678", "consent_to_contact": True},
     }
     headers = {"Authorization": f"Bearer {key}"}
@@ -135,6 +138,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--kind", choices=sorted(SAMPLES), default="complaint")
     send.add_argument("--text", help="your own text instead of the sample")
     send.add_argument("--idempotency-key")
+    send.add_argument(
+        "--reporter-email", help="the sample reporter's address: the notifier mails it"
+    )
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
     return p
