@@ -67,6 +67,8 @@ class TopicFollower:
     def _default_consumer(self) -> Any:
         from kafka import KafkaConsumer
 
+        from services.common.settings import CommonSettings
+
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -74,6 +76,7 @@ class TopicFollower:
             enable_auto_commit=False,
             request_timeout_ms=30_000,
             reconnect_backoff_max_ms=5_000,
+            **CommonSettings().kafka_client_options(),  # TLS/SASL, as every client
         )
 
     def start(self) -> None:
