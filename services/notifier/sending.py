@@ -10,7 +10,7 @@ import random
 from collections.abc import Awaitable, Callable
 
 from services.connectors.base import DeliveryError
-from services.connectors.retry import RetryPolicy, next_delay
+from services.connectors.retry import RetryPolicy, backoff
 from services.notifier.settings import NotifierSettings
 
 # Waits the given seconds; False when the wait was cut short (a rebalance or a shutdown)
@@ -25,33 +25,16 @@ class Released:
 
 
 RELEASED = Released()
-# The connectors' policy gives up after max_attempts; a notice does not.
-_NEVER = 2**31
-_MAX_DOUBLINGS = 32  # the backoff's ceiling is long reached by then
 
 
 def relay_policy(settings: NotifierSettings) -> RetryPolicy:
+    """The connectors' policy; of it the notifier uses the backoff, never the horizon: a
+    notice waits for its channel as long as it takes."""
     return RetryPolicy(
-        max_attempts=_NEVER,
         base_delay_s=settings.notify_retry_base_delay_s,
         max_delay_s=settings.notify_retry_max_delay_s,
         max_retry_after_s=settings.notify_retry_max_delay_s,
     )
-
-
-def relay_delay(
-    policy: RetryPolicy,
-    failures: int,
-    retry_after_s: float | None = None,
-    rand: random.Random | None = None,
-) -> float:
-    """Seconds to wait after ``failures`` failed attempts: the connectors' backoff with
-    jitter, or the channel's Retry-After, capped at the policy's longest wait."""
-    if retry_after_s is not None:
-        retry_after_s = min(retry_after_s, policy.max_retry_after_s)
-    delay = next_delay(policy, min(failures, _MAX_DOUBLINGS), retry_after_s, rand)
-    assert delay is not None  # max_attempts is never reached
-    return delay
 
 
 async def _sleep(seconds: float) -> bool:
@@ -76,7 +59,7 @@ async def until_settled(
             if not exc.retryable:
                 return exc
             failures += 1
-            delay = relay_delay(policy, failures, exc.retry_after_s, rand)
+            delay = backoff(policy, failures, exc.retry_after_s, rand)
             on_wait(exc, delay)
             if not await pause(delay):
                 return RELEASED

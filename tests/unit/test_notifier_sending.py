@@ -12,7 +12,6 @@ from services.connectors.base import DeliveryError
 from services.notifier.sending import (
     RELEASED,
     Released,
-    relay_delay,
     relay_policy,
     until_settled,
 )
@@ -29,13 +28,13 @@ class Top(random.Random):
 
 
 def test_the_wait_doubles_up_to_the_longest_and_stays_there() -> None:
-    waits = [relay_delay(POLICY, n, rand=Top()) for n in (1, 2, 3, 9, 10, 1000, 10**9)]
-    assert waits == [1.0, 2.0, 4.0, 256.0, 300.0, 300.0, 300.0]
+    channel = Channel([DeliveryError("down", retryable=True) for _ in range(12)])
+    assert run(channel)[1] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
 
 
 def test_retry_after_is_honoured_up_to_the_longest_wait() -> None:
-    assert relay_delay(POLICY, 1, retry_after_s=7.0) == 7.0
-    assert relay_delay(POLICY, 1, retry_after_s=3600.0) == 300.0
+    asks = [DeliveryError("busy", retryable=True, retry_after_s=s) for s in (7.0, 3600.0)]
+    assert run(Channel(asks))[1] == [7.0, 300.0]
 
 
 class Channel:
