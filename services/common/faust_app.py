@@ -134,11 +134,12 @@ RELEASE_CHECK_S = 0.5
 def pause_until_rebalance(
     app: faust.App, taken_in: int
 ) -> Callable[[float], Coroutine[Any, Any, bool]]:
-    """A wait inside an event (for a destination or a mail relay that is down): True
-    after ``seconds``; False as soon as a rebalance or a shutdown starts after the event
-    was taken (``taken_in``: ``app.rebalancing_count`` then), so that neither waits for
-    the agent. Every rebalance ends with a seek to the committed offsets, so an event let
-    go (``let_go``) is read again by its partition's next owner."""
+    """A wait inside an event, for a destination or a channel that is down: True after
+    ``seconds``; False as soon as a rebalance or a shutdown starts after the event was
+    taken (``taken_in``: ``app.rebalancing_count`` then), so that neither waits for the
+    agent. Only then: every rebalance ends with a seek to the committed offsets, so an
+    event let go (``let_go``) is read again by its partition's next owner (a rebalance
+    already under way when the event was taken has done its seek)."""
 
     def released() -> bool:
         return bool(app.rebalancing_count != taken_in or app.should_stop)
@@ -159,7 +160,9 @@ def let_go(event: Any) -> None:
     """Stop holding ``event`` (of a ``noack()`` stream) without acking it. A rebalance or
     a shutdown first waits until every event a stream took is acked (faust 0.15.3
     Consumer.wait_empty, which drops messages flagged ``acked``). Flagging the message,
-    instead of acking it through the stream, keeps its offset out of the commit."""
+    instead of acking it through the stream, keeps its offset out of the commit: the
+    partition's next owner (this worker again, after the seek to the committed offset)
+    starts from it."""
     event.message.acked = True
 
 
