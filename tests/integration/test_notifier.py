@@ -10,6 +10,7 @@ from __future__ import annotations
 import smtplib
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -285,39 +286,43 @@ def test_a_ticket_is_mailed_once_however_often_its_events_come(
     assert len(sink.to(email)) == 1
 
 
-def test_a_relay_that_is_down_holds_the_mail_until_it_is_back(
-    notifier: Services, sink: MailSink, producer: KafkaProducer
-) -> None:
+@contextmanager
+def _relay_down(notifier: Services, sink: MailSink, producer: KafkaProducer) -> Iterator[str]:
+    """The relay is down while a ticket's mail comes due; yields the employee's address
+    once the notifier waits for the relay, which is up again after the block."""
     sink.stop()
     try:
         email = _address()
         _report(producer, _case(email), record="5150")
         _wait_until_paused(notifier, "email")
+        yield email
     finally:
         sink.start()
+
+
+def _mailed_once(sink: MailSink, producer: KafkaProducer, email: str) -> None:
     [mail] = sink.wait_for(lambda m: m["To"] == email)
     assert "ticket #5150" in _plain(mail)
     _marker(producer, sink)
     assert len(sink.to(email)) == 1
 
 
+def test_a_relay_that_is_down_holds_the_mail_until_it_is_back(
+    notifier: Services, sink: MailSink, producer: KafkaProducer
+) -> None:
+    with _relay_down(notifier, sink, producer) as email:
+        pass
+    _mailed_once(sink, producer, email)
+
+
 def test_a_notifier_stopped_while_its_relay_is_down_sends_the_mail_after_its_restart(
     notifier: Services, sink: MailSink, producer: KafkaProducer
 ) -> None:
-    sink.stop()
-    try:
-        email = _address()
-        _report(producer, _case(email), record="6502")
-        _wait_until_paused(notifier, "email")
+    with _relay_down(notifier, sink, producer) as email:
         # The waiting notice is let go, not held: the stop does not wait for the relay.
         assert terminate(notifier.procs.pop("notifier")) == 0
-    finally:
-        sink.start()
     notifier.start("notifier")
-    [mail] = sink.wait_for(lambda m: m["To"] == email)
-    assert "ticket #6502" in _plain(mail)
-    _marker(producer, sink)
-    assert len(sink.to(email)) == 1
+    _mailed_once(sink, producer, email)
 
 
 def test_resolved_is_told_once_and_a_late_in_progress_changes_nothing(
