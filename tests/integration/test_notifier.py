@@ -13,7 +13,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -35,19 +34,18 @@ from schemas import (
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
 from services.common.processes import terminate
+from tests.integration.conftest import EMPLOYEE_DOMAIN, NOTIFY_FROM, PUBLIC_URL, SIGNAL_ADDRESS
 from tests.support.builders import build_routed, build_signal
 from tests.support.http_recorder import Recorder
+from tests.support.kafka import broker_settings
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
 from tests.support.slack_fake import SlackFake
 
 pytestmark = pytest.mark.integration
 
-PUBLIC_URL = "https://antenna.example.com"
-SENDER = "antenna@notify.example.com"
 SLACK_TOKEN = "xoxb-integration-test-token-0123"
 SLACK_CHANNEL = "C0REPORTS"
-SIGNALS = "signals@antenna.example.com"
 
 
 @pytest.fixture(scope="module")
@@ -64,33 +62,12 @@ def slack() -> Iterator[SlackFake]:
     fake.close()
 
 
-def _notifier_env(
-    bootstrap: str, var_dir: Path, sink: MailSink, slack: SlackFake, **extra: str
-) -> dict[str, str]:
-    return service_env(
-        bootstrap,
-        var_dir,
-        {
-            "ANTENNA_NOTIFY_SMTP_HOST": "127.0.0.1",
-            "ANTENNA_NOTIFY_SMTP_PORT": str(sink.port),
-            "ANTENNA_NOTIFY_FROM": f"Antenna <{SENDER}>",
-            "ANTENNA_PUBLIC_URL": PUBLIC_URL,
-            "ANTENNA_SLACK_BOT_TOKEN": SLACK_TOKEN,
-            "ANTENNA_SLACK_API_URL": slack.url,
-            "ANTENNA_NOTIFY_RETRY_BASE_DELAY_S": "0.2",
-            "ANTENNA_NOTIFY_RETRY_MAX_DELAY_S": "1",
-            "ANTENNA_NOTIFY_SMTP_TIMEOUT_S": "5",
-            **extra,
-        },
-    )
-
-
 @pytest.fixture(scope="module")
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A broker of this module's own: the session's connectors would deliver the routed
     events produced here, and race the deliveries these tests produce."""
     with EmbeddedBroker(tmp_path_factory.mktemp("notifier-broker") / "broker.log") as broker:
-        ensure_topics([broker.bootstrap], partitions=3)
+        ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
         yield broker.bootstrap
 
 
@@ -99,7 +76,22 @@ def notifier(
     own_kafka: str, sink: MailSink, slack: SlackFake, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Services]:
     var_dir = tmp_path_factory.mktemp("notifier-var")
-    services = Services(_notifier_env(own_kafka, var_dir, sink, slack), var_dir)
+    env = service_env(
+        own_kafka,
+        var_dir,
+        {
+            "ANTENNA_NOTIFY_SMTP_HOST": "127.0.0.1",
+            "ANTENNA_NOTIFY_SMTP_PORT": str(sink.port),
+            "ANTENNA_NOTIFY_FROM": NOTIFY_FROM,
+            "ANTENNA_PUBLIC_URL": PUBLIC_URL,
+            "ANTENNA_SLACK_BOT_TOKEN": SLACK_TOKEN,
+            "ANTENNA_SLACK_API_URL": slack.url,
+            "ANTENNA_NOTIFY_RETRY_BASE_DELAY_S": "0.2",
+            "ANTENNA_NOTIFY_RETRY_MAX_DELAY_S": "1",
+            "ANTENNA_NOTIFY_SMTP_TIMEOUT_S": "5",
+        },
+    )
+    services = Services(env, var_dir)
     services.start("notifier")
     yield services
     services.stop()
@@ -212,47 +204,29 @@ def _html(message: EmailMessage) -> str:
 
 
 def test_a_mailed_complaint_is_answered_in_its_thread_with_the_ticket(
-    pipeline: Services,
-    recorder: Recorder,
-    sink: MailSink,
-    slack: SlackFake,
-    kafka: str,
-    tmp_path: Path,
+    pipeline: Services, recorder: Recorder, mail_relay: MailSink
 ) -> None:
     """Real parts end to end on the session's pipeline: mail in over SMTP, processor,
     connector (webhook desk), notifier, mail out through the relay, threaded under the
     employee's own mail."""
-    env = _notifier_env(
-        kafka,
-        tmp_path,
-        sink,
-        slack,
-        ANTENNA_SIGNAL_ADDRESSES=SIGNALS,
-        ANTENNA_ALLOWED_SENDER_DOMAINS="bank.example.com",
+    employee = f"sanne-{uuid.uuid4().hex[:12]}@{EMPLOYEE_DOMAIN}"
+    original = EmailMessage()
+    original["From"] = f"Sanne de Vries <{employee}>"
+    original["To"] = SIGNAL_ADDRESS
+    original["Subject"] = "Klant boos over geweigerde pinpas"
+    original["Message-ID"] = message_id = f"<{uuid.uuid4().hex}@{EMPLOYEE_DOMAIN}>"
+    original.set_content(
+        "Mijn buurvrouw is woedend: haar pinpas is deze week drie keer geweigerd bij de "
+        f"kassa en niemand belt haar terug. [{new_signal_id()}]\n"
     )
-    mail_in = Services(env, tmp_path)
-    mail_in.start("ingest", "notifier")
-    try:
-        employee = _address()
-        original = EmailMessage()
-        original["From"] = f"Sanne de Vries <{employee}>"
-        original["To"] = SIGNALS
-        original["Subject"] = "Klant boos over geweigerde pinpas"
-        original["Message-ID"] = message_id = f"<{uuid.uuid4().hex}@bank.example.com>"
-        original.set_content(
-            "Mijn buurvrouw is woedend: haar pinpas is deze week drie keer geweigerd bij de "
-            f"kassa en niemand belt haar terug. [{new_signal_id()}]\n"
-        )
-        with smtplib.SMTP("127.0.0.1", int(mail_in.env["ANTENNA_SMTP_PORT"]), timeout=30) as s:
-            s.send_message(original)
-        [answer] = sink.wait_for(lambda m: m["To"] == employee, timeout_s=90)
-    finally:
-        mail_in.stop()
+    with smtplib.SMTP("127.0.0.1", int(pipeline.env["ANTENNA_SMTP_PORT"]), timeout=30) as smtp:
+        smtp.send_message(original)
+    [answer] = mail_relay.wait_for(lambda m: m["To"] == employee, timeout_s=90)
 
     assert answer["In-Reply-To"] == message_id
     assert answer["References"] == message_id
     assert answer["Subject"] == "Re: Klant boos over geweigerde pinpas"
-    assert answer["From"] == f"Antenna <{SENDER}>"
+    assert answer["From"] == NOTIFY_FROM
     assert answer["Auto-Submitted"] == "auto-generated"
     [ticket] = [r.json() for r in recorder.received("/desk") if employee in r.body.decode()]
     text, html = _plain(answer), _html(answer)
