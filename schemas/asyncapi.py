@@ -20,12 +20,14 @@ from pydantic.json_schema import models_json_schema
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    InsightSnapshot,
     NotificationPreference,
     Outcome,
     RoutedSignal,
     Signal,
     topics,
 )
+from schemas.insight import INSIGHT_KEY
 from schemas.signal import SCHEMA_VERSION
 
 FILE = Path(__file__).parent / "asyncapi.yaml"
@@ -39,6 +41,7 @@ CONSUMER_GROUPS = {
     "processor": "antenna-processor",
     "connectors": "antenna-connectors",
     "notifier": "antenna-notifier",
+    "insight": "antenna-insight",
 }
 
 SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
@@ -82,7 +85,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "open a ticket for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.ROUTED_CRM: TopicContract(
@@ -92,7 +95,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "or opportunity for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.TRIAGE: TopicContract(
@@ -102,7 +105,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "send to triage. It never reaches a customer-facing system by itself.",
         SIGNAL_ID_KEY,
         senders=("processor",),
-        receivers=("ingest",),
+        receivers=("ingest", "insight"),
     ),
     topics.DUPLICATES: TopicContract(
         RoutedSignal,
@@ -114,7 +117,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.DLQ: TopicContract(
@@ -126,7 +129,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "replay letters with `antenna dlq`. A letter's id is its place here: "
         "<partition>-<offset>.",
         "The key of the original record, unchanged; absent when the original had none.",
-        senders=("processor", "connectors", "notifier"),
+        senders=("processor", "connectors", "notifier", "insight"),
         receivers=(REPLAYER,),
         key_may_be_absent=True,
     ),
@@ -137,7 +140,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "ticket or lead id and link), retrying, failed or dead.",
         SIGNAL_ID_KEY,
         senders=("connectors",),
-        receivers=("ingest", "notifier"),
+        receivers=("ingest", "notifier", "insight"),
     ),
     topics.OUTCOMES: TopicContract(
         Outcome,
@@ -152,7 +155,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "With the same partition count and partitioner, a case's outcomes land in the "
         "partition number of its routed record.",
         senders=("connectors",),
-        receivers=("notifier",),
+        receivers=("notifier", "ingest", "insight"),
     ),
     topics.PREFERENCES: TopicContract(
         NotificationPreference,
@@ -164,7 +167,20 @@ CONTRACTS: dict[str, TopicContract] = {
         "The employee_id as in Reporter.employee_id, or the e-mail address of someone "
         "known only by mail; equal to the value's employee_id.",
         senders=("ingest",),
-        receivers=("notifier",),
+        receivers=("notifier", "ingest"),
+    ),
+    topics.INSIGHT: TopicContract(
+        InsightSnapshot,
+        "The programme's insight, summarised",
+        "What the insight app publishes for the programme lead's page (/insight): signals "
+        "per week by channel, kind, category and department, participation per "
+        "department, outcomes and the reports that mattered, over the last "
+        "ANTENNA_INSIGHT_HORIZON_WEEKS weeks. Counts and pseudonymous reporter references "
+        "only: nothing about a customer, no employee's name. Compacted: the latest "
+        "snapshot is what counts.",
+        f'Always "{INSIGHT_KEY}", so that compaction keeps the latest snapshot.',
+        senders=("insight",),
+        receivers=("ingest",),
     ),
 }
 

@@ -11,12 +11,15 @@ DELIVERED = "signals.delivered"
 OUTCOMES = "signals.outcomes"
 # Each employee's NotificationPreference, keyed by employee_id; compacted.
 PREFERENCES = "employees.preferences"
+# The insight app's latest summary (InsightSnapshot) under one key; compacted.
+INSIGHT = "insight.summary"
 
 ALL = (
     RAW,
     ROUTED_CRM,
     ROUTED_SERVICEDESK,
     TRIAGE,
+    INSIGHT,
     DUPLICATES,
     DLQ,
     DELIVERED,
@@ -24,7 +27,7 @@ ALL = (
     PREFERENCES,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
-COMPACTED = frozenset({PREFERENCES})
+COMPACTED = frozenset({PREFERENCES, INSIGHT})
 
 # Destinations that connectors deliver to, and the topic each one reads.
 ROUTED_BY_DESTINATION = {"servicedesk": ROUTED_SERVICEDESK, "crm": ROUTED_CRM}
