@@ -83,6 +83,7 @@ class Stack:
                 "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
                 "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
                 "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+                "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
                 "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
                 "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             }
