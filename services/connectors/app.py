@@ -22,7 +22,7 @@ from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
-from services.connectors import metrics
+from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_with_retries
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
@@ -132,4 +132,6 @@ def create_app(
         topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
         app.agent(topic, name=f"deliver-{destination}")(agent(always(connector)))
     app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates")(agent(by_destination))
+    # What became of the records: polled, or looked up for a vendor's webhook.
+    outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

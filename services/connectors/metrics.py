@@ -17,3 +17,28 @@ DELIVERY_SECONDS = Histogram(
 DEAD_LETTERS = Counter(
     "antenna_connector_dead_letters_total", "Events parked on signals.dlq", ["destination"]
 )
+
+# Outcomes (outcomes.py, outcome_sources.py)
+OUTCOMES = Counter(
+    "antenna_outcomes_published_total",
+    "Outcomes published on signals.outcomes by pollers and record-change lookups",
+    ["destination", "connector", "status"],
+)
+POLLS = Counter(
+    "antenna_outcome_polls_total",
+    "Status reads of a page of records at a polled destination",
+    ["destination", "connector"],
+)
+POLL_FAILURES = Counter(
+    "antenna_outcome_poll_failures_total",
+    "Status reads that failed (the page is read again at the next tick)",
+    ["destination", "connector"],
+)
+CHANGES_IGNORED = Counter(
+    "antenna_record_changes_ignored_total",
+    "Record changes from webhooks that were not a status of one of Antenna's records",
+    ["destination", "vendor"],
+)
+OUTCOMES_UNREADABLE = Counter(
+    "antenna_outcomes_unreadable_total", "Records on signals.outcomes that are not an Outcome"
+)

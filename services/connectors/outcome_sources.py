@@ -1,0 +1,239 @@
+"""The connectors' outcome sources, as Faust agents and timers (the decisions are in
+outcomes.py).
+
+- ``follow-outcomes`` folds every Outcome on signals.outcomes into the changelog table
+  ``case-outcomes`` (``<destination>|<case id>`` -> the latest outcome): what a poller
+  compares with, durable across restarts.
+- One timer per polled destination (a connector that is a ``StatusSource``) reads a
+  page of the records the case -> record mapping knows and publishes the changes. Only
+  the records of this worker's partitions: a case's mapping entry and its outcomes are
+  kept in the partition of the case's own events (PLAN contract 3), which Faust assigns
+  to one worker for every topic of the app.
+- ``resolve-record-changes`` turns a RecordChange (a vendor webhook that names only
+  its record) into an Outcome through the destination's ``ChangeResolver``, with the
+  delivery retry policy; what cannot be resolved is parked on signals.dlq."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from datetime import UTC, datetime
+from typing import Any
+
+import faust
+from aiokafka.partitioner import murmur2
+from pydantic import ValidationError
+
+from schemas import Outcome, RecordChange, topics
+from services.common.dead_letters import dead_letter
+from services.common.faust_app import acked_table, raw_topic
+from services.common.logging import fields
+from services.common.settings import CommonSettings
+from services.connectors import metrics
+from services.connectors.base import Connector, DeliveryError
+from services.connectors.outcomes import (
+    ChangeResolver,
+    StatusSource,
+    Watched,
+    changes,
+    latest,
+    next_page,
+)
+from services.connectors.records import Entry, Slot
+from services.connectors.retry import RetryPolicy, next_delay
+
+log = logging.getLogger(__name__)
+Timer = Callable[[], Coroutine[Any, Any, None]]
+
+
+def partition_of(key: str, partitions: int) -> int:
+    """The partition Kafka's default partitioner (murmur2, as aiokafka and kafka-python
+    use it) gives ``key``."""
+    hashed: int = murmur2(key.encode())
+    return (hashed & 0x7FFFFFFF) % partitions
+
+
+def _outcome(value: Any) -> Outcome | None:
+    try:
+        return Outcome.model_validate(value) if value is not None else None
+    except ValidationError:
+        return None
+
+
+def install(
+    app: faust.App,
+    settings: CommonSettings,
+    connectors: dict[str, Connector],
+    case_records: Any,
+    policy: RetryPolicy,
+) -> None:
+    outcomes_topic = raw_topic(app, topics.OUTCOMES)
+    dlq = raw_topic(app, topics.DLQ)
+    case_outcomes = acked_table(app, "case-outcomes", partitions=settings.topic_partitions)
+    # Published by this worker and perhaps not folded into the table yet.
+    sent: dict[str, Outcome] = {}
+
+    async def publish(outcome: Outcome) -> None:
+        value = outcome.model_dump_json().encode()
+        await (await outcomes_topic.send(key=outcome.case_id.encode(), value=value))
+        metrics.OUTCOMES.labels(outcome.destination, outcome.connector, outcome.status).inc()
+        log.info(
+            "outcome",
+            extra=fields(
+                case_id=outcome.case_id,
+                destination=outcome.destination,
+                status=outcome.status.value,
+                record_id=outcome.record_id,
+            ),
+        )
+
+    async def park(event: Any, destination: str, error: str) -> None:
+        msg = event.message
+        letter = dead_letter(
+            f"outcomes/{destination}",
+            error,
+            msg.topic,
+            msg.partition,
+            msg.offset,
+            event.key,
+            event.value,
+        )
+        await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+        metrics.DEAD_LETTERS.labels(destination).inc()
+
+    @app.agent(outcomes_topic, name="follow-outcomes")
+    async def follow(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                outcome = Outcome.model_validate_json(event.value)
+            except ValidationError:
+                metrics.OUTCOMES_UNREADABLE.inc()  # the producer's bug; consumers skip it
+                continue
+            key = Slot(outcome.case_id).key(outcome.destination)
+            known = _outcome(case_outcomes.get(key))
+            if latest(known, outcome) is not known:
+                case_outcomes[key] = outcome.model_dump(mode="json")
+                await case_outcomes.written()
+
+    def local_partitions(topic: str) -> tuple[set[int], int]:
+        mine = {tp.partition for tp in app.assignor.assigned_actives() if tp.topic == topic}
+        count = app.consumer.topic_partitions(topic) or settings.topic_partitions
+        return mine, count
+
+    def watched_records(destination: str) -> list[Watched]:
+        """This worker's cases at ``destination`` that have a record, with the latest
+        outcome known for each (the table's, or one sent since)."""
+        mine, count = local_partitions(topics.ROUTED_BY_DESTINATION[destination])
+        prefix = f"{destination}|"
+        found = []
+        for key, value in list(case_records.items()):
+            if not key.startswith(prefix) or "|" in key[len(prefix) :]:
+                continue  # another destination's, or a note's slot
+            case_id = key[len(prefix) :]
+            record = Entry.from_json(value).record
+            if record is None or partition_of(case_id, count) not in mine:
+                continue
+            current = latest(_outcome(case_outcomes.get(key)), sent.get(key))
+            if sent.get(key) is not None and current is not sent[key]:
+                del sent[key]  # the table has it now
+            found.append(Watched(case_id, record, current))
+        return found
+
+    def poller(destination: str, connector: Connector, source: StatusSource) -> Timer:
+        checked: dict[str, float] = {}  # case id -> when its record was last read
+
+        async def poll() -> None:
+            if app.rebalancing or getattr(app, "in_recovery", False):
+                return  # partitions and tables are moving: the next tick will do
+            options = source.polling
+            watched = watched_records(destination)
+            for gone in checked.keys() - {w.case_id for w in watched}:
+                del checked[gone]
+            page = next_page(
+                watched,
+                checked,
+                options.poll_batch,
+                datetime.now(UTC),
+                options.poll_reopen_window_s,
+            )
+            if not page:
+                return
+            metrics.POLLS.labels(destination, connector.name).inc()
+            try:
+                statuses = await source.read_statuses([w.record for w in page])
+            except DeliveryError as exc:
+                metrics.POLL_FAILURES.labels(destination, connector.name).inc()
+                log.warning(
+                    "outcome poll failed",
+                    extra=fields(destination=destination, error=str(exc)[:200]),
+                )
+                return
+            now = time.monotonic()
+            checked.update((w.case_id, now) for w in page)
+            found = changes(
+                page,
+                statuses,
+                destination=destination,
+                connector=connector.name,
+                observed_at=datetime.now(UTC),
+            )
+            for outcome in found:
+                await publish(outcome)
+                sent[Slot(outcome.case_id).key(destination)] = outcome
+
+        return poll
+
+    for destination, connector in connectors.items():
+        if isinstance(connector, StatusSource):
+            interval = connector.polling.poll_interval_s
+            name = f"poll-outcomes-{destination}"
+            app.timer(interval, name=name)(poller(destination, connector, connector))
+
+    @app.agent(raw_topic(app, topics.RECORD_CHANGES), name="resolve-record-changes")
+    async def resolve(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                change = RecordChange.model_validate_json(event.value)
+            except ValidationError as exc:
+                await park(event, "unknown", f"not a valid RecordChange: {exc}")
+                continue
+            connector = connectors.get(change.destination)
+            if not isinstance(connector, ChangeResolver) or connector.name != change.vendor:
+                await park(
+                    event,
+                    change.destination,
+                    f"no {change.vendor} connector serves {change.destination} to look up "
+                    f"record {change.record_id}",
+                )
+                continue
+            try:
+                outcome = await resolved(connector, change, policy)
+            except DeliveryError as exc:
+                await park(event, change.destination, str(exc))
+                continue
+            if outcome is None:
+                metrics.CHANGES_IGNORED.labels(change.destination, change.vendor).inc()
+                continue
+            await publish(outcome)
+
+
+async def resolved(
+    resolver: ChangeResolver,
+    change: RecordChange,
+    policy: RetryPolicy,
+    sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
+) -> Outcome | None:
+    """``resolver.resolve_change(change)``, tried again by ``policy`` while it fails in
+    a way that may pass."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await resolver.resolve_change(change)
+        except DeliveryError as exc:
+            delay = next_delay(policy, attempt, exc.retry_after_s) if exc.retryable else None
+            if delay is None:
+                raise
+            await sleep(delay)
