@@ -19,11 +19,6 @@ DEAD_LETTERS = Counter(
 )
 
 # Outcomes (outcomes.py, outcome_sources.py)
-OUTCOMES = Counter(
-    "antenna_outcomes_published_total",
-    "Outcomes published on signals.outcomes by pollers and record-change lookups",
-    ["destination", "connector", "status"],
-)
 POLLS = Counter(
     "antenna_outcome_polls_total",
     "Status reads of a page of records at a polled destination",

@@ -30,6 +30,7 @@ from schemas import Outcome, RecordChange, topics
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, raw_topic
 from services.common.logging import fields
+from services.common.metrics import OUTCOMES_PUBLISHED
 from services.common.settings import CommonSettings
 from services.connectors import metrics
 from services.connectors.base import Connector, DeliveryError
@@ -78,7 +79,7 @@ def install(
     async def publish(outcome: Outcome) -> None:
         value = outcome.model_dump_json().encode()
         await (await outcomes_topic.send(key=outcome.case_id.encode(), value=value))
-        metrics.OUTCOMES.labels(outcome.destination, outcome.connector, outcome.status).inc()
+        OUTCOMES_PUBLISHED.labels(outcome.destination, outcome.connector, outcome.status).inc()
         log.info(
             "outcome",
             extra=fields(

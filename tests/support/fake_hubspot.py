@@ -253,6 +253,13 @@ class FakeHubSpot(FakeVendor):
         ]
         return Answer(200, {"results": results})
 
+    # --- for tests ----------------------------------------------------------------------
+
+    def add_deal(self, **properties: Any) -> str:
+        """A deal as a salesperson makes it in HubSpot's UI; its id."""
+        with self.lock:
+            return self._insert("deals", properties)
+
     # --- for assertions ---------------------------------------------------------------
 
     def of(self, kind: str) -> list[dict[str, Any]]:

@@ -131,17 +131,21 @@ def live_services() -> list[Services]:
 
 
 @contextmanager
-def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str]) -> Iterator[Services]:
-    """Ingest, processor and connectors on an embedded broker of their own, configured by
-    ``extra`` (e.g. a connector): their consumer groups must not meet the session
-    pipeline's."""
+def stack_on_own_broker(
+    var_dir: Path,
+    extra: Mapping[str, str],
+    names: tuple[str, ...] = ("ingest", "processor", "connectors"),
+) -> Iterator[Services]:
+    """Ingest, processor and connectors (or ``names``) on an embedded broker of their own,
+    configured by ``extra`` (e.g. a connector): their consumer groups must not meet the
+    session pipeline's."""
     broker = EmbeddedBroker(var_dir / "broker.log")
     bootstrap = broker.start()
     try:
         ensure_topics([bootstrap], partitions=3)
         services = Services(service_env(bootstrap, var_dir, extra), var_dir)
         try:
-            services.start("ingest", "processor", "connectors")
+            services.start(*names)
             yield services
         finally:
             services.stop()

@@ -40,7 +40,7 @@ def deal(hubspot: FakeHubSpot, case_key: str | None, pipeline: str = "default") 
     properties: dict[str, Any] = {"pipeline": pipeline, "dealstage": "appointmentscheduled"}
     if case_key is not None:
         properties["antenna_case_key"] = case_key
-    return hubspot._insert("deals", properties)
+    return hubspot.add_deal(**properties)
 
 
 def change(deal_id: str, stage: str, field: str = "dealstage") -> RecordChange:
