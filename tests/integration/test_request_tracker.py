@@ -5,6 +5,7 @@ ticket's resolution comes back as one outcome."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +17,9 @@ import pytest
 from schemas import Destination, Outcome, OutcomeStatus, Urgency, topics
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
+from services.connectors.records import Record
 from services.connectors.registry import build
+from services.connectors.request_tracker import RequestTrackerConnector
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.connectors import deliver_once
 from tests.support.kafka import records_to_end, wait_for_records
@@ -137,6 +140,36 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
             build_routed(),
         )
     assert failure.value.retryable
+
+
+def test_statuses_of_a_page_of_tickets_in_one_search(rt: RequestTracker, tmp_path: Path) -> None:
+    tickets = [deliver_once(connector(rt, tmp_path), build_routed()).external_id for _ in range(3)]
+    new, taken, deleted = [str(t) for t in tickets]
+    rt.set_status(taken, "open")
+    rt.set_status(deleted, "deleted")  # RT's searches never show it again
+    sent: list[httpx.Request] = []
+
+    async def read() -> Any:
+        conn = connector(rt, tmp_path)
+        assert isinstance(conn, RequestTrackerConnector)
+
+        async def record(request: httpx.Request) -> None:
+            sent.append(request)
+
+        conn._client.event_hooks["request"].append(record)
+        try:
+            return await conn.read_statuses([Record(t) for t in (new, taken, deleted)])
+        finally:
+            await conn.close()
+
+    statuses = asyncio.run(read())
+    assert {k: v.status for k, v in statuses.items()} == {
+        new: OutcomeStatus.opened,
+        taken: OutcomeStatus.in_progress,
+        deleted: OutcomeStatus.closed,
+    }
+    # One search for the page, and the deleted ticket, which it leaves out, on its own.
+    assert [r.url.path.rsplit("/", 1)[1] for r in sent] == ["tickets", deleted]
 
 
 # --- the whole pipeline ------------------------------------------------------------------

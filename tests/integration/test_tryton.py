@@ -19,9 +19,11 @@ from schemas import Outcome, OutcomeStatus, RoutedSignal, topics
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import CONSENT_MISSING
+from services.connectors.outcomes import StatusSource
 from services.connectors.records import CaseRecords, Record, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
+from services.connectors.tryton import TrytonConnector
 from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
 from tests.support.kafka import records_to_end, wait_for_records
 from tests.support.lossy_proxy import LossyProxy
@@ -174,31 +176,40 @@ def test_the_rest_api_with_an_application_key(tryton: Tryton, tmp_path: Path) ->
 def test_states_of_a_page_of_opportunities_in_one_read(tryton: Tryton, tmp_path: Path) -> None:
     login, key = tryton.application_key()
     rest = {"url": tryton.url, "database": tryton.database, "user": login, "key": key}
-    leads = [lead() for _ in range(3)]
-    ids = [
-        deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), routed)
-        for routed in leads
+    delivered = [
+        deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), lead())
+        for _ in range(3)
     ]
-    [kept, lost, cancelled] = [tryton.opportunities(reference(r))[0]["id"] for r in leads]
-    tryton.click("sale.opportunity", "lost", lost)
-    tryton.click("sale.opportunity", "cancel", cancelled)
+    kept, lost, cancelled = (str(d.external_url).rsplit("/", 1)[1] for d in delivered)
+    tryton.click("sale.opportunity", "lost", int(lost))
+    tryton.click("sale.opportunity", "cancel", int(cancelled))
+    sent: list[httpx.Request] = []
 
     async def read() -> Any:
         conn = build("tryton", rest, ConnectorContext("crm", tmp_path))
+        assert isinstance(conn, StatusSource) and isinstance(conn, TrytonConnector)
+        await conn.start()  # the worker does it once: user and company
+        conn.client.http.event_hooks["request"].append(_record(sent))
         try:
-            records = [Record(str(i)) for i in (kept, lost, cancelled)]
-            return await conn.read_statuses(records)  # type: ignore[attr-defined]
+            return await conn.read_statuses([Record(i) for i in (kept, lost, cancelled)])
         finally:
             await conn.close()
 
     statuses = asyncio.run(read())
     assert {k: v.status for k, v in statuses.items()} == {
-        str(kept): OutcomeStatus.opened,
-        str(lost): OutcomeStatus.lost,
-        str(cancelled): OutcomeStatus.lost,
+        kept: OutcomeStatus.opened,
+        lost: OutcomeStatus.lost,
+        cancelled: OutcomeStatus.lost,
     }
-    assert statuses[str(lost)].changed_at > statuses[str(kept)].changed_at
-    assert len(ids) == 3
+    assert statuses[lost].changed_at > statuses[kept].changed_at
+    assert len(sent) == 1  # the page in one query
+
+
+def _record(sent: list[httpx.Request]) -> Any:
+    async def hook(request: httpx.Request) -> None:
+        sent.append(request)
+
+    return hook
 
 
 def test_wrong_credentials_fail_at_start_up_an_unreachable_tryton_does_not(
