@@ -137,9 +137,12 @@ def install(
             if record is None or partition_of(case_id, count) not in mine:
                 continue
             current = latest(_outcome(case_outcomes.get(key)), sent.get(key))
-            if sent.get(key) is not None and current is not sent[key]:
-                del sent[key]  # the table has it now
             found.append(Watched(case_id, record, current))
+        # Forget what was sent once the table has it (or the case is no longer ours).
+        still = {Slot(w.case_id).key(destination): w.current for w in found}
+        for key in [k for k in sent if k.startswith(prefix)]:
+            if still.get(key) is not sent[key]:
+                del sent[key]
         return found
 
     def poller(destination: str, connector: Connector, source: StatusSource) -> Timer:
@@ -162,17 +165,20 @@ def install(
             if not page:
                 return
             metrics.POLLS.labels(destination, connector.name).inc()
+            # Read or not, these go to the back of the queue: a page that keeps failing
+            # must not keep the others from being read.
+            now = time.monotonic()
+            checked.update((w.case_id, now) for w in page)
             try:
                 statuses = await source.read_statuses([w.record for w in page])
-            except DeliveryError as exc:
+            except Exception as exc:  # a timer that raises would stop polling for good
                 metrics.POLL_FAILURES.labels(destination, connector.name).inc()
                 log.warning(
                     "outcome poll failed",
                     extra=fields(destination=destination, error=str(exc)[:200]),
+                    exc_info=not isinstance(exc, DeliveryError),
                 )
                 return
-            now = time.monotonic()
-            checked.update((w.case_id, now) for w in page)
             found = changes(
                 page,
                 statuses,

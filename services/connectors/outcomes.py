@@ -42,7 +42,8 @@ class PolledConfig(ConnectorConfig):
     """Polling options of a connector whose records are polled (``..__POLL_*``)."""
 
     poll_interval_s: float = Field(default=60.0, gt=0)
-    poll_batch: int = Field(default=50, ge=1, le=200)  # records read per tick, in one query
+    # Records read per tick, in one query (RT's REST2 answers at most 100 per page).
+    poll_batch: int = Field(default=50, ge=1, le=100)
     poll_reopen_window_s: float = Field(default=WEEK_S, ge=0)
 
 
