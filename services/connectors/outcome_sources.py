@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any
 
@@ -145,58 +145,20 @@ def install(
                 del sent[key]
         return found
 
-    def poller(destination: str, connector: Connector, source: StatusSource) -> Timer:
-        checked: dict[str, float] = {}  # case id -> when its record was last read
-
+    def timer(poller: Poller) -> Timer:
         async def poll() -> None:
             if app.rebalancing or getattr(app, "in_recovery", False):
                 return  # partitions and tables are moving: the next tick will do
-            options = source.polling
-            watched = watched_records(destination)
-            for gone in checked.keys() - {w.case_id for w in watched}:
-                del checked[gone]
-            page = next_page(
-                watched,
-                checked,
-                options.poll_batch,
-                datetime.now(UTC),
-                options.poll_reopen_window_s,
-            )
-            if not page:
-                return
-            metrics.POLLS.labels(destination, connector.name).inc()
-            # Read or not, these go to the back of the queue: a page that keeps failing
-            # must not keep the others from being read.
-            now = time.monotonic()
-            checked.update((w.case_id, now) for w in page)
-            try:
-                statuses = await source.read_statuses([w.record for w in page])
-            except Exception as exc:  # a timer that raises would stop polling for good
-                metrics.POLL_FAILURES.labels(destination, connector.name).inc()
-                log.warning(
-                    "outcome poll failed",
-                    extra=fields(destination=destination, error=str(exc)[:200]),
-                    exc_info=not isinstance(exc, DeliveryError),
-                )
-                return
-            found = changes(
-                page,
-                statuses,
-                destination=destination,
-                connector=connector.name,
-                observed_at=datetime.now(UTC),
-            )
-            for outcome in found:
-                await publish(outcome)
-                sent[Slot(outcome.case_id).key(destination)] = outcome
+            for outcome in await poller.tick(watched_records(poller.destination)):
+                sent[Slot(outcome.case_id).key(poller.destination)] = outcome
 
         return poll
 
     for destination, connector in connectors.items():
         if isinstance(connector, StatusSource):
             interval = connector.polling.poll_interval_s
-            name = f"poll-outcomes-{destination}"
-            app.timer(interval, name=name)(poller(destination, connector, connector))
+            poller = Poller(destination, connector.name, connector, publish)
+            app.timer(interval, name=f"poll-outcomes-{destination}")(timer(poller))
 
     @app.agent(raw_topic(app, topics.RECORD_CHANGES), name="resolve-record-changes")
     async def resolve(stream: faust.StreamT[bytes]) -> None:
@@ -224,6 +186,69 @@ def install(
                 metrics.CHANGES_IGNORED.labels(change.destination, change.vendor).inc()
                 continue
             await publish(outcome)
+
+
+class Poller:
+    """One polled destination: each ``tick`` reads a page of the watched records and
+    publishes the changes. Remembers when each record was read last (in memory: after a
+    restart every record is new to it, and read again in turn)."""
+
+    def __init__(
+        self,
+        destination: str,
+        connector: str,
+        source: StatusSource,
+        publish: Callable[[Outcome], Awaitable[None]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.destination, self.connector = destination, connector
+        self.source, self.publish, self.clock = source, publish, clock
+        self.checked: dict[str, float] = {}  # case id -> when its record was last read
+
+    async def tick(self, watched: list[Watched]) -> list[Outcome]:
+        """The outcomes published this tick. Never raises: a timer that raises stops."""
+        for gone in self.checked.keys() - {w.case_id for w in watched}:
+            del self.checked[gone]
+        options = self.source.polling
+        now = datetime.now(UTC)
+        page = next_page(
+            watched, self.checked, options.poll_batch, now, options.poll_reopen_window_s
+        )
+        if not page:
+            return []
+        metrics.POLLS.labels(self.destination, self.connector).inc()
+        # Read or not, these go to the back of the queue: a page that keeps failing must
+        # not keep the others from being read.
+        self.checked.update((w.case_id, self.clock()) for w in page)
+        try:
+            statuses = await self.source.read_statuses([w.record for w in page])
+        except Exception as exc:
+            metrics.POLL_FAILURES.labels(self.destination, self.connector).inc()
+            log.warning(
+                "outcome poll failed",
+                extra=fields(destination=self.destination, error=str(exc)[:200]),
+                exc_info=not isinstance(exc, DeliveryError),
+            )
+            return []
+        found = changes(
+            page,
+            statuses,
+            destination=self.destination,
+            connector=self.connector,
+            observed_at=datetime.now(UTC),
+        )
+        published = []
+        for outcome in found:
+            try:
+                await self.publish(outcome)
+            except Exception as exc:  # the broker: the next read of the record tells again
+                log.warning(
+                    "outcome not published",
+                    extra=fields(destination=self.destination, error=str(exc)[:200]),
+                )
+                break
+            published.append(outcome)
+        return published
 
 
 async def resolved(

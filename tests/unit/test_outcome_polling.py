@@ -3,17 +3,23 @@ outcomes, which records a tick reads, and which changes it publishes (pure)."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from aiokafka.errors import KafkaError
 from aiokafka.partitioner import DefaultPartitioner
 from kafka.partitioner.default import murmur2
 
 from schemas import Outcome, OutcomeStatus, new_signal_id
 from services.common.outcomes import fold_outcomes
-from services.connectors.outcome_sources import partition_of
+from services.connectors.base import DeliveryError
+from services.connectors.outcome_sources import Poller, partition_of
 from services.connectors.outcomes import (
+    PolledConfig,
     RecordStatus,
+    StatusSource,
     Watched,
     changes,
     latest,
@@ -247,3 +253,83 @@ def test_a_case_s_partition_is_kafka_s_default_partitioner_s() -> None:
         case = new_signal_id().encode()
         expected = faust_producer(case, [0, 1, 2], [0, 1, 2])
         assert partition_of(case.decode(), 3) == expected == (murmur2(case) & 0x7FFFFFFF) % 3
+
+
+# --- one tick -------------------------------------------------------------------------
+
+
+class Desk(StatusSource):
+    """A polled destination: answers from ``statuses``, or fails while ``failing``."""
+
+    def __init__(self, batch: int = 2) -> None:
+        self.options = PolledConfig(poll_batch=batch)
+        self.statuses: dict[str, RecordStatus] = {}
+        self.reads: list[list[str]] = []
+        self.failing: Exception | None = None
+
+    @property
+    def polling(self) -> PolledConfig:
+        return self.options
+
+    async def read_statuses(self, records: Sequence[Record]) -> dict[str, RecordStatus]:
+        self.reads.append([r.id for r in records])
+        if self.failing is not None:
+            raise self.failing
+        return {r.id: self.statuses[r.id] for r in records if r.id in self.statuses}
+
+
+def ticker(desk: Desk, published: list[Outcome]) -> Poller:
+    async def publish(outcome: Outcome) -> None:
+        published.append(outcome)
+
+    clock = iter(range(1, 1000))
+    return Poller("servicedesk", "request_tracker", desk, publish, clock=lambda: next(clock))
+
+
+def test_a_tick_publishes_the_changes_of_one_page() -> None:
+    desk, published = Desk(batch=2), []
+    poller = ticker(desk, published)
+    cases = sorted(new_signal_id() for _ in range(3))
+    watched = [Watched(case, Record(str(n))) for n, case in enumerate(cases)]
+    desk.statuses = {str(n): RecordStatus(OutcomeStatus.opened, T0) for n in range(3)}
+
+    first = asyncio.run(poller.tick(watched))
+    second = asyncio.run(poller.tick(watched))
+
+    assert desk.reads == [["0", "1"], ["2", "0"]]  # one query a tick, the next page next
+    assert [o.case_id for o in first] == cases[:2] and published == first + second
+    assert [o.case_id for o in second] == [cases[2], cases[0]]  # nothing known yet: twice
+
+
+def test_a_failing_page_goes_to_the_back_and_the_tick_does_not_raise() -> None:
+    desk, published = Desk(batch=2), []
+    poller = ticker(desk, published)
+    cases = sorted(new_signal_id() for _ in range(4))
+    watched = [Watched(case, Record(str(n))) for n, case in enumerate(cases)]
+    desk.statuses = {str(n): RecordStatus(OutcomeStatus.opened, T0) for n in range(4)}
+
+    desk.failing = ValueError("a record the vendor cannot read")
+    assert asyncio.run(poller.tick(watched)) == []
+    desk.failing = DeliveryError("HTTP 503", retryable=True)
+    assert asyncio.run(poller.tick(watched)) == []
+    desk.failing = None
+    found = asyncio.run(poller.tick(watched))
+
+    assert desk.reads == [["0", "1"], ["2", "3"], ["0", "1"]]
+    assert [o.record_id for o in found] == ["0", "1"]
+
+
+def test_a_broker_that_fails_a_publish_leaves_the_rest_for_the_next_read() -> None:
+    desk = Desk(batch=2)
+    calls: list[Outcome] = []
+
+    async def publish(outcome: Outcome) -> None:
+        calls.append(outcome)
+        if len(calls) == 2:
+            raise KafkaError("not acknowledged")
+
+    poller = Poller("servicedesk", "request_tracker", desk, publish)
+    cases = sorted(new_signal_id() for _ in range(2))
+    desk.statuses = {str(n): RecordStatus(OutcomeStatus.resolved, T0) for n in range(2)}
+    published = asyncio.run(poller.tick([Watched(c, Record(str(n))) for n, c in enumerate(cases)]))
+    assert [o.case_id for o in published] == cases[:1]
