@@ -46,9 +46,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Regenerate the checked-in JSON Schema files after changing a model in schemas/.
+# Regenerate the checked-in JSON Schema files and the AsyncAPI document (schemas/asyncapi.yaml)
+# after changing a model or a topic in schemas/.
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+	$(BIN)/python -m schemas.asyncapi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

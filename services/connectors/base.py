@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -41,6 +42,31 @@ class DeliveryError(Exception):
         self.retry_after_s = retry_after_s
 
 
+class UnintelligibleAnswer(DeliveryError):
+    """The target answered, but not in a way we understand (an HTML page from a proxy,
+    JSON without the fields we need). Final: the signal is parked for an operator."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=False)
+
+
+class NotYet(DeliveryError):
+    """The target works, but this signal must wait: a create whose answer was lost may not
+    be searchable yet, or another attempt is still writing. The signal waits (up to the
+    retry horizon) without pausing the destination or counting as a bad payload."""
+
+    def __init__(self, message: str, retry_after_s: float | None = None) -> None:
+        super().__init__(message, retryable=True, retry_after_s=retry_after_s)
+
+
+class CaseNotDelivered(NotYet):
+    """A duplicate's case has no ticket or record yet; the case's own delivery may still
+    be under way."""
+
+    def __init__(self, message: str = "the case's ticket does not exist yet") -> None:
+        super().__init__(message)
+
+
 @dataclass(frozen=True)
 class ConnectorContext:
     destination: str  # servicedesk, crm, ...
@@ -49,6 +75,8 @@ class ConnectorContext:
     # service passes a changelog-backed one; elsewhere (tests, config checks) it is kept
     # in memory.
     records: CaseRecords = field(default=None)  # type: ignore[assignment]
+    # How long a connector remembers what it delivered (ANTENNA_DEDUPE_WINDOW_DAYS).
+    dedupe_window: timedelta = timedelta(days=14)
 
     def __post_init__(self) -> None:
         if self.records is None:
@@ -66,7 +94,9 @@ class Connector(ABC):
     @abstractmethod
     async def deliver(self, routed: RoutedSignal) -> Delivered:
         """Hand one routed signal to the target. Must be idempotent per signal_id.
-        Raise DeliveryError on failure."""
+        Raise DeliveryError on failure: retryable for an outage (connection, timeout,
+        5xx, 429), final otherwise. Any other exception is treated as a fault: tried a
+        few times, then parked."""
 
     async def start(self) -> None:  # noqa: B027 - optional hook
         """Check the target before the first signal: reachable, and the credentials
@@ -108,8 +138,7 @@ class TicketConnector(Connector):
         case_id = routed.dedupe.cluster_id
         case = await known_record(records, case_id, lambda entry: self._find(case_id))
         if case is None:
-            # The case's own delivery may still be under way: try again later.
-            raise DeliveryError("the case's ticket does not exist yet", retryable=True)
+            raise CaseNotDelivered()  # its own delivery may still be under way
         ticket = Ticket(case.id, case.url)
 
         async def noted(entry: Entry) -> Record | None:

@@ -27,7 +27,12 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from schemas import CallbackWindow, Reporter, RoutedSignal
-from services.connectors.base import Connector, Delivered, DeliveryError, StartupError
+from services.connectors.base import (
+    CaseNotDelivered,
+    Connector,
+    Delivered,
+    StartupError,
+)
 from services.connectors.records import Entry, Record, Slot, known_record, write_once
 from services.connectors.tickets import note_marker, ticket_subject
 
@@ -339,8 +344,7 @@ class CrmConnector(Connector):
             records, note.case_id, lambda entry: self.find_lead(note.case_id, entry)
         )
         if case is None:
-            # The case's own delivery may still be under way: try again later.
-            raise DeliveryError("the case's lead does not exist yet", retryable=True)
+            raise CaseNotDelivered("the case's lead does not exist yet")  # still under way?
         await write_once(
             records,
             Slot(note.case_id, note=note.signal_id),

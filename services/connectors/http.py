@@ -6,7 +6,8 @@ transient despite their status (Salesforce's 403 REQUEST_LIMIT_EXCEEDED).
 
 ``send`` maps only transport failures and returns any answer, for a connector that must
 read a vendor's error before deciding (e.g. Zendesk's reused idempotency key); ``check``
-then maps the answer like ``request`` does. ``check_at_start`` is the start-up probe."""
+then maps the answer like ``request`` does. A 2xx whose body cannot be understood is
+final too (``json_object``). ``check_at_start`` is the start-up probe."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from typing import Any
 
 import httpx
 
-from services.connectors.base import DeliveryError, StartupError
+from services.connectors.base import DeliveryError, StartupError, UnintelligibleAnswer
 
 
 def parse_retry_after(value: str | None) -> float | None:
@@ -80,3 +81,20 @@ async def check_at_start(client: httpx.AsyncClient, url: str, problem: str) -> N
     if 400 <= status < 500 and status != 429:
         refused = " (the credentials were refused)" if status in (401, 403) else ""
         raise StartupError(f"{problem}: HTTP {status}{refused}")
+
+
+def json_object(response: httpx.Response) -> dict[str, Any]:
+    """The answer's JSON object. An HTML page from a proxy or a login portal, or JSON
+    that is no object, is an answer we cannot understand: final, not a crash."""
+    try:
+        data = response.json()
+    except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        kind = response.headers.get("Content-Type", "no content type").split(";")[0]
+        raise UnintelligibleAnswer(
+            f"HTTP {response.status_code} answer is not JSON ({kind})"
+        ) from exc
+    if not isinstance(data, dict):
+        raise UnintelligibleAnswer(
+            f"HTTP {response.status_code} answer is JSON {type(data).__name__}, not an object"
+        )
+    return data

@@ -10,17 +10,17 @@ outcomes.py).
   kept in the partition of the case's own events (PLAN contract 3), which Faust assigns
   to one worker for every topic of the app.
 - ``resolve-record-changes`` turns a RecordChange (a vendor webhook that names only
-  its record) into an Outcome through the destination's ``ChangeResolver``, with the
-  delivery retry policy; what cannot be resolved is parked on signals.dlq."""
+  its record) into an Outcome through the destination's ``ChangeResolver``. A vendor
+  that is down is waited for as a delivery waits (the connectors' retry policy, let go
+  for a rebalance); what cannot be resolved is parked on signals.dlq."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from schemas import Outcome, RecordChange, topics
 from services.common.dead_letters import dead_letter
-from services.common.faust_app import acked_table, raw_topic
+from services.common.faust_app import acked_table, let_go, pause_until_rebalance, raw_topic
 from services.common.logging import fields
 from services.common.metrics import OUTCOMES_PUBLISHED
 from services.common.settings import CommonSettings
@@ -43,7 +43,14 @@ from services.connectors.outcomes import (
     next_page,
 )
 from services.connectors.records import Entry, Slot
-from services.connectors.retry import RetryPolicy, next_delay
+from services.connectors.retry import (
+    Park,
+    RetryPolicy,
+    Waiting,
+    after_failure,
+    decide,
+    failure_of,
+)
 
 log = logging.getLogger(__name__)
 Timer = Callable[[], Coroutine[Any, Any, None]]
@@ -160,32 +167,42 @@ def install(
             poller = Poller(destination, connector.name, connector, publish)
             app.timer(interval, name=f"poll-outcomes-{destination}")(timer(poller))
 
+    async def resolve_change(event: Any, taken_in: int) -> bool:
+        """Resolve one RecordChange. False: let go unacked (a rebalance or a stop)."""
+        try:
+            change = RecordChange.model_validate_json(event.value)
+        except ValidationError as exc:
+            await park(event, "unknown", f"not a valid RecordChange: {exc}")
+            return True
+        connector = connectors.get(change.destination)
+        if not isinstance(connector, ChangeResolver) or connector.name != change.vendor:
+            await park(
+                event,
+                change.destination,
+                f"no {change.vendor} connector serves {change.destination} to look up "
+                f"record {change.record_id}",
+            )
+            return True
+        found = await resolved(connector, change, policy, pause_until_rebalance(app, taken_in))
+        if isinstance(found, LetGo):
+            return False
+        if isinstance(found, Park):
+            await park(event, change.destination, found.reason)
+        elif found is None:
+            metrics.CHANGES_IGNORED.labels(change.destination, change.vendor).inc()
+        else:
+            await publish(found)
+        return True
+
     @app.agent(raw_topic(app, topics.RECORD_CHANGES), name="resolve-record-changes")
     async def resolve(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                change = RecordChange.model_validate_json(event.value)
-            except ValidationError as exc:
-                await park(event, "unknown", f"not a valid RecordChange: {exc}")
-                continue
-            connector = connectors.get(change.destination)
-            if not isinstance(connector, ChangeResolver) or connector.name != change.vendor:
-                await park(
-                    event,
-                    change.destination,
-                    f"no {change.vendor} connector serves {change.destination} to look up "
-                    f"record {change.record_id}",
-                )
-                continue
-            try:
-                outcome = await resolved(connector, change, policy)
-            except DeliveryError as exc:
-                await park(event, change.destination, str(exc))
-                continue
-            if outcome is None:
-                metrics.CHANGES_IGNORED.labels(change.destination, change.vendor).inc()
-                continue
-            await publish(outcome)
+        # While the vendor is down a change waits, in order, like a delivery does.
+        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
+        async for event in manual.events():
+            if await resolve_change(event, app.rebalancing_count):
+                await manual.ack(event)
+            else:
+                let_go(event)
 
 
 class Poller:
@@ -251,21 +268,39 @@ class Poller:
         return published
 
 
+class LetGo:
+    """A rebalance or a stop started while a change waited: its next reader resolves it."""
+
+
 async def resolved(
     resolver: ChangeResolver,
     change: RecordChange,
     policy: RetryPolicy,
-    sleep: Callable[[float], Coroutine[Any, Any, None]] = asyncio.sleep,
-) -> Outcome | None:
-    """``resolver.resolve_change(change)``, tried again by ``policy`` while it fails in
-    a way that may pass."""
-    attempt = 0
+    pause: Callable[[float], Awaitable[bool]],
+    clock: Callable[[], float] = time.time,
+) -> Outcome | Park | LetGo | None:
+    """``resolver.resolve_change(change)``, tried again as a delivery is (retry.decide):
+    while the vendor is down or busy until the horizon, a refusal or a repeated fault
+    parked. ``pause(seconds)`` waits, or says False when a rebalance or stop started."""
+    waiting: Waiting | None = None
     while True:
-        attempt += 1
         try:
             return await resolver.resolve_change(change)
-        except DeliveryError as exc:
-            delay = next_delay(policy, attempt, exc.retry_after_s) if exc.retryable else None
-            if delay is None:
-                raise
-            await sleep(delay)
+        except Exception as exc:  # judged, as a delivery's: never a crashed agent
+            failure = failure_of(exc)
+        now = clock()
+        waiting = after_failure(waiting, now)
+        step = decide(policy, waiting, failure, now, destination_delivered_at=None)
+        if isinstance(step, Park):
+            return step
+        log.info(
+            "record change lookup failed, trying again",
+            extra=fields(
+                destination=change.destination,
+                attempt=waiting.attempts,
+                delay_s=round(step.delay_s, 2),
+                error=failure.reason[:200],
+            ),
+        )
+        if not await pause(step.delay_s):
+            return LetGo()

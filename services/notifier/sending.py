@@ -10,50 +10,47 @@ import random
 from collections.abc import Awaitable, Callable
 
 from services.connectors.base import DeliveryError
-from services.connectors.retry import RetryPolicy, next_delay
+from services.connectors.retry import RetryPolicy, backoff
 from services.notifier.settings import NotifierSettings
 
-Sleep = Callable[[float], Awaitable[None]]
+# Waits the given seconds; False when the wait was cut short (a rebalance or a shutdown)
+# and the notice must be let go, unsent and unsettled, for whoever reads it next.
+Pause = Callable[[float], Awaitable[bool]]
 # Told each failed attempt that will be tried again, and the wait before it.
 OnWait = Callable[[DeliveryError, float], None]
-# The connectors' policy gives up after max_attempts; a notice does not.
-_NEVER = 2**31
-_MAX_DOUBLINGS = 32  # the backoff's ceiling is long reached by then
+
+
+class Released:
+    """The wait was cut short: the notice is neither sent nor refused."""
+
+
+RELEASED = Released()
 
 
 def relay_policy(settings: NotifierSettings) -> RetryPolicy:
+    """The connectors' policy; of it the notifier uses the backoff, never the horizon: a
+    notice waits for its channel as long as it takes."""
     return RetryPolicy(
-        max_attempts=_NEVER,
         base_delay_s=settings.notify_retry_base_delay_s,
         max_delay_s=settings.notify_retry_max_delay_s,
         max_retry_after_s=settings.notify_retry_max_delay_s,
     )
 
 
-def relay_delay(
-    policy: RetryPolicy,
-    failures: int,
-    retry_after_s: float | None = None,
-    rand: random.Random | None = None,
-) -> float:
-    """Seconds to wait after ``failures`` failed attempts: the connectors' backoff with
-    jitter, or the channel's Retry-After, capped at the policy's longest wait."""
-    if retry_after_s is not None:
-        retry_after_s = min(retry_after_s, policy.max_retry_after_s)
-    delay = next_delay(policy, min(failures, _MAX_DOUBLINGS), retry_after_s, rand)
-    assert delay is not None  # max_attempts is never reached
-    return delay
+async def _sleep(seconds: float) -> bool:
+    await asyncio.sleep(seconds)
+    return True
 
 
 async def until_settled(
     attempt: Callable[[], Awaitable[None]],
     policy: RetryPolicy,
     on_wait: OnWait,
-    sleep: Sleep = asyncio.sleep,
+    pause: Pause = _sleep,
     rand: random.Random | None = None,
-) -> DeliveryError | None:
-    """Attempt until the channel takes the message (None) or refuses it for good (the
-    refusal)."""
+) -> DeliveryError | Released | None:
+    """Attempt until the channel takes the message (None), refuses it for good (the
+    refusal), or the wait is cut short (RELEASED)."""
     failures = 0
     while True:
         try:
@@ -62,8 +59,9 @@ async def until_settled(
             if not exc.retryable:
                 return exc
             failures += 1
-            delay = relay_delay(policy, failures, exc.retry_after_s, rand)
+            delay = backoff(policy, failures, exc.retry_after_s, rand)
             on_wait(exc, delay)
-            await sleep(delay)
+            if not await pause(delay):
+                return RELEASED
         else:
             return None

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import smtplib
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -33,11 +34,11 @@ from schemas import (
 )
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
-from services.common.processes import wait_for_http
+from services.common.processes import terminate
 from tests.support.builders import build_routed, build_signal
 from tests.support.http_recorder import Recorder
 from tests.support.mail_sink import MailSink
-from tests.support.services import Services, service_env
+from tests.support.services import Services, service_env, wait_for
 from tests.support.slack_fake import SlackFake
 
 pytestmark = pytest.mark.integration
@@ -285,20 +286,43 @@ def test_a_ticket_is_mailed_once_however_often_its_events_come(
     assert len(sink.to(email)) == 1
 
 
-def test_a_relay_that_is_down_holds_the_mail_until_it_is_back(
-    notifier: Services, sink: MailSink, producer: KafkaProducer
-) -> None:
+@contextmanager
+def _relay_down(notifier: Services, sink: MailSink, producer: KafkaProducer) -> Iterator[str]:
+    """The relay is down while a ticket's mail comes due; yields the employee's address
+    once the notifier waits for the relay, which is up again after the block."""
     sink.stop()
     try:
         email = _address()
         _report(producer, _case(email), record="5150")
         _wait_until_paused(notifier, "email")
+        yield email
     finally:
         sink.start()
+
+
+def _mailed_once(sink: MailSink, producer: KafkaProducer, email: str) -> None:
     [mail] = sink.wait_for(lambda m: m["To"] == email)
     assert "ticket #5150" in _plain(mail)
     _marker(producer, sink)
     assert len(sink.to(email)) == 1
+
+
+def test_a_relay_that_is_down_holds_the_mail_until_it_is_back(
+    notifier: Services, sink: MailSink, producer: KafkaProducer
+) -> None:
+    with _relay_down(notifier, sink, producer) as email:
+        pass
+    _mailed_once(sink, producer, email)
+
+
+def test_a_notifier_stopped_while_its_relay_is_down_sends_the_mail_after_its_restart(
+    notifier: Services, sink: MailSink, producer: KafkaProducer
+) -> None:
+    with _relay_down(notifier, sink, producer) as email:
+        # The waiting notice is let go, not held: the stop does not wait for the relay.
+        assert terminate(notifier.procs.pop("notifier")) == 0
+    notifier.start("notifier")
+    _mailed_once(sink, producer, email)
 
 
 def test_resolved_is_told_once_and_a_late_in_progress_changes_nothing(
@@ -331,9 +355,7 @@ def test_an_employee_who_opted_out_hears_nothing(
     )
     before = _opted_out(notifier)
     _send(producer, topics.PREFERENCES, email, preference.model_dump_json().encode())
-    _wait_for_metrics(
-        notifier, lambda text: _metric(text, "antenna_notifier_opted_out_employees") > before
-    )
+    wait_for(lambda: _opted_out(notifier) > before, "the opt-out read")
     _report(producer, _case(email, employee_id=email), record="99")
     _marker(producer, sink)
     assert sink.to(email) == []
@@ -359,7 +381,7 @@ def test_a_slack_report_is_answered_in_its_thread_despite_a_rate_limit(
     slack.rate_limit(1, retry_after_s=1)
     _report(producer, routed, record="2024")
     slack.wait_for(lambda c: c.body.get("thread_ts") == thread and c.status == 200)
-    calls = [c for c in slack.calls if c.body.get("thread_ts") == thread]
+    calls = [c for c in slack.calls.all() if c.body.get("thread_ts") == thread]
     assert [c.status for c in calls] == [429, 200]
     assert calls[0].answer == {"ok": False, "error": "ratelimited"}
     assert calls[1].headers["authorization"] == f"Bearer {SLACK_TOKEN}"
@@ -370,32 +392,18 @@ def test_a_slack_report_is_answered_in_its_thread_despite_a_rate_limit(
         assert personal not in message["text"]
 
 
-def _metric(text: str, name: str) -> float:
-    for line in text.splitlines():
-        if line.startswith(f"{name} "):
+def _metrics(services: Services) -> str:
+    port = services.env["ANTENNA_NOTIFIER_METRICS_PORT"]
+    return httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
+
+
+def _opted_out(services: Services) -> float:
+    for line in _metrics(services).splitlines():
+        if line.startswith("antenna_notifier_opted_out_employees "):
             return float(line.split()[1])
     return 0.0
 
 
-def _opted_out(services: Services) -> float:
-    port = services.env["ANTENNA_NOTIFIER_METRICS_PORT"]
-    text = httpx.get(f"http://127.0.0.1:{port}/", timeout=5).text
-    return _metric(text, "antenna_notifier_opted_out_employees")
-
-
-def _wait_for_metrics(services: Services, ready: Callable[[str], bool]) -> None:
-    """Until the notifier's metrics page satisfies ``ready``."""
-    port = services.env["ANTENNA_NOTIFIER_METRICS_PORT"]
-    wait_for_http(
-        "notifier",
-        services.procs["notifier"],
-        f"http://127.0.0.1:{port}/",
-        lambda response: ready(response.text),
-        services.log("notifier"),
-        timeout_s=60,
-    )
-
-
 def _wait_until_paused(services: Services, channel: str) -> None:
     paused = f'antenna_notifier_channel_paused{{channel="{channel}"}} 1.0'
-    _wait_for_metrics(services, lambda text: paused in text)
+    wait_for(lambda: paused in _metrics(services), f"the {channel} channel paused")

@@ -55,7 +55,7 @@ def stack(hubspot: FakeHubSpot, tmp_path_factory: pytest.TempPathFactory) -> Ite
         "ANTENNA_CRM__URL": hubspot.url,
     }
     var_dir = tmp_path_factory.mktemp("outcome-webhooks")
-    with stack_on_own_broker(var_dir, env, names=("ingest", "connectors")) as services:
+    with stack_on_own_broker(var_dir, env, "ingest", "connectors") as services:
         yield services
 
 

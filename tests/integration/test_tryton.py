@@ -243,7 +243,7 @@ def crm_pipeline(tryton: Tryton, tmp_path_factory: pytest.TempPathFactory) -> It
         "ANTENNA_CRM__USER": tryton.user,
         "ANTENNA_CRM__PASSWORD": tryton.password,
         "ANTENNA_CRM__POLL_INTERVAL_S": "1",
-        "ANTENNA_REPORT_USERS": f"employee:{REPORT_PASSWORD}",
+        "ANTENNA_REPORT_USERS": f"e-1:{REPORT_PASSWORD}",
     }
     with stack_on_own_broker(tmp_path_factory.mktemp("tryton-var"), crm) as services:
         yield services
@@ -290,7 +290,7 @@ def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
     assert (delivery["external_id"], delivery["external_url"]) == (number, link)
     page = httpx.get(
         f"{crm_pipeline.api}/report/status/{first}",
-        auth=("employee", REPORT_PASSWORD),
+        auth=("e-1", REPORT_PASSWORD),  # the reporting employee
         timeout=5,
     )
     assert page.status_code == 200 and number in page.text and link in page.text

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import httpx
 
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
@@ -24,6 +24,7 @@ from services.common.processes import (
     wait_for_http,
     worker_ready,
 )
+from tests.support.kafka import broker_settings
 
 API_KEY = "integration-test-key-0123456789"
 WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
@@ -49,7 +50,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-            "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",  # Tansu's watermark, see CommonSettings
+            **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
             "ANTENNA_LOG_LEVEL": "INFO",
         }
@@ -131,21 +132,17 @@ def live_services() -> list[Services]:
 
 
 @contextmanager
-def stack_on_own_broker(
-    var_dir: Path,
-    extra: Mapping[str, str],
-    names: tuple[str, ...] = ("ingest", "processor", "connectors"),
-) -> Iterator[Services]:
-    """Ingest, processor and connectors (or ``names``) on an embedded broker of their own,
-    configured by ``extra`` (e.g. a connector): their consumer groups must not meet the
-    session pipeline's."""
+def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str], *names: str) -> Iterator[Services]:
+    """``names`` (default: ingest, processor and connectors) on an embedded broker of
+    their own, configured by ``extra`` (e.g. a connector): their consumer groups must not
+    meet the session pipeline's."""
     broker = EmbeddedBroker(var_dir / "broker.log")
     bootstrap = broker.start()
     try:
-        ensure_topics([bootstrap], partitions=3)
+        ensure_topics(broker_settings(bootstrap, topic_partitions=3))
         services = Services(service_env(bootstrap, var_dir, extra), var_dir)
         try:
-            services.start(*names)
+            services.start(*(names or ("ingest", "processor", "connectors")))
             yield services
         finally:
             services.stop()

@@ -21,12 +21,13 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.support.observed import Observed
 
 
 @dataclass(frozen=True)
@@ -41,11 +42,11 @@ class SlackFake:
     def __init__(self, token: str, channels: set[str]) -> None:
         self.token = token
         self.channels: dict[str, list[dict[str, Any]]] = {c: [] for c in channels}
-        self.calls: list[Call] = []
+        self.calls: Observed[Call] = Observed()
         self._rate_limited = 0
         self._retry_after = 1
         self._clock = 1_700_000_000.0
-        self._changed = threading.Condition()
+        self._lock = threading.Lock()
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -70,7 +71,7 @@ class SlackFake:
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
     def rate_limit(self, calls: int, retry_after_s: int = 1) -> None:
-        with self._changed:
+        with self._lock:
             self._rate_limited, self._retry_after = calls, retry_after_s
 
     def _answer(
@@ -80,10 +81,9 @@ class SlackFake:
             body = json.loads(raw or b"{}")
         else:
             body = dict(urllib.parse.parse_qsl(raw.decode()))
-        with self._changed:
+        with self._lock:
             status, answer, extra = self._post(path, headers, body)
-            self.calls.append(Call(headers, body, status, answer))
-            self._changed.notify_all()
+        self.calls.append(Call(headers, body, status, answer))
         return status, answer, extra
 
     def _post(
@@ -122,7 +122,7 @@ class SlackFake:
         return 200, {"ok": True, "channel": channel, "ts": message["ts"], "message": message}, {}
 
     def messages(self, channel: str, thread_ts: str | None = None) -> list[dict[str, Any]]:
-        with self._changed:
+        with self._lock:
             posted = list(self.channels.get(channel, ()))
         return [m for m in posted if thread_ts is None or m.get("thread_ts") == thread_ts]
 
@@ -130,16 +130,7 @@ class SlackFake:
         self, predicate: Callable[[Call], bool], count: int = 1, timeout_s: float = 60
     ) -> list[Call]:
         """Block until ``count`` calls match ``predicate``; woken by each call."""
-        deadline = time.monotonic() + timeout_s
-        with self._changed:
-            while True:
-                found = [c for c in self.calls if predicate(c)]
-                if len(found) >= count:
-                    return found
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    raise AssertionError(f"{len(found)}/{count} matching Slack call(s)")
-                self._changed.wait(left)
+        return self.calls.wait_for(predicate, count, timeout_s)
 
     def close(self) -> None:
         self.server.shutdown()

@@ -7,8 +7,14 @@ import random
 
 import pytest
 
+from services.common.faust_app import pause_until_rebalance
 from services.connectors.base import DeliveryError
-from services.notifier.sending import relay_delay, relay_policy, until_settled
+from services.notifier.sending import (
+    RELEASED,
+    Released,
+    relay_policy,
+    until_settled,
+)
 from services.notifier.settings import NotifierSettings
 
 POLICY = relay_policy(  # constructed, not read: the shell's environment plays no part
@@ -22,13 +28,13 @@ class Top(random.Random):
 
 
 def test_the_wait_doubles_up_to_the_longest_and_stays_there() -> None:
-    waits = [relay_delay(POLICY, n, rand=Top()) for n in (1, 2, 3, 9, 10, 1000, 10**9)]
-    assert waits == [1.0, 2.0, 4.0, 256.0, 300.0, 300.0, 300.0]
+    channel = Channel([DeliveryError("down", retryable=True) for _ in range(12)])
+    assert run(channel)[1] == [1, 2, 4, 8, 16, 32, 64, 128, 256, 300, 300, 300]
 
 
 def test_retry_after_is_honoured_up_to_the_longest_wait() -> None:
-    assert relay_delay(POLICY, 1, retry_after_s=7.0) == 7.0
-    assert relay_delay(POLICY, 1, retry_after_s=3600.0) == 300.0
+    asks = [DeliveryError("busy", retryable=True, retry_after_s=s) for s in (7.0, 3600.0)]
+    assert run(Channel(asks))[1] == [7.0, 300.0]
 
 
 class Channel:
@@ -42,15 +48,19 @@ class Channel:
             raise self.failures.pop(0)
 
 
-def run(channel: Channel) -> tuple[DeliveryError | None, list[float], list[float]]:
+def run(
+    channel: Channel, waits: int = 10**6
+) -> tuple[DeliveryError | Released | None, list[float], list[float]]:
+    """``waits``: how many waits run their course before one is cut short."""
     slept: list[float] = []
     told: list[float] = []
 
-    async def sleep(seconds: float) -> None:
+    async def pause(seconds: float) -> bool:
         slept.append(seconds)
+        return len(slept) <= waits
 
     refusal = asyncio.run(
-        until_settled(channel, POLICY, lambda error, delay: told.append(delay), sleep, Top())
+        until_settled(channel, POLICY, lambda error, delay: told.append(delay), pause, Top())
     )
     return refusal, slept, told
 
@@ -76,9 +86,46 @@ def test_a_final_refusal_ends_the_attempts() -> None:
     assert refusal is refused and channel.attempts == 2 and slept == [1.0]
 
 
+def test_a_wait_cut_short_lets_the_notice_go_unsettled() -> None:
+    channel = Channel([DeliveryError("down", retryable=True) for _ in range(5)])
+    refusal, slept, _ = run(channel, waits=2)
+    assert refusal is RELEASED
+    assert channel.attempts == 3 and len(slept) == 3
+
+
 def test_a_bug_is_not_mistaken_for_an_outage() -> None:
     async def broken() -> None:
         raise KeyError("bug")
 
     with pytest.raises(KeyError):
         asyncio.run(until_settled(broken, POLICY, lambda e, d: None))
+
+
+class App:
+    """What pause_until_rebalance reads of a Faust app."""
+
+    rebalancing_count = 4
+    should_stop = False
+
+
+def test_a_wait_runs_its_course_without_a_rebalance() -> None:
+    app = App()
+    assert asyncio.run(pause_until_rebalance(app, taken_in=4)(0.05)) is True
+
+
+@pytest.mark.parametrize(("rebalances", "stops"), [(5, False), (4, True)])
+def test_a_rebalance_or_a_stop_cuts_the_wait_short(rebalances: int, stops: bool) -> None:
+    app = App()
+
+    async def wait_and_change() -> bool:
+        waiting = asyncio.ensure_future(pause_until_rebalance(app, taken_in=4)(3600))
+        await asyncio.sleep(0.05)
+        app.rebalancing_count, app.should_stop = rebalances, stops
+        return await asyncio.wait_for(waiting, timeout=5)
+
+    assert asyncio.run(wait_and_change()) is False
+
+
+def test_a_rebalance_since_the_event_was_taken_cuts_a_new_wait_short_too() -> None:
+    app = App()
+    assert asyncio.run(pause_until_rebalance(app, taken_in=3)(0.05)) is False

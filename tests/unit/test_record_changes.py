@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 
 from schemas import Outcome, OutcomeStatus, RecordChange, new_signal_id
-from services.connectors.base import Connector, ConnectorContext, DeliveryError
+from services.connectors.base import Connector, ConnectorContext
 from services.connectors.crm import record_key
 from services.connectors.hubspot.outcomes import Stage, case_of, deal_status, stages_of
-from services.connectors.outcome_sources import resolved
+from services.connectors.outcome_sources import LetGo, resolved
 from services.connectors.outcomes import ChangeResolver
 from services.connectors.registry import build
-from services.connectors.retry import RetryPolicy
+from services.connectors.retry import Park, RetryPolicy
 from tests.support.fake_hubspot import PORTAL_ID, TOKEN, FakeHubSpot, rate_limited
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -174,27 +174,35 @@ def test_a_stage_added_since_start_is_read_again(hubspot: FakeHubSpot) -> None:
     assert second.status is OutcomeStatus.in_progress
 
 
-def test_a_busy_hubspot_is_asked_again_a_refusal_is_final(hubspot: FakeHubSpot) -> None:
+def test_a_busy_hubspot_is_waited_for_a_refusal_is_parked_a_rebalance_lets_go(
+    hubspot: FakeHubSpot,
+) -> None:
     deal_id = deal(hubspot, record_key(new_signal_id()))
-    hubspot.throttle(2, rate_limited(retry_after_s=0))
-    slept: list[float] = []
+    paused: list[float] = []
+    goes_on = True
 
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
+    async def pause(seconds: float) -> bool:
+        paused.append(seconds)
+        return goes_on
 
-    async def run(policy: RetryPolicy, token: str = TOKEN) -> Outcome | None:
+    async def run(token: str = TOKEN) -> Any:
         conn = build(
             "hubspot", {"token": token, "url": hubspot.url}, ConnectorContext("crm", Path("x"))
         )
         assert isinstance(conn, ChangeResolver)
         try:
-            return await resolved(conn, change(deal_id, "closedwon"), policy, sleep)
+            return await resolved(conn, change(deal_id, "closedwon"), RetryPolicy(), pause)
         finally:
             await conn.close()
 
-    won = asyncio.run(run(RetryPolicy(max_attempts=5)))
-    assert won is not None and won.status is OutcomeStatus.won and len(slept) == 2
+    hubspot.throttle(2, rate_limited(retry_after_s=1))
+    won = asyncio.run(run())
+    assert isinstance(won, Outcome) and won.status is OutcomeStatus.won
+    assert paused == [1.0, 1.0]  # HubSpot's Retry-After
 
-    with pytest.raises(DeliveryError) as refused:
-        asyncio.run(run(RetryPolicy(max_attempts=5), token="pat-na1-wrong-token-0123456789"))
-    assert not refused.value.retryable and len(slept) == 2
+    refused = asyncio.run(run(token="pat-na1-wrong-token-0123456789"))
+    assert isinstance(refused, Park) and "401" in refused.reason and len(paused) == 2
+
+    goes_on = False  # a rebalance starts while HubSpot is busy
+    hubspot.throttle(1, rate_limited(retry_after_s=1))
+    assert isinstance(asyncio.run(run()), LetGo)

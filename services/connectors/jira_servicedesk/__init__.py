@@ -30,7 +30,7 @@ from services.common.settings import check_secret
 from services.connectors.base import (
     ConnectorConfig,
     ConnectorContext,
-    DeliveryError,
+    NotYet,
     Ticket,
     TicketConnector,
 )
@@ -166,10 +166,9 @@ class JiraServiceManagementConnector(TicketConnector):
         records = self.context.records
         left = search_may_lag(await records.get(Slot(case_id)), records.clock(), self.jira.settle_s)
         if left is not None:
-            raise DeliveryError(
+            raise NotYet(
                 "a create whose answer was lost may not be searchable yet; "
                 f"creating again in {left:.0f}s unless the search finds it",
-                retryable=True,
                 retry_after_s=min(left, SETTLE_POLL_S),
             )
         return None

@@ -23,8 +23,13 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from schemas import RoutedSignal, Urgency
 from services.common.settings import check_secret
-from services.connectors.base import ConnectorContext, Ticket, TicketConnector
-from services.connectors.http import request
+from services.connectors.base import (
+    ConnectorContext,
+    Ticket,
+    TicketConnector,
+    UnintelligibleAnswer,
+)
+from services.connectors.http import json_object, request
 from services.connectors.outcomes import PolledConfig, RecordStatus, StatusSource
 from services.connectors.records import Record
 from services.connectors.request_tracker import outcomes
@@ -63,6 +68,13 @@ class RequestTrackerConfig(PolledConfig):
         return check_secret(value, "Request Tracker token")
 
 
+def _ticket_id(item: object) -> str:
+    ident = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(ident, int | str) or not str(ident).isdigit():
+        raise UnintelligibleAnswer(f"Request Tracker answered without a ticket id: {item!r:.80}")
+    return str(ident)
+
+
 def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
@@ -93,8 +105,8 @@ class RequestTrackerConnector(TicketConnector, StatusSource):
         response = await request(
             self._client, "GET", "tickets", params={"query": query, "orderby": "id"}
         )
-        items = response.json().get("items") or []
-        return self._ticket(str(items[0]["id"])) if items else None
+        items = json_object(response).get("items") or []
+        return self._ticket(_ticket_id(items[0])) if items else None
 
     async def open_ticket(self, routed: RoutedSignal) -> Ticket:
         ticket: dict[str, Any] = {
@@ -116,7 +128,7 @@ class RequestTrackerConnector(TicketConnector, StatusSource):
         ):
             ticket["Requestor"] = str(customer.email)
         response = await request(self._client, "POST", "ticket", json=ticket)
-        return self._ticket(str(response.json()["id"]))
+        return self._ticket(_ticket_id(json_object(response)))
 
     async def has_note(self, ticket: Ticket, signal_id: str) -> bool:
         marker = note_marker(signal_id)
@@ -129,8 +141,9 @@ class RequestTrackerConnector(TicketConnector, StatusSource):
                 "transactions",
                 params={"query": query, "fields": "Data", "per_page": PAGE_SIZE, "page": page},
             )
-            data = response.json()
-            if any(marker in (item.get("Data") or "") for item in data.get("items") or []):
+            data = json_object(response)
+            items = data.get("items") or []
+            if any(isinstance(i, dict) and marker in (i.get("Data") or "") for i in items):
                 return True
             if page >= int(data.get("pages") or 1):  # RT 5.0.3 sends pages as a float
                 return False

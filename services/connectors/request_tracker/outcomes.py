@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from schemas import OutcomeStatus
-from services.connectors.http import request
+from services.connectors.http import json_object, request
 from services.connectors.outcomes import RecordStatus
 
 STATUSES = {
@@ -87,6 +87,7 @@ def search_query(ticket_ids: Sequence[str]) -> str:
 async def read_statuses(
     client: httpx.AsyncClient, ticket_ids: Sequence[str]
 ) -> dict[str, RecordStatus]:
+    ticket_ids = [t for t in ticket_ids if t.isdigit()]  # RT's ids; anything else is not one
     if not ticket_ids:
         return {}
     response = await request(
@@ -96,9 +97,9 @@ async def read_statuses(
         params={"query": search_query(ticket_ids), "fields": FIELDS, "per_page": len(ticket_ids)},
     )
     found: dict[str, RecordStatus] = {}
-    for ticket in response.json().get("items") or []:
-        status = record_status(ticket)
-        if status is not None:
+    for ticket in json_object(response).get("items") or []:
+        status = record_status(ticket) if isinstance(ticket, dict) else None
+        if status is not None and ticket.get("id") is not None:
             found[str(ticket["id"])] = status
     for ticket_id in ticket_ids:
         if ticket_id in found:
@@ -106,7 +107,7 @@ async def read_statuses(
         # Deleted, merged into another ticket, or out of our rights: ask for it alone.
         alone = await request(client, "GET", f"ticket/{int(ticket_id)}", accept=(403, 404))
         if alone.status_code == 200:
-            status = record_status(alone.json())
+            status = record_status(json_object(alone))
             if status is not None:
                 found[ticket_id] = status
     return found

@@ -30,7 +30,7 @@ from services.common.settings import check_secret
 from services.connectors.base import (
     ConnectorConfig,
     ConnectorContext,
-    DeliveryError,
+    NotYet,
     Ticket,
     TicketConnector,
 )
@@ -199,9 +199,7 @@ class ZendeskConnector(TicketConnector):
             # is still in flight) created the ticket or is creating it: find that one.
             ticket = await self.find_ticket(case_id)
             if ticket is None:
-                raise DeliveryError(
-                    "an earlier attempt is creating this case's ticket", retryable=True
-                )
+                raise NotYet("an earlier attempt is creating this case's ticket")
             return ticket
         return self._ticket(check(response).json()["ticket"]["id"])
 
@@ -227,7 +225,7 @@ class ZendeskConnector(TicketConnector):
             self._client, "PUT", f"tickets/{int(ticket.id)}.json", json=note_request(routed)
         )
         if response.status_code == 409:  # another update of this ticket at the same moment
-            raise DeliveryError("the ticket was being updated; try again", retryable=True)
+            raise NotYet("the ticket was being updated; try again")
         check(response)
 
     async def close(self) -> None:
