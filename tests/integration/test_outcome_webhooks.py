@@ -16,7 +16,7 @@ from schemas import Outcome, OutcomeStatus, RecordChange, new_signal_id, topics
 from services.common.outcomes import current_outcome, fold_outcomes
 from services.connectors.crm import record_key
 from tests.support.fake_hubspot import TOKEN, FakeHubSpot
-from tests.support.kafka import records_to_end, wait_for_records
+from tests.support.kafka import records_until_now, wait_for_records
 from tests.support.services import Services, stack_on_own_broker
 from tests.support.vendor_webhooks import (
     HUBSPOT_SECRET,
@@ -60,8 +60,9 @@ def stack(hubspot: FakeHubSpot, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 
 def outcomes_of(stack: Services, case_id: str) -> list[Outcome]:
-    records = records_to_end(stack.env["KAFKA_BOOTSTRAP_SERVERS"], topics.OUTCOMES)
-    return [Outcome.model_validate_json(r.value) for r in records if r.key == case_id.encode()]
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    records = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case_id.encode())
+    return [Outcome.model_validate_json(r.value) for r in records]
 
 
 def post(stack: Services, vendor: str, body: bytes, headers: dict[str, str]) -> httpx.Response:
@@ -131,8 +132,9 @@ def test_a_hubspot_deal_won_is_looked_up_and_its_case_told_once(
     bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
     changes = [
         RecordChange.model_validate_json(r.value)
-        for r in records_to_end(bootstrap, topics.RECORD_CHANGES)
-        if r.key == str(deal).encode()
+        for r in records_until_now(
+            bootstrap, topics.RECORD_CHANGES, lambda r: r.key == str(deal).encode()
+        )
     ]
     assert len(changes) == 1  # the retry was not published again
 

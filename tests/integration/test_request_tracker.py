@@ -22,7 +22,7 @@ from services.connectors.registry import build
 from services.connectors.request_tracker import RequestTrackerConnector
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.connectors import deliver_once
-from tests.support.kafka import records_to_end, wait_for_records
+from tests.support.kafka import records_until_now, wait_for_records
 from tests.support.metrics import sample
 from tests.support.request_tracker import RequestTracker, request_tracker
 from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
@@ -270,6 +270,6 @@ def test_pipeline_reports_a_resolved_ticket_once(
         ),
         "two more polls",
     )
-    mine = [r for r in records_to_end(bootstrap, topics.OUTCOMES) if r.key == case.encode()]
+    mine = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case.encode())
     statuses = [Outcome.model_validate_json(r.value).status for r in mine]
     assert statuses == [OutcomeStatus.opened, OutcomeStatus.resolved]

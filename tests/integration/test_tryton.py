@@ -25,7 +25,7 @@ from services.connectors.registry import build
 from services.connectors.startup import check_connectors
 from services.connectors.tryton import TrytonConnector
 from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
-from tests.support.kafka import records_to_end, wait_for_records
+from tests.support.kafka import records_until_now, wait_for_records
 from tests.support.lossy_proxy import LossyProxy
 from tests.support.metrics import sample
 from tests.support.records import DictTable
@@ -334,7 +334,7 @@ def test_pipeline_reports_an_opportunity_won_once(crm_pipeline: Services, tryton
         lambda: sample(metrics, "antenna_outcome_polls_total", destination="crm") >= polls + 2,
         "two more polls",
     )
-    mine = [r for r in records_to_end(bootstrap, topics.OUTCOMES) if r.key == case.encode()]
+    mine = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case.encode())
     statuses = [Outcome.model_validate_json(r.value).status for r in mine]
     # A poll may have caught the opportunity on its way (qualified, converted).
     assert statuses[0] is OutcomeStatus.opened and statuses[-1] is OutcomeStatus.won
