@@ -5,6 +5,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
 from schemas.outcome import Outcome, OutcomeStatus
 from schemas.preference import NotificationPreference
+from schemas.record_change import RecordChange
 from schemas.routing import Dedupe, Destination, RoutedSignal
 from schemas.signal import (
     SCHEMA_VERSION,
@@ -35,6 +36,7 @@ __all__ = [
     "NotificationPreference",
     "Outcome",
     "OutcomeStatus",
+    "RecordChange",
     "Reporter",
     "RoutedSignal",
     "Signal",

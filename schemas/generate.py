@@ -12,6 +12,7 @@ from schemas import (
     DeliveryResult,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
 )
@@ -26,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "outcome": Outcome,
     "notification_preference": NotificationPreference,
+    "record_change": RecordChange,
 }
 
 

@@ -128,7 +128,10 @@ def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> Non
         {"connectors", "ingest", "notifier"},
     )
     assert parties[topics.DLQ] == ({"processor", "connectors", "notifier"}, {"antenna-dlq"})
-    assert parties[topics.OUTCOMES] == ({"connectors"}, {"notifier"})
+    # Pollers and HubSpot lookups in the connectors, Zendesk and Jira webhooks in ingest;
+    # the connectors fold them into what their pollers compare with.
+    assert parties[topics.OUTCOMES] == ({"connectors", "ingest"}, {"notifier", "connectors"})
+    assert parties[topics.RECORD_CHANGES] == ({"ingest"}, {"connectors"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
     for topic, (senders, _) in parties.items():
         assert senders, f"nobody publishes {topic}"
