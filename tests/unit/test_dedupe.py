@@ -11,6 +11,8 @@ from services.processor.domain.dedupe import (
     Decision,
     DedupePolicy,
     Deduper,
+    Report,
+    report_of,
     resubmission_key,
     topic_overlap,
 )
@@ -380,3 +382,9 @@ def test_a_worker_stopped_halfway_through_remembering_decides_the_same_again() -
                 memory[key] = value
         assert decide(Deduper(memory), again) == expected, cut
         assert memory == after, cut
+
+
+def test_a_report_reads_back_as_it_was_stored() -> None:
+    signal = report("a", customer={"name": "J. de Vries", "phone": "0612345678"})
+    stored = report_of(signal, CARD, {"payments_cards": 0.8, "energy": 0.2})
+    assert Report.from_json(json.loads(json.dumps(stored.to_json()))) == stored

@@ -33,8 +33,9 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import MutableMapping
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
+from functools import cached_property
 from typing import Any
 
 from schemas import Classification, Kind, Signal
@@ -62,7 +63,7 @@ class DedupePolicy:
     # one of them (a short follow-up, a question about the same problem).
     kind_mismatch_below: float = 0.7
     # Reports remembered per phone, e-mail, name or text: the most recent ones.
-    index_cap: int = 50
+    index_cap: int = 20
     # Colleagues named per case: reporters_count is exact up to this many colleagues.
     reporters_kept: int = 32
     # Reports forgotten per decision at most: more than one, so that a backlog shrinks.
@@ -85,26 +86,44 @@ class Report:
     cluster_id: str = ""
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["at"] = self.at.isoformat()
-        return data
+        name = self.identity.name
+        # Written out, not dataclasses.asdict (a deep copy): this runs for every signal.
+        return {
+            "signal_id": self.signal_id,
+            "at": self.at.isoformat(),
+            "kind": self.kind,
+            "confidence": self.confidence,
+            "category": self.category,
+            "identity": {
+                "phone": self.identity.phone,
+                "email": self.identity.email,
+                "name": {"surname": name.surname, "first": name.first} if name else None,
+            },
+            "text_key": self.text_key,
+            "reporter": self.reporter,
+            "topic": dict(self.topic),
+            "cluster_id": self.cluster_id,
+        }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Report:
-        ident = data["identity"]
-        name = PersonName(**ident["name"]) if ident.get("name") else None
         return cls(
             **{
                 **data,
                 "at": datetime.fromisoformat(data["at"]),
-                "identity": Identity(ident.get("phone"), ident.get("email"), name),
+                "identity": identity_from_json(data["identity"]),
             }
         )
 
-    @property
+    @cached_property
     def keys(self) -> list[str]:
         """The index keys it is remembered under."""
         return [f"text:{self.text_key}", *index_keys(self.identity)]
+
+
+def identity_from_json(data: dict[str, Any]) -> Identity:
+    name = PersonName(**data["name"]) if data.get("name") else None
+    return Identity(data.get("phone"), data.get("email"), name)
 
 
 @dataclass(frozen=True)
@@ -153,15 +172,20 @@ def topic_overlap(a: dict[str, float], b: dict[str, float]) -> float:
     return sum(min(weight, b.get(topic, 0.0)) for topic, weight in a.items())
 
 
-def same_case(new: Report, old: Report, policy: DedupePolicy) -> bool:
-    if new.kind == old.kind:
+def same_matter(
+    new: Report, kind: str, confidence: float, topic: dict[str, float], policy: DedupePolicy
+) -> bool:
+    """The same problem or interest, whoever it is about."""
+    if new.kind == kind:
         kinds_agree = new.kind != Kind.other.value
     else:
-        kinds_agree = min(new.confidence, old.confidence) < policy.kind_mismatch_below
-    return (
-        kinds_agree
-        and same_person(new.identity, old.identity)
-        and topic_overlap(new.topic, old.topic) >= policy.min_topic_overlap
+        kinds_agree = min(new.confidence, confidence) < policy.kind_mismatch_below
+    return kinds_agree and topic_overlap(new.topic, topic) >= policy.min_topic_overlap
+
+
+def same_case(new: Report, old: Report, policy: DedupePolicy) -> bool:
+    return same_matter(new, old.kind, old.confidence, old.topic, policy) and same_person(
+        new.identity, old.identity
     )
 
 
@@ -214,7 +238,7 @@ class Deduper:
         )
         self._index(report)
         self.memory[f"signal:{signal.signal_id}"] = {
-            "decision": asdict(decision),
+            "decision": dict(vars(decision)),
             "report": report.to_json(),
             "at": now.isoformat(),
         }
@@ -222,24 +246,28 @@ class Deduper:
         return decision
 
     def _match(self, new: Report) -> tuple[Report | None, str]:
-        best: Report | None = None
-        reason = "new case"
-        for candidate in self._candidates(new):
-            if (
-                candidate.text_key == new.text_key
-                and new.at - candidate.at <= self.policy.resend_window
-            ):
+        """The earliest report of the window that is the same case, if any. Candidates
+        are read as stored and only the one chosen is parsed: a customer reported often
+        has up to ``index_cap`` candidates per key, and most differ in the matter."""
+        best: dict[str, Any] | None = None
+        best_at, reason = new.at, "new case"
+        for old in self._candidates(new):
+            at = datetime.fromisoformat(old["at"])
+            if old["text_key"] == new.text_key and new.at - at <= self.policy.resend_window:
                 why = "same text re-sent"
-            elif same_case(new, candidate, self.policy):
+            elif same_matter(
+                new, old["kind"], old["confidence"], old["topic"], self.policy
+            ) and same_person(new.identity, identity_from_json(old["identity"])):
                 why = "same customer, same matter"
             else:
                 continue
-            if best is None or candidate.at < best.at:
-                best, reason = candidate, why
-        return best, reason
+            if best is None or at < best_at:
+                best, best_at, reason = old, at, why
+        return (Report.from_json(best) if best else None), reason
 
-    def _candidates(self, new: Report) -> list[Report]:
-        seen: dict[str, Report] = {}
+    def _candidates(self, new: Report) -> list[dict[str, Any]]:
+        """The stored reports of the window that share a key with ``new``."""
+        seen: dict[str, dict[str, Any]] = {}
         for key in new.keys:
             for signal_id, at in self._entries(key):
                 if signal_id in seen or signal_id == new.signal_id:
@@ -248,7 +276,7 @@ class Deduper:
                     continue
                 stored = self.memory.get(f"signal:{signal_id}")
                 if stored is not None:  # None: forgotten, or its decision never completed
-                    seen[signal_id] = Report.from_json(stored["report"])
+                    seen[signal_id] = stored["report"]
         return list(seen.values())
 
     def _entries(self, key: str) -> list[list[str]]:
