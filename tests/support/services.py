@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -109,6 +110,22 @@ class Services:
     def restart(self, name: str) -> None:
         self.stop(name)
         self.start(name)
+
+    @contextmanager
+    def running_with(self, name: str, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+        """Restart ``name`` with ``env`` added (armed to crash, say) for the block; it
+        runs as before afterwards, whether it exited meanwhile or not."""
+        saved = dict(self.env)
+        self.stop(name)
+        self.env.update(env)
+        try:
+            self.start(name)
+            yield self.procs[name]
+        finally:
+            self.env.clear()
+            self.env.update(saved)
+            self.stop(name)
+            self.start(name)
 
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(
