@@ -156,9 +156,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
 def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:
     """Stop the worker at once, loudly, with the signal's offset uncommitted: it is
-    judged again after the restart. Not by raising: Faust restarts a crashed agent and
-    acks the event it crashed on when its stream is closed, so the signal would be
-    skipped. Nothing of the signal but its id (the key) is logged."""
+    judged again after the restart. Not by raising: Faust restarts a crashed agent,
+    which goes on with the next events, past the one it crashed on (seen in
+    tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
+    key) is logged."""
     text = (key or b"").decode("ascii", "replace")
     signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
     log.critical(
