@@ -31,6 +31,15 @@ def unique_phone() -> str:
     return f"06{secrets.randbelow(10**8):08d}"
 
 
+def report_about(
+    pipeline: Services, phone: str, text: str = COMPLAINT, reporter: str = "e-42"
+) -> str:
+    response = pipeline.post(
+        {"text": unique(text), "reporter": {"employee_id": reporter}, "customer": {"phone": phone}}
+    )
+    return str(response.json()["signal_id"])
+
+
 def crash_at(pipeline: Services, point: str) -> dict[str, str]:
     """Settings that make the processor SIGKILL itself at ``point``, once."""
     (pipeline.var_dir / "crash-points" / point).unlink(missing_ok=True)
@@ -131,10 +140,7 @@ def test_a_processor_killed_between_remembering_a_case_and_routing_it_loses_noth
     and a colleague's report about the same customer joins its case."""
     phone = unique_phone()
     with pipeline.running_with("processor", crash_at(pipeline, "judge.remembered")) as worker:
-        first = pipeline.post(
-            {"text": unique(COMPLAINT), "reporter": REPORTER, "customer": {"phone": phone}}
-        )
-        first_id = first.json()["signal_id"]
+        first_id = report_about(pipeline, phone)
         assert killed(worker)
         [stored] = wait_for_records(
             kafka, MEMORY_CHANGELOG, lambda r: f"signal:{first_id}".encode() in (r.key or b"")
@@ -142,14 +148,8 @@ def test_a_processor_killed_between_remembering_a_case_and_routing_it_loses_noth
         assert json.loads(stored.value)["decision"]["cluster_id"] == first_id
 
     recorder.wait_for("/desk", for_signal(first_id), timeout_s=90)
-    again = pipeline.post(
-        {
-            "text": unique(FOLLOW_UP),
-            "reporter": {"employee_id": "e-77"},
-            "customer": {"phone": phone.replace("06", "+31 6 ", 1)},
-        }
-    )
-    [note] = recorder.wait_for("/desk", for_signal(again.json()["signal_id"]))
+    again_id = report_about(pipeline, phone.replace("06", "+31 6 ", 1), FOLLOW_UP, "e-77")
+    [note] = recorder.wait_for("/desk", for_signal(again_id))
     assert note.json()["dedupe"]["duplicate_of"] == first_id
     assert routed_events(recorder, "/desk", first_id) == ["signal.routed"]
 
@@ -165,10 +165,7 @@ def test_a_processor_killed_after_routing_before_committing_routes_again_as_the_
     again as the same case, and a colleague's report joins that case."""
     phone = unique_phone()
     with pipeline.running_with("processor", crash_at(pipeline, "judge.handed-on")) as worker:
-        first = pipeline.post(
-            {"text": unique(COMPLAINT), "reporter": REPORTER, "customer": {"phone": phone}}
-        )
-        first_id = first.json()["signal_id"]
+        first_id = report_about(pipeline, phone)
         assert killed(worker)
         wait_for_records(kafka, topics.ROUTED_SERVICEDESK, lambda r: r.key == first_id.encode())
 
@@ -178,14 +175,8 @@ def test_a_processor_killed_after_routing_before_committing_routes_again_as_the_
     assert {RoutedSignal.model_validate_json(r.value).dedupe.cluster_id for r in routed} == {
         first_id
     }
-    again = pipeline.post(
-        {
-            "text": unique(FOLLOW_UP),
-            "reporter": {"employee_id": "e-78"},
-            "customer": {"phone": phone},
-        }
-    )
-    [note] = recorder.wait_for("/desk", for_signal(again.json()["signal_id"]), timeout_s=90)
+    again_id = report_about(pipeline, phone, FOLLOW_UP, "e-78")
+    [note] = recorder.wait_for("/desk", for_signal(again_id), timeout_s=90)
     assert note.json()["dedupe"]["duplicate_of"] == first_id
 
 
