@@ -4,7 +4,12 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe evaluate clean
+.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe evaluate clean tryton
+
+# A real Tryton CRM for the integration tests (tests/support/tryton.py), in a venv of its
+# own from the pinned set: the tests skip without it.
+TRYTON_VENV  := var/tryton-venv
+TRYTON_STAMP := $(TRYTON_VENV)/.installed
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), "Antenna needs Python 3.11, found " + sys.version' 
@@ -12,16 +17,23 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/pip install --quiet --disable-pip-version-check -c constraints.txt -e '.[dev]'
 	@touch $@
 
+$(TRYTON_STAMP): tests/support/tryton-requirements.txt
+	$(PYTHON) -m venv $(TRYTON_VENV)
+	$(TRYTON_VENV)/bin/pip install --quiet --disable-pip-version-check -r $<
+	@touch $@
+
+tryton: $(TRYTON_STAMP)
+
 run: $(STAMP)
 	$(BIN)/antenna up
 
-test: $(STAMP)
+test: $(STAMP) $(TRYTON_STAMP)
 	$(BIN)/pytest
 
 unit: $(STAMP)
 	$(BIN)/pytest tests/unit
 
-integration: $(STAMP)
+integration: $(STAMP) $(TRYTON_STAMP)
 	$(BIN)/pytest tests/integration
 
 e2e: $(STAMP)
@@ -34,9 +46,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Regenerate the checked-in JSON Schema files after changing a model in schemas/.
+# Regenerate the checked-in JSON Schema files and the AsyncAPI document (schemas/asyncapi.yaml)
+# after changing a model or a topic in schemas/.
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+	$(BIN)/python -m schemas.asyncapi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache

@@ -13,6 +13,7 @@ from schemas.signal import (
     Reporter,
     Signal,
     new_signal_id,
+    signal_id_for,
 )
 
 __all__ = [
@@ -34,4 +35,5 @@ __all__ = [
     "Signal",
     "Urgency",
     "new_signal_id",
+    "signal_id_for",
 ]

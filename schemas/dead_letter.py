@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from schemas.delivery import DeliveryStatus
 from schemas.signal import SCHEMA_VERSION, Contract, UtcDatetime
 
 
@@ -17,3 +18,13 @@ class DeadLetter(Contract):
     key: str | None = None
     payload: str = Field(description="The original value, decoded as UTF-8 with replacement")
     at: UtcDatetime
+    # Set by the connectors for a delivery that was given up; `antenna dlq` filters on it.
+    destination: str | None = Field(default=None, description="Where delivery was given up")
+    status: DeliveryStatus | None = Field(
+        default=None, description="The delivery status it was parked with: failed or dead"
+    )
+    replay_of: str | None = Field(
+        default=None,
+        description="The id (partition-offset on signals.dlq) of the letter whose replay "
+        "was parked again",
+    )

@@ -11,9 +11,13 @@ from schemas.signal import SCHEMA_VERSION, Contract, SignalId, UtcDatetime
 
 class DeliveryStatus(StrEnum):
     delivered = "delivered"
+    # The destination is paused (unreachable, 5xx, 429): the signal waits in order and
+    # is tried again. Published when it starts waiting and at most every few minutes.
     retrying = "retrying"
-    failed = "failed"  # gave up after retries on a transient error
-    dead = "dead"  # the target refused it for good (4xx, invalid config)
+    failed = "failed"  # parked on signals.dlq: the retry horizon passed
+    # Parked on signals.dlq for good: a 4xx other than 429, an answer that cannot be
+    # understood, or a payload that kept failing while other signals were delivered.
+    dead = "dead"
 
 
 class DeliveryResult(Contract):
@@ -27,3 +31,11 @@ class DeliveryResult(Contract):
     attempts: int = Field(ge=0)
     error: str | None = Field(default=None, max_length=2000)
     at: UtcDatetime
+    paused_since: UtcDatetime | None = Field(
+        default=None,
+        description="With status retrying: since when this signal has been waiting for its "
+        "destination to answer again.",
+    )
+    next_attempt_at: UtcDatetime | None = Field(
+        default=None, description="With status retrying: when the next attempt is due."
+    )

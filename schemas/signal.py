@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated
@@ -31,6 +32,22 @@ UtcDatetime = Annotated[datetime, AfterValidator(_check_utc)]
 
 def new_signal_id() -> str:
     return str(ULID())
+
+
+# The ULID's 48-bit time part of an id derived from a key. Zero, on purpose: no replica
+# knows when the key was first used, so any clock would give replicas different ids; a
+# zero time also tells a derived id (key given) from one minted at receipt (no key).
+DERIVED_TIME_PART = bytes(6)
+_DERIVATION = b"antenna signal_id v1\0"
+
+
+def signal_id_for(source: str, idempotency_key: str) -> str:
+    """The one signal_id of (source, Idempotency-Key): every replica, before or after a
+    restart, answers the same id. A ULID whose 80 random bits come from SHA-256."""
+    scope = source.encode()
+    material = _DERIVATION + len(scope).to_bytes(4, "big") + scope + idempotency_key.encode()
+    digest = hashlib.sha256(material).digest()
+    return str(ULID.from_bytes(DERIVED_TIME_PART + digest[:10]))
 
 
 class Channel(StrEnum):
@@ -96,3 +113,12 @@ class Signal(Contract):
     attachments: list[Attachment] = Field(default_factory=list, max_length=50)
     metadata: dict[str, str] = Field(default_factory=dict)
     callback_window: CallbackWindow | None = None
+    body_fingerprint: str | None = Field(
+        default=None,
+        pattern=r"^[0-9a-f]{64}$",
+        description=(
+            "SHA-256 of the request content sent with idempotency_key. Two records with one "
+            "signal_id and different fingerprints: the key was reused for another report, "
+            "and only the first is passed on."
+        ),
+    )

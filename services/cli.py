@@ -38,8 +38,11 @@ def _topics(args: argparse.Namespace) -> int:
     from services.common.settings import CommonSettings
     from services.stack import resolve_bootstrap
 
-    bootstrap = resolve_bootstrap(CommonSettings())
-    for name, partitions in sorted(describe_topics(bootstrap.split(",")).items()):
+    settings = CommonSettings()
+    described = describe_topics(
+        resolve_bootstrap(settings).split(","), client_options=settings.kafka_client_options()
+    )
+    for name, partitions in sorted(described.items()):
         print(f"{name}\t{partitions} partition(s)")
     return 0
 
@@ -137,6 +140,9 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--idempotency-key")
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
+    from services import dlq
+
+    dlq.add_parser(sub)
     return p
 
 
@@ -144,6 +150,7 @@ def main(argv: list[str] | None = None) -> None:
     from pydantic import ValidationError
 
     from services.common.broker import BrokerStartError
+    from services.connectors.base import StartupError
     from services.connectors.registry import UnknownConnector
     from services.processor.domain.route import RulesError
 
@@ -157,7 +164,7 @@ def main(argv: list[str] | None = None) -> None:
             for e in exc.errors(include_input=False)
         )
         sys.exit(f"antenna: configuration error in {exc.title}: {problems}")
-    except (BrokerStartError, UnknownConnector, RulesError) as exc:
+    except (BrokerStartError, UnknownConnector, RulesError, StartupError) as exc:
         sys.exit(f"antenna: {exc}")
 
 

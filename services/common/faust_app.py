@@ -7,12 +7,13 @@ from typing import Any, cast
 
 import faust
 from faust.types import AppT, FutureMessage
+from faust.types.auth import CredentialsT
 from prometheus_client import Gauge
 
-from services.common.kafka import ensure_topics, wait_for_broker
+from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
 from services.common.logging import configure
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, KafkaSecurityProtocol
 
 WORKER_READY = Gauge(
     WORKER_READY_METRIC,
@@ -34,6 +35,30 @@ class ReadinessSensor(faust.Sensor):
         WORKER_READY.labels(app.conf.id).set(1)
 
 
+def broker_credentials(settings: CommonSettings) -> CredentialsT | None:
+    """Faust's form of the Kafka security settings: its aiokafka producer, consumers and
+    topic creation all use them (kafka-python clients use kafka_client_options)."""
+    protocol = settings.kafka_security_protocol
+    context = settings.kafka_ssl_context()
+    if protocol is KafkaSecurityProtocol.SSL:
+        return faust.SSLCredentials(context)
+    if protocol in (KafkaSecurityProtocol.SASL_PLAINTEXT, KafkaSecurityProtocol.SASL_SSL):
+        assert settings.kafka_sasl_password is not None and settings.kafka_sasl_mechanism
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism.value,
+            ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
+        )
+    return None
+
+
+class AntennaApp(faust.App):
+    """A Faust app that knows the configuration its changelog topics need."""
+
+    changelog_topic_config: dict[str, Any]
+
+
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     datadir = (settings.var_dir / "faust" / app_id).resolve()
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -49,11 +74,14 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_s / 5),
         producer_max_batch_size=settings.kafka_producer_max_batch_bytes,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        # Faust creates the changelog, repartition and assignor topics with this.
+        topic_replication_factor=settings.kafka_replication_factor,
+        broker_credentials=broker_credentials(settings),
         datadir=str(datadir),
     )
     options.update(overrides)
-    app = faust.App(app_id, **options)
+    app = AntennaApp(app_id, **options)
+    app.changelog_topic_config = {MIN_INSYNC_REPLICAS: str(settings.min_insync_replicas)}
     WORKER_READY.labels(app_id).set(0)
     app.sensors.add(ReadinessSensor())
     return app
@@ -106,7 +134,13 @@ class AckedTable(faust.Table[str, Any]):
 
 def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     table = AckedTable(
-        app, name=name, default=None, partitions=partitions, beacon=app.tables.beacon
+        app,
+        name=name,
+        default=None,
+        partitions=partitions,
+        beacon=app.tables.beacon,
+        # A table's state lives only in its changelog: as durable as Antenna's own topics.
+        extra_topic_configs=getattr(app, "changelog_topic_config", None),
     )
     return cast(AckedTable, app.tables.add(table))
 
@@ -129,8 +163,10 @@ def run_worker(
 ) -> None:
     """Prestart (wait for the broker, create the topics), serve metrics, run the worker
     until SIGTERM/SIGINT. Faust's worker stops its agents cleanly on either signal."""
-    wait_for_broker(settings.bootstrap_list, timeout_s=60)
-    ensure_topics(settings.bootstrap_list, settings.topic_partitions)
+    wait_for_broker(
+        settings.bootstrap_list, timeout_s=60, client_options=settings.kafka_client_options()
+    )
+    ensure_topics(settings)
     serve_metrics(metrics_host, metrics_port)
     configure(app.conf.id, settings.log_level)
     faust.Worker(

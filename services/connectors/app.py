@@ -4,113 +4,250 @@ One agent per routed topic delivers new cases to that destination's connector; o
 agent on signals.duplicates hands each duplicate to the connector of the destination
 its case went to, so that the ticket or lead gets a note instead of a twin.
 
-Each agent decodes a RoutedSignal, skips it when the ledger (a changelog-backed table
-keyed by signal_id) says it was handled already, delivers with retries, publishes the
-DeliveryResult to signals.delivered, and records the outcome in the ledger."""
+Every agent runs one actor per partition (``isolated_partitions``): a signal waiting for
+its paused destination holds up its own partition only, keeps its place in it, and other
+partitions of the same destination go on (and tell a bad payload from an outage).
+
+Acks are manual: an event's offset can be committed only once its outcome is published
+and recorded in the ledger (a changelog-backed table keyed by signal_id). A signal that
+is waiting when a rebalance or a shutdown starts is let go unacked, so that Faust's wait
+for in-flight events ends and the next owner of the partition starts from it."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from datetime import timedelta
+from typing import Any, cast
 
 import faust
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
-from services.common.dead_letters import dead_letter
+from services.common.dead_letters import REPLAY_HEADER, dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.connectors import metrics
 from services.connectors.base import Connector, ConnectorContext
-from services.connectors.delivery import deliver_with_retries
+from services.connectors.delivery import Pause, deliver_in_order
+from services.connectors.ledger import (
+    Entry,
+    entry_from,
+    entry_value,
+    expired_keys,
+    resumed,
+    should_deliver,
+)
+from services.connectors.pause import DestinationHealth
+from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.registry import build
-from services.connectors.retry import RetryPolicy
+from services.connectors.retry import Waiting
 from services.connectors.settings import ConnectorSettings
 
 log = logging.getLogger(__name__)
 APP_ID = "antenna-connectors"
-FINAL = {DeliveryStatus.delivered.value, DeliveryStatus.dead.value}
+DAY = 86400.0
+# How soon a waiting signal notices a rebalance or a shutdown (well within the session).
+RELEASE_CHECK_S = 0.5
 Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
 # Which connector handles a routed signal; None: not ours (e.g. a triage duplicate).
 Chooser = Callable[[RoutedSignal], Connector | None]
 
 
-def build_connectors(settings: ConnectorSettings) -> dict[str, Connector]:
+def build_connectors(
+    settings: ConnectorSettings, records: Callable[[str], CaseRecords] = MemoryRecords
+) -> dict[str, Connector]:
+    """One connector per destination; ``records`` gives each destination its case ->
+    record mapping (in memory unless the Faust app passes its table)."""
+    window = timedelta(days=settings.dedupe_window_days)
     return {
         destination: build(
-            dest.connector, dest.options, ConnectorContext(destination, settings.var_dir)
+            dest.connector,
+            dest.options,
+            ConnectorContext(
+                destination, settings.var_dir, records(destination), dedupe_window=window
+            ),
         )
         for destination, dest in settings.destinations().items()
     }
+
+
+def replay_of(event: Any) -> str | None:
+    value = (event.headers or {}).get(REPLAY_HEADER)
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    return value if isinstance(value, str) else None
+
+
+def let_go(event: Any) -> None:
+    """Stop holding ``event`` without acking it. A rebalance or a shutdown first waits
+    until every event a stream took is acked (faust 0.15.3 Consumer.wait_empty, which
+    drops messages flagged ``acked``). Flagging the message, instead of acking it
+    through the stream, keeps its offset out of the commit: the partition's next owner
+    (this worker again, after the seek to the committed offset) starts from it."""
+    event.message.acked = True
 
 
 def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
     app = make_faust_app(APP_ID, settings)
-    connectors = connectors if connectors is not None else build_connectors(settings)
-    policy = RetryPolicy(
-        max_attempts=settings.delivery_max_attempts,
-        base_delay_s=settings.delivery_base_delay_s,
-        max_delay_s=settings.delivery_max_delay_s,
-    )
+    # Case -> record mapping, written before and after each vendor call (records.py).
+    case_records = acked_table(app, "case-records", partitions=settings.topic_partitions)
+    if connectors is None:
+        connectors = build_connectors(settings, lambda d: TableRecords(case_records, d))
+    policy = settings.retry_policy()
+    window_s = settings.dedupe_window_days * DAY
+    # Sweep each partition's expired ledger entries this often: cheap, and quick enough
+    # that the table holds little more than one window.
+    sweep_every_s = min(600.0, window_s / 10)
+    swept: dict[int, float] = {}
+    health = {
+        destination: DestinationHealth(destination, metrics.paused) for destination in connectors
+    }
+    for destination in connectors:
+        metrics.paused(destination, None)
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
 
-    async def park(event: Any, stage: str, error: str) -> None:
+    def pause_until_rebalance(taken_in: int) -> Pause:
+        """A wait for a paused destination: cancellable, and cut short (False) when a
+        rebalance or a shutdown starts after the event was taken, so that neither waits
+        for us. Only then: every rebalance ends with a seek to the committed offsets, so
+        the signal let go is read again (a rebalance that was already under way when
+        the event was taken has done its seek). ``taken_in``: the rebalance count then."""
+
+        def released() -> bool:
+            return bool(app.rebalancing_count != taken_in or app.should_stop)
+
+        async def pause(seconds: float) -> bool:
+            deadline = time.monotonic() + seconds
+            while not released():
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return True
+                await asyncio.sleep(min(left, RELEASE_CHECK_S))
+            return False
+
+        return pause
+
+    async def park(event: Any, stage: str, error: str, **extra: Any) -> None:
         msg = event.message
         letter = dead_letter(
-            stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value
+            stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value, **extra
         )
         await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
 
-    def agent(choose: Chooser) -> Agent:
-        async def deliver(stream: faust.StreamT[bytes]) -> None:
-            async for event in stream.events():
-                try:
-                    routed = RoutedSignal.model_validate_json(event.value)
-                except ValidationError as exc:
-                    await park(event, "connectors", f"not a valid RoutedSignal: {exc}")
-                    metrics.DEAD_LETTERS.labels("unknown").inc()
-                    continue
-                connector = choose(routed)
-                if connector is None:
-                    continue
-                destination = connector.context.destination
-                signal_id = routed.signal.signal_id
-                if ledger.get(signal_id) in FINAL:
-                    metrics.ALREADY_DELIVERED.labels(destination).inc()
-                    continue
-                started = time.perf_counter()
-                result = await deliver_with_retries(connector, routed, policy)
-                await publish(result, event)
-                ledger[signal_id] = result.status.value
-                await ledger.written()  # before the input offset can be committed
-                metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
-                metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
-                log.info(
-                    "delivery",
-                    extra=fields(
-                        signal_id=signal_id,
-                        destination=destination,
-                        status=result.status.value,
-                        attempts=result.attempts,
-                        duplicate_of=routed.dedupe.duplicate_of,
-                    ),
-                )
-
-        return deliver
-
-    async def publish(result: DeliveryResult, event: Any) -> None:
+    async def publish(result: DeliveryResult) -> None:
         key = result.signal_id.encode()
         await (await delivered_topic.send(key=key, value=result.model_dump_json().encode()))
+
+    async def record(signal_id: str, entry: Entry) -> None:
+        ledger[signal_id] = entry_value(entry)
+        await ledger.written()  # before the input offset can be committed
+
+    async def sweep(partition: int) -> None:
+        """Expire ledger entries older than the dedupe window. Faust writes a table's
+        tombstone to the current event's partition, so only that partition's entries."""
+        now = time.time()
+        if now - swept.get(partition, 0.0) < sweep_every_s:
+            return
+        swept[partition] = now
+        expired = expired_keys(list(ledger.items()), partition, now, window_s)
+        for key in expired:
+            del ledger[key]
+        if expired:
+            await ledger.written()
+            log.info(
+                "ledger entries expired", extra=fields(partition=partition, count=len(expired))
+            )
+
+    async def handle(event: Any, choose: Chooser, taken_in: int) -> bool:
+        """Deliver one event. False: let go unacked (a rebalance or shutdown started)."""
+        partition = event.message.partition
+        try:
+            routed = RoutedSignal.model_validate_json(event.value)
+        except ValidationError as exc:
+            await park(event, "connectors", f"not a valid RoutedSignal: {exc}")
+            metrics.DEAD_LETTERS.labels("unknown").inc()
+            return True
+        connector = choose(routed)
+        if connector is None:
+            return True
+        destination = connector.context.destination
+        signal_id = routed.signal.signal_id
+        replay = replay_of(event)
+        entry = entry_from(ledger.get(signal_id))
+        if not should_deliver(entry, replay is not None):
+            metrics.ALREADY_DELIVERED.labels(destination).inc()
+            return True
+        await sweep(partition)
+
+        async def announce(result: DeliveryResult, waiting: Waiting) -> None:
+            # "Waiting for the desk, which is not reachable", at most every few minutes.
+            await publish(result)
+            await record(
+                signal_id,
+                Entry(DeliveryStatus.retrying, time.time(), partition, waiting),
+            )
+
+        started = time.perf_counter()
+        result = await deliver_in_order(
+            connector,
+            routed,
+            policy,
+            health[destination],
+            pause_until_rebalance(taken_in),
+            announce,
+            waiting=resumed(entry),
+        )
+        if result is None:
+            log.info(
+                "let go of a waiting signal for a rebalance or a shutdown",
+                extra=fields(signal_id=signal_id, destination=destination),
+            )
+            return False
+        await publish(result)
         if result.status is not DeliveryStatus.delivered:
             # Not lost: the routed event waits on the DLQ, with the reason, for a replay.
-            await park(event, f"connectors/{result.destination}", result.error or result.status)
-            metrics.DEAD_LETTERS.labels(result.destination).inc()
+            await park(
+                event,
+                f"connectors/{destination}",
+                result.error or result.status.value,
+                destination=destination,
+                status=result.status,
+                replay_of=replay,
+            )
+            metrics.DEAD_LETTERS.labels(destination).inc()
+        await record(signal_id, Entry(result.status, time.time(), partition))
+        metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
+        metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
+        log.info(
+            "delivery",
+            extra=fields(
+                signal_id=signal_id,
+                destination=destination,
+                status=result.status.value,
+                attempts=result.attempts,
+                duplicate_of=routed.dedupe.duplicate_of,
+                replay_of=replay,
+            ),
+        )
+        return True
+
+    def agent(choose: Chooser) -> Agent:
+        async def deliver(stream: faust.StreamT[bytes]) -> None:
+            manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
+            async for event in manual.events():
+                if await handle(event, choose, app.rebalancing_count):
+                    await manual.ack(event)
+                else:
+                    let_go(event)
+
+        return deliver
 
     def always(connector: Connector) -> Chooser:
         return lambda routed: connector
@@ -120,6 +257,10 @@ def create_app(
 
     for destination, connector in connectors.items():
         topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
-        app.agent(topic, name=f"deliver-{destination}")(agent(always(connector)))
-    app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates")(agent(by_destination))
+        app.agent(topic, name=f"deliver-{destination}", isolated_partitions=True)(
+            agent(always(connector))
+        )
+    app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
+        agent(by_destination)
+    )
     return app

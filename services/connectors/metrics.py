@@ -1,4 +1,4 @@
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 DELIVERIES = Counter(
     "antenna_deliveries_total", "Delivery outcomes", ["destination", "connector", "status"]
@@ -10,10 +10,33 @@ ALREADY_DELIVERED = Counter(
 )
 DELIVERY_SECONDS = Histogram(
     "antenna_delivery_seconds",
-    "Time from consuming a routed event to its outcome, retries included",
+    "Time from consuming a routed event to its outcome, waits for a paused destination included",
     ["destination"],
-    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120),
+    buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 600, 3600, 21600, 86400),
 )
 DEAD_LETTERS = Counter(
     "antenna_connector_dead_letters_total", "Events parked on signals.dlq", ["destination"]
 )
+FAILED_ATTEMPTS = Counter(
+    "antenna_delivery_failed_attempts_total",
+    "Failed delivery attempts by kind: outage (pauses the destination), refused, fault, awaiting",
+    ["destination", "kind"],
+)
+# One series per destination and worker; Prometheus takes the max over the workers.
+DESTINATION_PAUSED = Gauge(
+    "antenna_destination_paused",
+    "1 while signals to this destination wait because it does not answer (unreachable, "
+    "timeout, 5xx, 429)",
+    ["destination"],
+)
+DESTINATION_PAUSED_SINCE = Gauge(
+    "antenna_destination_paused_since_seconds",
+    "Unix time of the first failed attempt of the longest-waiting signal; 0 when not paused",
+    ["destination"],
+)
+
+
+def paused(destination: str, since: float | None) -> None:
+    """The pause observer: sets both gauges of a destination."""
+    DESTINATION_PAUSED.labels(destination).set(0 if since is None else 1)
+    DESTINATION_PAUSED_SINCE.labels(destination).set(since or 0)

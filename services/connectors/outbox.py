@@ -1,16 +1,41 @@
 """The embedded default connector: one JSON line per delivered signal in
 ``<var>/outbox/<destination>.jsonl``. Idempotent: a signal_id already in the file is
-not written again, also across restarts."""
+not written again, also across restarts, within the dedupe window.
+
+The file keeps growing (it is the record users read), but what the connector remembers
+does not: the ids delivered within the dedupe window (``ANTENNA_DEDUPE_WINDOW_DAYS``),
+read back from the end of the file at start, so neither memory nor start-up time grows
+with the file. A redelivery older than the window is rare (the ledger forgets it at the
+same time) and would add a second line."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
+import time
+from collections import OrderedDict
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from schemas import RoutedSignal
-from services.connectors.base import Connector, ConnectorConfig, ConnectorContext, Delivered
+from services.connectors.base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Delivered,
+    DeliveryError,
+)
+
+BLOCK = 1 << 16
+# Lines are appended in time order; a little slack covers clocks of restarted workers.
+SLACK_S = 3600.0
+
+
+def now() -> float:
+    return time.time()
 
 
 class OutboxConfig(ConnectorConfig):
@@ -26,35 +51,64 @@ class OutboxConnector(Connector):
         directory = config.directory or context.var_dir / "outbox"
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{context.destination}.jsonl"
+        self.window_s = context.dedupe_window.total_seconds()
         self._torn = False
-        self._written = self._load_ids()
+        self._written = self._load_ids()  # signal_id -> when, oldest first
         self._lock = asyncio.Lock()
 
-    def _load_ids(self) -> set[str]:
-        """The signal_ids already in the file. A crash can leave a torn last line (even
-        half a UTF-8 character): it is skipped, and the next record starts on a new line."""
+    def _load_ids(self) -> OrderedDict[str, float]:
+        """The signal_ids delivered within the window, read from the end of the file. A
+        crash can leave a torn last line (even half a UTF-8 character): it is skipped,
+        and the next record starts on a new line."""
         if not self.path.exists():
-            return set()
-        data = self.path.read_bytes()
-        self._torn = bool(data) and not data.endswith(b"\n")
-        ids = set()
-        for line in data.decode("utf-8", "replace").splitlines():
-            try:
-                ids.add(json.loads(line)["signal_id"])
-            except (ValueError, KeyError, TypeError):
+            return OrderedDict()
+        with self.path.open("rb") as data:
+            data.seek(0, os.SEEK_END)
+            if data.tell():
+                data.seek(-1, os.SEEK_END)
+                self._torn = data.read(1) != b"\n"
+        cutoff = now() - self.window_s
+        newest_first: list[tuple[str, float]] = []
+        for line in _lines_backwards(self.path):
+            if not line.strip():
                 continue
-        return ids
+            record = _record(line)
+            if record is None:
+                continue
+            signal_id, at = record
+            if at < cutoff - SLACK_S:
+                break
+            if at >= cutoff:
+                newest_first.append((signal_id, at))
+        return OrderedDict(reversed(newest_first))
+
+    def _forget_old(self, at: float) -> None:
+        cutoff = at - self.window_s
+        while self._written:
+            signal_id, when = next(iter(self._written.items()))
+            if when >= cutoff:
+                break
+            del self._written[signal_id]
 
     async def deliver(self, routed: RoutedSignal) -> Delivered:
         signal_id = routed.signal.signal_id
         async with self._lock:
+            at = now()
+            self._forget_old(at)
             if signal_id not in self._written:
                 line = json.dumps(
-                    {"signal_id": signal_id, "routed": routed.model_dump(mode="json")},
+                    {
+                        "signal_id": signal_id,
+                        "delivered_at": datetime.fromtimestamp(at, UTC).isoformat(),
+                        "routed": routed.model_dump(mode="json"),
+                    },
                     ensure_ascii=False,
                 )
-                await asyncio.to_thread(self._append, line)
-                self._written.add(signal_id)
+                try:
+                    await asyncio.to_thread(self._append, line)
+                except OSError as exc:  # a full or read-only disk: wait for it like an outage
+                    raise DeliveryError(f"cannot write {self.path}: {exc}", retryable=True) from exc
+                self._written[signal_id] = at
         return Delivered(external_id=signal_id, external_url=self.path.resolve().as_uri())
 
     def _append(self, line: str) -> None:
@@ -63,3 +117,31 @@ class OutboxConnector(Connector):
             self._torn = False
             out.flush()
             os.fsync(out.fileno())
+
+
+def _lines_backwards(path: Path) -> Iterator[bytes]:
+    """The file's lines, last first, read in blocks from the end."""
+    with path.open("rb") as data:
+        position = data.seek(0, os.SEEK_END)
+        rest = b""
+        while position > 0:
+            step = min(BLOCK, position)
+            position -= step
+            data.seek(position)
+            lines = (data.read(step) + rest).split(b"\n")
+            rest = lines[0]
+            yield from reversed(lines[1:])
+        if rest:
+            yield rest
+
+
+def _record(line: bytes) -> tuple[str, float] | None:
+    """A line's signal_id and when it was written (older lines: when it was routed)."""
+    try:
+        data: Any = json.loads(line.decode("utf-8"))
+        signal_id = data["signal_id"]
+        stamp = data.get("delivered_at") or data["routed"]["routed_at"]
+        at = datetime.fromisoformat(stamp).timestamp()
+    except (ValueError, KeyError, TypeError, AttributeError):
+        return None
+    return (signal_id, at) if isinstance(signal_id, str) else None

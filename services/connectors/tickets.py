@@ -6,18 +6,37 @@ note was added already, so a redelivered duplicate never adds a second one."""
 
 from __future__ import annotations
 
+import unicodedata
+
 from schemas import RoutedSignal
 
 SUBJECT_CHARS = 80
+NO_SUMMARY = "(no text)"
 
 
 def note_marker(signal_id: str) -> str:
     return f"[antenna {signal_id}]"
 
 
+def _printable(line: str) -> str:
+    """The line without control or format characters (a subject is one header line)."""
+    return "".join(c for c in line if unicodedata.category(c)[0] != "C").strip()
+
+
+def _summary(*texts: str | None) -> str:
+    """The first line with something printable on it, from the subject, else the text.
+    A subject of nothing but a control character has no such line (it once raised
+    IndexError here): the text's first line stands in."""
+    for text in texts:
+        for line in (text or "").splitlines():
+            if printable := _printable(line):
+                return printable
+    return NO_SUMMARY
+
+
 def ticket_subject(routed: RoutedSignal) -> str:
     signal = routed.signal
-    summary = (signal.subject or signal.text).strip().splitlines()[0] if signal.text else ""
+    summary = _summary(signal.subject, signal.text)
     if len(summary) > SUBJECT_CHARS:
         summary = summary[: SUBJECT_CHARS - 1].rstrip() + "…"
     category = routed.classification.category.value.replace("_", " ")

@@ -2,7 +2,8 @@
 
 Headers: ``X-Antenna-Timestamp``, ``X-Antenna-Signature: v1=<hex>`` over
 ``"{timestamp}.{body}"``, and ``Idempotency-Key: <signal_id>`` so that the receiver can
-drop a redelivery. 5xx, 429 and timeouts are retried; other 4xx are final."""
+drop a redelivery. 5xx, 429 and timeouts pause the destination; other 4xx, and a 2xx
+that is an HTML page or broken JSON, are final."""
 
 from __future__ import annotations
 
@@ -14,7 +15,13 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from schemas import RoutedSignal
 from services.common.settings import check_secret
 from services.common.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign
-from services.connectors.base import Connector, ConnectorConfig, ConnectorContext, Delivered
+from services.connectors.base import (
+    Connector,
+    ConnectorConfig,
+    ConnectorContext,
+    Delivered,
+    UnintelligibleAnswer,
+)
 from services.connectors.http import request
 
 
@@ -64,7 +71,14 @@ class WebhookConnector(Connector):
 
 
 def _delivered_from(response: httpx.Response) -> Delivered:
-    """Take an id and a link from the receiver's answer when it gives them."""
+    """Take an id and a link from the receiver's answer when it gives them. Any other
+    2xx body is a receipt without them, except an HTML page: that is a proxy's or a login
+    portal's answer, not the receiver's, so the signal is not marked delivered."""
+    kind = response.headers.get("Content-Type", "").split(";")[0].strip().lower()
+    if "html" in kind:
+        raise UnintelligibleAnswer(
+            f"HTTP {response.status_code} answer is an HTML page ({kind}), not a receipt"
+        )
     try:
         data = response.json()
     except ValueError:

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from schemas import new_signal_id
+from schemas import new_signal_id, signal_id_for
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
 from services.ingest import metrics
-from services.ingest.idempotency import IdempotencyCache
+from services.ingest.idempotency import IdempotencyCache, body_hash
 from services.ingest.publisher import Publisher
 from services.ingest.submission import SignalSubmission, to_signal
 
@@ -39,17 +39,25 @@ async def accept(
 ) -> Accepted:
     """Publish ``submission`` once per (source, idempotency_key).
 
-    ``fingerprint`` identifies the request body: the same key with another body raises
-    KeyReused. Raises BrokerUnavailable when the broker did not acknowledge."""
+    With a key, the signal_id is derived from (source, key): every replica and every
+    restart answers the same id. ``fingerprint`` identifies the request body: the same key
+    with another body raises KeyReused in this process, and travels on the Signal as
+    ``body_fingerprint`` so that a reuse seen by another replica is found later (the status
+    follower). Raises BrokerUnavailable when the broker did not acknowledge."""
     channel = submission.channel.value
 
     async def publish() -> str:
+        if idempotency_key is None:
+            signal_id, digest = new_signal_id(), None
+        else:
+            signal_id, digest = signal_id_for(source, idempotency_key), body_hash(fingerprint)
         signal = to_signal(
             submission,
-            signal_id=new_signal_id(),
+            signal_id=signal_id,
             idempotency_key=idempotency_key,
             source=source,
             received_at=datetime.now(UTC),
+            body_fingerprint=digest,
         )
         started = time.perf_counter()
         try:

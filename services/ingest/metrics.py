@@ -10,6 +10,11 @@ SIGN_IN_REFUSALS = Counter(
     "Refused Basic sign-ins on the employee pages",
     ["reason"],  # wrong_password, throttled
 )
+KEY_REUSES = Counter(
+    "antenna_ingest_idempotency_key_reuses_total",
+    # Each ingest replica follows signals.raw and counts the same reuse: use max(), not sum().
+    "Idempotency-Keys found reused for another report (one signal_id, two bodies)",
+)
 PUBLISH_SECONDS = Histogram(
     "antenna_ingest_publish_seconds",
     "Time until the broker acknowledged a signal",

@@ -8,13 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas import Signal, topics
 from services.common.kafka import BrokerUnavailable, broker_reachable
+from services.common.settings import CommonSettings
 
 
 class Publisher(Protocol):
@@ -24,9 +26,20 @@ class Publisher(Protocol):
 
 
 class KafkaSignalPublisher:
-    def __init__(self, bootstrap: list[str], timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: list[str],
+        timeout_s: float,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``client_options``: TLS/SASL for kafka-python; unset, the environment's."""
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
+        self.client_options = (
+            dict(client_options)
+            if client_options is not None
+            else CommonSettings().kafka_client_options()
+        )
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
@@ -46,6 +59,7 @@ class KafkaSignalPublisher:
                     max_block_ms=ms,
                     request_timeout_ms=max(ms // 2, 1000),
                     delivery_timeout_ms=ms,
+                    **self.client_options,
                 )
             return self._producer
 
@@ -65,7 +79,9 @@ class KafkaSignalPublisher:
         await asyncio.to_thread(self._publish_blocking, signal)
 
     async def ready(self) -> bool:
-        return await asyncio.to_thread(broker_reachable, self.bootstrap, 2.0)
+        return await asyncio.to_thread(
+            broker_reachable, self.bootstrap, 2.0, client_options=self.client_options
+        )
 
     def close(self) -> None:
         with self._lock:

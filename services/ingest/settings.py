@@ -2,9 +2,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated
+from pathlib import Path
+from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator
+from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from services.common.settings import MIN_SECRET_LENGTH, CommonSettings, check_secret
@@ -32,6 +33,18 @@ class IngestSettings(CommonSettings):
         default_factory=lambda: ["localhost"]
     )
     max_email_bytes: int = Field(default=10_000_000, gt=0)
+    # Who may hand mail to the SMTP listener: peers in these networks (the mail relay;
+    # comma-separated CIDRs), or clients that sign in with SMTP AUTH over STARTTLS.
+    smtp_relay_networks: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.0/8", "::1/128"]
+    )
+    smtp_users: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)  # user:pw
+    smtp_tls_cert: Path | None = None  # PEM certificate (chain) for STARTTLS
+    smtp_tls_key: Path | None = None  # its PEM private key
+    # When set, mail is taken only when the topmost Authentication-Results header is the
+    # relay's (this authserv-id) and says SPF, DKIM or DMARC passed for the From domain.
+    smtp_trusted_authserv_id: str | None = None
+    smtp_max_sessions_per_peer: int = Field(default=10, ge=1)
 
     # Chat: a channel without its secret is switched off (its endpoint answers 404).
     slack_signing_secret: SecretStr | None = None
@@ -48,12 +61,22 @@ class IngestSettings(CommonSettings):
     # sign-ins are refused (429) until the oldest failure leaves the window.
     report_sign_in_max_failures: int = Field(default=10, ge=1)
     report_sign_in_window_s: float = Field(default=900.0, gt=0)
+    # Signed-in names (comma-separated, as on the report page) who may read every signal's
+    # status, with the target system's error text; employees see only their own.
+    operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
 
     @field_validator(
-        "api_keys", "signal_addresses", "allowed_sender_domains", "report_users", mode="before"
+        "api_keys",
+        "signal_addresses",
+        "allowed_sender_domains",
+        "report_users",
+        "operators",
+        "smtp_relay_networks",
+        "smtp_users",
+        mode="before",
     )
     @classmethod
     def _split(cls, value: object) -> object:
@@ -73,6 +96,9 @@ class IngestSettings(CommonSettings):
         "teams_hmac_secret",
         "report_trusted_user_header",
         "slack_bot_user_id",
+        "smtp_tls_cert",
+        "smtp_tls_key",
+        "smtp_trusted_authserv_id",
         mode="before",
     )
     @classmethod
@@ -84,6 +110,32 @@ class IngestSettings(CommonSettings):
     @classmethod
     def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         return check_secret(value, str(info.field_name)) if value is not None else None
+
+    @field_validator("smtp_relay_networks")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        from services.ingest.email.trust import parse_networks
+
+        parse_networks(value)  # a typo fails the start-up, not every mail
+        return value
+
+    @field_validator("smtp_users")
+    @classmethod
+    def _smtp_users(cls, pairs: list[SecretStr]) -> list[SecretStr]:
+        for position, pair in enumerate(pairs, start=1):
+            user, sep, password = pair.get_secret_value().partition(":")
+            if not sep or not user:
+                raise ValueError(f"smtp_users entry {position} is not user:password")
+            check_secret(SecretStr(password), f"smtp_users entry {position}'s password")
+        return pairs
+
+    @model_validator(mode="after")
+    def _auth_needs_tls(self) -> Self:
+        if (self.smtp_tls_cert is None) != (self.smtp_tls_key is None):
+            raise ValueError("set both smtp_tls_cert and smtp_tls_key, or neither")
+        if self.smtp_users and self.smtp_tls_cert is None:
+            raise ValueError("smtp_users needs smtp_tls_cert/smtp_tls_key: AUTH only over STARTTLS")
+        return self
 
     @field_validator("teams_hmac_secret")
     @classmethod

@@ -7,6 +7,13 @@ arrive in any order across topics (a DeliveryResult before its RoutedSignal): ea
 event fills its own part, and a final delivery outcome is never undone by a later
 "retrying".
 
+It also remembers who may read a status: the reporter's identities (employee id and
+e-mail, lower-cased) and the API client (the signal's ``source``, and a form post's
+``client``), learnt from the Signal on signals.raw or inside a RoutedSignal. And it finds an
+Idempotency-Key reused for another report: two Signals with one ``signal_id`` (derived
+from the key) and different ``body_fingerprint``s. Only the first was passed on; the
+status says so and ``antenna_ingest_idempotency_key_reuses_total`` counts it.
+
 ``StatusFollower`` feeds a book from Kafka in a daemon thread: kafka-python, no consumer
 group (every ingest replica reads every partition from the beginning), records that do
 not decode are skipped, a broker outage means waiting and reconnecting. Only ids,
@@ -28,6 +35,7 @@ from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, Signal, topics
 from services.common.logging import fields
+from services.ingest import metrics
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +49,8 @@ ROUTED_TOPICS: Final = (
 FOLLOWED_TOPICS: Final = (topics.RAW, *ROUTED_TOPICS, topics.DELIVERED)
 # Outcomes that a later, non-final DeliveryResult (e.g. "retrying") does not overwrite.
 FINAL_DELIVERY: Final = frozenset({DeliveryStatus.delivered, DeliveryStatus.dead})
+# Who reported one signal_id: normally one person; several only when a key was reused.
+MAX_READERS: Final = 8
 
 
 @dataclass(frozen=True)
@@ -67,6 +77,11 @@ class SignalStatus:
     cluster_id: str | None = None
     reporters_count: int | None = None
     delivery: Delivery | None = None
+    # Who may read it (lower-cased employee ids and e-mails; API clients), see readers_of.
+    reporters: frozenset[str] = frozenset()
+    clients: frozenset[str] = frozenset()
+    body_fingerprint: str | None = None  # of the first report under this id
+    key_reused: bool = False  # another report came with the same key: not passed on
 
     @property
     def state(self) -> str:
@@ -95,8 +110,27 @@ class SignalStatus:
             "cluster_id": self.cluster_id,
             "reporters_count": self.reporters_count,
             "delivery": delivery,
+            "key_reused": self.key_reused,
             "updated_at": self.updated_at.isoformat(),
         }
+
+    def without_error_text(self) -> SignalStatus:
+        """For everyone but an operator: a target system's error text may name internals or
+        quote another record."""
+        if self.delivery is None or self.delivery.error is None:
+            return self
+        return replace(self, delivery=replace(self.delivery, error=None))
+
+
+def _readers(status: SignalStatus, signal: Signal) -> SignalStatus:
+    reporter = signal.reporter
+    names = {n.strip().lower() for n in (reporter.employee_id, reporter.email) if n}
+    clients = {c for c in (signal.source, signal.metadata.get("client")) if c}
+    return replace(
+        status,
+        reporters=frozenset(list(status.reporters | names)[:MAX_READERS]),
+        clients=frozenset(list(status.clients | clients)[:MAX_READERS]),
+    )
 
 
 def _routing_kind(topic: str, routed: RoutedSignal) -> str:
@@ -144,11 +178,33 @@ class StatusBook:
             return updated
 
     def apply_received(self, signal: Signal) -> SignalStatus:
-        return self._update(
-            signal.signal_id,
-            signal.received_at,
-            lambda s: replace(s, received_at=signal.received_at),
-        )
+        """A Signal on signals.raw: a redelivery of the same report changes nothing; the
+        same signal_id with another body means its Idempotency-Key was reused."""
+        reused = False
+
+        def change(status: SignalStatus) -> SignalStatus:
+            nonlocal reused
+            status = _readers(status, signal)
+            first, this = status.body_fingerprint, signal.body_fingerprint
+            if first is None:
+                return replace(
+                    status,
+                    received_at=status.received_at or signal.received_at,
+                    body_fingerprint=this,
+                )
+            if this is not None and this != first and not status.key_reused:
+                reused = True
+                return replace(status, key_reused=True)
+            return status
+
+        status = self._update(signal.signal_id, signal.received_at, change)
+        if reused:
+            metrics.KEY_REUSES.inc()
+            log.warning(
+                "an Idempotency-Key was reused for another report; only the first is passed on",
+                extra=fields(signal_id=signal.signal_id, source_kind=signal.channel.value),
+            )
+        return status
 
     def apply_routed(self, topic: str, routed: RoutedSignal) -> SignalStatus:
         if topic not in ROUTED_TOPICS:
@@ -157,7 +213,7 @@ class StatusBook:
 
         def change(status: SignalStatus) -> SignalStatus:
             return replace(
-                status,
+                _readers(status, signal),
                 received_at=status.received_at or signal.received_at,
                 routing=_routing_kind(topic, routed),
                 destination=routed.destination.name,
@@ -250,6 +306,8 @@ class StatusFollower:
     def _default_consumer(self) -> Any:
         from kafka import KafkaConsumer
 
+        from services.common.settings import CommonSettings
+
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id="antenna-ingest-status",
@@ -257,6 +315,7 @@ class StatusFollower:
             enable_auto_commit=False,
             request_timeout_ms=30_000,
             reconnect_backoff_max_ms=5_000,
+            **CommonSettings().kafka_client_options(),  # TLS/SASL, as ingest's publisher
         )
 
     def start(self) -> None:

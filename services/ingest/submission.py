@@ -49,9 +49,11 @@ def to_signal(
     idempotency_key: str | None,
     source: str,
     received_at: datetime,
+    body_fingerprint: str | None = None,
 ) -> Signal:
     return Signal(
         signal_id=signal_id,
+        body_fingerprint=body_fingerprint,
         # Without a client key, the signal_id is the key: redeliveries still dedupe.
         idempotency_key=idempotency_key or signal_id,
         source=source,

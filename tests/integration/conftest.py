@@ -9,16 +9,25 @@ import pytest
 from services.common.kafka import ensure_topics
 from tests.support.broker import kafka_for_tests
 from tests.support.http_recorder import Recorder
+from tests.support.kafka import broker_settings
 from tests.support.services import WEBHOOK_SECRET, Services, live_services, service_env
 
-pytestmark = pytest.mark.integration
 SAMPLE_RULES = Path(__file__).parents[2] / "deploy" / "config" / "routing.yaml"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test in this folder needs a real broker: `-m integration` selects them.
+    (A `pytestmark` in a conftest marks nothing; only test modules' own count.)"""
+    here = Path(__file__).parent
+    for item in items:
+        if here in item.path.parents:
+            item.add_marker(pytest.mark.integration)
 
 
 @pytest.fixture(scope="session")
 def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
-        ensure_topics([bootstrap], partitions=3)
+        ensure_topics(broker_settings(bootstrap, topic_partitions=3))
         yield bootstrap
 
 

@@ -14,12 +14,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas import topics
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
-from tests.support.kafka import wait_for_records
+from tests.support.kafka import (
+    broker_settings,
+    json_field,
+    json_value,
+    records_until_now,
+    wait_for_records,
+)
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -89,33 +94,19 @@ def _signal_id(reply: bytes) -> str:
 
 
 def _value(record: Any) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(record.value)
+    value = json_value(record)
+    assert value is not None, "not a JSON object"
     return value
 
 
 def _with_message_id(message_id: str) -> Callable[[Any], bool]:
-    return lambda record: _value(record).get("metadata", {}).get("message_id") == message_id
+    # Other tests put poison on signals.raw: decode defensively.
+    return lambda record: json_field(record, "metadata", "message_id") == message_id
 
 
 def _all_records(bootstrap: str, predicate: Callable[[Any], bool]) -> list[Any]:
     """Every record on signals.raw, up to the end offsets at call time, that matches."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topics.RAW, p) for p in consumer.partitions_for_topic(topics.RAW) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        end = consumer.end_offsets(partitions)
-        found: list[Any] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(tp) < end[tp] for tp in partitions):
-            assert time.monotonic() < deadline, "could not read signals.raw to its end"
-            for tp, records in consumer.poll(timeout_ms=500).items():
-                found.extend(r for r in records if r.offset < end[tp])
-        return [r for r in found if predicate(r)]
-    finally:
-        consumer.close()
+    return records_until_now(bootstrap, topics.RAW, predicate)
 
 
 def test_a_forward_to_two_signal_addresses_is_one_signal(kafka: str, smtp_port: int) -> None:
@@ -254,7 +245,7 @@ def test_an_out_of_office_reply_is_accepted_but_not_published(kafka: str, smtp_p
 def test_a_stopped_broker_gives_451_so_the_sender_retries(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.log")
     broker.start()
-    ensure_topics([broker.bootstrap], partitions=1)
+    ensure_topics(broker_settings(broker.bootstrap, topic_partitions=1))
     port = free_port()
     env = service_env(broker.bootstrap, tmp_path, _smtp_env(port, ANTENNA_PUBLISH_TIMEOUT_S="3"))
     ingest = Services(env, tmp_path)

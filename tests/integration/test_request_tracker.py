@@ -4,8 +4,6 @@ the same case becomes one comment on it, and the employee sees the ticket number
 
 from __future__ import annotations
 
-import asyncio
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -13,14 +11,14 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import Dedupe, Destination, RoutedSignal, Urgency
-from services.common.broker import EmbeddedBroker, free_port
-from services.common.kafka import ensure_topics
+from schemas import Destination, Urgency
+from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
 from services.connectors.registry import build
-from tests.support.builders import build_routed, build_signal
+from tests.support.builders import build_duplicate, build_routed, build_signal
+from tests.support.connectors import deliver_once
 from tests.support.request_tracker import RequestTracker, request_tracker
-from tests.support.services import API_KEY, Services, service_env
+from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 
 pytestmark = pytest.mark.integration
 
@@ -34,26 +32,6 @@ def rt(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RequestTracker]:
 def connector(rt: RequestTracker, tmp_path: Path, **options: Any) -> Connector:
     config = {"url": rt.url, "token": rt.token, **options}
     return build("request_tracker", config, ConnectorContext("servicedesk", tmp_path))
-
-
-def deliver(conn: Connector, routed: RoutedSignal) -> Any:
-    async def once() -> Any:
-        try:
-            return await conn.deliver(routed)
-        finally:
-            await conn.close()
-
-    return asyncio.run(once())
-
-
-def duplicate_of(first: RoutedSignal, **signal: Any) -> RoutedSignal:
-    again = build_signal(
-        text="Zijn pinpas werkt weer niet, hij wil dat het opgelost wordt.",
-        reporter={"employee_id": "E-2002", "department": "Branches"},
-        **signal,
-    )
-    case = first.signal.signal_id
-    return build_routed(again, dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2))
 
 
 def test_a_new_case_opens_one_ticket_even_when_delivered_twice(
@@ -70,8 +48,8 @@ def test_a_new_case_opens_one_ticket_even_when_delivered_twice(
         ),
         destination=Destination(name="servicedesk", target="general"),
     )
-    first = deliver(connector(rt, tmp_path), routed)
-    again = deliver(connector(rt, tmp_path), routed)  # a redelivery after a crash
+    first = deliver_once(connector(rt, tmp_path), routed)
+    again = deliver_once(connector(rt, tmp_path), routed)  # a redelivery after a crash
 
     assert again == first
     assert rt.tickets_for(routed.signal.signal_id) == [first.external_id]
@@ -91,11 +69,11 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
     rt: RequestTracker, tmp_path: Path
 ) -> None:
     first = build_routed()
-    case = deliver(connector(rt, tmp_path), first)
-    duplicate = duplicate_of(first)
+    case = deliver_once(connector(rt, tmp_path), first)
+    duplicate = build_duplicate(first)
 
-    noted = deliver(connector(rt, tmp_path), duplicate)
-    deliver(connector(rt, tmp_path), duplicate)  # redelivered: no second comment
+    noted = deliver_once(connector(rt, tmp_path), duplicate)
+    deliver_once(connector(rt, tmp_path), duplicate)  # redelivered: no second comment
 
     assert noted.external_id == case.external_id
     [comment] = rt.comments(case.external_id)
@@ -104,9 +82,9 @@ def test_a_duplicate_becomes_one_comment_on_its_case_ticket(
 
 
 def test_a_duplicate_waits_for_its_case_ticket(rt: RequestTracker, tmp_path: Path) -> None:
-    duplicate = duplicate_of(build_routed())  # the case was never delivered
+    duplicate = build_duplicate(build_routed())  # the case was never delivered
     with pytest.raises(DeliveryError) as failure:
-        deliver(connector(rt, tmp_path), duplicate)
+        deliver_once(connector(rt, tmp_path), duplicate)
     assert failure.value.retryable
 
 
@@ -123,17 +101,19 @@ def test_queue_by_routing_target_priority_by_urgency_and_requestor_by_consent(
         }
     )
     options = {"queues": {"payments-urgent": "General"}, "requestor_from_customer": True}
-    delivered = deliver(connector(rt, tmp_path, **options), routed)
+    delivered = deliver_once(connector(rt, tmp_path, **options), routed)
     ticket = rt.ticket(delivered.external_id)
     assert ticket["Priority"] == "80"
     assert [r["id"] for r in ticket["Requestor"]] == ["fatima@example.nl"]
 
     no_consent = build_routed(build_signal(customer={"email": "ben@example.nl"}))
-    ticket = rt.ticket(deliver(connector(rt, tmp_path, **options), no_consent).external_id)
+    ticket = rt.ticket(deliver_once(connector(rt, tmp_path, **options), no_consent).external_id)
     assert ticket["Requestor"] == []
 
     only_high = {"priority": {"high": 90}}  # a normal urgency falls back to the queue's
-    ticket = rt.ticket(deliver(connector(rt, tmp_path, **only_high), build_routed()).external_id)
+    ticket = rt.ticket(
+        deliver_once(connector(rt, tmp_path, **only_high), build_routed()).external_id
+    )
     assert ticket["Priority"] == "0"
 
 
@@ -141,14 +121,14 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
     rt: RequestTracker, tmp_path: Path
 ) -> None:
     with pytest.raises(DeliveryError) as failure:
-        deliver(connector(rt, tmp_path, queue="No Such Queue"), build_routed())
+        deliver_once(connector(rt, tmp_path, queue="No Such Queue"), build_routed())
     assert not failure.value.retryable
     with pytest.raises(DeliveryError) as failure:
-        deliver(connector(rt, tmp_path, token="x" * 32), build_routed())
+        deliver_once(connector(rt, tmp_path, token="x" * 32), build_routed())
     assert not failure.value.retryable and "401" in str(failure.value)
     down = {"url": f"http://127.0.0.1:{free_port()}", "token": rt.token}
     with pytest.raises(DeliveryError) as failure:
-        deliver(
+        deliver_once(
             build("request_tracker", down, ConnectorContext("servicedesk", tmp_path)),
             build_routed(),
         )
@@ -162,40 +142,14 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
 def desk_pipeline(
     rt: RequestTracker, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Services]:
-    """Ingest, processor and connectors on a broker of their own (their consumer groups
-    must not meet the session pipeline's), with Request Tracker as the service desk."""
-    var_dir = tmp_path_factory.mktemp("rt-var")
-    broker = EmbeddedBroker(var_dir / "broker.log")
-    bootstrap = broker.start()
-    ensure_topics([bootstrap], partitions=3)
-    services = Services(
-        service_env(
-            bootstrap,
-            var_dir,
-            {
-                "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
-                "ANTENNA_SERVICEDESK__URL": rt.url,
-                "ANTENNA_SERVICEDESK__TOKEN": rt.token,
-            },
-        ),
-        var_dir,
-    )
-    try:
-        services.start("ingest", "processor", "connectors")
+    """The whole system with Request Tracker as the service desk."""
+    env = {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
+        "ANTENNA_SERVICEDESK__URL": rt.url,
+        "ANTENNA_SERVICEDESK__TOKEN": rt.token,
+    }
+    with stack_on_own_broker(tmp_path_factory.mktemp("rt-var"), env) as services:
         yield services
-    finally:
-        services.stop()
-        broker.stop()
-
-
-def _wait_for(check: Any, what: str, timeout_s: float = 60) -> Any:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"{what} within {timeout_s}s")
 
 
 def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
@@ -209,7 +163,7 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
             "customer": customer,
         }
     ).json()["signal_id"]
-    [ticket_id] = _wait_for(lambda: rt.tickets_for(first), f"no ticket for {first}")
+    [ticket_id] = wait_for(lambda: rt.tickets_for(first), f"no ticket for {first}")
 
     second = desk_pipeline.post(
         {
@@ -218,7 +172,7 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
             "customer": {"name": "E. Jansen", "phone": "+31 6 55443322"},
         }
     ).json()["signal_id"]
-    [comment] = _wait_for(lambda: rt.comments(ticket_id), "no comment on the case's ticket")
+    [comment] = wait_for(lambda: rt.comments(ticket_id), "no comment on the case's ticket")
     assert f"[antenna {second}]" in comment
     assert rt.tickets_for(second) == []
 
@@ -229,4 +183,4 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
         response = httpx.get(status_url, headers=auth, timeout=5)
         return response.status_code == 200 and ticket_id in response.text
 
-    _wait_for(ticket_in_status, "the status view does not name the ticket")
+    wait_for(ticket_in_status, "the status view does not name the ticket")

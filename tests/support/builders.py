@@ -46,3 +46,18 @@ def build_routed(signal: Signal | None = None, **overrides: Any) -> RoutedSignal
     }
     data.update(overrides)
     return RoutedSignal.model_validate(data)
+
+
+def build_duplicate(first: RoutedSignal, **signal: Any) -> RoutedSignal:
+    """A colleague's later report of ``first``'s case, as the processor routes it."""
+    again = build_signal(
+        text="Zijn pinpas werkt weer niet, hij wil dat het opgelost wordt.",
+        reporter={"employee_id": "E-2002", "department": "Branches"},
+        **signal,
+    )
+    case = first.signal.signal_id
+    return build_routed(
+        again,
+        dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2),
+        destination=first.destination,
+    )

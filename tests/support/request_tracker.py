@@ -76,11 +76,13 @@ def request_tracker(workdir: Path) -> Iterator[RequestTracker]:
     try:
         yield RequestTracker(f"http://127.0.0.1:{port}", token)
     finally:
-        _stop(int(pid))
+        stop_session(int(pid))
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _stop(pid: int, timeout_s: float = 15) -> None:
+def stop_session(pid: int, timeout_s: float = 15) -> None:
+    """Stop a server that leads its own session and is not our child (a set-up script
+    started it): SIGTERM to its group, SIGKILL after ``timeout_s``."""
     try:
         os.killpg(pid, signal.SIGTERM)  # rt-server leads its own session
     except ProcessLookupError:

@@ -5,14 +5,17 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
-from services.common.broker import free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_port
+from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
     healthy,
@@ -21,6 +24,7 @@ from services.common.processes import (
     wait_for_http,
     worker_ready,
 )
+from tests.support.kafka import broker_settings
 
 API_KEY = "integration-test-key-0123456789"
 WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
@@ -29,6 +33,7 @@ WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
 }
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
+T = TypeVar("T")
 
 
 def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) -> dict[str, str]:
@@ -43,7 +48,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-            "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",  # Tansu's watermark, see CommonSettings
+            **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
             "ANTENNA_LOG_LEVEL": "INFO",
         }
@@ -138,3 +143,34 @@ class Services:
 
 def live_services() -> list[Services]:
     return list(_LIVE)
+
+
+@contextmanager
+def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str], *names: str) -> Iterator[Services]:
+    """``names`` (default: ingest, processor and connectors) on an embedded broker of
+    their own, configured by ``extra`` (e.g. a connector): their consumer groups must not
+    meet the session pipeline's."""
+    broker = EmbeddedBroker(var_dir / "broker.log")
+    bootstrap = broker.start()
+    try:
+        ensure_topics(broker_settings(bootstrap, topic_partitions=3))
+        services = Services(service_env(bootstrap, var_dir, extra), var_dir)
+        try:
+            services.start(*(names or ("ingest", "processor", "connectors")))
+            yield services
+        finally:
+            services.stop()
+    finally:
+        broker.stop()
+
+
+def wait_for(check: Callable[[], T], what: str, timeout_s: float = 60) -> T:
+    """``check()``'s first truthy answer; AssertionError saying ``what`` is missing if none
+    comes within ``timeout_s``."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        value = check()
+        if value:
+            return value
+        time.sleep(0.1)
+    raise AssertionError(f"{what} within {timeout_s}s")

@@ -217,6 +217,33 @@ def test_idempotency_keys_are_per_client(client, publisher) -> None:
     assert len(publisher.published) == 2
 
 
+def test_every_replica_and_every_restart_answers_the_same_id_for_a_key() -> None:
+    """Each create_app is a replica (or the process after a restart): nothing shared."""
+    headers = {"Idempotency-Key": "form-2025-03-14-0003"}
+    answers, published = [], []
+    for body in (_payload(), _payload(), _payload(text="Another report entirely")):
+        publisher = FakePublisher()
+        settings = IngestSettings(api_keys=[KEY], max_body_bytes=MAX_BODY)
+        with TestClient(create_app(settings, publisher=publisher)) as replica:
+            response = _post(replica, body, headers)
+        assert response.status_code == 202, response.text
+        answers.append(response.json()["signal_id"])
+        published.extend(publisher.published)
+    assert len(set(answers)) == 1
+    assert str(ULID.from_str(answers[0])) == answers[0]
+    # The reuse with another body is not visible to one replica: it travels with a
+    # fingerprint of its own, for the status follower to find (tests/unit/test_status.py).
+    fingerprints = [signal.body_fingerprint for signal in published]
+    assert fingerprints[0] == fingerprints[1] != fingerprints[2]
+    assert all(f is not None and len(f) == 64 for f in fingerprints)
+
+
+def test_without_a_key_every_post_is_a_new_signal(client, publisher) -> None:
+    first, second = _post(client), _post(client)
+    assert first.json() != second.json()
+    assert [s.body_fingerprint for s in publisher.published] == [None, None]
+
+
 def test_broker_unavailable_is_503_never_202(client, publisher) -> None:
     publisher.unavailable = True
     response = _post(client)

@@ -212,8 +212,8 @@ def test_teams_activity_timestamp_bounds_replays(offset_s: int, verdict: Verdict
     assert teams.freshness(_activity(sent), now=NOW) is verdict
 
 
-def test_teams_activity_without_timestamp_is_judged_by_its_id_only() -> None:
-    assert teams.freshness(_activity(None), now=NOW) is Verdict.ok
+def test_teams_activity_without_timestamp_has_no_replay_window_and_is_refused() -> None:
+    assert teams.freshness(_activity(None), now=NOW) is Verdict.missing
 
 
 # --- generic webhook: exactly services.common.signing (v1, "<timestamp>.<body>") ------------

@@ -726,7 +726,7 @@ def test_form_post_urlencoded(client, publisher) -> None:
     assert response.status_code == 202, response.text
     [signal] = publisher.published
     assert response.json() == {"signal_id": signal.signal_id}
-    assert signal.source == "form:contact-2025"
+    assert signal.source == f"form:contact-2025:{signal.metadata['client']}"
     assert signal.channel is Channel.form
     assert signal.metadata["form_id"] == "contact-2025"
     assert signal.metadata["hint"] == "opportunity"
@@ -845,6 +845,29 @@ def test_form_post_honours_idempotency_key_across_multipart_boundaries(client, p
     )
     assert other.status_code == 422
     assert "Idempotency-Key" in _problem(other)["title"]
+
+
+def test_form_post_keys_are_scoped_by_client_not_only_by_form(publisher) -> None:
+    """Two form tools, each with its own API key, both post form "contact" with key "1"."""
+    other_key = "second-form-tool-key-0123456789"
+    with _client_with(publisher, api_keys=[KEY, other_key]) as client:
+        first = _post_form(
+            client,
+            form_id="contact",
+            headers={"Idempotency-Key": "1"},
+            data={"text": "a", "reporter_id": "e"},
+        )
+        second = _post_form(
+            client,
+            form_id="contact",
+            key=other_key,
+            headers={"Idempotency-Key": "1"},
+            data={"text": "b", "reporter_id": "f"},
+        )
+    assert (first.status_code, second.status_code) == (202, 202), second.text
+    assert first.json() != second.json()
+    assert [s.text for s in publisher.published] == ["a", "b"]
+    assert len({s.source for s in publisher.published}) == 2
 
 
 def test_form_post_broker_down_is_503(client, publisher) -> None:

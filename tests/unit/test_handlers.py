@@ -137,10 +137,16 @@ def test_judge_stores_now_in_utc(make_signal) -> None:
     assert routed.routed_at.tzinfo == UTC
 
 
-def test_classify_signal_reads_the_subject_too(make_signal) -> None:
-    signal = make_signal(
-        subject="Offerte zonnepanelen",
-        language="nl",
-        text="Graag morgen terugbellen, ze is geïnteresseerd.",
-    )
-    assert assess(signal).classification.language == "nl"
+@pytest.mark.parametrize(
+    ("subject", "text", "kind", "category"),
+    [
+        ("Offerte zonnepanelen", "Graag morgen terugbellen.", Kind.opportunity, "energy"),
+        ("Klacht: pinpas geweigerd", "Kunt u haar terugbellen?", Kind.complaint, "payments_cards"),
+    ],
+)
+def test_classify_signal_reads_the_subject_too(make_signal, subject, text, kind, category) -> None:
+    """The text alone says little; only the subject makes it this kind and category."""
+    with_subject = assess(make_signal(subject=subject, text=text)).classification
+    without = assess(make_signal(subject=None, text=text)).classification
+    assert (with_subject.kind, with_subject.category) == (kind, category)
+    assert (without.kind, without.category) != (kind, category)

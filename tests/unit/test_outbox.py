@@ -2,8 +2,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import timedelta
 
-from services.connectors.base import ConnectorContext, Delivered
+import pytest
+
+from services.connectors import outbox
+from services.connectors.base import ConnectorContext, Delivered, DeliveryError
 from services.connectors.outbox import OutboxConfig, OutboxConnector
 
 
@@ -119,3 +123,67 @@ def test_a_torn_multibyte_character_is_tolerated(tmp_path, make_routed) -> None:
     restarted = _connector(tmp_path)
     _deliver(restarted, routed)
     assert connector.path.read_bytes() == before
+
+
+DAY = 86400.0
+
+
+def _windowed(tmp_path, days: float = 1.0) -> OutboxConnector:
+    context = ConnectorContext("servicedesk", tmp_path, dedupe_window=timedelta(days=days))
+    return OutboxConnector(OutboxConfig(), context)
+
+
+def test_the_ids_remembered_are_bounded_by_the_dedupe_window(
+    tmp_path, make_routed, monkeypatch
+) -> None:
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(outbox, "now", lambda: clock[0])
+    connector = _windowed(tmp_path)
+    first, second = make_routed(), make_routed()
+    _deliver(connector, first)
+    clock[0] += DAY / 2
+    _deliver(connector, second)
+    clock[0] += DAY / 2 + 1  # the first is older than the window now
+    _deliver(connector, make_routed())
+    assert first.signal.signal_id not in connector._written
+    assert second.signal.signal_id in connector._written
+    assert len(connector._written) == 2
+
+    restarted = _windowed(tmp_path)  # reads back only what is within the window
+    assert list(restarted._written) == list(connector._written)
+    _deliver(restarted, second)
+    assert len(_lines(restarted)) == 3  # still written once within the window
+
+
+def test_start_up_reads_the_file_from_its_end(tmp_path, make_routed, monkeypatch) -> None:
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr(outbox, "now", lambda: clock[0])
+    connector = _windowed(tmp_path)
+    old = [make_routed() for _ in range(3)]
+    _deliver(connector, *old)
+    with connector.path.open("a", encoding="utf-8") as out:  # a line older tools wrote
+        routed = make_routed()
+        out.write(json.dumps({"signal_id": "legacy", "routed": routed.model_dump(mode="json")}))
+        out.write("\n")
+    clock[0] += 3 * DAY
+    fresh = make_routed()
+    _deliver(_windowed(tmp_path), fresh)
+    read: list[bytes] = []
+    real = outbox._record
+
+    def counting(line: bytes):
+        read.append(line)
+        return real(line)
+
+    monkeypatch.setattr(outbox, "_record", counting)
+    restarted = _windowed(tmp_path)
+    assert list(restarted._written) == [fresh.signal.signal_id]
+    assert len(read) == 2  # the fresh line, then the first one past the window
+
+
+def test_a_disk_that_refuses_the_write_pauses_like_an_outage(tmp_path, make_routed) -> None:
+    connector = _connector(tmp_path)
+    connector.path.mkdir()  # appending to a directory fails with an OSError
+    with pytest.raises(DeliveryError) as info:
+        _deliver(connector, make_routed())
+    assert info.value.retryable is True

@@ -5,8 +5,12 @@ import os
 import pytest
 from pydantic import ValidationError
 
+from schemas import Urgency
+from services.connectors.jira_servicedesk import JiraServiceManagementConfig
+from services.connectors.registry import connector_class
 from services.connectors.settings import ConnectorSettings
 from services.connectors.webhook import WebhookConfig
+from services.connectors.zendesk import ZendeskConfig
 from services.ingest.settings import IngestSettings
 
 KEY_1 = "k1-0123456789abcdef"
@@ -134,3 +138,48 @@ def test_empty_connector_options_are_not_set(monkeypatch: pytest.MonkeyPatch) ->
     monkeypatch.setenv("ANTENNA_CRM__CONNECTOR", "outbox")
     monkeypatch.setenv("ANTENNA_CRM__URL", "")
     assert ConnectorSettings().destinations()["crm"].options == {}
+
+
+def test_zendesk_settings_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, value in {
+        "CONNECTOR": "zendesk",
+        "SUBDOMAIN": "acme",
+        "EMAIL": "antenna@acme.com",
+        "TOKEN": "zendesk-token-0123456789",
+        "GROUP_ID": "",
+        "GROUPS__PAYMENTS-URGENT": "360001",
+        "PRIORITY__HIGH": "urgent",
+        "TAGS": "antenna,desk",
+        "REQUESTER_FROM_CUSTOMER": "false",
+    }.items():
+        monkeypatch.setenv(f"ANTENNA_SERVICEDESK__{name}", value)
+    desk = ConnectorSettings().servicedesk
+    config = connector_class(desk.connector).config_model.model_validate(desk.options)
+    assert isinstance(config, ZendeskConfig)
+    assert config.base_url == "https://acme.zendesk.com" and config.group_id is None
+    assert config.groups == {"payments-urgent": 360001}
+    assert config.priority[Urgency.high] == "urgent" and config.tags == ["antenna", "desk"]
+    assert not config.requester_from_customer
+
+
+def test_jira_service_management_settings_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    for name, value in {
+        "CONNECTOR": "jira_servicedesk",
+        "URL": "https://acme.atlassian.net",
+        "EMAIL": "antenna@acme.com",
+        "TOKEN": "atlassian-token-0123456789",
+        "SERVICE_DESK_ID": "4",
+        "REQUEST_TYPE_ID": "10",
+        "REQUEST_TYPES__PAYMENTS-URGENT": "12",
+        "PRIORITY__HIGH": "Highest",
+        "SETTLE_S": "30",
+    }.items():
+        monkeypatch.setenv(f"ANTENNA_SERVICEDESK__{name}", value)
+    desk = ConnectorSettings().servicedesk
+    config = connector_class(desk.connector).config_model.model_validate(desk.options)
+    assert isinstance(config, JiraServiceManagementConfig)
+    assert (config.service_desk_id, config.request_type_id) == ("4", "10")
+    assert config.request_types == {"payments-urgent": "12"}
+    assert config.priority == {Urgency.high: "Highest"} and config.settle_s == 30

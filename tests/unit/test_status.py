@@ -14,12 +14,23 @@ from html import unescape
 from typing import Any
 
 import pytest
+from prometheus_client import REGISTRY
 
-from schemas import Dedupe, DeliveryResult, Destination, new_signal_id, topics
+from schemas import (
+    Dedupe,
+    DeliveryResult,
+    Destination,
+    RoutedSignal,
+    Signal,
+    new_signal_id,
+    topics,
+)
+from services.ingest.api.deps import key_fingerprint
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
-from tests.support.builders import RECEIVED_AT, build_routed, build_signal
+from tests.support import builders
+from tests.support.builders import RECEIVED_AT
 from tests.support.fakes import FakePublisher
 
 with warnings.catch_warnings():
@@ -29,6 +40,17 @@ with warnings.catch_warnings():
 KEY = "status-test-api-key-0123456789"
 ANNA = ("anna", "anna-password-0123")
 AT = datetime(2025, 3, 14, 9, 32, tzinfo=UTC)
+OWNER = {"employee_id": "anna", "name": "Anna"}  # signed in as ANNA
+SOURCE = key_fingerprint(KEY)  # posted with KEY
+
+
+def build_signal(**overrides: Any) -> Signal:
+    """Anna's signal, posted with KEY: hers and that client's to read."""
+    return builders.build_signal(**{"reporter": OWNER, "source": SOURCE, **overrides})
+
+
+def build_routed(signal: Signal | None = None, **overrides: Any) -> RoutedSignal:
+    return builders.build_routed(signal or build_signal(), **overrides)
 
 
 def delivery(signal_id: str, status: str = "delivered", **overrides: Any) -> DeliveryResult:
@@ -83,6 +105,7 @@ def test_routed_then_delivered() -> None:
             "attempts": 1,
             "error": None,
         },
+        "key_reused": False,
         "updated_at": AT.isoformat(),
     }
 
@@ -397,9 +420,154 @@ def test_page_for_crm_triage_duplicate_and_failure(client: TestClient, book: Sta
         delivery(failed.signal.signal_id, "dead", error="HTTP 400 " + "x" * 500, attempts=1)
     )
     text = text_of(page(client, failed.signal.signal_id))
-    assert "Could not be sent to the service desk" in text
-    assert "Reason: HTTP 400" in text
+    assert "Set aside, an operator has been told" in text
+    assert "HTTP 400" not in text  # the target system's words are for operators
+
+
+# ------------------------------------------------------------------ who sees what
+
+
+def test_an_employee_sees_only_their_own_signals(client: TestClient, book: StatusBook) -> None:
+    bens = build_routed(build_signal(reporter={"employee_id": "ben"}))
+    book.apply_routed(topics.ROUTED_SERVICEDESK, bens)
+    mine = build_routed(build_signal(reporter={"email": "Anna@Bank.example"}))
+    book.apply_routed(topics.ROUTED_SERVICEDESK, mine)
+    theirs = page(client, bens.signal.signal_id)
+    assert theirs.status_code == 404
+    assert "Not known yet" in text_of(theirs)  # the same answer as an unknown id
+    sso = _settings(report_users=[], report_trusted_user_header="X-Forwarded-Email")
+    with TestClient(create_app(sso, publisher=FakePublisher())) as proxied:
+        proxied.app.state.status_book = book  # type: ignore[attr-defined]
+        own = proxied.get(
+            f"/report/status/{mine.signal.signal_id}",
+            headers={"X-Forwarded-Email": "anna@bank.example"},
+        )
+    assert own.status_code == 200
+    assert "Being sent to the service desk" in text_of(own)
+
+
+def test_an_operator_sees_every_signal_and_the_error_text() -> None:
+    settings = _settings(operators=["Anna"])
+    with TestClient(create_app(settings, publisher=FakePublisher())) as client:
+        book: StatusBook = client.app.state.status_book  # type: ignore[attr-defined]
+        bens = build_routed(build_signal(reporter={"employee_id": "ben"}))
+        book.apply_routed(topics.ROUTED_SERVICEDESK, bens)
+        book.apply_delivery(delivery(bens.signal.signal_id, "dead", error="HTTP 400 " + "x" * 500))
+        text = text_of(page(client, bens.signal.signal_id))
+    assert "Set aside, an operator has been told" in text
+    assert "Error from the service desk (shown to operators only): HTTP 400" in text
     assert "x" * 300 not in text
+
+
+def test_an_api_client_sees_its_own_signals_without_error_text(
+    client: TestClient, book: StatusBook
+) -> None:
+    other_key = "another-status-key-0123456789"
+    theirs = build_routed(build_signal(source=key_fingerprint(other_key)))
+    book.apply_routed(topics.ROUTED_SERVICEDESK, theirs)
+    assert api(client, theirs.signal.signal_id).status_code == 404
+    mine = build_routed()
+    book.apply_routed(topics.ROUTED_SERVICEDESK, mine)
+    book.apply_delivery(delivery(mine.signal.signal_id, "failed", error="Connection refused"))
+    body = api(client, mine.signal.signal_id).json()
+    assert body["state"] == "failed"
+    assert body["delivery"]["error"] is None
+
+
+def test_a_form_post_is_readable_by_the_client_that_posted_it(
+    client: TestClient, book: StatusBook
+) -> None:
+    form = build_signal(source=f"form:contact:{SOURCE}", metadata={"client": SOURCE})
+    book.apply_received(form)
+    assert api(client, form.signal_id).status_code == 200
+
+
+# ---------------------------------------------------------- paused and parked, in words
+
+
+@pytest.mark.parametrize(
+    ("language", "destination", "waiting", "parked"),
+    [
+        (
+            "en",
+            "servicedesk",
+            "Waiting for the service desk, which is not reachable",
+            "Set aside, an operator has been told",
+        ),
+        ("en", "crm", "Waiting for the CRM, which is not reachable", None),
+        (
+            "nl",
+            "servicedesk",
+            "Wacht op de servicedesk, die niet bereikbaar is",
+            "Apart gezet, een beheerder is ingelicht",
+        ),
+        ("nl", "crm", "Wacht op het CRM, die niet bereikbaar is", None),
+    ],
+)
+def test_paused_and_parked_say_what_is_true(
+    client: TestClient,
+    book: StatusBook,
+    language: str,
+    destination: str,
+    waiting: str,
+    parked: str | None,
+) -> None:
+    topic = topics.ROUTED_CRM if destination == "crm" else topics.ROUTED_SERVICEDESK
+    routed = build_routed(destination=Destination(name=destination))
+    signal_id = routed.signal.signal_id
+    book.apply_routed(topic, routed)
+    book.apply_delivery(delivery(signal_id, "retrying", destination=destination))
+    text = text_of(page(client, signal_id, language))
+    assert waiting in text
+    for stale in ("did not answer yet", "antwoordde nog niet"):
+        assert stale not in text
+    if parked is not None:
+        for status in ("failed", "dead"):
+            book.apply_delivery(delivery(signal_id, status, error="HTTP 503 upstream down"))
+            text = text_of(page(client, signal_id, language))
+            assert parked in text
+            assert "you do not need to report it again" not in text
+            assert "upstream" not in text
+
+
+def test_a_delivery_after_a_replay_wins_over_parked(client: TestClient, book: StatusBook) -> None:
+    for parked in ("failed", "dead"):
+        routed = build_routed()
+        signal_id = routed.signal.signal_id
+        book.apply_routed(topics.ROUTED_SERVICEDESK, routed)
+        book.apply_delivery(delivery(signal_id, parked, error="horizon passed"))
+        book.apply_delivery(delivery(signal_id))  # `antenna dlq replay`, then delivered
+        text = text_of(page(client, signal_id))
+        assert "Sent to the service desk, ticket EXT-12" in text
+        assert "Set aside" not in text
+
+
+# ------------------------------------------------------- one key, two different bodies
+
+
+def _key_reuses() -> float:
+    return REGISTRY.get_sample_value("antenna_ingest_idempotency_key_reuses_total") or 0.0
+
+
+def test_a_key_reused_for_another_body_is_found_counted_and_shown(
+    client: TestClient, book: StatusBook
+) -> None:
+    signal_id = new_signal_id()
+    first = build_signal(signal_id=signal_id, body_fingerprint="a" * 64)
+    before = _key_reuses()
+    book.apply_received(first)
+    book.apply_received(first)  # a redelivery of the same report: nothing to see
+    assert api(client, signal_id).json()["key_reused"] is False
+    assert _key_reuses() == before
+    other = build_signal(signal_id=signal_id, body_fingerprint="b" * 64, text="Another report")
+    book.apply_received(other)
+    book.apply_received(other)
+    assert _key_reuses() == before + 1  # once per reuse, not per record
+    assert api(client, signal_id).json()["key_reused"] is True
+    assert "also used for a different report, which was not passed on" in text_of(
+        page(client, signal_id)
+    )
+    assert "ook gebruikt voor een andere melding" in text_of(page(client, signal_id, "nl"))
 
 
 def test_page_never_links_to_a_script_url(client: TestClient, book: StatusBook) -> None:

@@ -58,3 +58,20 @@ def test_a_note_carries_its_marker_and_the_count() -> None:
     assert note_marker(signal.signal_id) in note_subject(routed)
     assert "(3 colleagues so far)" in note_subject(routed)
     assert note_body(routed).startswith("Another colleague reported this case; 3 colleagues")
+
+
+def test_a_subject_of_only_a_control_character_gives_the_text_s_first_line() -> None:
+    # Seen: ingest accepted this subject and ticket_subject raised IndexError.
+    for subject in ("\x0b", "\x1c", "\u2028", " \t\x00 "):
+        routed = build_routed(build_signal(subject=subject, text="Pinpas geweigerd\nmeer"))
+        assert ticket_subject(routed) == "other: Pinpas geweigerd"
+
+
+def test_control_characters_never_reach_the_subject() -> None:
+    routed = build_routed(build_signal(subject="Card\x07 blocked\x1b[31m", text="t"))
+    assert ticket_subject(routed) == "other: Card blocked[31m"
+
+
+def test_nothing_printable_anywhere_still_gives_a_subject() -> None:
+    routed = build_routed(build_signal(subject="\x0b", text="\u200b\n\x0c"))
+    assert ticket_subject(routed) == "other: (no text)"

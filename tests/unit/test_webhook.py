@@ -16,7 +16,12 @@ import pytest
 from pydantic import ValidationError
 
 from services.connectors import registry
-from services.connectors.base import ConnectorContext, Delivered, DeliveryError
+from services.connectors.base import (
+    ConnectorContext,
+    Delivered,
+    DeliveryError,
+    UnintelligibleAnswer,
+)
 from services.connectors.outbox import OutboxConnector
 from services.connectors.webhook import WebhookConfig, WebhookConnector
 
@@ -58,13 +63,17 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
                 "error": (500, {}, {"error": "boom"}),
                 "busy": (429, {"Retry-After": "7"}, {"error": "slow down"}),
                 "bad": (400, {}, {"error": "missing field queue"}),
+                "proxy": (200, {"Content-Type": "text/html; charset=utf-8"}, None),
             }[mode]
             data = json.dumps(payload).encode() if payload is not None else b"thanks"
+            if mode == "proxy":
+                data = b"<html><body>Please sign in to continue</body></html>"
             try:
                 self.send_response(status)
                 for name, value in extra.items():
                     self.send_header(name, value)
-                self.send_header("Content-Type", "application/json")
+                if "Content-Type" not in extra:
+                    self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 self.wfile.write(data)
@@ -146,6 +155,15 @@ def test_200_gives_delivered_with_the_ticket(receiver, make_routed) -> None:
 def test_200_without_json_gives_delivered_without_ids(receiver, make_routed) -> None:
     receiver.mode = "plain"
     assert _deliver(receiver.url, make_routed()) == Delivered()
+
+
+def test_an_html_200_from_a_proxy_is_not_a_receipt(receiver, make_routed) -> None:
+    # Seen: a proxy's HTML page with 200 counted as delivered (or raised JSONDecodeError).
+    receiver.mode = "proxy"
+    with pytest.raises(UnintelligibleAnswer) as info:
+        _deliver(receiver.url, make_routed())
+    assert info.value.retryable is False
+    assert "HTML" in str(info.value)
 
 
 def test_500_is_retryable(receiver, make_routed) -> None:

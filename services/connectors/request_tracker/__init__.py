@@ -21,8 +21,15 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 
 from schemas import RoutedSignal, Urgency
 from services.common.settings import check_secret
-from services.connectors.base import ConnectorConfig, ConnectorContext, Ticket, TicketConnector
-from services.connectors.http import request
+from services.connectors.base import (
+    ConnectorConfig,
+    ConnectorContext,
+    Ticket,
+    TicketConnector,
+    UnintelligibleAnswer,
+)
+from services.connectors.http import json_object, request
+from services.connectors.targets import for_target, targets_ignore_case
 from services.connectors.tickets import (
     note_body,
     note_marker,
@@ -49,13 +56,19 @@ class RequestTrackerConfig(ConnectorConfig):
     @field_validator("queues")
     @classmethod
     def _targets_ignore_case(cls, value: dict[str, str]) -> dict[str, str]:
-        # Environment variable names lose their case: match routing targets without it.
-        return {target.lower(): queue for target, queue in value.items()}
+        return targets_ignore_case(value)
 
     @field_validator("token")
     @classmethod
     def _real_token(cls, value: SecretStr) -> SecretStr:
         return check_secret(value, "Request Tracker token")
+
+
+def _ticket_id(item: object) -> str:
+    ident = item.get("id") if isinstance(item, dict) else None
+    if not isinstance(ident, int | str) or not str(ident).isdigit():
+        raise UnintelligibleAnswer(f"Request Tracker answered without a ticket id: {item!r:.80}")
+    return str(ident)
 
 
 def _quoted(value: str) -> str:
@@ -88,13 +101,12 @@ class RequestTrackerConnector(TicketConnector):
         response = await request(
             self._client, "GET", "tickets", params={"query": query, "orderby": "id"}
         )
-        items = response.json().get("items") or []
-        return self._ticket(str(items[0]["id"])) if items else None
+        items = json_object(response).get("items") or []
+        return self._ticket(_ticket_id(items[0])) if items else None
 
     async def open_ticket(self, routed: RoutedSignal) -> Ticket:
-        target = routed.destination.target
         ticket: dict[str, Any] = {
-            "Queue": self.rt.queues.get((target or "").lower(), self.rt.queue),
+            "Queue": for_target(self.rt.queues, routed.destination.target, self.rt.queue),
             "Subject": ticket_subject(routed),
             "Content": ticket_body(routed),
             "ContentType": "text/plain",
@@ -112,7 +124,7 @@ class RequestTrackerConnector(TicketConnector):
         ):
             ticket["Requestor"] = str(customer.email)
         response = await request(self._client, "POST", "ticket", json=ticket)
-        return self._ticket(str(response.json()["id"]))
+        return self._ticket(_ticket_id(json_object(response)))
 
     async def has_note(self, ticket: Ticket, signal_id: str) -> bool:
         marker = note_marker(signal_id)
@@ -125,8 +137,9 @@ class RequestTrackerConnector(TicketConnector):
                 "transactions",
                 params={"query": query, "fields": "Data", "per_page": PAGE_SIZE, "page": page},
             )
-            data = response.json()
-            if any(marker in (item.get("Data") or "") for item in data.get("items") or []):
+            data = json_object(response)
+            items = data.get("items") or []
+            if any(isinstance(i, dict) and marker in (i.get("Data") or "") for i in items):
                 return True
             if page >= int(data.get("pages") or 1):  # RT 5.0.3 sends pages as a float
                 return False

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from typing import Annotated
+from collections.abc import Callable, Coroutine
+from typing import Annotated, Any
 
-from fastapi import Depends, Header, HTTPException, Request
+from fastapi import Depends, Header, HTTPException, Request, Response
+from fastapi.routing import APIRoute
 
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import Publisher
@@ -54,6 +56,27 @@ def authenticated_client(
 
 
 ClientDep = Annotated[str, Depends(authenticated_client)]
+
+
+class KeyedRoute(APIRoute):
+    """A route behind the API key that checks the key before FastAPI reads the body.
+
+    FastAPI reads and parses a declared body before it solves any dependency, so
+    ``ClientDep`` alone would come after a (chunked, large, slow) body was read. The key is
+    a header: check it first, then hand over to FastAPI's own handler."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handle = super().get_route_handler()
+
+        async def keyed(request: Request) -> Response:
+            authenticated_client(
+                request.app.state.settings,
+                request.headers.get("authorization"),
+                request.headers.get("x-api-key"),
+            )
+            return await handle(request)
+
+        return keyed
 
 
 def require_json(content_type: Annotated[str | None, Header()] = None) -> None:

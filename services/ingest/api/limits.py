@@ -1,9 +1,16 @@
-"""Refuse request bodies over the configured size with 413, before they are buffered."""
+"""Refuse request bodies over the configured size with 413, without buffering them.
+
+Nothing here reads a body: the route does, and only after it has checked who is asking
+(API key, signature headers, sign-in). A declared Content-Length over the limit is refused
+at once; a chunked body is counted as the route reads it, and the read that crosses the
+limit raises 413. So an unauthenticated request is answered 401 having had at most what
+the server buffered on its own read from the socket, however large or slow its body."""
 
 from __future__ import annotations
 
 import json
 
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
@@ -31,34 +38,21 @@ class BodySizeLimit:
         if declared is not None and declared.isdigit() and int(declared) > max_bytes:
             await self._refuse(send, max_bytes)
             return
-        if declared is not None:
-            await self.app(scope, receive, send)
-            return
-        # Chunked: read up to the limit here, then replay the body to the app.
-        chunks: list[bytes] = []
         size = 0
-        more = True
-        while more:
+
+        async def counted() -> Message:
+            nonlocal size
             message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunks.append(message.get("body", b""))
-            size += len(chunks[-1])
-            if size > max_bytes:
-                await self._refuse(send, max_bytes)
-                return
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        replayed = False
+            if message["type"] == "http.request":
+                size += len(message.get("body", b""))
+                if size > max_bytes:
+                    # Raised into the route's read; the app's handler answers 413.
+                    raise HTTPException(
+                        413, f"Request body too large: the limit is {max_bytes} bytes"
+                    )
+            return message
 
-        async def replay() -> Message:
-            nonlocal replayed
-            if not replayed:
-                replayed = True
-                return {"type": "http.request", "body": body, "more_body": False}
-            return await receive()
-
-        await self.app(scope, replay, send)
+        await self.app(scope, counted, send)
 
     async def _refuse(self, send: Send, max_bytes: int) -> None:
         body = json.dumps(

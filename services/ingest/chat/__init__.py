@@ -57,6 +57,21 @@ def fresh(timestamp: float, now: float, tolerance_s: int = REPLAY_WINDOW_S) -> b
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 
 
+def check_timestamp_headers(
+    timestamp: str | None, presented: str | None, now: float, tolerance_s: int = REPLAY_WINDOW_S
+) -> Verdict:
+    """What can be judged from the headers alone, before the body is read: both present,
+    a numeric timestamp, inside the replay window. ``ok`` still needs ``verify_timestamped``
+    over the body."""
+    if not timestamp or not presented:
+        return Verdict.missing
+    if not _TIMESTAMP.fullmatch(timestamp):
+        return Verdict.invalid
+    if not fresh(int(timestamp), now, tolerance_s):
+        return Verdict.stale
+    return Verdict.ok
+
+
 def verify_timestamped(
     expected: Callable[[str], str],
     timestamp: str | None,

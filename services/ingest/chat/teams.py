@@ -6,8 +6,8 @@ with the base64-*decoded* security token Teams showed when the webhook was creat
 answer (within 5 s) is a message activity: ``{"type": "message", "text": "..."}``.
 
 The signature carries no timestamp; the activity's own ``timestamp`` (inside the signed
-body) bounds replays to the same five-minute window as Slack, and the activity ``id`` is
-the idempotency key.
+body) bounds replays to the same five-minute window as Slack (an activity without one is
+refused), and the activity ``id`` is the idempotency key.
 """
 
 from __future__ import annotations
@@ -63,13 +63,22 @@ def authorization(key: bytes, body: bytes) -> str:
     return "HMAC " + base64.b64encode(digest).decode()
 
 
-def verify(key: bytes, body: bytes, presented: str | None) -> Verdict:
-    """Check ``Authorization: HMAC <base64>`` over the raw body, in constant time."""
+def check_authorization_header(presented: str | None) -> Verdict:
+    """What can be judged before the body is read: an ``HMAC <value>`` header at all."""
     if not presented:
         return Verdict.missing
     scheme, _, value = presented.strip().partition(" ")
     if scheme.lower() != "hmac" or not value.strip():
         return Verdict.invalid
+    return Verdict.ok
+
+
+def verify(key: bytes, body: bytes, presented: str | None) -> Verdict:
+    """Check ``Authorization: HMAC <base64>`` over the raw body, in constant time."""
+    verdict = check_authorization_header(presented)
+    if verdict is not Verdict.ok or presented is None:
+        return verdict
+    value = presented.strip().partition(" ")[2]
     expected = authorization(key, body).partition(" ")[2]
     if not hmac.compare_digest(expected.encode(), value.strip().encode("utf-8", "replace")):
         return Verdict.invalid
@@ -114,9 +123,10 @@ def parse_activity(body: bytes) -> Activity:
 
 
 def freshness(activity: Activity, now: float, tolerance_s: int = REPLAY_WINDOW_S) -> Verdict:
-    """A signed activity replayed later still carries its original timestamp."""
+    """A signed activity replayed later still carries its original timestamp. Without one
+    there is no replay window at all (the HMAC covers only the body), so it is refused."""
     if activity.timestamp is None:
-        return Verdict.ok  # nothing to judge by; the activity id still dedupes
+        return Verdict.missing
     sent = activity.timestamp
     if sent.tzinfo is None:
         sent = sent.replace(tzinfo=UTC)

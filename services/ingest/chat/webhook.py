@@ -24,7 +24,6 @@ from services.ingest.chat import (
 
 SIGNATURE_HEADER = signing.SIGNATURE_HEADER
 TIMESTAMP_HEADER = signing.TIMESTAMP_HEADER
-IDEMPOTENCY_HEADER = "Idempotency-Key"
 
 
 def verify(
@@ -57,16 +56,14 @@ class _Message(_Payload):
     channel: str | None = Field(default=None, max_length=200)
 
 
-def parse(body: bytes, idempotency_key: str | None = None) -> ChatReport:
-    """The webhook body -> a report. The sender's Idempotency-Key header, when given, is
-    the key; otherwise its message_id. Raises ChatPayloadError, also for an empty text."""
+def parse(body: bytes) -> ChatReport:
+    """The webhook body -> a report, keyed by its ``message_id``. The key comes from the
+    signed body only: an unsigned header would let one signed body be replayed as many
+    signals. Raises ChatPayloadError, also for an empty text."""
     try:
         message = _Message.model_validate_json(body)
     except ValidationError as exc:
         raise ChatPayloadError(f"invalid field(s): {error_fields(exc)}") from None
-    key = (idempotency_key or "").strip() or message.message_id
-    if len(key) > 255:
-        raise ChatPayloadError("Idempotency-Key is longer than 255 characters")
     submission = build_submission(
         message.text,
         employee=employee_id("webhook", message.user.id),
@@ -78,4 +75,4 @@ def parse(body: bytes, idempotency_key: str | None = None) -> ChatReport:
             "webhook_channel": message.channel or "",
         },
     )
-    return ChatReport(submission, idempotency_key=key)
+    return ChatReport(submission, idempotency_key=message.message_id)

@@ -210,6 +210,10 @@ class Deduper:
         again, and what it had written is forgotten with the window all the same."""
         earlier = self.memory.get(f"signal:{signal.signal_id}")
         if earlier is not None:
+            if earlier.get("fingerprint") != signal.body_fingerprint:
+                # One signal_id (derived from an Idempotency-Key) with another body: the
+                # key was reused on another ingest replica. The first report stands.
+                return replace(Decision(**earlier["decision"]), resubmission=True)
             return Decision(**earlier["decision"])
         resub_key = f"resubmission:{resubmission_key(signal)}"
         first = self.memory.get(resub_key)
@@ -238,6 +242,7 @@ class Deduper:
         )
         self._index(report)
         self.memory[f"signal:{signal.signal_id}"] = {
+            "fingerprint": signal.body_fingerprint,
             "decision": dict(vars(decision)),
             "report": report.to_json(),
             "at": now.isoformat(),

@@ -1,6 +1,7 @@
 """Chat channels: POST /v1/chat/slack, /v1/chat/teams and /v1/chat/webhook.
 
-Each route checks the platform's signature over the raw body first, parses the payload
+Each route checks the signature headers before it reads the body (missing, malformed or
+stale: 401 without reading it), then the platform's signature over the raw body, parses the payload
 with the pure functions in ``services.ingest.chat`` and hands a report to
 ``services.ingest.intake.accept``: success only after the broker acknowledged. A channel
 whose secret is not set answers 404.
@@ -31,6 +32,7 @@ from services.ingest.chat import (
     ChatReport,
     Ignored,
     Verdict,
+    check_timestamp_headers,
     fingerprint,
     slack,
     teams,
@@ -98,9 +100,9 @@ def _not_configured(platform: str, name: str, detail: str | None = None) -> Resp
     return problem(404, f"{name} is not configured", detail or "this chat channel is switched off")
 
 
-def _unauthorized(platform: str, verdict: Verdict) -> Response:
+def _unauthorized(platform: str, verdict: Verdict, detail: str | None = None) -> Response:
     _outcome(platform, "unauthorized", reason=verdict.value)
-    return problem(401, "Invalid signature", _VERDICT_DETAIL[verdict])
+    return problem(401, "Invalid signature", detail or _VERDICT_DETAIL[verdict])
 
 
 def _unsupported(platform: str, detail: str) -> Response:
@@ -176,14 +178,13 @@ async def slack_request(
     secret = _secret(settings.slack_signing_secret)
     if secret is None:
         return _not_configured("slack", "Slack")
+    timestamp = request.headers.get(slack.TIMESTAMP_HEADER)
+    signature = request.headers.get(slack.SIGNATURE_HEADER)
+    verdict = check_timestamp_headers(timestamp, signature, now=time.time())
+    if verdict is not Verdict.ok:  # refused before the body is read
+        return _unauthorized("slack", verdict)
     body = await request.body()
-    verdict = slack.verify(
-        secret.encode(),
-        body,
-        request.headers.get(slack.TIMESTAMP_HEADER),
-        request.headers.get(slack.SIGNATURE_HEADER),
-        now=time.time(),
-    )
+    verdict = slack.verify(secret.encode(), body, timestamp, signature, now=time.time())
     if verdict is not Verdict.ok:
         return _unauthorized("slack", verdict)
     media_type = _media_type(request)
@@ -275,8 +276,12 @@ async def teams_request(
     except ValueError:
         log.error("ANTENNA_TEAMS_HMAC_SECRET is not the base64 security token Teams showed")
         return _not_configured("teams", "Microsoft Teams", "the security token is not base64")
+    presented = request.headers.get(teams.AUTHORIZATION_HEADER)
+    verdict = teams.check_authorization_header(presented)
+    if verdict is not Verdict.ok:  # refused before the body is read
+        return _unauthorized("teams", verdict)
     body = await request.body()
-    verdict = teams.verify(key, body, request.headers.get(teams.AUTHORIZATION_HEADER))
+    verdict = teams.verify(key, body, presented)
     if verdict is not Verdict.ok:
         return _unauthorized("teams", verdict)
     if not _is_json(_media_type(request)):
@@ -286,6 +291,8 @@ async def teams_request(
     except ChatPayloadError as exc:
         return _invalid("teams", exc)
     verdict = teams.freshness(activity, now=time.time())
+    if verdict is Verdict.missing:
+        return _unauthorized("teams", verdict, "the activity carries no timestamp: a replay?")
     if verdict is not Verdict.ok:
         return _unauthorized("teams", verdict)
     try:
@@ -323,20 +330,19 @@ async def webhook_request(
     secret = _secret(settings.chat_webhook_secret)
     if secret is None:
         return _not_configured("webhook", "The chat webhook")
+    timestamp = request.headers.get(webhook.TIMESTAMP_HEADER)
+    signature = request.headers.get(webhook.SIGNATURE_HEADER)
+    verdict = check_timestamp_headers(timestamp, signature, now=time.time())
+    if verdict is not Verdict.ok:  # refused before the body is read
+        return _unauthorized("webhook", verdict)
     body = await request.body()
-    verdict = webhook.verify(
-        secret.encode(),
-        body,
-        request.headers.get(webhook.TIMESTAMP_HEADER),
-        request.headers.get(webhook.SIGNATURE_HEADER),
-        now=time.time(),
-    )
+    verdict = webhook.verify(secret.encode(), body, timestamp, signature, now=time.time())
     if verdict is not Verdict.ok:
         return _unauthorized("webhook", verdict)
     if not _is_json(_media_type(request)):
         return _unsupported("webhook", "send the message as application/json")
     try:
-        report = webhook.parse(body, request.headers.get(webhook.IDEMPOTENCY_HEADER))
+        report = webhook.parse(body)
         accepted = await _accept("webhook", report, publisher, idempotency)
     except (ChatPayloadError, KeyReused) as exc:
         return _invalid("webhook", exc)

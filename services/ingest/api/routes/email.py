@@ -10,12 +10,18 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 
-from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
+from services.ingest.api.deps import (
+    ClientDep,
+    IdempotencyDep,
+    KeyedRoute,
+    PublisherDep,
+    SettingsDep,
+)
 from services.ingest.api.problems import problem
 from services.ingest.email import EMAILS, MalformedEmail, SenderNotAllowed, ingest_email
 from services.ingest.idempotency import KeyReused
 
-router = APIRouter()
+router = APIRouter(route_class=KeyedRoute)
 
 TRANSPORT = "api"
 MEDIA_TYPES = frozenset({"message/rfc822", "application/octet-stream", "text/plain"})

@@ -283,7 +283,8 @@ async def submit_form(
     try:
         accepted = await accept(
             submission,
-            source=f"form:{form_id}",
+            # Scoped by client: two form tools may both post form "contact" with key "1".
+            source=f"form:{form_id}:{client}",
             publisher=publisher,
             idempotency=idempotency,
             idempotency_key=idempotency_key,

@@ -5,12 +5,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Header, HTTPException, Request
 from pydantic import BaseModel
 
-from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, require_json
+from services.ingest.api.deps import (
+    ClientDep,
+    IdempotencyDep,
+    KeyedRoute,
+    PublisherDep,
+    require_json,
+)
 from services.ingest.idempotency import KeyReused
 from services.ingest.intake import accept
 from services.ingest.submission import SignalSubmission
 
-router = APIRouter()
+router = APIRouter(route_class=KeyedRoute)
 
 
 class Accepted(BaseModel):

@@ -3,7 +3,16 @@ GET /report/status/{signal_id} (a page for the employee, signed in like the repo
 Dutch or English, no JavaScript).
 
 Both read the app's StatusBook (services.ingest.status), which the status follower fills
-from Kafka. An id never seen is a 404: it may still be on its way."""
+from Kafka. An id never seen is a 404: it may still be on its way. Who sees what:
+
+- an employee sees the signals they reported (signed-in name = the reporter's employee id
+  or e-mail), never a target system's error text;
+- an operator (``ANTENNA_OPERATORS``) sees every signal, with the error text;
+- an API client sees the signals posted with its own key (their ``source``), without the
+  error text: a key belongs to an integration, not to a person who may read another
+  team's records, and ids derived from an Idempotency-Key can be guessed.
+
+Anything else is the same 404 as an unknown id, so that a guess learns nothing."""
 
 from __future__ import annotations
 
@@ -52,7 +61,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "received_body": "Your report arrived and is being sorted out.",
         "routed": "Being sent to {destination}",
         "routed_body": "It is on its way; this page shows the ticket as soon as there is one.",
-        "retrying": "{destination} did not answer yet; sending it again.",
+        "waiting": "Waiting for {system}, which is not reachable",
+        "waiting_body": (
+            "Your report keeps its place in line and goes out as soon as {system} answers "
+            "again. You do not need to do anything."
+        ),
         "delivered": "Sent to {destination}, {noun} {external_id}",
         "delivered_plain": "Sent to {destination}",
         "open_external": "Open {noun} {external_id}",
@@ -61,11 +74,19 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "duplicate": "Already reported by a colleague — added to that case",
         "duplicate_count": "Reported by {count} people so far.",
         "duplicate_note": "Added as a note to {noun} {external_id}.",
-        "failed": "Could not be sent to {destination}",
-        "failed_body": (
-            "It was set aside so that it can be sent again; you do not need to report it again."
+        "parked": "Set aside, an operator has been told",
+        "parked_body": (
+            "It could not be passed on to {system}. An operator has been told and can send "
+            "it again."
         ),
-        "reason": "Reason",
+        "reason": "Error from {system} (shown to operators only)",
+        "key_reused": (
+            "This reference was also used for a different report, which was not passed on. "
+            "If you sent that one, please report it again."
+        ),
+        "system_servicedesk": "the service desk",
+        "system_crm": "the CRM",
+        "system_other": "the target system",
         "the_servicedesk": "the service desk",
         "the_crm": "sales",
         "the_triage": "triage",
@@ -91,7 +112,11 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "received_body": "Je melding is binnen en wordt uitgezocht.",
         "routed": "Wordt doorgestuurd naar {destination}",
         "routed_body": "Hij is onderweg; deze pagina toont het ticket zodra dat er is.",
-        "retrying": "{destination} antwoordde nog niet; we proberen het opnieuw.",
+        "waiting": "Wacht op {system}, die niet bereikbaar is",
+        "waiting_body": (
+            "Je melding houdt haar plek in de rij en gaat door zodra {system} weer "
+            "antwoordt. Je hoeft niets te doen."
+        ),
         "delivered": "Doorgestuurd naar {destination}, {noun} {external_id}",
         "delivered_plain": "Doorgestuurd naar {destination}",
         "open_external": "Open {noun} {external_id}",
@@ -100,12 +125,19 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "duplicate": "Al gemeld door een collega — toegevoegd aan die melding",
         "duplicate_count": "Inmiddels door {count} mensen gemeld.",
         "duplicate_note": "Als notitie toegevoegd aan {noun} {external_id}.",
-        "failed": "Kon niet worden doorgestuurd naar {destination}",
-        "failed_body": (
-            "Hij is apart gezet zodat hij opnieuw verstuurd kan worden; je hoeft hem niet "
-            "opnieuw te melden."
+        "parked": "Apart gezet, een beheerder is ingelicht",
+        "parked_body": (
+            "Hij kon niet worden doorgestuurd naar {system}. Een beheerder is ingelicht en "
+            "kan hem opnieuw versturen."
         ),
-        "reason": "Reden",
+        "reason": "Foutmelding van {system} (alleen voor beheerders)",
+        "key_reused": (
+            "Dit kenmerk is ook gebruikt voor een andere melding, die niet is doorgestuurd. "
+            "Heb jij die verstuurd, meld hem dan opnieuw."
+        ),
+        "system_servicedesk": "de servicedesk",
+        "system_crm": "het CRM",
+        "system_other": "het doelsysteem",
         "the_servicedesk": "de servicedesk",
         "the_crm": "sales",
         "the_triage": "triage",
@@ -144,9 +176,9 @@ async def signal_status(
 ) -> JSONResponse:
     """received -> routed | triage | duplicate -> delivered | failed | dead."""
     status = get_status_book(request).get(signal_id.upper())
-    if status is None:
+    if status is None or client not in status.clients:
         return problem(404, "Not found", "unknown signal (it may still be on its way)")
-    return JSONResponse(status.as_json())
+    return JSONResponse(status.without_error_text().as_json())
 
 
 # ------------------------------------------------------------------------------ page
@@ -187,13 +219,15 @@ def describe(
     status: SignalStatus, language: str, original: SignalStatus | None = None
 ) -> tuple[str, list[str], str]:
     """(headline, paragraphs, css class) in plain words; ``original`` is the first report
-    of a duplicate's case, when known. Plain text: the caller escapes."""
+    of a duplicate's case, when known. Plain text: the caller escapes. A target system's
+    error text is shown only when ``status`` still carries it (operators)."""
     t = LABELS.get(language, LABELS["en"])
     name = status.destination or ""
     destination = t.get(f"the_{name}", name)
+    system = t.get(f"system_{name}", t["system_other"])
     noun = t.get(f"noun_{name}", t["noun_other"])
     delivery = status.delivery
-    lines: list[str] = []
+    lines: list[str] = [t["key_reused"]] if status.key_reused else []
 
     if status.routing == "duplicate":
         if status.reporters_count and status.reporters_count > 1:
@@ -214,20 +248,20 @@ def describe(
             headline = t["delivered_plain"].format(destination=destination)
         return headline, lines, "done"
     if delivery is not None and delivery.status in (DeliveryStatus.failed, DeliveryStatus.dead):
-        lines.append(t["failed_body"])
+        lines.append(t["parked_body"].format(system=system))
         reason = _short(delivery.error)
         if reason:
-            lines.append(f"{t['reason']}: {reason}")
-        return t["failed"].format(destination=destination), lines, "error"
+            lines.append(f"{t['reason'].format(system=system)}: {reason}")
+        return t["parked"], lines, "error"
+    if delivery is not None and delivery.status is DeliveryStatus.retrying:
+        lines.append(t["waiting_body"].format(system=system))
+        return t["waiting"].format(system=system), lines, "warn"
     if status.routing == "triage":
-        return t["triage"], [t["triage_body"]], ""
+        return t["triage"], [*lines, t["triage_body"]], ""
     if status.routing == "routed":
         lines.append(t["routed_body"])
-        if delivery is not None and delivery.status is DeliveryStatus.retrying:
-            retry = t["retrying"].format(destination=destination)
-            lines.append(retry[:1].upper() + retry[1:])
         return t["routed"].format(destination=destination), lines, ""
-    return t["received"], [t["received_body"]], ""
+    return t["received"], [*lines, t["received_body"]], ""
 
 
 def render_status(
@@ -245,8 +279,8 @@ def render_status(
         link = f'<a class="link" href="{_e(url)}" rel="noreferrer">{_e(text.strip())}</a>'
     heading_class = f' class="{kind}"' if kind == "done" else ""
     banner = (
-        f'<div class="banner error" role="status"><strong>{_e(headline)}</strong></div>'
-        if kind == "error"
+        f'<div class="banner {kind}" role="status"><strong>{_e(headline)}</strong></div>'
+        if kind in ("error", "warn")
         else f'<h2{heading_class} id="state">{_e(headline)}</h2>'
     )
     updated = status.updated_at.strftime("%Y-%m-%d %H:%M UTC")
@@ -296,7 +330,11 @@ async def status_page(request: Request, signal_id: str, settings: SettingsDep) -
     signal_id = signal_id.upper()
     book = get_status_book(request)
     status = book.get(signal_id)
-    if status is None:
+    user = employee.user.strip().lower()
+    operator = user in {name.strip().lower() for name in settings.operators}
+    if status is None or not (operator or user in status.reporters):
         return html_page(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
+    if not operator:
+        status = status.without_error_text()
     original = book.get(status.duplicate_of) if status.duplicate_of else None
     return html_page(render_status(language=language, status=status, original=original))

@@ -1,0 +1,265 @@
+"""The AsyncAPI 3 document of every topic, built from the topic names and the models.
+
+``make schemas`` writes it to schemas/asyncapi.yaml (``python -m schemas.asyncapi``), after
+the JSON Schema files; a unit test fails when the checked-in file drifts. Payload schemas
+come from the pydantic models (the same as schemas/json/), so a changed model needs no
+edit here. A new topic needs one entry in ``CONTRACTS``: its key, its model and who sends
+and receives it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+from pydantic.json_schema import models_json_schema
+
+from schemas import DeadLetter, DeliveryResult, RoutedSignal, Signal, topics
+from schemas.signal import SCHEMA_VERSION
+
+FILE = Path(__file__).parent / "asyncapi.yaml"
+ASYNCAPI_VERSION = "3.0.0"
+KAFKA_BINDING_VERSION = "0.5.0"
+SCHEMA_REF = "#/components/schemas/{model}"
+
+# The consumer group each stream worker joins (its Faust app id). Ingest's status view
+# reads every partition itself, outside any group.
+CONSUMER_GROUPS = {"processor": "antenna-processor", "connectors": "antenna-connectors"}
+
+SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
+# `antenna dlq replay` (client id antenna-dlq) re-publishes a parked record to the topic it
+# was read from, with this header naming the letter (services.common.dead_letters).
+REPLAYER = "antenna-dlq"
+REPLAY_HEADER = "antenna-replay-of"
+
+
+@dataclass(frozen=True)
+class TopicContract:
+    payload: type[BaseModel]
+    title: str
+    description: str
+    key: str  # what the Kafka record key holds
+    senders: tuple[str, ...]
+    receivers: tuple[str, ...]
+    key_may_be_absent: bool = False
+    replayable: bool = False  # its records can be parked on signals.dlq and replayed
+
+    @property
+    def all_senders(self) -> tuple[str, ...]:
+        return (*self.senders, REPLAYER) if self.replayable else self.senders
+
+
+CONTRACTS: dict[str, TopicContract] = {
+    topics.RAW: TopicContract(
+        Signal,
+        "Signals as reported",
+        "Every signal that ingest accepted (web form, API, chat, e-mail). Ingest answers "
+        "the employee only after the broker acknowledged the record (acks=all).",
+        SIGNAL_ID_KEY,
+        senders=("ingest",),
+        receivers=("processor", "ingest"),
+        replayable=True,
+    ),
+    topics.ROUTED_SERVICEDESK: TopicContract(
+        RoutedSignal,
+        "New cases for the service desk",
+        "A signal that opened a new case, routed to the service desk; the connectors "
+        "open a ticket for it.",
+        SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
+        senders=("processor",),
+        receivers=("connectors", "ingest"),
+        replayable=True,
+    ),
+    topics.ROUTED_CRM: TopicContract(
+        RoutedSignal,
+        "New cases for the CRM",
+        "A signal that opened a new case, routed to the CRM; the connectors create a lead "
+        "or opportunity for it.",
+        SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
+        senders=("processor",),
+        receivers=("connectors", "ingest"),
+        replayable=True,
+    ),
+    topics.TRIAGE: TopicContract(
+        RoutedSignal,
+        "Signals for a person to judge",
+        "A new case that no rule could route with enough confidence, or that the rules "
+        "send to triage. It never reaches a customer-facing system by itself.",
+        SIGNAL_ID_KEY,
+        senders=("processor",),
+        receivers=("ingest",),
+    ),
+    topics.DUPLICATES: TopicContract(
+        RoutedSignal,
+        "Later reports of a known case",
+        "A report that joined an earlier case (dedupe.duplicate_of, dedupe.cluster_id, "
+        "dedupe.reporters_count). The connectors add it to the case's ticket or lead as a "
+        "note.",
+        "The case's cluster_id: the signal_id of the case's first report, not this "
+        "report's own signal_id. With the same partition count and partitioner, a case's "
+        "routed record and its duplicates land in the same partition number.",
+        senders=("processor",),
+        receivers=("connectors", "ingest"),
+        replayable=True,
+    ),
+    topics.DLQ: TopicContract(
+        DeadLetter,
+        "Messages set aside",
+        "A message that could not be processed (undecodable, invalid) or delivered for "
+        "good, with the error and where it came from (topic, partition, offset). "
+        "Processing goes on; operators are alerted through antenna_dead_letters_total and "
+        "replay letters with `antenna dlq`. A letter's id is its place here: "
+        "<partition>-<offset>.",
+        "The key of the original record, unchanged; absent when the original had none.",
+        senders=("processor", "connectors"),
+        receivers=(REPLAYER,),
+        key_may_be_absent=True,
+    ),
+    topics.DELIVERED: TopicContract(
+        DeliveryResult,
+        "What the destination made of a case",
+        "The outcome of handing a routed signal to its destination: delivered (with the "
+        "ticket or lead id and link), retrying, failed or dead.",
+        SIGNAL_ID_KEY,
+        senders=("connectors",),
+        receivers=("ingest",),
+    ),
+}
+
+
+class MissingContract(LookupError):
+    """A topic in schemas.topics.ALL has no entry in CONTRACTS."""
+
+
+def _contracts() -> list[tuple[str, TopicContract]]:
+    missing = [name for name in topics.ALL if name not in CONTRACTS]
+    if missing:
+        raise MissingContract(
+            f"schemas/asyncapi.py CONTRACTS has no entry for {', '.join(missing)}: "
+            "add its key, payload model, senders and receivers"
+        )
+    return [(name, CONTRACTS[name]) for name in topics.ALL]
+
+
+def _component_schemas(models: list[type[BaseModel]]) -> dict[str, Any]:
+    """Every model and the models inside them, once each, as AsyncAPI components."""
+    _, top = models_json_schema([(m, "serialization") for m in models], ref_template=SCHEMA_REF)
+    defs: dict[str, Any] = top.get("$defs", {})
+    return dict(sorted(defs.items()))
+
+
+def _message(contract: TopicContract) -> dict[str, Any]:
+    name = contract.payload.__name__
+    key: dict[str, Any] = {"type": "string", "description": contract.key}
+    if contract.key_may_be_absent:
+        key["type"] = ["string", "null"]
+    message: dict[str, Any] = {
+        "name": name,
+        "title": contract.title,
+        "contentType": "application/json",
+    }
+    if contract.replayable:
+        message["headers"] = {
+            "type": "object",
+            "properties": {
+                REPLAY_HEADER: {
+                    "type": "string",
+                    "description": "Only on a record that `antenna dlq replay` re-published: "
+                    "the id of the letter on signals.dlq it replays.",
+                }
+            },
+        }
+    message["payload"] = {"$ref": SCHEMA_REF.format(model=name)}
+    message["bindings"] = {"kafka": {"key": key, "bindingVersion": KAFKA_BINDING_VERSION}}
+    return message
+
+
+def _operation(party: str, action: str, topic: str, message: str) -> dict[str, Any]:
+    verb = "publishes" if action == "send" else "reads"
+    operation: dict[str, Any] = {
+        "action": action,
+        "channel": {"$ref": f"#/channels/{topic}"},
+        "title": f"{party} {verb} {topic}",
+        "messages": [{"$ref": f"#/channels/{topic}/messages/{message}"}],
+        "tags": [{"name": party}],
+    }
+    group = CONSUMER_GROUPS.get(party)
+    if action == "receive" and group is not None:
+        operation["bindings"] = {
+            "kafka": {
+                "groupId": {"type": "string", "enum": [group]},
+                "bindingVersion": KAFKA_BINDING_VERSION,
+            }
+        }
+    return operation
+
+
+def document() -> dict[str, Any]:
+    contracts = _contracts()
+    channels: dict[str, Any] = {}
+    operations: dict[str, Any] = {}
+    for name, contract in contracts:
+        message = contract.payload.__name__
+        channels[name] = {
+            "address": name,
+            "title": contract.title,
+            "description": contract.description,
+            "messages": {message: _message(contract)},
+            "bindings": {"kafka": {"topic": name, "bindingVersion": KAFKA_BINDING_VERSION}},
+        }
+        for action, parties in (("send", contract.all_senders), ("receive", contract.receivers)):
+            for party in parties:
+                operations[f"{party}.{action}.{name}"] = _operation(party, action, name, message)
+    payloads = list(dict.fromkeys(contract.payload for _, contract in contracts))
+    return {
+        "asyncapi": ASYNCAPI_VERSION,
+        "info": {
+            "title": "Antenna topics",
+            "version": str(SCHEMA_VERSION),
+            "description": (
+                "The topics Antenna's services exchange, and other teams may read. Values "
+                "are UTF-8 JSON carrying a schema_version; keys are UTF-8 strings. Delivery "
+                "is at least once: a consumer may see a record again and must be "
+                "idempotent by its key. Faust's internal topics (changelogs, "
+                "repartitioning) are not part of this contract. Generated from schemas/ "
+                "by `make schemas`; do not edit by hand."
+            ),
+        },
+        "defaultContentType": "application/json",
+        "servers": {
+            "kafka": {
+                "host": "{bootstrap}",
+                "protocol": "kafka",
+                "description": "The Kafka cluster Antenna runs against.",
+                "variables": {
+                    "bootstrap": {
+                        "default": "kafka:9092",
+                        "description": "A bootstrap server (KAFKA_BOOTSTRAP_SERVERS)",
+                    }
+                },
+            }
+        },
+        "channels": channels,
+        "operations": operations,
+        "components": {"schemas": _component_schemas(payloads)},
+    }
+
+
+def render() -> str:
+    header = "# Generated by `make schemas` from schemas/ (asyncapi.py); do not edit.\n"
+    body: str = yaml.safe_dump(
+        document(), sort_keys=False, allow_unicode=True, width=100, default_flow_style=False
+    )
+    return header + body
+
+
+def main() -> None:
+    FILE.write_text(render())
+    print(f"wrote {FILE}")
+
+
+if __name__ == "__main__":
+    main()

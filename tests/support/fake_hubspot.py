@@ -1,0 +1,251 @@
+"""A stateful HubSpot CRM fake (v3 objects, v4 associations) on loopback.
+
+Shapes checked against HubSpot's official Python SDK, HubSpot/hubspot-api-python
+(generated from HubSpot's OpenAPI documents): hubspot/crm/deals/api/batch_api.py
+(`POST /crm/v3/objects/deals/batch/upsert`), models/simple_public_upsert_object.py
+(`id, properties, createdAt, updatedAt, archived, new`), models/error.py (`status,
+message, correlationId, category`); and against the research notes (section 2) for
+`GET /crm/v3/objects/{type}/{value}?idProperty=`, inline `associations` with
+HUBSPOT_DEFINED type ids (note->deal 214, task->deal 216, deal->contact 3), 409 on a
+create that repeats a unique value, 429 with policyName, and search that lags.
+
+What it models: Bearer token (401), pipelines and stages, unique deal property
+definitions, contact upsert by email, deal upsert by a unique property (`new`
+true/false), exact reads by idProperty (404 when absent), default associations (PUT,
+idempotent), notes and tasks with inline associations (never idempotent), batch read,
+search that leaves out records younger than ``lag_s``, 429 + Retry-After, and a lost
+answer after commit (see fake_vendor.py).
+
+What it does not model: the date-versioned paths (/crm/objects/2026-03/...), OAuth and
+token expiry, scopes (403 MISSING_SCOPES), property validation (enumeration options,
+types), association labels, paging (every list fits one page), batch 207 multi-status,
+hs_object_id echo, daily limits, webhooks, and the search API's own rate limit."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from typing import Any
+
+from tests.support.fake_vendor import Answer, FakeVendor, Request
+
+TOKEN = "pat-na1-fake-hubspot-token-0123456789"
+PORTAL_ID = 4711
+UNIQUE_DEAL_PROPERTY = "antenna_case_key"
+ASSOCIATION_IDS = {("notes", "deals"): 214, ("tasks", "deals"): 216, ("deals", "contacts"): 3}
+
+
+def error(status: int, category: str, message: str, **headers: str) -> Answer:
+    body = {"status": "error", "message": message, "correlationId": "fake", "category": category}
+    return Answer(status, body, headers or None)
+
+
+def rate_limited(retry_after_s: int = 1) -> Answer:
+    answer = error(
+        429,
+        "RATE_LIMITS",
+        "You have reached your ten_secondly_rolling limit.",
+        **{"Retry-After": str(retry_after_s)},
+    )
+    answer.body["policyName"] = "TEN_SECONDLY_ROLLING"
+    return answer
+
+
+class FakeHubSpot(FakeVendor):
+    def __init__(self) -> None:
+        super().__init__()
+        self.ids = itertools.count(1001)
+        # type -> id -> {"properties": {...}, "created": monotonic time}
+        self.objects: dict[str, dict[str, dict[str, Any]]] = {
+            t: {} for t in ("contacts", "deals", "notes", "tasks")
+        }
+        self.associations: set[tuple[str, str, str, str]] = set()  # (from, id, to, id)
+        self.unique = {"deals": {UNIQUE_DEAL_PROPERTY}, "contacts": {"email"}}
+        self.pipelines = {"default": ["appointmentscheduled", "qualifiedtobuy", "closedwon"]}
+        self.route("GET", r"/crm/v3/pipelines/deals", self._pipelines)
+        self.route("GET", r"/crm/v3/properties/(\w+)/(\w+)", self._property)
+        self.route(
+            "GET", r"/account-info/v3/details", lambda r: Answer(200, {"portalId": PORTAL_ID})
+        )
+        self.route("POST", r"/crm/v3/objects/(\w+)/batch/upsert", self._upsert)
+        self.route("POST", r"/crm/v3/objects/(\w+)/batch/read", self._batch_read)
+        self.route("POST", r"/crm/v3/objects/(\w+)/search", self._search)
+        self.route("POST", r"/crm/v3/objects/(\w+)", self._create)
+        self.route("GET", r"/crm/v3/objects/(\w+)/([^/]+)", self._read)
+        self.route(
+            "PUT", r"/crm/v4/objects/(\w+)/(\d+)/associations/default/(\w+)/(\d+)", self._associate
+        )
+        self.route("GET", r"/crm/v4/objects/(\w+)/(\d+)/associations/(\w+)", self._associated)
+
+    # --- HTTP details -----------------------------------------------------------------
+
+    def authorised(self, req: Request) -> bool:
+        return req.headers.get("authorization") == f"Bearer {TOKEN}"
+
+    def unauthorised(self) -> Answer:
+        return error(
+            401,
+            "INVALID_AUTHENTICATION",
+            "Authentication credentials not found. This API supports OAuth 2.0 authentication",
+        )
+
+    def not_found(self) -> Answer:
+        return error(404, "OBJECT_NOT_FOUND", "resource not found")
+
+    # --- state ------------------------------------------------------------------------
+
+    def _public(self, kind: str, object_id: str, new: bool | None = None) -> dict[str, Any]:
+        now = "2025-03-14T09:31:00.000Z"
+        body = {
+            "id": object_id,
+            "properties": dict(self.objects[kind][object_id]["properties"]),
+            "createdAt": now,
+            "updatedAt": now,
+            "archived": False,
+        }
+        if new is not None:
+            body["new"] = new
+        return body
+
+    def _find(self, kind: str, prop: str, value: str) -> str | None:
+        for object_id, obj in self.objects[kind].items():
+            if obj["properties"].get(prop) == value:
+                return object_id
+        return None
+
+    def _insert(self, kind: str, properties: dict[str, Any]) -> str:
+        object_id = str(next(self.ids))
+        self.objects[kind][object_id] = {
+            "properties": dict(properties),
+            "created": time.monotonic(),
+        }
+        return object_id
+
+    def _link(self, kind: str, object_id: str, associations: list[dict[str, Any]]) -> Answer | None:
+        for association in associations:
+            to_id = str(association["to"]["id"])
+            [spec] = association["types"]
+            target = next(
+                (
+                    t
+                    for (f, t), n in ASSOCIATION_IDS.items()
+                    if f == kind and n == spec["associationTypeId"]
+                ),
+                None,
+            )
+            if spec["associationCategory"] != "HUBSPOT_DEFINED" or target is None:
+                return error(400, "VALIDATION_ERROR", f"invalid association type {spec}")
+            if to_id not in self.objects[target]:
+                return error(400, "VALIDATION_ERROR", f"{target} {to_id} does not exist")
+            self.associations.add((kind, object_id, target, to_id))
+            self.associations.add((target, to_id, kind, object_id))
+        return None
+
+    # --- routes -----------------------------------------------------------------------
+
+    def _pipelines(self, req: Request) -> Answer:
+        results = [
+            {"id": pid, "label": pid, "stages": [{"id": s, "label": s} for s in stages]}
+            for pid, stages in self.pipelines.items()
+        ]
+        return Answer(200, {"results": results})
+
+    def _property(self, req: Request, kind: str, name: str) -> Answer:
+        if name not in self.unique.get(kind, set()):
+            return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
+        return Answer(200, {"name": name, "type": "string", "hasUniqueValue": True})
+
+    def _upsert(self, req: Request, kind: str) -> Answer:
+        results = []
+        for item in req.json()["inputs"]:
+            prop, value = item["idProperty"], str(item["id"])
+            if prop not in self.unique.get(kind, set()):
+                return error(400, "VALIDATION_ERROR", f"{prop} is not a unique property")
+            object_id = self._find(kind, prop, value)
+            new = object_id is None
+            if object_id is None:
+                object_id = self._insert(kind, {**item["properties"], prop: value})
+            else:
+                self.objects[kind][object_id]["properties"].update(item["properties"])
+            results.append(self._public(kind, object_id, new=new))
+        return Answer(200, {"status": "COMPLETE", "results": results})
+
+    def _create(self, req: Request, kind: str) -> Answer:
+        if kind not in self.objects:
+            return self.not_found()
+        data = req.json()
+        properties = data.get("properties") or {}
+        if kind in ("notes", "tasks") and "hs_timestamp" not in properties:
+            return error(400, "VALIDATION_ERROR", "hs_timestamp is required")
+        for prop in self.unique.get(kind, set()):
+            existing = properties.get(prop) and self._find(kind, prop, properties[prop])
+            if existing:
+                return error(409, "CONFLICT", f"Object already exists. Existing ID: {existing}")
+        object_id = self._insert(kind, properties)
+        failed = self._link(kind, object_id, data.get("associations") or [])
+        if failed is not None:
+            del self.objects[kind][object_id]
+            return failed
+        return Answer(201, self._public(kind, object_id))
+
+    def _read(self, req: Request, kind: str, value: str) -> Answer:
+        if kind not in self.objects:
+            return self.not_found()
+        prop = (req.query.get("idProperty") or [None])[0]
+        object_id = self._find(kind, prop, value) if prop else value
+        if object_id is None or object_id not in self.objects[kind]:
+            return self.not_found()
+        return Answer(200, self._public(kind, object_id))
+
+    def _batch_read(self, req: Request, kind: str) -> Answer:
+        ids = [str(i["id"]) for i in req.json()["inputs"]]
+        results = [self._public(kind, i) for i in ids if i in self.objects[kind]]
+        return Answer(200, {"status": "COMPLETE", "results": results})
+
+    def _search(self, req: Request, kind: str) -> Answer:
+        [group] = req.json()["filterGroups"]
+        results = [
+            self._public(kind, object_id)
+            for object_id, obj in self.objects[kind].items()
+            if self.visible(obj["created"])
+            and all(
+                obj["properties"].get(f["propertyName"]) == f["value"] for f in group["filters"]
+            )
+        ]
+        return Answer(200, {"total": len(results), "results": results})
+
+    def _associate(self, req: Request, kind: str, object_id: str, to: str, to_id: str) -> Answer:
+        if object_id not in self.objects[kind] or to_id not in self.objects[to]:
+            return self.not_found()
+        self.associations.add((kind, object_id, to, to_id))
+        self.associations.add((to, to_id, kind, object_id))
+        return Answer(200, {"status": "COMPLETE", "results": []})
+
+    def _associated(self, req: Request, kind: str, object_id: str, to: str) -> Answer:
+        results = [
+            {
+                "toObjectId": int(t_id),
+                "associationTypes": [
+                    {
+                        "category": "HUBSPOT_DEFINED",
+                        "typeId": ASSOCIATION_IDS.get((to, kind)),
+                        "label": None,
+                    }
+                ],
+            }
+            for (f, f_id, t, t_id) in sorted(self.associations)
+            if (f, f_id, t) == (kind, object_id, to)
+        ]
+        return Answer(200, {"results": results})
+
+    # --- for assertions ---------------------------------------------------------------
+
+    def of(self, kind: str) -> list[dict[str, Any]]:
+        return [obj["properties"] for obj in self.objects[kind].values()]
+
+    def linked(self, kind: str, object_id: str, to: str) -> list[str]:
+        return [
+            t_id
+            for (f, f_id, t, t_id) in self.associations
+            if (f, f_id, t) == (kind, object_id, to)
+        ]
