@@ -3,6 +3,8 @@
 from schemas.classification import Category, Classification, Kind, Urgency
 from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
+from schemas.outcome import Outcome, OutcomeStatus
+from schemas.preference import NotificationPreference
 from schemas.routing import Dedupe, Destination, RoutedSignal
 from schemas.signal import (
     SCHEMA_VERSION,
@@ -30,6 +32,9 @@ __all__ = [
     "DeliveryStatus",
     "Destination",
     "Kind",
+    "NotificationPreference",
+    "Outcome",
+    "OutcomeStatus",
     "Reporter",
     "RoutedSignal",
     "Signal",

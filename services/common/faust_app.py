@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import faust
@@ -145,11 +147,51 @@ def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     return cast(AckedTable, app.tables.add(table))
 
 
-def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
-    """A topic of plain bytes: decoding is ours, so a poison message reaches the DLQ
-    instead of crashing the agent inside Faust's deserializer."""
+# How soon a waiting agent notices a rebalance or a shutdown (well within the session).
+RELEASE_CHECK_S = 0.5
+
+
+def pause_until_rebalance(
+    app: faust.App, taken_in: int
+) -> Callable[[float], Coroutine[Any, Any, bool]]:
+    """A wait inside an event, for a destination or a channel that is down: True after
+    ``seconds``; False as soon as a rebalance or a shutdown starts after the event was
+    taken (``taken_in``: ``app.rebalancing_count`` then), so that neither waits for the
+    agent. Only then: every rebalance ends with a seek to the committed offsets, so an
+    event let go (``let_go``) is read again by its partition's next owner (a rebalance
+    already under way when the event was taken has done its seek)."""
+
+    def released() -> bool:
+        return bool(app.rebalancing_count != taken_in or app.should_stop)
+
+    async def pause(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not released():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, RELEASE_CHECK_S))
+        return False
+
+    return pause
+
+
+def let_go(event: Any) -> None:
+    """Stop holding ``event`` (of a ``noack()`` stream) without acking it. A rebalance or
+    a shutdown first waits until every event a stream took is acked (faust 0.15.3
+    Consumer.wait_empty, which drops messages flagged ``acked``). Flagging the message,
+    instead of acking it through the stream, keeps its offset out of the commit: the
+    partition's next owner (this worker again, after the seek to the committed offset)
+    starts from it."""
+    event.message.acked = True
+
+
+def raw_topic(app: faust.App, *names: str, **kwargs: Any) -> faust.TopicT:
+    """A topic (or several, read as one stream) of plain bytes: decoding is ours, so a
+    poison message reaches the DLQ instead of crashing the agent inside Faust's
+    deserializer."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",

@@ -14,7 +14,8 @@ Idempotency-Key reused for another report: two Signals with one ``signal_id`` (d
 from the key) and different ``body_fingerprint``s. Only the first was passed on; the
 status says so and ``antenna_ingest_idempotency_key_reuses_total`` counts it.
 
-``StatusFollower`` feeds a book from Kafka in a daemon thread: kafka-python, no consumer
+``StatusFollower`` feeds a book from Kafka in a daemon thread (a TopicFollower, see
+services/common/follower.py): kafka-python, no consumer
 group (every ingest replica reads every partition from the beginning), records that do
 not decode are skipped, a broker outage means waiting and reconnecting. Only ids,
 topics, partitions, offsets and error class names are logged, never a signal's content.
@@ -24,7 +25,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -34,6 +34,7 @@ from typing import Any, Final
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, Signal, topics
+from services.common.follower import TopicFollower
 from services.common.logging import fields
 from services.ingest import metrics
 
@@ -271,11 +272,9 @@ class StatusBook:
 # --------------------------------------------------------------------------- follower
 
 
-class StatusFollower:
-    """Reads the followed topics into ``book`` until ``close()``.
-
-    ``consumer_factory`` builds a kafka-python KafkaConsumer (tests may pass another);
-    it is called again after an error, and reading resumes where it left off."""
+class StatusFollower(TopicFollower):
+    """Reads the followed topics into ``book`` until ``close()``: a TopicFollower
+    (services/common/follower.py) whose records fold into a StatusBook."""
 
     def __init__(
         self,
@@ -283,127 +282,14 @@ class StatusFollower:
         bootstrap: list[str],
         *,
         topic_names: Iterable[str] = FOLLOWED_TOPICS,
-        poll_timeout_s: float = 0.5,
-        retry_delay_s: float = 1.0,
-        max_retry_delay_s: float = 30.0,
-        refresh_interval_s: float = 30.0,
-        consumer_factory: Callable[[], Any] | None = None,
+        **options: Any,
     ) -> None:
         self.book = book
-        self.bootstrap = bootstrap
-        self.topic_names = tuple(topic_names)
-        self.poll_timeout_s = poll_timeout_s
-        self.retry_delay_s = retry_delay_s
-        self.max_retry_delay_s = max_retry_delay_s
-        self.refresh_interval_s = refresh_interval_s
-        self._factory = consumer_factory or self._default_consumer
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._positions: dict[tuple[str, int], int] = {}  # next offset to read
-        self.records_applied = 0
-        self.records_skipped = 0
-
-    def _default_consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
-        from services.common.settings import CommonSettings
-
-        return KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        super().__init__(
+            bootstrap,
+            topic_names,
+            lambda topic, record: book.apply_record(topic, record.value) is not None,
+            name="status-follower",
             client_id="antenna-ingest-status",
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=30_000,
-            reconnect_backoff_max_ms=5_000,
-            **CommonSettings().kafka_client_options(),  # TLS/SASL, as ingest's publisher
+            **options,
         )
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="status-follower", daemon=True)
-        self._thread.start()
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        delay = self.retry_delay_s
-        while not self._stop.is_set():
-            consumer = None
-            try:
-                consumer = self._factory()
-                self._follow(consumer)
-                delay = self.retry_delay_s
-            except Exception as exc:  # the broker is down or gone: wait, then reconnect
-                log.warning(
-                    "status follower: broker error, retrying in %.1fs (%s)",
-                    delay,
-                    type(exc).__name__,
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_retry_delay_s)
-            finally:
-                if consumer is not None:
-                    try:
-                        consumer.close()
-                    except Exception:  # closing a broken consumer must not stop us
-                        log.debug("status follower: consumer close failed", exc_info=True)
-
-    def _assign(self, consumer: Any, assigned: set[Any]) -> set[Any]:
-        """Assign every partition of the followed topics; new ones read from the start,
-        known ones from where this follower left off."""
-        from kafka import TopicPartition
-
-        wanted: set[Any] = set()
-        for topic in self.topic_names:
-            for partition in consumer.partitions_for_topic(topic) or ():
-                wanted.add(TopicPartition(topic, partition))
-        if wanted == assigned:
-            return assigned
-        consumer.assign(sorted(wanted))
-        fresh = []
-        for tp in wanted:
-            position = self._positions.get((tp.topic, tp.partition))
-            if position is None:
-                fresh.append(tp)
-            else:
-                consumer.seek(tp, position)
-        if fresh:
-            consumer.seek_to_beginning(*fresh)
-        log.info("status follower: following %d partition(s)", len(wanted))
-        return wanted
-
-    def _follow(self, consumer: Any) -> None:
-        assigned: set[Any] = set()
-        next_refresh = 0.0
-        timeout_ms = int(self.poll_timeout_s * 1000)
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now >= next_refresh or not assigned:
-                assigned = self._assign(consumer, assigned)
-                next_refresh = now + (self.refresh_interval_s if assigned else self.retry_delay_s)
-                if not assigned:  # topics not created yet
-                    self._stop.wait(self.retry_delay_s)
-                    continue
-            batches = consumer.poll(timeout_ms=timeout_ms)
-            for tp, records in batches.items():
-                for record in records:
-                    if self.book.apply_record(tp.topic, record.value) is None:
-                        self.records_skipped += 1
-                        log.info(
-                            "status follower: skipped an undecodable record",
-                            extra=fields(
-                                topic=tp.topic, partition=tp.partition, offset=record.offset
-                            ),
-                        )
-                    else:
-                        self.records_applied += 1
-                    self._positions[(tp.topic, tp.partition)] = record.offset + 1

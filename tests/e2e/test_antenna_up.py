@@ -82,6 +82,7 @@ class Stack:
                 "ANTENNA_SMTP_PORT": str(free_port()),
                 "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
                 "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+                "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
                 "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
                 "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             }
@@ -190,7 +191,8 @@ def test_up_prints_where_everything_is_and_send_reaches_the_outbox(stack: Stack)
     assert "Development API key" in banner, banner
     assert (stack.var / "dev-api-key").read_text().strip() in banner
     assert stack.api in banner
-    assert len(_children(stack.proc.pid)) >= 4, "broker, ingest, processor and connectors run"
+    assert len(_children(stack.proc.pid)) >= 5, "broker, ingest, processor, connectors, notifier"
+    assert stack.service_pid("notifier")
 
     signal_id = stack.send(f"{COMPLAINT} [{time.time_ns()}]")
     line = stack.wait_for_delivery(signal_id)

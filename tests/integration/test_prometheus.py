@@ -177,7 +177,11 @@ def test_prometheus_scrapes_every_service_and_sees_a_routed_signal(
         # The job names the alert rules expect (up{job=~"antenna-.*"}), each one up.
         assert wait_for(every_job_scraped, f"every job ({name})") == dict.fromkeys(jobs, "1")
         ready = {r["metric"]["app"]: r["value"][1] for r in query(url, "antenna_worker_ready")}
-        assert ready == {"antenna-processor": "1", "antenna-connectors": "1"}, name
+        assert ready == {
+            "antenna-processor": "1",
+            "antenna-connectors": "1",
+            "antenna-notifier": "1",
+        }, name
 
 
 def test_prometheus_loads_and_evaluates_the_alert_rules(prometheus: dict[str, str]) -> None:

@@ -14,8 +14,9 @@ from pydantic import BaseModel
 
 import services.common.dead_letters
 import services.connectors.app
+import services.notifier.app
 import services.processor.app
-from schemas import DeadLetter, DeliveryResult, topics
+from schemas import DeadLetter, DeliveryResult, NotificationPreference, Outcome, topics
 from schemas import asyncapi as contract
 from tests.support.builders import build_routed, build_signal
 
@@ -122,8 +123,12 @@ def _sent_and_received(doc: dict[str, Any]) -> dict[str, tuple[set[str], set[str
 def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> None:
     parties = _sent_and_received(doc)
     assert parties[topics.RAW] == ({"ingest", "antenna-dlq"}, {"processor", "ingest"})
-    assert parties[topics.DUPLICATES] == ({"processor", "antenna-dlq"}, {"connectors", "ingest"})
-    assert parties[topics.DLQ] == ({"processor", "connectors"}, {"antenna-dlq"})
+    assert parties[topics.DUPLICATES] == (
+        {"processor", "antenna-dlq"},
+        {"connectors", "ingest", "notifier"},
+    )
+    assert parties[topics.DLQ] == ({"processor", "connectors", "notifier"}, {"antenna-dlq"})
+    assert parties[topics.OUTCOMES] == ({"connectors"}, {"notifier"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
     for topic, (senders, _) in parties.items():
         assert senders, f"nobody publishes {topic}"
@@ -141,13 +146,18 @@ def test_consumer_groups_are_the_workers_app_ids(doc: dict[str, Any]) -> None:
     assert contract.CONSUMER_GROUPS == {
         "processor": services.processor.app.APP_ID,
         "connectors": services.connectors.app.APP_ID,
+        "notifier": services.notifier.app.APP_ID,
     }
     groups = {
         op["tags"][0]["name"]: op["bindings"]["kafka"]["groupId"]["enum"]
         for op in doc["operations"].values()
         if "bindings" in op
     }
-    assert groups == {"processor": ["antenna-processor"], "connectors": ["antenna-connectors"]}
+    assert groups == {
+        "processor": ["antenna-processor"],
+        "connectors": ["antenna-connectors"],
+        "notifier": ["antenna-notifier"],
+    }
 
 
 def _payload_validator(doc: dict[str, Any], topic: str) -> Draft7Validator:
@@ -173,6 +183,17 @@ SAMPLES: dict[str, BaseModel] = {
     topics.DLQ: DeadLetter(
         stage="processor", error="bad", topic=topics.RAW, partition=0, offset=7, payload="{", at=NOW
     ),
+    topics.OUTCOMES: Outcome(
+        case_id="01JD6W2Q7X5N6G2M3K4P5R6S7T",
+        status="resolved",
+        changed_at=NOW,
+        record_id="4711",
+        destination="servicedesk",
+        connector="request_tracker",
+        event_id="rt:4711:resolved:2025-03-14T09:30:00Z",
+        observed_at=NOW,
+    ),
+    topics.PREFERENCES: NotificationPreference(employee_id="e-1001", notify=False, updated_at=NOW),
 }
 
 
