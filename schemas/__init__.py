@@ -6,6 +6,7 @@ from schemas.delivery import DeliveryResult, DeliveryStatus
 from schemas.insight import InsightSnapshot
 from schemas.outcome import Outcome, OutcomeStatus
 from schemas.preference import NotificationPreference
+from schemas.record_change import RecordChange
 from schemas.routing import Dedupe, Destination, RoutedSignal
 from schemas.signal import (
     SCHEMA_VERSION,
@@ -37,6 +38,7 @@ __all__ = [
     "NotificationPreference",
     "Outcome",
     "OutcomeStatus",
+    "RecordChange",
     "Reporter",
     "RoutedSignal",
     "Signal",

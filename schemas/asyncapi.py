@@ -23,6 +23,7 @@ from schemas import (
     InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
     topics,
@@ -154,8 +155,19 @@ CONTRACTS: dict[str, TopicContract] = {
         "The case id: the signal_id of the case's first report (its cluster_id), UTF-8. "
         "With the same partition count and partitioner, a case's outcomes land in the "
         "partition number of its routed record.",
-        senders=("connectors",),
-        receivers=("notifier", "ingest", "insight"),
+        senders=("connectors", "ingest"),
+        receivers=("notifier", "connectors", "ingest", "insight"),
+    ),
+    topics.RECORD_CHANGES: TopicContract(
+        RecordChange,
+        "A destination's change to a record, before its case is known",
+        "A verified vendor webhook event that names a record but not its case: HubSpot's "
+        "deal stage changes. Ingest holds no vendor credentials; the connector of the "
+        "destination looks the record up in its system, finds the case and publishes the "
+        "Outcome on signals.outcomes, with this change's event_id.",
+        "The record's id at the vendor (e.g. the HubSpot deal id), UTF-8.",
+        senders=("ingest",),
+        receivers=("connectors",),
     ),
     topics.PREFERENCES: TopicContract(
         NotificationPreference,

@@ -13,6 +13,7 @@ from schemas import (
     InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
 )
@@ -28,6 +29,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "outcome": Outcome,
     "notification_preference": NotificationPreference,
     "insight_snapshot": InsightSnapshot,
+    "record_change": RecordChange,
 }
 
 

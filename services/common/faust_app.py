@@ -94,24 +94,44 @@ class AckedTable(faust.Table[str, Any]):
 
     Faust hands changelog records to a buffer, and before it commits input offsets it
     flushes that buffer with a wait that gives up after 0.1 s (faust 0.15.3,
-    ProducerBuffer.flush_atmost). On a slow broker, or when the worker stops, the last
-    writes can be lost while their input counts as processed. Agents that must not
-    lose state call ``await table.written()`` before they hand an event on."""
+    ProducerBuffer.flush_atmost); a write the broker refuses is only logged. On a slow
+    broker, or when the worker stops, the last writes can be lost while their input
+    counts as processed. Agents that must not lose state call ``await table.written()``
+    before they hand an event on."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unacked: set[FutureMessage] = set()
+        self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
+        self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        sent = super().send_changelog(*args, **kwargs)
-        self._unacked.add(sent)
+    def send_changelog(
+        self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any
+    ) -> FutureMessage:
+        sent = super().send_changelog(partition, key, value, *args, **kwargs)
+        self._unacked[sent] = (partition, key)
         return sent
 
     async def written(self) -> None:
-        """Return once the broker has acknowledged every write made so far."""
-        pending, self._unacked = self._unacked, set()
-        if pending:
-            await asyncio.gather(*pending)
+        """Return once the broker has acknowledged every write made so far. If one was
+        refused, raise its error; the next call writes the current value of each key
+        whose write failed (a later write of the key is not undone) and waits again."""
+        failed, self._failed = self._failed, {}
+        for key, partition in failed.items():
+            if key in self.data:
+                self.send_changelog(partition, key, self.data[key])
+            else:
+                self.send_changelog(partition, key, None, value_serializer="raw")
+        pending, self._unacked = self._unacked, {}
+        if not pending:
+            return
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        errors = []
+        for (partition, key), result in zip(pending.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                self._failed[key] = partition
+                errors.append(result)
+        if errors:
+            raise errors[0]
 
 
 def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:

@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
-from services.ingest.api.routes import chat, email, forms, health, signals, status
+from services.ingest.api.routes import chat, email, forms, health, outcomes, signals, status
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.forms.throttle import SignInThrottle, ThrottlePolicy
 from services.ingest.idempotency import IdempotencyCache
@@ -77,4 +77,5 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(email.router)
     app.include_router(status.router)
+    app.include_router(outcomes.router)
     return app

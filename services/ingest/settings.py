@@ -5,7 +5,7 @@ import binascii
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from services.common.settings import MIN_SECRET_LENGTH, CommonSettings, check_secret
@@ -51,6 +51,16 @@ class IngestSettings(CommonSettings):
     slack_bot_user_id: str | None = None  # the app's own user: its messages are ignored
     teams_hmac_secret: SecretStr | None = None  # base64, as Teams shows it
     chat_webhook_secret: SecretStr | None = None
+
+    # Outcome webhooks (POST /v1/outcomes/{zendesk,hubspot,jira}): each is off (404) until
+    # its secret is set.
+    zendesk_webhook_secret: SecretStr | None = None  # the webhook's signing secret
+    zendesk_url: AnyHttpUrl | None = None  # e.g. https://acme.zendesk.com, for ticket links
+    hubspot_client_secret: SecretStr | None = None  # the app's client secret (signature v3)
+    # The target URL as configured in HubSpot, which it signs; default: the URL the request
+    # arrived at (wrong behind a proxy that changes scheme, host or path).
+    hubspot_webhook_url: str | None = None
+    jira_webhook_secret: SecretStr | None = None  # the admin webhook's secret
 
     # The report page (GET /report) and form posts (POST /v1/forms/{form_id})
     # Employees sign in with HTTP Basic "user:password" pairs (comma-separated), unless a
@@ -99,6 +109,11 @@ class IngestSettings(CommonSettings):
         "smtp_tls_cert",
         "smtp_tls_key",
         "smtp_trusted_authserv_id",
+        "zendesk_webhook_secret",
+        "zendesk_url",
+        "hubspot_client_secret",
+        "hubspot_webhook_url",
+        "jira_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -106,7 +121,14 @@ class IngestSettings(CommonSettings):
         # `FOO=` in an env file or compose means "not configured", not "an empty secret".
         return None if value == "" else value
 
-    @field_validator("slack_signing_secret", "chat_webhook_secret", "csrf_secret")
+    @field_validator(
+        "slack_signing_secret",
+        "chat_webhook_secret",
+        "csrf_secret",
+        "zendesk_webhook_secret",
+        "hubspot_client_secret",
+        "jira_webhook_secret",
+    )
     @classmethod
     def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         return check_secret(value, str(info.field_name)) if value is not None else None

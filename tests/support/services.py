@@ -120,6 +120,22 @@ class Services:
         self.stop(name)
         self.start(name)
 
+    @contextmanager
+    def running_with(self, name: str, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+        """Restart ``name`` with ``env`` added (armed to crash, say) for the block; it
+        runs as before afterwards, whether it exited meanwhile or not."""
+        saved = dict(self.env)
+        self.stop(name)
+        self.env.update(env)
+        try:
+            self.start(name)
+            yield self.procs[name]
+        finally:
+            self.env.clear()
+            self.env.update(saved)
+            self.stop(name)
+            self.start(name)
+
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(
             f"{self.api}/v1/signals",

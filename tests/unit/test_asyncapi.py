@@ -133,7 +133,13 @@ def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> Non
         {"processor", "connectors", "notifier", "insight"},
         {"antenna-dlq"},
     )
-    assert parties[topics.OUTCOMES] == ({"connectors"}, {"notifier", "ingest", "insight"})
+    # Pollers and HubSpot lookups in the connectors, Zendesk and Jira webhooks in ingest;
+    # the connectors fold them into what their pollers compare with.
+    assert parties[topics.OUTCOMES] == (
+        {"connectors", "ingest"},
+        {"notifier", "connectors", "ingest", "insight"},
+    )
+    assert parties[topics.RECORD_CHANGES] == ({"ingest"}, {"connectors"})
     assert parties[topics.PREFERENCES] == ({"ingest"}, {"notifier", "ingest"})
     assert parties[topics.INSIGHT] == ({"insight"}, {"ingest"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
