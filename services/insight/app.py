@@ -23,6 +23,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 import faust
@@ -31,6 +32,7 @@ from pydantic import ValidationError
 
 from schemas import InsightSnapshot, topics
 from schemas.insight import INSIGHT_KEY
+from services.common.broker_errors import BrokerRetry, with_retries
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import AckedTable, acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
@@ -50,6 +52,10 @@ log = logging.getLogger(__name__)
 APP_ID = "antenna-insight"
 FACTS_TOPIC = f"{APP_ID}-facts"
 EXPIRE_EVERY_S = 600.0
+# A broker that is away for a moment is waited for; a write it refuses for good (or
+# after these tries) crashes the agent, which Faust restarts past that fact: it is
+# missing from the counts, and the error is in the log. Statistics, not deliveries.
+RETRY = BrokerRetry()
 # A quiet system still gets a fresh summary now and then: the weeks move on.
 REPUBLISH_EVERY_S = 900.0
 
@@ -81,6 +87,12 @@ def create_app(settings: InsightSettings) -> faust.App:
         metrics.DEAD_LETTERS.inc()
         log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
 
+    async def hand_on(key: bytes | None, value: bytes) -> None:
+        await (await facts.send(key=key, value=value))  # acked before the input counts
+
+    async def written() -> None:
+        await with_retries(partial(_written, reports, cases), "insight tables", RETRY)
+
     @app.agent(inputs, name="observe")
     async def observe(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
@@ -91,7 +103,7 @@ def create_app(settings: InsightSettings) -> faust.App:
                 await park(event, f"not a valid event for {msg.topic}: {exc}")
                 continue
             if fact is not None:
-                await (await facts.send(key=event.key, value=encode(fact)))
+                await with_retries(partial(hand_on, event.key, encode(fact)), FACTS_TOPIC, RETRY)
 
     def apply(fact: Report | Record | Change) -> bool:
         """One idempotent table write; False when the fact was known already."""
@@ -134,14 +146,14 @@ def create_app(settings: InsightSettings) -> faust.App:
                 await park(event, f"not an insight fact: {exc}")
                 continue
             if apply(fact):
-                await _written(reports, cases)  # before the fact counts as processed
+                await written()  # before the fact counts as processed
                 publication.dirty = True
             metrics.FACTS.labels(fact.fact).inc()
             # Deletions need an event's context (the partition they are written to).
             if time.time() - publication.expired_at > EXPIRE_EVERY_S:
                 publication.expired_at = time.time()
                 expire(datetime.now(UTC))
-                await _written(reports, cases)
+                await written()
             metrics.KEPT.labels("reports").set(len(reports))
             metrics.KEPT.labels("cases").set(len(cases))
 
