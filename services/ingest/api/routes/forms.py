@@ -20,7 +20,7 @@ from schemas import Reporter
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields as log_fields
 from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
-from services.ingest.api.pages import html_page, refusal, signed_in
+from services.ingest.api.pages import csrf_signer, html_page, refusal, signed_in
 from services.ingest.api.problems import RETRY_AFTER_S, problem
 from services.ingest.api.routes.signals import Accepted
 from services.ingest.forms import (
@@ -35,7 +35,7 @@ from services.ingest.forms import (
     parse_body,
     parse_urlencoded,
 )
-from services.ingest.forms.csrf import CsrfSigner, new_nonce
+from services.ingest.forms.csrf import new_nonce
 from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     REPORT_PATH,
@@ -68,17 +68,6 @@ FORM_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # ---------------------------------------------------------------------------- the page
 
 
-def _signer(request: Request) -> CsrfSigner:
-    """One signer per app: the configured secret, or one generated for this process."""
-    state = request.app.state
-    signer: CsrfSigner | None = getattr(state, "report_csrf_signer", None)
-    if signer is None:
-        settings = request.app.state.settings
-        signer = CsrfSigner.from_setting(settings.csrf_secret)
-        state.report_csrf_signer = signer
-    return signer
-
-
 def _email_or_none(user: str) -> str | None:
     """The signed-in name as the reporter's e-mail when it is one (SSO proxies send it)."""
     if "@" not in user:
@@ -101,7 +90,7 @@ async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     page = render_form(
         language=language,
         user=employee.user,
-        csrf_token=_signer(request).issue(employee.user, nonce),
+        csrf_token=csrf_signer(request).issue(employee.user, nonce),
         nonce=nonce,
     )
     return html_page(page)
@@ -129,7 +118,7 @@ async def submit_report(
         posted.get("lang") or request.query_params.get("lang"), accept_language
     )
 
-    signer = _signer(request)
+    signer = csrf_signer(request)
     nonce = posted.get("nonce", "")
     if not signer.verify(posted.get("csrf_token"), employee.user, nonce):
         log.info("report page: CSRF token refused")
