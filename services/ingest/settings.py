@@ -74,6 +74,9 @@ class IngestSettings(CommonSettings):
     # Signed-in names (comma-separated, as on the report page) who may read every signal's
     # status, with the target system's error text; employees see only their own.
     operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for GET /v1/insight only (a BI tool, a board-report script): the keys in
+    # api_keys belong to integrations that post signals and cannot read the insight.
+    insight_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
@@ -84,6 +87,7 @@ class IngestSettings(CommonSettings):
         "allowed_sender_domains",
         "report_users",
         "operators",
+        "insight_api_keys",
         "smtp_relay_networks",
         "smtp_users",
         mode="before",
@@ -94,7 +98,7 @@ class IngestSettings(CommonSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "insight_api_keys")
     @classmethod
     def _real_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         return [check_secret(key, "API key") for key in keys]
