@@ -27,7 +27,7 @@ from ulid import ULID
 from schemas import DeliveryStatus
 from schemas.signal import SignalId
 from services.ingest.api.deps import ClientDep, SettingsDep
-from services.ingest.api.pages import html_page, signed_in
+from services.ingest.api.pages import html_page, is_operator, signed_in
 from services.ingest.api.problems import problem
 from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
@@ -331,7 +331,7 @@ async def status_page(request: Request, signal_id: str, settings: SettingsDep) -
     book = get_status_book(request)
     status = book.get(signal_id)
     user = employee.user.strip().lower()
-    operator = user in {name.strip().lower() for name in settings.operators}
+    operator = is_operator(settings, employee)
     if status is None or not (operator or user in status.reporters):
         return html_page(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
     if not operator:
