@@ -85,6 +85,7 @@ class MatteredReport(Contract):
 
     reported_on: date
     settled_at: UtcDatetime
+    settled_after_s: float = Field(ge=0, description="Seconds from the first report")
     status: OutcomeStatus
     kind: Kind
     category: Category

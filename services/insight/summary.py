@@ -167,13 +167,15 @@ def summarise(
         if current is None or settled is None:
             continue
         status_counts[current.status] += 1
-        to_settle.append(max(0.0, (settled - first.received_at).total_seconds()))
+        after = max(0.0, (settled - first.received_at).total_seconds())
+        to_settle.append(after)
         if current.status in MATTERED:
             refs = dict.fromkeys(ref for report in its for ref in report.refs)
             mattered.append(
                 MatteredReport(
                     reported_on=first.received_at.date(),
                     settled_at=settled,
+                    settled_after_s=after,
                     status=current.status,
                     kind=Kind(first.kind),
                     category=Category(first.category),
