@@ -70,6 +70,9 @@ border-radius:.5rem}
 .ref code{display:block;font-size:1.15rem;font-weight:700;margin-top:.25rem}
 .done{color:#1e6b34}
 .banner.saved{background:#e7f4ea;border-color:#1e6b34}
+.story{list-style:none;margin:1rem 0;padding:0 0 0 1rem;border-left:3px solid #c3cbd4}
+.story li{margin:0 0 .75rem}
+.story time{display:block;color:#4a5561;font-size:.9rem}
 main.wide{max-width:60rem}
 h2{font-size:1.2rem;line-height:1.3;margin:1.75rem 0 .5rem}
 .figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));gap:.75rem;
