@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import faust
 from faust.types import TP
@@ -49,6 +49,7 @@ from services.insight.tally import (
 )
 
 log = logging.getLogger(__name__)
+M = TypeVar("M")
 APP_ID = "antenna-insight"
 FACTS_TOPIC = f"{APP_ID}-facts"
 EXPIRE_EVERY_S = 600.0
@@ -77,6 +78,7 @@ def create_app(settings: InsightSettings) -> faust.App:
     cases = acked_table(app, "insight-cases", partitions=1)
     publication = Publication()
     tally_partition = TP(FACTS_TOPIC, 0)
+    decoded_reports, decoded_cases = Decoded(_report), Decoded(_progress)
 
     async def park(event: Any, error: str) -> None:
         msg = event.message
@@ -170,11 +172,16 @@ def create_app(settings: InsightSettings) -> faust.App:
         if not holds_the_tables() or (not publication.dirty and quiet_for < REPUBLISH_EVERY_S):
             return
         publication.dirty = False  # a change while the summary is made sets it again
-        report_values, case_items = list(reports.values()), list(cases.items())
+        report_items, case_items = list(reports.items()), list(cases.items())
         try:
             started = time.perf_counter()
             snapshot = await asyncio.to_thread(
-                _summary, report_values, case_items, settings.insight_horizon_weeks
+                _summary,
+                decoded_reports,
+                decoded_cases,
+                report_items,
+                case_items,
+                settings.insight_horizon_weeks,
             )
             metrics.SUMMARY_SECONDS.observe(time.perf_counter() - started)
             value = snapshot.model_dump_json().encode()
@@ -188,7 +195,7 @@ def create_app(settings: InsightSettings) -> faust.App:
         metrics.LAST_SNAPSHOT.set(publication.published_at)
         log.info(
             "published the insight summary",
-            extra=fields(reports=len(report_values), cases=len(case_items), bytes=len(value)),
+            extra=fields(reports=len(report_items), cases=len(case_items), bytes=len(value)),
         )
 
     return app
@@ -228,17 +235,42 @@ def _touched_at(value: Any) -> datetime:
     return _dated(value, "touched_at")
 
 
-def _reports(values: list[Any]) -> Iterator[Report]:
-    for value in values:
-        try:
-            yield Report.model_validate(value)
-        except ValidationError:
-            continue  # unreadable: left out, and expired first
+def _report(value: Any) -> Report | None:
+    try:
+        return Report.model_validate(value)
+    except ValidationError:
+        return None  # unreadable: left out, and expired first
+
+
+class Decoded(Generic[M]):
+    """Table values decoded once: a value the table still holds (the same object: a
+    write replaces it) is not decoded again. Only the publishing thread uses it."""
+
+    def __init__(self, decode: Callable[[Any], M | None]) -> None:
+        self._decode = decode
+        self._known: dict[str, tuple[Any, M | None]] = {}
+
+    def __call__(self, items: list[tuple[str, Any]]) -> dict[str, M]:
+        known: dict[str, tuple[Any, M | None]] = {}
+        decoded: dict[str, M] = {}
+        for key, value in items:
+            hit = self._known.get(key)
+            model = hit[1] if hit is not None and hit[0] is value else self._decode(value)
+            known[key] = (value, model)
+            if model is not None:
+                decoded[key] = model
+        self._known = known
+        return decoded
 
 
 def _summary(
-    report_values: list[Any], case_items: list[tuple[str, Any]], horizon_weeks: int
+    reports: Decoded[Report],
+    cases: Decoded[CaseProgress],
+    report_items: list[tuple[str, Any]],
+    case_items: list[tuple[str, Any]],
+    horizon_weeks: int,
 ) -> InsightSnapshot:
-    """In a worker thread: decode the table values and derive the summary."""
-    progress = {key: p for key, value in case_items if (p := _progress(value)) is not None}
-    return summarise(_reports(report_values), progress, datetime.now(UTC), horizon_weeks)
+    """In a worker thread: decode what changed in the tables and derive the summary."""
+    return summarise(
+        reports(report_items).values(), cases(case_items), datetime.now(UTC), horizon_weeks
+    )

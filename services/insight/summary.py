@@ -147,7 +147,7 @@ def summarise(
     to_settle: list[float] = []
     status_counts: Counter[OutcomeStatus] = Counter()
     case_count = recorded = 0
-    mattered: list[MatteredReport] = []
+    candidates: list[tuple[datetime, float, OutcomeStatus, Report, list[Report]]] = []
     for case_id, its in by_case.items():
         first = next((r for r in its if r.signal_id == case_id), None)
         if first is None:
@@ -170,21 +170,23 @@ def summarise(
         after = max(0.0, (settled - first.received_at).total_seconds())
         to_settle.append(after)
         if current.status in MATTERED:
-            refs = dict.fromkeys(ref for report in its for ref in report.refs)
-            mattered.append(
-                MatteredReport(
-                    reported_on=first.received_at.date(),
-                    settled_at=settled,
-                    settled_after_s=after,
-                    status=current.status,
-                    kind=Kind(first.kind),
-                    category=Category(first.category),
-                    department=first.department,
-                    reporters=len(its),
-                    reporter_refs=list(refs)[:MAX_REFS],
-                )
-            )
-    mattered.sort(key=lambda m: m.settled_at, reverse=True)
+            candidates.append((settled, after, current.status, first, its))
+    # Only the most recent are made into entries (there may be many thousands).
+    candidates.sort(key=lambda c: c[0], reverse=True)
+    mattered = [
+        MatteredReport(
+            reported_on=first.received_at.date(),
+            settled_at=settled,
+            settled_after_s=after,
+            status=status,
+            kind=Kind(first.kind),
+            category=Category(first.category),
+            department=first.department,
+            reporters=len(its),
+            reporter_refs=list(dict.fromkeys(ref for r in its for ref in r.refs))[:MAX_REFS],
+        )
+        for settled, after, status, first, its in candidates[:max_mattered]
+    ]
     return InsightSnapshot(
         generated_at=now,
         horizon_weeks=horizon_weeks,
@@ -200,5 +202,5 @@ def summarise(
             median_to_record_s=median(to_record),
             median_to_resolution_s=median(to_settle),
         ),
-        mattered=mattered[:max_mattered],
+        mattered=mattered,
     )
