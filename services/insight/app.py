@@ -33,8 +33,13 @@ from pydantic import ValidationError
 from schemas import InsightSnapshot, topics
 from schemas.insight import INSIGHT_KEY
 from services.common.broker_errors import BrokerRetry, with_retries
-from services.common.dead_letters import dead_letter
-from services.common.faust_app import AckedTable, acked_table, make_faust_app, raw_topic
+from services.common.faust_app import (
+    AckedTable,
+    acked_table,
+    make_faust_app,
+    park_on_dlq,
+    raw_topic,
+)
 from services.common.logging import fields
 from services.insight import metrics
 from services.insight.facts import INPUTS, Change, Record, Report, decode, encode, read_fact
@@ -81,13 +86,8 @@ def create_app(settings: InsightSettings) -> faust.App:
     decoded_reports, decoded_cases = Decoded(_report), Decoded(_progress)
 
     async def park(event: Any, error: str) -> None:
-        msg = event.message
-        letter = dead_letter(
-            "insight", error, msg.topic, msg.partition, msg.offset, event.key, event.value
-        )
-        await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+        await park_on_dlq(dlq, "insight", event, error)
         metrics.DEAD_LETTERS.inc()
-        log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
 
     async def hand_on(key: bytes | None, value: bytes) -> None:
         await (await facts.send(key=key, value=value))  # acked before the input counts
