@@ -25,6 +25,7 @@ from services.ingest.forms.auth import (
     presents_basic,
 )
 from services.ingest.forms.csrf import CsrfSigner
+from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import page_headers, render_message
 from services.ingest.forms.throttle import SignInThrottle
 
@@ -60,6 +61,13 @@ class Refused:
     status: int
     reason: str
     headers: dict[str, str] | None = None
+
+
+def page_language(request: Request, posted: Mapping[str, str] | None = None) -> str:
+    """The page's language: a posted form's ``lang``, else ``?lang=``, else the browser's
+    Accept-Language (services.ingest.forms.i18n.choose_language)."""
+    chosen = (posted or {}).get("lang") or request.query_params.get("lang")
+    return choose_language(chosen, request.headers.get("accept-language"))
 
 
 def csrf_signer(request: Request) -> CsrfSigner:

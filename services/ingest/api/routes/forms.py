@@ -20,7 +20,7 @@ from schemas import Reporter
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields as log_fields
 from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
-from services.ingest.api.pages import csrf_signer, html_page, refusal, signed_in
+from services.ingest.api.pages import csrf_signer, html_page, page_language, refusal, signed_in
 from services.ingest.api.problems import RETRY_AFTER_S, problem
 from services.ingest.api.routes.signals import Accepted
 from services.ingest.forms import (
@@ -36,7 +36,6 @@ from services.ingest.forms import (
     parse_urlencoded,
 )
 from services.ingest.forms.csrf import new_nonce
-from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     REPORT_PATH,
     render_confirmation,
@@ -80,9 +79,7 @@ def _email_or_none(user: str) -> str | None:
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, include_in_schema=False)
 async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    language = choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -103,8 +100,7 @@ async def submit_report(
     publisher: PublisherDep,
     idempotency: IdempotencyDep,
 ) -> HTMLResponse:
-    accept_language = request.headers.get("accept-language")
-    language = choose_language(request.query_params.get("lang"), accept_language)
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -114,9 +110,7 @@ async def submit_report(
         posted = parse_urlencoded(await request.body())
     except FormInvalid:
         return refusal(language, 400, "unsupported", fresh_link=True)
-    language = choose_language(
-        posted.get("lang") or request.query_params.get("lang"), accept_language
-    )
+    language = page_language(request, posted)
 
     signer = csrf_signer(request)
     nonce = posted.get("nonce", "")

@@ -22,11 +22,11 @@ from services.ingest.api.pages import (
     Refused,
     html_page,
     is_operator,
+    page_language,
     refusal,
     sign_in,
 )
 from services.ingest.api.problems import RETRY_AFTER_S, problem
-from services.ingest.forms.i18n import choose_language
 from services.ingest.insight import InsightBook, as_json
 from services.ingest.insight_view import INSIGHT_PATH, names, render_insight, render_message
 
@@ -43,13 +43,9 @@ def _books(request: Request) -> tuple[InsightBook, PreferenceBook]:
     return request.app.state.insight, request.app.state.preferences
 
 
-def _language(request: Request) -> str:
-    return choose_language(request.query_params.get("lang"), request.headers.get("accept-language"))
-
-
 @router.get(INSIGHT_PATH, response_class=HTMLResponse, include_in_schema=False)
 async def insight_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    language = _language(request)
+    language = page_language(request)
     employee = sign_in(request, settings)
     if isinstance(employee, Refused):
         return refusal(language, employee.status, employee.reason, headers=employee.headers)
@@ -100,7 +96,7 @@ async def insight_json(request: Request, settings: SettingsDep) -> JSONResponse:
             "the insight service has not published its figures yet",
             headers={"Retry-After": str(RETRY_AFTER_S)},
         )
-    language = _language(request)
+    language = page_language(request)
     body = {
         "language": language,
         "names": names(language),

@@ -23,11 +23,10 @@ from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
 from services.common.preferences import PreferenceBook
 from services.ingest.api.deps import PublisherDep, SettingsDep
-from services.ingest.api.pages import csrf_signer, html_page, refusal, signed_in
+from services.ingest.api.pages import csrf_signer, html_page, page_language, refusal, signed_in
 from services.ingest.api.problems import RETRY_AFTER_S
 from services.ingest.forms import MEDIA_URLENCODED, FormInvalid, media_type, parse_urlencoded
 from services.ingest.forms.csrf import new_nonce
-from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.preferences import (
     PREFERENCES_PATH,
     ChoiceInvalid,
@@ -46,9 +45,7 @@ def _book(request: Request) -> PreferenceBook:
 
 @router.get(PREFERENCES_PATH, response_class=HTMLResponse, include_in_schema=False)
 async def preferences_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    language = choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -70,8 +67,7 @@ async def preferences_page(request: Request, settings: SettingsDep) -> HTMLRespo
 async def save_preferences(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> HTMLResponse:
-    accept_language = request.headers.get("accept-language")
-    language = choose_language(request.query_params.get("lang"), accept_language)
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -81,9 +77,7 @@ async def save_preferences(
         posted = parse_urlencoded(await request.body())
     except FormInvalid:
         return refusal(language, 400, "unsupported")
-    language = choose_language(
-        posted.get("lang") or request.query_params.get("lang"), accept_language
-    )
+    language = page_language(request, posted)
     signer = csrf_signer(request)
     if not signer.verify(posted.get("csrf_token"), employee.user, posted.get("nonce", "")):
         log.info("preferences page: CSRF token refused")

@@ -28,9 +28,8 @@ from schemas import DeliveryStatus, OutcomeStatus
 from schemas.signal import SignalId
 from services.common.outcomes import current_outcome
 from services.ingest.api.deps import ClientDep, SettingsDep
-from services.ingest.api.pages import html_page, is_operator, signed_in
+from services.ingest.api.pages import html_page, is_operator, page_language, signed_in
 from services.ingest.api.problems import problem
-from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     language_switch,
     layout,
@@ -411,9 +410,7 @@ def render_unknown(*, language: str, signal_id: str, valid: bool) -> str:
 
 @router.get(STATUS_PAGE_PATH + "/{signal_id}", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(request: Request, signal_id: str, settings: SettingsDep) -> HTMLResponse:
-    language = choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
