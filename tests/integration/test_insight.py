@@ -27,12 +27,11 @@ from schemas import (
     topics,
 )
 from schemas.insight import INSIGHT_KEY, reporter_ref
-from services.common.broker import EmbeddedBroker
-from services.common.kafka import ensure_topics
 from services.insight.app import APP_ID, FACTS_TOPIC
 from services.insight.facts import INPUTS
+from tests.support.broker import own_broker
 from tests.support.builders import build_routed, build_signal
-from tests.support.kafka import broker_settings, records_until_now, wait_until_processed
+from tests.support.kafka import records_until_now, wait_until_processed
 from tests.support.services import Services, service_env, wait_for
 
 pytestmark = pytest.mark.integration
@@ -41,9 +40,8 @@ pytestmark = pytest.mark.integration
 @pytest.fixture(scope="module")
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A broker of this module's own: the counts must be exactly the events made here."""
-    with EmbeddedBroker(tmp_path_factory.mktemp("insight-broker") / "broker.log") as broker:
-        ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
-        yield broker.bootstrap
+    with own_broker(tmp_path_factory.mktemp("insight-broker")) as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="module")

@@ -26,6 +26,7 @@ from tests.support.browser import (
     MeasuringProxy,
     chromium,
     layout,
+    measuring_page,
     needs_chromium,
     png_size,
 )
@@ -39,37 +40,19 @@ SCREENS = {"phone": (375, 812), "desktop": (1280, 800)}
 CREDITED = "Sanne de Vries"
 HOSTILE_DEPARTMENT = 'Klantcontact <Noord> & "Zuid" met een lange afdelingsnaam zonder spaties'
 
-MEASURE = """<!doctype html>
-<html><body style="margin:0">
-<iframe id="screen" src="%(src)s" width="%(width)d" height="%(height)d" style="border:0"></iframe>
-<script>
-document.getElementById("screen").addEventListener("load", function () {
-  var doc = this.contentDocument, win = this.contentWindow, root = doc.documentElement;
-  var width = win.innerWidth, wide = [], small = [];
-  doc.querySelectorAll("body *").forEach(function (e) {
-    var box = e.getBoundingClientRect();
-    if (box.width > 0 && (box.right > width + 0.5 || box.left < -0.5)) {
-      wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""));
-    }
-  });
-  doc.querySelectorAll(".bar a, details summary").forEach(function (e) {
-    if (e.getBoundingClientRect().height < %(min)d) { small.push(e.textContent.trim()); }
-  });
+MEASURE = measuring_page(
+    ".bar a, details summary",
+    """
   var chart = doc.querySelector("svg.chart"), box = chart.getBoundingClientRect();
-  var style = win.getComputedStyle(chart), label = chart.querySelector("text");
-  var bars = Array.prototype.filter.call(chart.querySelectorAll("rect"), function (r) {
+  var style = win.getComputedStyle(chart);
+  found.chart = {left: box.left, right: box.right, width: box.width, height: box.height,
+                 shown: style.display !== "none" && style.visibility !== "hidden"};
+  found.bars = Array.prototype.filter.call(chart.querySelectorAll("rect"), function (r) {
     return r.getBoundingClientRect().height > 0;
-  });
-  document.documentElement.setAttribute("data-layout", JSON.stringify({
-    viewport: width, scroll_width: root.scrollWidth, wide: wide, small: small,
-    lang: root.lang,
-    chart: {left: box.left, right: box.right, width: box.width, height: box.height,
-            shown: style.display !== "none" && style.visibility !== "hidden"},
-    bars: bars.length, label_px: label.getBoundingClientRect().height
-  }));
-});
-</script>
-</body></html>"""
+  }).length;
+  found.label_px = chart.querySelector("text").getBoundingClientRect().height;
+""",
+)
 
 
 def _snapshot() -> InsightSnapshot:

@@ -32,13 +32,11 @@ from schemas import (
     new_signal_id,
     topics,
 )
-from services.common.broker import EmbeddedBroker
-from services.common.kafka import ensure_topics
 from services.common.processes import terminate
 from tests.integration.conftest import EMPLOYEE_DOMAIN, NOTIFY_FROM, PUBLIC_URL, SIGNAL_ADDRESS
+from tests.support.broker import own_broker
 from tests.support.builders import build_routed, build_signal
 from tests.support.http_recorder import Recorder
-from tests.support.kafka import broker_settings
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
 from tests.support.slack_fake import SlackFake
@@ -67,9 +65,8 @@ def slack() -> Iterator[SlackFake]:
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A broker of this module's own: the session's connectors would deliver the routed
     events produced here, and race the deliveries these tests produce."""
-    with EmbeddedBroker(tmp_path_factory.mktemp("notifier-broker") / "broker.log") as broker:
-        ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
-        yield broker.bootstrap
+    with own_broker(tmp_path_factory.mktemp("notifier-broker")) as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="module")

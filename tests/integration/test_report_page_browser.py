@@ -23,6 +23,7 @@ from tests.support.browser import (
     MeasuringProxy,
     chromium,
     layout,
+    measuring_page,
     needs_chromium,
     png_size,
 )
@@ -32,33 +33,15 @@ PASSWORD = "browser-test-password-0123"
 
 pytestmark = [pytest.mark.integration, needs_chromium]
 
-MEASURE = """<!doctype html>
-<html><body style="margin:0">
-<iframe id="phone" src="%(src)s" width="%(width)d" height="%(height)d" style="border:0"></iframe>
-<script>
-document.getElementById("phone").addEventListener("load", function () {
-  var doc = this.contentDocument, win = this.contentWindow, root = doc.documentElement;
-  var width = win.innerWidth, wide = [], small = [];
-  doc.querySelectorAll("body *").forEach(function (e) {
-    var box = e.getBoundingClientRect();
-    if (box.width > 0 && (box.right > width + 0.5 || box.left < -0.5)) {
-      wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""));
-    }
-  });
-  var targets = "textarea, input[type=text], input[type=email], input[type=tel], "
-    + "button, label.choice, .bar a";
-  doc.querySelectorAll(targets).forEach(function (e) {
-    if (e.getBoundingClientRect().height < %(min)d) { small.push(e.id || e.textContent.trim()); }
-  });
+MEASURE = measuring_page(
+    "textarea, input[type=text], input[type=email], input[type=tel], button, label.choice, .bar a",
+    """
   var button = doc.querySelector("button[type=submit]").getBoundingClientRect();
-  document.documentElement.setAttribute("data-layout", JSON.stringify({
-    viewport: width, scroll_width: root.scrollWidth, wide: wide, small: small,
-    textarea_width: doc.querySelector("textarea").getBoundingClientRect().width,
-    button_width: button.width, button_height: button.height, lang: root.lang
-  }));
-});
-</script>
-</body></html>"""
+  found.textarea_width = doc.querySelector("textarea").getBoundingClientRect().width;
+  found.button_width = button.width;
+  found.button_height = button.height;
+""",
+)
 
 
 @pytest.fixture(scope="module")

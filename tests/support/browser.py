@@ -36,6 +36,41 @@ needs_chromium = pytest.mark.skipif(
 )
 
 
+_MEASURING_PAGE = """<!doctype html>
+<html><body style="margin:0">
+<iframe id="screen" src="%(src)s" width="%(width)d" height="%(height)d" style="border:0"></iframe>
+<script>
+document.getElementById("screen").addEventListener("load", function () {
+  var doc = this.contentDocument, win = this.contentWindow, root = doc.documentElement;
+  var width = win.innerWidth, wide = [], small = [];
+  doc.querySelectorAll("body *").forEach(function (e) {
+    var box = e.getBoundingClientRect();
+    if (box.width > 0 && (box.right > width + 0.5 || box.left < -0.5)) {
+      wide.push(e.tagName.toLowerCase() + (e.id ? "#" + e.id : ""));
+    }
+  });
+  doc.querySelectorAll(@TARGETS@).forEach(function (e) {
+    if (e.getBoundingClientRect().height < %(min)d) { small.push(e.id || e.textContent.trim()); }
+  });
+  var found = {viewport: width, scroll_width: root.scrollWidth, wide: wide, small: small,
+               lang: root.lang};
+@EXTRA@
+  document.documentElement.setAttribute("data-layout", JSON.stringify(found));
+});
+</script>
+</body></html>"""
+
+
+def measuring_page(targets: str, extra: str = "") -> str:
+    """A measuring page for MeasuringProxy. It finds the elements wider than the frame
+    (``wide``), the touch targets (CSS selector ``targets``) lower than MIN_TOUCH_PX
+    (``small``), the frame's width, the page's scroll width and language; ``extra`` is
+    JavaScript that adds to ``found`` (it may use doc, win and width)."""
+    return _MEASURING_PAGE.replace("@TARGETS@", json.dumps(targets)).replace(
+        "@EXTRA@", extra.replace("%", "%%")
+    )
+
+
 class MeasuringProxy:
     """GET-only loopback proxy: ``/measure?src=<path>&width=W&height=H`` is ``measure``
     (a page template with %(src)s, %(width)d, %(height)d and %(min)d) framing ``src`` at
