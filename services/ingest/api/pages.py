@@ -24,7 +24,7 @@ from services.ingest.forms.auth import (
     challenge_header,
     presents_basic,
 )
-from services.ingest.forms.csrf import CsrfSigner
+from services.ingest.forms.csrf import CsrfSigner, new_nonce
 from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import page_headers, render_message
 from services.ingest.forms.throttle import SignInThrottle
@@ -79,6 +79,12 @@ def csrf_signer(request: Request) -> CsrfSigner:
         signer = CsrfSigner.from_setting(state.settings.csrf_secret)
         state.report_csrf_signer = signer
     return signer
+
+
+def fresh_form(request: Request, user: str) -> tuple[str, str]:
+    """(CSRF token, nonce) for a new form of ``user``'s."""
+    nonce = new_nonce()
+    return csrf_signer(request).issue(user, nonce), nonce
 
 
 def sign_in(request: Request, settings: SettingsDep) -> Employee | Refused:

@@ -20,7 +20,14 @@ from schemas import Reporter
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields as log_fields
 from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
-from services.ingest.api.pages import csrf_signer, html_page, page_language, refusal, signed_in
+from services.ingest.api.pages import (
+    csrf_signer,
+    fresh_form,
+    html_page,
+    page_language,
+    refusal,
+    signed_in,
+)
 from services.ingest.api.problems import RETRY_AFTER_S, problem
 from services.ingest.api.routes.signals import Accepted
 from services.ingest.forms import (
@@ -83,13 +90,8 @@ async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
-    nonce = new_nonce()
-    page = render_form(
-        language=language,
-        user=employee.user,
-        csrf_token=csrf_signer(request).issue(employee.user, nonce),
-        nonce=nonce,
-    )
+    token, nonce = fresh_form(request, employee.user)
+    page = render_form(language=language, user=employee.user, csrf_token=token, nonce=nonce)
     return html_page(page)
 
 

@@ -23,10 +23,16 @@ from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
 from services.common.preferences import PreferenceBook
 from services.ingest.api.deps import PublisherDep, SettingsDep
-from services.ingest.api.pages import csrf_signer, html_page, page_language, refusal, signed_in
+from services.ingest.api.pages import (
+    csrf_signer,
+    fresh_form,
+    html_page,
+    page_language,
+    refusal,
+    signed_in,
+)
 from services.ingest.api.problems import RETRY_AFTER_S
 from services.ingest.forms import MEDIA_URLENCODED, FormInvalid, media_type, parse_urlencoded
-from services.ingest.forms.csrf import new_nonce
 from services.ingest.forms.preferences import (
     PREFERENCES_PATH,
     ChoiceInvalid,
@@ -50,11 +56,11 @@ async def preferences_page(request: Request, settings: SettingsDep) -> HTMLRespo
     if isinstance(employee, HTMLResponse):
         return employee
     current = _book(request).get(employee.user)
-    nonce = new_nonce()
+    token, nonce = fresh_form(request, employee.user)
     page = render_preferences(
         language=language,
         user=employee.user,
-        csrf_token=csrf_signer(request).issue(employee.user, nonce),
+        csrf_token=token,
         nonce=nonce,
         notify=current.notify if current else True,
         credit=bool(current and current.credit_name),
@@ -92,11 +98,11 @@ async def save_preferences(
         errors: dict[str, str] | None = None,
         saved: bool = False,
     ) -> HTMLResponse:
-        nonce = new_nonce()
+        token, nonce = fresh_form(request, employee.user)
         body = render_preferences(
             language=language,
             user=employee.user,
-            csrf_token=signer.issue(employee.user, nonce),
+            csrf_token=token,
             nonce=nonce,
             notify=notify,
             credit=credit,
