@@ -173,6 +173,7 @@ def test_the_page_tells_the_story_in_english_and_dutch(client, book) -> None:  #
         "2025-03-14 19:30 UTC Ticket 4711 resolved",
     ):
         assert line in english, line
+    assert 'href="/report/preferences?lang=en"' in page(client, case).text  # opt out here
     dutch = words(page(client, case, "nl"))
     assert "Opgelost: ticket 4711" in dutch
     assert (

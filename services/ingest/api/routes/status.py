@@ -35,6 +35,7 @@ from services.ingest.forms.page import (
     layout,
     report_href,
 )
+from services.ingest.forms.preferences import preferences_href
 from services.ingest.status import SignalStatus, StatusBook, Step, status_json, story
 
 router = APIRouter()
@@ -50,6 +51,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "updated": "Last update",
         "refresh": "Look again",
         "another": "Report another",
+        "preferences": "Choose what you hear back",
         "unknown_title": "Not known yet",
         "unknown_body": (
             "There is no news about this reference yet. If you just sent it, it is most "
@@ -123,6 +125,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "updated": "Laatst bijgewerkt",
         "refresh": "Opnieuw bekijken",
         "another": "Nog een melding doen",
+        "preferences": "Kies wat je terughoort",
         "unknown_title": "Nog niet bekend",
         "unknown_body": (
             "Er is nog geen nieuws over dit kenmerk. Heb je de melding net verstuurd, dan "
@@ -382,7 +385,8 @@ def render_status(
 {render_story(story(status, original), status, language)}
 <p class="help">{_e(t["updated"])}: {_e(updated)}</p>
 <a class="button" href="{_e(status_href(status.signal_id, language))}">{_e(t["refresh"])}</a>
-<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>"""
+<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>
+<a class="link" href="{_e(preferences_href(language))}">{_e(t["preferences"])}</a>"""
     return _layout(language, status.signal_id, t["title"], content)
 
 
