@@ -17,7 +17,18 @@ import yaml
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from schemas import DeadLetter, DeliveryResult, RoutedSignal, Signal, topics
+from schemas import (
+    DeadLetter,
+    DeliveryResult,
+    InsightSnapshot,
+    NotificationPreference,
+    Outcome,
+    RecordChange,
+    RoutedSignal,
+    Signal,
+    topics,
+)
+from schemas.insight import INSIGHT_KEY
 from schemas.signal import SCHEMA_VERSION
 
 FILE = Path(__file__).parent / "asyncapi.yaml"
@@ -27,7 +38,12 @@ SCHEMA_REF = "#/components/schemas/{model}"
 
 # The consumer group each stream worker joins (its Faust app id). Ingest's status view
 # reads every partition itself, outside any group.
-CONSUMER_GROUPS = {"processor": "antenna-processor", "connectors": "antenna-connectors"}
+CONSUMER_GROUPS = {
+    "processor": "antenna-processor",
+    "connectors": "antenna-connectors",
+    "notifier": "antenna-notifier",
+    "insight": "antenna-insight",
+}
 
 SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
 # `antenna dlq replay` (client id antenna-dlq) re-publishes a parked record to the topic it
@@ -70,7 +86,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "open a ticket for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.ROUTED_CRM: TopicContract(
@@ -80,7 +96,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "or opportunity for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.TRIAGE: TopicContract(
@@ -90,7 +106,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "send to triage. It never reaches a customer-facing system by itself.",
         SIGNAL_ID_KEY,
         senders=("processor",),
-        receivers=("ingest",),
+        receivers=("ingest", "insight"),
     ),
     topics.DUPLICATES: TopicContract(
         RoutedSignal,
@@ -102,7 +118,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
         senders=("processor",),
-        receivers=("connectors", "ingest"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.DLQ: TopicContract(
@@ -114,7 +130,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "replay letters with `antenna dlq`. A letter's id is its place here: "
         "<partition>-<offset>.",
         "The key of the original record, unchanged; absent when the original had none.",
-        senders=("processor", "connectors"),
+        senders=("processor", "connectors", "notifier", "insight"),
         receivers=(REPLAYER,),
         key_may_be_absent=True,
     ),
@@ -125,6 +141,57 @@ CONTRACTS: dict[str, TopicContract] = {
         "ticket or lead id and link), retrying, failed or dead.",
         SIGNAL_ID_KEY,
         senders=("connectors",),
+        receivers=("ingest", "notifier", "insight"),
+    ),
+    topics.OUTCOMES: TopicContract(
+        Outcome,
+        "What became of a case at its destination",
+        "One change of the status of a case's ticket or lead at its destination: opened, "
+        "in_progress, resolved or closed (desks), won or lost (CRMs), with the time of the "
+        "change at the source and the source's event id. Published at least once and in "
+        "no particular order: fold them by event_id and changed_at "
+        "(services.common.outcomes.fold_outcome); a late in_progress never overwrites "
+        "resolved. The notifier tells the reporters that their case was resolved or won.",
+        "The case id: the signal_id of the case's first report (its cluster_id), UTF-8. "
+        "With the same partition count and partitioner, a case's outcomes land in the "
+        "partition number of its routed record.",
+        senders=("connectors", "ingest"),
+        receivers=("notifier", "connectors", "ingest", "insight"),
+    ),
+    topics.RECORD_CHANGES: TopicContract(
+        RecordChange,
+        "A destination's change to a record, before its case is known",
+        "A verified vendor webhook event that names a record but not its case: HubSpot's "
+        "deal stage changes. Ingest holds no vendor credentials; the connector of the "
+        "destination looks the record up in its system, finds the case and publishes the "
+        "Outcome on signals.outcomes, with this change's event_id.",
+        "The record's id at the vendor (e.g. the HubSpot deal id), UTF-8.",
+        senders=("ingest",),
+        receivers=("connectors",),
+    ),
+    topics.PREFERENCES: TopicContract(
+        NotificationPreference,
+        "What employees want to hear back",
+        "An employee's choice about notifications (notify false: tell them nothing), "
+        "written by the report page's preferences (/report/preferences). Compacted: the "
+        "latest record per employee is kept for good; a record without a value (a "
+        "tombstone) restores the default, which is to tell them.",
+        "The employee_id as in Reporter.employee_id, or the e-mail address of someone "
+        "known only by mail; equal to the value's employee_id.",
+        senders=("ingest",),
+        receivers=("notifier", "ingest"),
+    ),
+    topics.INSIGHT: TopicContract(
+        InsightSnapshot,
+        "The programme's insight, summarised",
+        "What the insight app publishes for the programme lead's page (/insight): signals "
+        "per week by channel, kind, category and department, participation per "
+        "department, outcomes and the reports that mattered, over the last "
+        "ANTENNA_INSIGHT_HORIZON_WEEKS weeks. Counts and pseudonymous reporter references "
+        "only: nothing about a customer, no employee's name. Compacted: the latest "
+        "snapshot is what counts.",
+        f'Always "{INSIGHT_KEY}", so that compaction keeps the latest snapshot.',
+        senders=("insight",),
         receivers=("ingest",),
     ),
 }

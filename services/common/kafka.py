@@ -21,6 +21,11 @@ log = logging.getLogger(__name__)
 
 RETENTION_MS = "retention.ms"
 MIN_INSYNC_REPLICAS = "min.insync.replicas"
+CLEANUP_POLICY = "cleanup.policy"
+SEGMENT_MS = "segment.ms"
+# insight.summary gets a new snapshot every half minute while signals come in, and
+# compaction never touches the active segment: roll it hourly so old snapshots go.
+INSIGHT_SEGMENT_MS = str(3_600_000)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -68,10 +73,15 @@ def wait_for_broker(
 
 def topic_config(settings: CommonSettings, name: str) -> dict[str, str]:
     """The configuration a topic is created with: writes need ``min.insync.replicas``
-    copies, and the dead letters stay for ``dlq_retention_days``."""
+    copies, the dead letters stay for ``dlq_retention_days``, and the compacted topics
+    (employees' preferences) keep their latest record per key."""
     config = {MIN_INSYNC_REPLICAS: str(settings.min_insync_replicas)}
     if name == topics.DLQ:
         config[RETENTION_MS] = str(settings.dlq_retention_ms)
+    if name in topics.COMPACTED:
+        config[CLEANUP_POLICY] = "compact"  # the latest record per key, kept for good
+    if name == topics.INSIGHT:
+        config[SEGMENT_MS] = INSIGHT_SEGMENT_MS
     return config
 
 

@@ -195,9 +195,10 @@ class Supervisor:
         self._tell(name, worker, f"{line}; see {worker.log_path}")
 
     def _tell(self, name: str, worker: _Worker, line: str) -> None:
-        self.report(line)
+        # The service's log first: whoever reads the console line finds it there too.
         with worker.log_path.open("a") as log:
             log.write(f"antenna up: {line}\n")
+        self.report(line)
 
     def stop(self) -> None:
         for name in reversed(list(self._workers)):

@@ -15,7 +15,6 @@ for in-flight events ends and the next owner of the partition starts from it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -27,11 +26,17 @@ from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import REPLAY_HEADER, dead_letter
-from services.common.faust_app import acked_table, make_faust_app, raw_topic
+from services.common.faust_app import (
+    acked_table,
+    let_go,
+    make_faust_app,
+    pause_until_rebalance,
+    raw_topic,
+)
 from services.common.logging import fields
-from services.connectors import metrics
+from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
-from services.connectors.delivery import Pause, deliver_in_order
+from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
     Entry,
     entry_from,
@@ -49,8 +54,6 @@ from services.connectors.settings import ConnectorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-connectors"
 DAY = 86400.0
-# How soon a waiting signal notices a rebalance or a shutdown (well within the session).
-RELEASE_CHECK_S = 0.5
 Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
 # Which connector handles a routed signal; None: not ours (e.g. a triage duplicate).
 Chooser = Callable[[RoutedSignal], Connector | None]
@@ -81,15 +84,6 @@ def replay_of(event: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def let_go(event: Any) -> None:
-    """Stop holding ``event`` without acking it. A rebalance or a shutdown first waits
-    until every event a stream took is acked (faust 0.15.3 Consumer.wait_empty, which
-    drops messages flagged ``acked``). Flagging the message, instead of acking it
-    through the stream, keeps its offset out of the commit: the partition's next owner
-    (this worker again, after the seek to the committed offset) starts from it."""
-    event.message.acked = True
-
-
 def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
@@ -112,27 +106,6 @@ def create_app(
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
-
-    def pause_until_rebalance(taken_in: int) -> Pause:
-        """A wait for a paused destination: cancellable, and cut short (False) when a
-        rebalance or a shutdown starts after the event was taken, so that neither waits
-        for us. Only then: every rebalance ends with a seek to the committed offsets, so
-        the signal let go is read again (a rebalance that was already under way when
-        the event was taken has done its seek). ``taken_in``: the rebalance count then."""
-
-        def released() -> bool:
-            return bool(app.rebalancing_count != taken_in or app.should_stop)
-
-        async def pause(seconds: float) -> bool:
-            deadline = time.monotonic() + seconds
-            while not released():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return True
-                await asyncio.sleep(min(left, RELEASE_CHECK_S))
-            return False
-
-        return pause
 
     async def park(event: Any, stage: str, error: str, **extra: Any) -> None:
         msg = event.message
@@ -200,7 +173,7 @@ def create_app(
             routed,
             policy,
             health[destination],
-            pause_until_rebalance(taken_in),
+            pause_until_rebalance(app, taken_in),
             announce,
             waiting=resumed(entry),
         )
@@ -263,4 +236,6 @@ def create_app(
     app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
         agent(by_destination)
     )
+    # What became of the records: polled, or looked up for a vendor's webhook.
+    outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

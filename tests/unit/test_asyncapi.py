@@ -14,9 +14,12 @@ from pydantic import BaseModel
 
 import services.common.dead_letters
 import services.connectors.app
+import services.insight.app
+import services.notifier.app
 import services.processor.app
-from schemas import DeadLetter, DeliveryResult, topics
+from schemas import DeadLetter, DeliveryResult, NotificationPreference, Outcome, topics
 from schemas import asyncapi as contract
+from services.insight.summary import summarise
 from tests.support.builders import build_routed, build_signal
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "asyncapi"
@@ -122,8 +125,23 @@ def _sent_and_received(doc: dict[str, Any]) -> dict[str, tuple[set[str], set[str
 def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> None:
     parties = _sent_and_received(doc)
     assert parties[topics.RAW] == ({"ingest", "antenna-dlq"}, {"processor", "ingest"})
-    assert parties[topics.DUPLICATES] == ({"processor", "antenna-dlq"}, {"connectors", "ingest"})
-    assert parties[topics.DLQ] == ({"processor", "connectors"}, {"antenna-dlq"})
+    assert parties[topics.DUPLICATES] == (
+        {"processor", "antenna-dlq"},
+        {"connectors", "ingest", "notifier", "insight"},
+    )
+    assert parties[topics.DLQ] == (
+        {"processor", "connectors", "notifier", "insight"},
+        {"antenna-dlq"},
+    )
+    # Pollers and HubSpot lookups in the connectors, Zendesk and Jira webhooks in ingest;
+    # the connectors fold them into what their pollers compare with.
+    assert parties[topics.OUTCOMES] == (
+        {"connectors", "ingest"},
+        {"notifier", "connectors", "ingest", "insight"},
+    )
+    assert parties[topics.RECORD_CHANGES] == ({"ingest"}, {"connectors"})
+    assert parties[topics.PREFERENCES] == ({"ingest"}, {"notifier", "ingest"})
+    assert parties[topics.INSIGHT] == ({"insight"}, {"ingest"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
     for topic, (senders, _) in parties.items():
         assert senders, f"nobody publishes {topic}"
@@ -141,13 +159,20 @@ def test_consumer_groups_are_the_workers_app_ids(doc: dict[str, Any]) -> None:
     assert contract.CONSUMER_GROUPS == {
         "processor": services.processor.app.APP_ID,
         "connectors": services.connectors.app.APP_ID,
+        "notifier": services.notifier.app.APP_ID,
+        "insight": services.insight.app.APP_ID,
     }
     groups = {
         op["tags"][0]["name"]: op["bindings"]["kafka"]["groupId"]["enum"]
         for op in doc["operations"].values()
         if "bindings" in op
     }
-    assert groups == {"processor": ["antenna-processor"], "connectors": ["antenna-connectors"]}
+    assert groups == {
+        "processor": ["antenna-processor"],
+        "connectors": ["antenna-connectors"],
+        "notifier": ["antenna-notifier"],
+        "insight": ["antenna-insight"],
+    }
 
 
 def _payload_validator(doc: dict[str, Any], topic: str) -> Draft7Validator:
@@ -173,6 +198,20 @@ SAMPLES: dict[str, BaseModel] = {
     topics.DLQ: DeadLetter(
         stage="processor", error="bad", topic=topics.RAW, partition=0, offset=7, payload="{", at=NOW
     ),
+    topics.OUTCOMES: Outcome(
+        case_id="01JD6W2Q7X5N6G2M3K4P5R6S7T",
+        status="resolved",
+        changed_at=NOW,
+        record_id="4711",
+        destination="servicedesk",
+        connector="request_tracker",
+        event_id="rt:4711:resolved:2025-03-14T09:30:00Z",
+        observed_at=NOW,
+    ),
+    topics.PREFERENCES: NotificationPreference(
+        employee_id="e-1001", notify=False, credit_name="Sam Example", updated_at=NOW
+    ),
+    topics.INSIGHT: summarise([], {}, NOW, 2),
 }
 
 
