@@ -31,7 +31,15 @@ import pytest
 
 import services.common.language as language
 import services.common.message_text as message_text
+import services.connectors.crm as crm
+import services.connectors.zendesk as zendesk
+import services.ingest.api.routes.forms as forms_route
+import services.ingest.chat as chat
+import services.ingest.chat.slack as slack
+import services.ingest.chat.teams as teams
 import services.ingest.email.parse as email_parse
+import services.ingest.email.trust as email_trust
+import services.processor.classifier as classifier
 import services.processor.classifier.model as model
 import services.processor.classifier.rules as rules
 from services.common.message_text import clean_text, report_content
@@ -186,9 +194,25 @@ def test_header_sections_over_the_cap_are_refused() -> None:
 
 # --- every pattern --------------------------------------------------------------------------
 
-# The text cleaner, the classifier's rules and its model's input preparation, language
-# detection and the e-mail parser: everything that runs patterns on what people send.
-PATTERN_MODULES = (message_text, rules, model, language, email_parse)
+# Everything that runs patterns on what people send: the text cleaner, the classifier's
+# rules and its model's input preparation, language detection, the e-mail parser and its
+# sender checks, the chat adapters, form posts, and the connectors' text for a vendor.
+# (services.common.processes and services.dlq match only our own metrics and ids.)
+PATTERN_MODULES = (
+    message_text,
+    rules,
+    model,
+    classifier,
+    language,
+    email_parse,
+    email_trust,
+    chat,
+    slack,
+    teams,
+    forms_route,
+    crm,
+    zendesk,
+)
 # Functions that compile rule sources, not input.
 SOURCE_FUNCTIONS = frozenset({"_rx", "lexicon"})
 
@@ -206,7 +230,12 @@ def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
         elif isinstance(value, dict):
             for key, item in value.items():
                 yield from found(f"{name}[{key}]", item)
-        elif isinstance(value, type) and value.__module__ in {m.__name__ for m in PATTERN_MODULES}:
+        elif (
+            isinstance(value, type)
+            and value.__module__ in {m.__name__ for m in PATTERN_MODULES}
+            and id(value) not in seen
+        ):
+            seen.add(id(value))  # a class whose attributes refer back to it (an enum)
             for attribute, item in vars(value).items():
                 yield from found(f"{name}.{attribute}", item)
 
