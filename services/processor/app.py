@@ -1,4 +1,4 @@
-"""The processor as a Faust app. Agents only loop: decode, call a handler, send.
+"""The processor as a Faust app. Agents only loop: take a batch, call handlers, send.
 
 signals.raw (key signal_id, N partitions)
   -> classify: validate (invalid -> signals.dlq) and classify, in parallel per partition
@@ -10,16 +10,28 @@ The judge stage is a single partition on purpose: one customer may be known by p
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
 
+Both stages work in batches (``ANTENNA_PROCESSOR_BATCH_SIZE`` events, or what came within
+``ANTENNA_PROCESSOR_BATCH_WAIT_MS``): every output of a batch is handed to the producer at
+once and the acknowledgements are awaited together, and only then are the batch's input
+offsets released for commit (at-least-once). A round trip to the broker, or to a worker
+process, is paid per batch instead of per signal.
+
 Classification runs in worker processes (services.common.budget) with a time budget,
-``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
-that reason, its worker is killed and replaced, and the partition goes on. The workers
-are forked once the model is trained, so they start with it. The classify agent runs one
-actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 1, which keeps each partition's
-order). With more, signals are classified side by side on several cores and offsets are
-committed only up to the oldest signal not yet handed over (at-least-once holds), but two
-signals of one partition classified at the same moment may reach the judge stage in
-either order, as signals of different partitions always could. More processor replicas
-scale out without that.
+``ANTENNA_CLASSIFY_BUDGET_S``: one call per batch, under that budget. When a batch does
+not come back in time (or its worker dies, or it raises), each of its signals is
+classified again on its own under the same budget, so a hostile message parks only
+itself: it is parked on signals.dlq with the reason, its worker is killed and replaced,
+and the partition goes on. The workers are forked once the model is trained, so they
+start with it. The classify agent runs one actor per worker (``ANTENNA_CLASSIFY_WORKERS``,
+default 1, which keeps each partition's order). With more, batches are classified side by
+side on several cores and offsets are committed only up to the oldest signal not yet
+handed over (at-least-once holds), but two signals of one partition in different batches
+may reach the judge stage in either order, as signals of different partitions always
+could. More processor replicas scale out without that.
+
+The judge stage decides a batch's signals one after the other (each decision sees the
+memory the previous one left), then waits once for the broker to acknowledge the dedupe
+memory's writes, and only then hands any of the batch's events on.
 """
 
 from __future__ import annotations
@@ -28,25 +40,34 @@ import logging
 import os
 import re
 import time
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import faust
+from faust.types import EventT
 
-from schemas import topics
-from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from schemas import Signal, topics
+from services.common.broker_errors import (
+    BrokerRefused,
+    BrokerRetry,
+    all_acknowledged,
+    with_retries,
+)
 from services.common.budget import ChildPool, OverBudget
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
-from services.common.faust_app import acked_table, make_faust_app, raw_topic
+from services.common.faust_app import acked_table, let_go, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     InvalidSignal,
-    assess,
+    Judgement,
+    assess_many,
     decode_classified,
     decode_signal,
     judge,
@@ -57,16 +78,45 @@ from services.processor.settings import ProcessorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-processor"
 CLASSIFIED_TOPIC = f"{APP_ID}-classified"
-# The judge stage stops with this exit code when the broker refuses a write for good.
+# A stage stops with this exit code when the broker refuses a write for good.
 EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 
 
-def classify_message(value: bytes | None) -> bytes:
-    """A raw signal in, the hand-over to the judge stage out (JSON): what a classify
-    worker runs. InvalidSignal when the message is not a valid Signal."""
-    return assess(decode_signal(value)).model_dump_json().encode()
+def classify_messages(values: Sequence[bytes | None]) -> list[bytes | str]:
+    """Raw signals in; for each, in order, the hand-over to the judge stage (JSON) or,
+    for a message that is not a valid Signal, why (str). What a classify worker runs:
+    one call per batch, so poison is answered per message, not raised for the batch."""
+    decoded: list[Signal | str] = []
+    for value in values:
+        try:
+            decoded.append(decode_signal(value))
+        except InvalidSignal as exc:
+            decoded.append(str(exc))
+    assessed = iter(assess_many([item for item in decoded if isinstance(item, Signal)]))
+    return [
+        item if isinstance(item, str) else next(assessed).model_dump_json().encode()
+        for item in decoded
+    ]
+
+
+def over_budget_reason(budget_s: float) -> str:
+    return (
+        f"classification took longer than its budget of {budget_s:g} s "
+        "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on"
+    )
+
+
+@dataclass(frozen=True)
+class Parked:
+    """An event set aside on signals.dlq, and why."""
+
+    reason: str
+
+
+# What a stage hands on for one event: a record for a topic, or a dead letter.
+Output = tuple[str, bytes | None, bytes] | Parked
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
@@ -92,6 +142,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             topics.DLQ,
         )
     }
+    outputs[CLASSIFIED_TOPIC] = classified
     memory = acked_table(app, "dedupe-memory", partitions=1)
     deduper = Deduper(
         memory,
@@ -102,81 +153,148 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         ),
     )
     crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
+    budget = settings.classify_budget_s
+    batch_size, batch_wait_s = (
+        settings.processor_batch_size,
+        settings.processor_batch_wait_ms / 1000,
+    )
 
-    async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
-        # Wait for the ack: the input offset is committed only after the hand-over is safe.
-        await (await outputs[topic].send(key=key, value=value))
+    async def hand_on(events: Sequence[Any], handed: Sequence[Output]) -> None:
+        """Send each event's output (in order), then await every acknowledgement; a
+        transient broker error is retried per record (BrokerRefused: see stop_stage)."""
+        writes: list[tuple[str, Callable[[], Awaitable[Awaitable[Any]]]]] = []
+        for event, output in zip(events, handed, strict=True):
+            if isinstance(output, Parked):
+                writes.append((topics.DLQ, partial(_send_letter, event, output.reason)))
+            else:
+                topic, key, value = output
+                writes.append((topic, partial(outputs[topic].send, key=key, value=value)))
+        try:
+            await all_acknowledged(writes, BROKER_RETRY)
+        except BrokerRefused as refused:
+            index = refused.index or 0
+            raise WriteRefused(events[index].key if events else None, refused) from refused
+        for event, output in zip(events, handed, strict=True):
+            if isinstance(output, Parked):
+                metrics.DEAD_LETTERS.labels("processor").inc()
+                msg = event.message
+                log.warning(
+                    "parked on dlq",
+                    extra=fields(topic=msg.topic, offset=msg.offset, error=output.reason[:200]),
+                )
 
-    async def park(event: Any, error: str) -> None:
+    def _send_letter(event: Any, reason: str) -> Awaitable[Awaitable[Any]]:
         msg = event.message
         letter = dead_letter(
-            "processor", error, msg.topic, msg.partition, msg.offset, event.key, event.value
+            "processor", reason, msg.topic, msg.partition, msg.offset, event.key, event.value
         )
-        await send_acked(topics.DLQ, event.key, letter.model_dump_json().encode())
-        metrics.DEAD_LETTERS.labels("processor").inc()
-        log.warning(
-            "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
-        )
+        return outputs[topics.DLQ].send(key=event.key, value=letter.model_dump_json().encode())
+
+    async def classify_one(value: bytes | None) -> bytes | Parked:
+        try:
+            [result] = await classifiers.run(budget, classify_messages, [value])
+        except OverBudget:
+            metrics.OVER_BUDGET.inc()
+            return Parked(over_budget_reason(budget))
+        except Exception as exc:  # a bug, or a worker lost: park it, the partition goes on
+            log.exception("cannot classify message")
+            return Parked(f"{type(exc).__name__}: {exc}")
+        return Parked(result) if isinstance(result, str) else result
+
+    async def classify_batch(values: Sequence[bytes | None]) -> list[bytes | Parked]:
+        if len(values) == 1:
+            return [await classify_one(values[0])]
+        try:
+            results = await classifiers.run(budget, classify_messages, values)
+        except Exception as exc:
+            # Over budget, a worker lost, or a bug: one message must not park the others.
+            # Each gets its own call and its own budget.
+            log.warning(
+                "a batch was not classified; classifying its signals one by one",
+                extra=fields(signals=len(values), error=type(exc).__name__),
+            )
+            return [await classify_one(value) for value in values]
+        return [Parked(result) if isinstance(result, str) else result for result in results]
 
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
-        budget = settings.classify_budget_s
-        async for event in stream.events():
+        async for events in batches(stream, batch_size, batch_wait_s):
             try:
-                handover = await classifiers.run(budget, classify_message, event.value)
-            except InvalidSignal as exc:
-                await park(event, str(exc))
-                continue
-            except OverBudget:
-                metrics.OVER_BUDGET.inc()
-                await park(
-                    event,
-                    f"classification took longer than its budget of {budget:g} s "
-                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+                results = await classify_batch([event.value for event in events])
+                await hand_on(
+                    events,
+                    [
+                        result
+                        if isinstance(result, Parked)
+                        else (CLASSIFIED_TOPIC, event.key, result)
+                        for event, result in zip(events, results, strict=True)
+                    ],
                 )
-                continue
-            except Exception as exc:  # a bug must not stop the partition: park and go on
-                log.exception("cannot classify message")
-                await park(event, f"{type(exc).__name__}: {exc}")
-                continue
-            await (await classified.send(key=event.key, value=handover))
+            except WriteRefused as refused:
+                stop_stage("classify", refused)
+            except BaseException:
+                _let_go_all(events)
+                raise
 
-    async def judge_event(event: Any) -> None:
-        """Judge one event and hand it on. BrokerRefused when the broker will not take
-        what must be written first."""
-        started = time.perf_counter()
-        now = datetime.now(UTC)
+    def judge_one(stream: Any, event: Any) -> tuple[str | None, Judgement | Parked]:
+        """Decide one event; its memory writes are made, not yet acknowledged."""
+        stream._set_current_event(event)  # table writes go to this event's partition
         try:
             handover = decode_classified(event.value)
             result = judge(
-                handover.signal, handover.classification, deduper, rules.rules, now, handover.topic
+                handover.signal,
+                handover.classification,
+                deduper,
+                rules.rules,
+                datetime.now(UTC),
+                handover.topic,
             )
         except Exception as exc:  # poison, or a bug: park it, the partition goes on
             if isinstance(exc, InvalidSignal):
-                reason = str(exc)
-            else:
-                log.exception("cannot judge message")
-                reason = f"{type(exc).__name__}: {exc}"
-            await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
-            return
-        # Remembered before handed on: see AckedTable.
-        await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+                return None, Parked(str(exc))
+            log.exception("cannot judge message")
+            return None, Parked(f"{type(exc).__name__}: {exc}")
+        finally:
+            stream._set_current_event(None)
+        return handover.signal.signal_id, result
+
+    async def judge_batch(stream: Any, events: Sequence[Any]) -> None:
+        """Judge a batch and hand it on. BrokerRefused when the broker will not take
+        what must be written first."""
+        started = time.perf_counter()
+        judged = [judge_one(stream, event) for event in events]
+        # Remembered before anything is handed on: see AckedTable.
+        try:
+            await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+        except BrokerRefused as refused:  # the batch is judged again from its first
+            raise WriteRefused(events[0].key, refused) from refused
         crash_point("judge.remembered")
-        if result.topic is not None and result.routed is not None:
-            send = partial(
-                send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
-            )
-            await with_retries(send, result.topic, BROKER_RETRY)
+        sending: list[Any] = []
+        handed: list[Output] = []
+        for event, (_, result) in zip(events, judged, strict=True):
+            if isinstance(result, Parked):
+                sending.append(event)
+                handed.append(result)
+            elif result.topic is not None and result.routed is not None:
+                sending.append(event)
+                handed.append((result.topic, result.key, result.routed.model_dump_json().encode()))
+        await hand_on(sending, handed)
         crash_point("judge.handed-on")
-        _count(result, handover.signal.signal_id, time.perf_counter() - started)
+        seconds = time.perf_counter() - started
+        for signal_id, result in judged:
+            if signal_id is not None and not isinstance(result, Parked):
+                _count(result, signal_id, seconds)
 
     @app.agent(classified)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+        async for events in batches(stream, batch_size, batch_wait_s):
             try:
-                await judge_event(event)
-            except BrokerRefused as refused:
-                stop_judging(event.key, refused)
+                await judge_batch(stream, events)
+            except WriteRefused as refused:
+                stop_stage("judge", refused)
+            except BaseException:
+                _let_go_all(events)
+                raise
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -185,16 +303,42 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     return app
 
 
-def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:
-    """Stop the worker at once, loudly, with the signal's offset uncommitted: it is
-    judged again after the restart. Not by raising: Faust restarts a crashed agent,
-    which goes on with the next events, past the one it crashed on (seen in
+def batches(
+    stream: faust.StreamT[bytes], size: int, wait_s: float
+) -> AsyncIterator[Sequence[EventT[bytes]]]:
+    """Up to ``size`` events at a time, or those that came within ``wait_s``. Faust acks
+    (lets commit) a batch's events when the loop asks for the next batch."""
+    return cast(faust.Stream[bytes], stream).take_events(size, within=wait_s)
+
+
+def _let_go_all(events: Sequence[Any]) -> None:
+    """A batch that did not finish (cancelled at a stop, or a bug): none of its offsets
+    may be committed, though take_events acks what it yielded when it is left."""
+    for event in events:
+        let_go(event)
+
+
+class WriteRefused(Exception):
+    """The broker refused a stage's write for good (``refused``), for the event keyed
+    ``key``."""
+
+    def __init__(self, key: bytes | None, refused: BrokerRefused) -> None:
+        super().__init__(str(refused))
+        self.key = key
+        self.refused = refused
+
+
+def stop_stage(stage: str, stopped: WriteRefused) -> NoReturn:
+    """Stop the worker at once, loudly, with the batch's offsets uncommitted: its
+    signals are read again after the restart. Not by raising: Faust restarts a crashed
+    agent, which goes on with the next events, past the ones it crashed on (seen in
     tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
     key) is logged."""
-    text = (key or b"").decode("ascii", "replace")
+    text = (stopped.key or b"").decode("ascii", "replace")
     signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
+    refused = stopped.refused
     log.critical(
-        "judge stage stopped: the broker refused a write; the signal is judged again "
+        f"{stage} stage stopped: the broker refused a write; the signal is read again "
         "after a restart",
         extra=fields(
             signal_id=signal_id,
