@@ -3,6 +3,7 @@
 from schemas.classification import Category, Classification, Kind, Urgency
 from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
+from schemas.incident import Incident, IncidentReport, IncidentStatus
 from schemas.outcome import Outcome, OutcomeStatus
 from schemas.preference import NotificationPreference
 from schemas.routing import Dedupe, Destination, RoutedSignal
@@ -31,6 +32,9 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Destination",
+    "Incident",
+    "IncidentReport",
+    "IncidentStatus",
     "Kind",
     "NotificationPreference",
     "Outcome",

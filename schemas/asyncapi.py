@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
     NotificationPreference,
     Outcome,
     RoutedSignal,
@@ -165,6 +166,21 @@ CONTRACTS: dict[str, TopicContract] = {
         "known only by mail; equal to the value's employee_id.",
         senders=("ingest",),
         receivers=("notifier",),
+    ),
+    topics.INCIDENTS: TopicContract(
+        Incident,
+        "Possible outages",
+        "Several different customers, reported by different employees, with one problem "
+        "within a short time (same category, alike wording; optionally the same place): "
+        "opened, updated as more reports join, closed after a quiet period. Each report "
+        "stays its own case. The service desk gets one ticket per incident (the incident "
+        "arrives on signals.routed.servicedesk as a RoutedSignal whose signal_id is the "
+        "incident_id, rule_id 'incident', source 'antenna-incidents'; later reports and "
+        "the closing are notes on signals.duplicates). Every change carries the whole "
+        "incident with a higher version: keep the highest per incident_id.",
+        "The incident_id (ULID), UTF-8: also the case id of the incident's ticket.",
+        senders=("processor",),
+        receivers=(),
     ),
 }
 

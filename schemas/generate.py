@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
     NotificationPreference,
     Outcome,
     RoutedSignal,
@@ -26,6 +27,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "outcome": Outcome,
     "notification_preference": NotificationPreference,
+    "incident": Incident,
 }
 
 

@@ -11,6 +11,8 @@ DELIVERED = "signals.delivered"
 OUTCOMES = "signals.outcomes"
 # Each employee's NotificationPreference, keyed by employee_id; compacted.
 PREFERENCES = "employees.preferences"
+# Possible outages: several customers, one problem (Incident), keyed by incident_id.
+INCIDENTS = "signals.incidents"
 
 ALL = (
     RAW,
@@ -22,6 +24,7 @@ ALL = (
     DELIVERED,
     OUTCOMES,
     PREFERENCES,
+    INCIDENTS,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
 COMPACTED = frozenset({PREFERENCES})
