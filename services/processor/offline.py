@@ -158,7 +158,7 @@ def load_rules(path: Path | None) -> RuleSet:
 PARALLEL_FROM = 200  # rows; below this a process pool costs more than it saves
 
 
-def _assessed(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
+def assess_all(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
     workers = os.cpu_count() or 1
@@ -199,7 +199,7 @@ def run(
             results.append((row.get("id"), _first_line(exc)))
     progress = err.isatty()
     errors = 0
-    assessed = _assessed(signals)
+    assessed = assess_all(signals)
     for done, ((number, _, _), item) in enumerate(zip(rows, results, strict=True), start=1):
         if isinstance(item, dict):
             try:
