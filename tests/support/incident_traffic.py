@@ -18,10 +18,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from schemas import Classification, Incident, Signal
-from services.processor.domain.incidents import IncidentPolicy
+from schemas import Category, Classification, Incident, Kind, Signal
+from services.processor.domain.incidents import IncidentPolicy, Report, report_of
 from services.processor.offline import signal_from_row
 from services.processor.offline_incidents import detect, given_classification, with_place
+from tests.support.builders import build_signal
 
 Row = dict[str, Any]
 PROCESSOR = Path(__file__).parents[2] / "services" / "processor"
@@ -270,3 +271,58 @@ def quiet_days(
     pool = labelled_rows()
     for n in range(days):
         yield quiet_day(rng, start + timedelta(days=n), reports, pool, prefix=f"day{n}")
+
+
+# --- single reports, for the detector's own tests --------------------------------------
+
+POLICY = IncidentPolicy()
+
+
+def complaint(category: Category = Category.payments_cards) -> Classification:
+    return Classification(
+        kind=Kind.complaint,
+        confidence=0.9,
+        category=category,
+        language="en",
+        classifier_version="t",
+    )
+
+
+def report(
+    text: str,
+    at: datetime,
+    customer: dict[str, Any] | None = None,
+    employee: str = "e-1",
+    category: Category = Category.payments_cards,
+    **signal: Any,
+) -> Report:
+    made = report_of(
+        build_signal(
+            text=text,
+            received_at=at,
+            customer=customer,
+            reporter={"employee_id": employee, "department": "Retail"},
+            **signal,
+        ),
+        complaint(category),
+        POLICY,
+    )
+    assert made is not None
+    return made
+
+
+SHOPS = ("supermarket", "bakery", "pharmacy", "petrol station", "garden centre", "DIY store")
+
+
+def outage_reports(count: int, start: datetime, every: timedelta) -> list[Report]:
+    """Reports of one card outage, alike enough that the fifth opens the incident."""
+    return [
+        report(
+            f"Her card was declined at the terminal of the {SHOPS[n % len(SHOPS)]}, "
+            f"payment refused {n % 3 + 2} times.",
+            start + n * every,
+            customer={"email": f"customer{n}@example.nl"},
+            employee=f"e-{n % 4}",
+        )
+        for n in range(count)
+    ]

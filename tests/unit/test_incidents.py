@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from schemas import Category, Classification, IncidentStatus, Kind, Signal
+from schemas import Category, IncidentStatus, Kind, Signal
 from services.processor.domain.incidents import (
     MAX_WORDS,
     Change,
@@ -32,47 +32,17 @@ from tests.support.incident_traffic import (
     CARD_PAYMENTS_NL,
     MORTGAGE_PORTAL_EN,
     OUTAGES,
+    POLICY,
     burst,
+    complaint,
     incidents_in,
     labelled_rows,
+    outage_reports,
     quiet_day,
+    report,
 )
 
 MORNING = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
-POLICY = IncidentPolicy()
-
-
-def complaint(category: Category = Category.payments_cards) -> Classification:
-    return Classification(
-        kind=Kind.complaint,
-        confidence=0.9,
-        category=category,
-        language="en",
-        classifier_version="t",
-    )
-
-
-def report(
-    text: str,
-    at: datetime,
-    customer: dict[str, Any] | None = None,
-    employee: str = "e-1",
-    category: Category = Category.payments_cards,
-    **signal: Any,
-) -> Report:
-    made = report_of(
-        build_signal(
-            text=text,
-            received_at=at,
-            customer=customer,
-            reporter={"employee_id": employee, "department": "Retail"},
-            **signal,
-        ),
-        complaint(category),
-        POLICY,
-    )
-    assert made is not None
-    return made
 
 
 # --- generated bursts ------------------------------------------------------------------
@@ -210,23 +180,6 @@ def test_an_outage_on_an_ordinary_day_is_found_and_only_it() -> None:
 
 
 # --- hysteresis: one outage, one incident ----------------------------------------------
-
-
-SHOPS = ("supermarket", "bakery", "pharmacy", "petrol station", "garden centre", "DIY store")
-
-
-def outage_reports(count: int, start: datetime, every: timedelta) -> list[Report]:
-    """Reports of one card outage, alike enough that the fifth opens the incident."""
-    return [
-        report(
-            f"Her card was declined at the terminal of the {SHOPS[n % len(SHOPS)]}, "
-            f"payment refused {n % 3 + 2} times.",
-            start + n * every,
-            customer={"email": f"customer{n}@example.nl"},
-            employee=f"e-{n % 4}",
-        )
-        for n in range(count)
-    ]
 
 
 def observe_all(detector: IncidentDetector, reports: list[Report]) -> list[Change]:
