@@ -80,7 +80,9 @@ CONTRACTS: dict[str, TopicContract] = {
         RoutedSignal,
         "New cases for the service desk",
         "A signal that opened a new case, routed to the service desk; the connectors "
-        "open a ticket for it.",
+        "open a ticket for it. An incident (signals.incidents) comes here too, as a "
+        "RoutedSignal whose signal_id is the incident_id (signal.source "
+        "'antenna-incidents', rule_id 'incident'): one ticket that lists its reports.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
         receivers=("connectors", "ingest", "notifier"),
@@ -110,7 +112,8 @@ CONTRACTS: dict[str, TopicContract] = {
         "Later reports of a known case",
         "A report that joined an earlier case (dedupe.duplicate_of, dedupe.cluster_id, "
         "dedupe.reporters_count). The connectors add it to the case's ticket or lead as a "
-        "note.",
+        "note. A report that joined an incident, and an incident's closing, are notes on "
+        "the incident's ticket the same way (signal.source 'antenna-incidents').",
         "The case's cluster_id: the signal_id of the case's first report, not this "
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
