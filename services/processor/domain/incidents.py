@@ -186,9 +186,11 @@ class IncidentPolicy:
 # --- what a report is, for the detector ----------------------------------------------------
 
 
-def fold(word: str) -> str:
+def fold(text: str) -> str:
     """Lower case without accents: "één" and "een", "Café" and "cafe" are one word."""
-    decomposed = unicodedata.normalize("NFKD", word.lower())
+    decomposed = unicodedata.normalize("NFKD", text.lower())
+    if decomposed.isascii():
+        return decomposed
     return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
@@ -207,8 +209,8 @@ def content_words(text: str) -> dict[str, str]:
     """The first MAX_WORDS content words of ``text``, by stem (the first word seen with
     each stem), in order. Linear."""
     seen: dict[str, str] = {}
-    for match in _LETTERS.finditer(text):
-        word = fold(match.group())
+    for match in _LETTERS.finditer(fold(text)):  # folded once, not word by word
+        word = match.group()
         if len(word) < MIN_WORD_CHARS or word in STOPWORDS:
             continue
         seen.setdefault(stem(word), word[:30])
@@ -426,7 +428,7 @@ class _Incident:
     count: int = 0
     listed: list[dict[str, Any]] = field(default_factory=list)
     people: list[dict[str, Any]] = field(default_factory=list)  # identities
-    people_keys: list[str] = field(default_factory=list)  # their index_keys, to look up
+    people_keys: list[list[str]] = field(default_factory=list)  # each one's index_keys
     anonymous: list[str] = field(default_factory=list)
     employees: list[str] = field(default_factory=list)
     extra_customers: int = 0  # beyond max_remembered: counted, not remembered
@@ -472,20 +474,21 @@ class _Incident:
         else:
             keys = index_keys(key)
             # Only someone who shares a phone, an e-mail or a surname can be the same.
-            if not self.people_keys_set.isdisjoint(keys) and any(
-                same_person(key, _identity(known)) for known in self.people
+            if any(
+                not keys_of.isdisjoint(keys) and same_person(key, _identity(known))
+                for known, keys_of in zip(self.people, self.people_key_sets, strict=True)
             ):
                 return
             if len(self.anonymous) + len(self.people) < policy.max_remembered:
                 self.people.append(_identity_json(key))
-                self.people_keys.extend(k for k in keys if k not in self.people_keys_set)
-                self.people_keys_set.update(keys)
+                self.people_keys.append(keys)
+                self.people_key_sets.append(set(keys))
                 return
         self.extra_customers += 1
 
     @cached_property
-    def people_keys_set(self) -> set[str]:
-        return set(self.people_keys)
+    def people_key_sets(self) -> list[set[str]]:
+        return [set(keys) for keys in self.people_keys]
 
     @property
     def customers(self) -> int:
