@@ -17,6 +17,7 @@ the worker that owns one owns the other, and the incident table with them.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -49,13 +50,17 @@ def tick_value(now: datetime) -> bytes:
 
 
 class IncidentGaugeSensor(faust.Sensor):
-    """A worker that no longer owns the stage must stop exporting its open incidents (a
-    stale 1 would keep the alert firing): cleared at every rebalance, set again by the
-    owner at its next event or tick."""
+    """Once a rebalance is over (tables restored), the worker that owns the stage exports
+    its open incidents at once, and any other worker nothing: a stale 1 from a worker
+    that lost the stage would keep the alert firing, a gap until the next tick would
+    resolve it for a moment."""
 
-    def on_rebalance_start(self, app: AppT) -> dict[str, Any]:
-        metrics.INCIDENTS_OPEN.clear()
-        return dict(super().on_rebalance_start(app))
+    def __init__(self, refresh: Callable[[AppT], None]) -> None:
+        super().__init__()
+        self.refresh = refresh
+
+    def on_rebalance_end(self, app: AppT, state: dict[str, Any]) -> None:
+        self.refresh(app)
 
 
 def add_incident_stage(
@@ -73,7 +78,18 @@ def add_incident_stage(
         name: raw_topic(app, name)
         for name in (topics.INCIDENTS, topics.ROUTED_SERVICEDESK, topics.DUPLICATES, topics.DLQ)
     }
-    app.sensors.add(IncidentGaugeSensor())
+
+    def export_open() -> None:
+        for category, count in detector.open_by_category().items():
+            metrics.INCIDENTS_OPEN.labels(category).set(count)
+
+    def refresh(worker: AppT) -> None:
+        if any(tp.topic == classified for tp in worker.assignor.assigned_actives()):
+            export_open()
+        else:
+            metrics.INCIDENTS_OPEN.clear()
+
+    app.sensors.add(IncidentGaugeSensor(refresh))
 
     async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
         await (await outputs[topic].send(key=key, value=value))
@@ -132,8 +148,7 @@ def add_incident_stage(
                 log.exception("cannot detect incidents")  # a bug must not stop the stage
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
-            for category, count in detector.open_by_category().items():
-                metrics.INCIDENTS_OPEN.labels(category).set(count)
+            export_open()
 
     @app.timer(settings.incident_clock_interval_s)  # type: ignore[untyped-decorator]
     async def incident_clock() -> None:
