@@ -111,14 +111,9 @@ def run(
 ) -> int:
     """Print the incidents of a history; return the number of lines that could not be read."""
     out, err = out or sys.stdout, err or sys.stderr  # at call time: tests replace them
-    from services.processor.offline import read_rows
+    from services.processor.offline import load_rows
 
-    stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
-    try:
-        rows = list(read_rows(stream))
-    finally:
-        if source:
-            stream.close()
+    rows = load_rows(source, source_stream)
     errors = 0
     readable: list[tuple[int, Row]] = []
     for number, row, error in rows:
