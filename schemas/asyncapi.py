@@ -21,12 +21,15 @@ from schemas import (
     DeadLetter,
     DeliveryResult,
     Incident,
+    InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
     topics,
 )
+from schemas.insight import INSIGHT_KEY
 from schemas.signal import SCHEMA_VERSION
 
 FILE = Path(__file__).parent / "asyncapi.yaml"
@@ -40,6 +43,7 @@ CONSUMER_GROUPS = {
     "processor": "antenna-processor",
     "connectors": "antenna-connectors",
     "notifier": "antenna-notifier",
+    "insight": "antenna-insight",
 }
 
 SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
@@ -85,7 +89,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "'antenna-incidents', rule_id 'incident'): one ticket that lists its reports.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.ROUTED_CRM: TopicContract(
@@ -95,7 +99,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "or opportunity for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.TRIAGE: TopicContract(
@@ -105,7 +109,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "send to triage. It never reaches a customer-facing system by itself.",
         SIGNAL_ID_KEY,
         senders=("processor",),
-        receivers=("ingest",),
+        receivers=("ingest", "insight"),
     ),
     topics.DUPLICATES: TopicContract(
         RoutedSignal,
@@ -118,7 +122,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.DLQ: TopicContract(
@@ -130,7 +134,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "replay letters with `antenna dlq`. A letter's id is its place here: "
         "<partition>-<offset>.",
         "The key of the original record, unchanged; absent when the original had none.",
-        senders=("processor", "connectors", "notifier"),
+        senders=("processor", "connectors", "notifier", "insight"),
         receivers=(REPLAYER,),
         key_may_be_absent=True,
     ),
@@ -141,7 +145,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "ticket or lead id and link), retrying, failed or dead.",
         SIGNAL_ID_KEY,
         senders=("connectors",),
-        receivers=("ingest", "notifier"),
+        receivers=("ingest", "notifier", "insight"),
     ),
     topics.OUTCOMES: TopicContract(
         Outcome,
@@ -155,8 +159,19 @@ CONTRACTS: dict[str, TopicContract] = {
         "The case id: the signal_id of the case's first report (its cluster_id), UTF-8. "
         "With the same partition count and partitioner, a case's outcomes land in the "
         "partition number of its routed record.",
-        senders=("connectors",),
-        receivers=("notifier",),
+        senders=("connectors", "ingest"),
+        receivers=("notifier", "connectors", "ingest", "insight"),
+    ),
+    topics.RECORD_CHANGES: TopicContract(
+        RecordChange,
+        "A destination's change to a record, before its case is known",
+        "A verified vendor webhook event that names a record but not its case: HubSpot's "
+        "deal stage changes. Ingest holds no vendor credentials; the connector of the "
+        "destination looks the record up in its system, finds the case and publishes the "
+        "Outcome on signals.outcomes, with this change's event_id.",
+        "The record's id at the vendor (e.g. the HubSpot deal id), UTF-8.",
+        senders=("ingest",),
+        receivers=("connectors",),
     ),
     topics.PREFERENCES: TopicContract(
         NotificationPreference,
@@ -168,7 +183,20 @@ CONTRACTS: dict[str, TopicContract] = {
         "The employee_id as in Reporter.employee_id, or the e-mail address of someone "
         "known only by mail; equal to the value's employee_id.",
         senders=("ingest",),
-        receivers=("notifier",),
+        receivers=("notifier", "ingest"),
+    ),
+    topics.INSIGHT: TopicContract(
+        InsightSnapshot,
+        "The programme's insight, summarised",
+        "What the insight app publishes for the programme lead's page (/insight): signals "
+        "per week by channel, kind, category and department, participation per "
+        "department, outcomes and the reports that mattered, over the last "
+        "ANTENNA_INSIGHT_HORIZON_WEEKS weeks. Counts and pseudonymous reporter references "
+        "only: nothing about a customer, no employee's name. Compacted: the latest "
+        "snapshot is what counts.",
+        f'Always "{INSIGHT_KEY}", so that compaction keeps the latest snapshot.',
+        senders=("insight",),
+        receivers=("ingest",),
     ),
     topics.INCIDENTS: TopicContract(
         Incident,

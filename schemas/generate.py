@@ -11,8 +11,10 @@ from schemas import (
     DeadLetter,
     DeliveryResult,
     Incident,
+    InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
 )
@@ -27,6 +29,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "outcome": Outcome,
     "notification_preference": NotificationPreference,
+    "insight_snapshot": InsightSnapshot,
+    "record_change": RecordChange,
     "incident": Incident,
 }
 

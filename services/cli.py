@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "up", help="run the whole system (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set)"
     ).set_defaults(run=_up)
-    for name in ("ingest", "processor", "connectors", "notifier"):
+    for name in ("ingest", "processor", "connectors", "notifier", "insight"):
         sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
     sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)
     offline_help = {

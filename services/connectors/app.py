@@ -34,7 +34,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
-from services.connectors import metrics
+from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
@@ -236,4 +236,6 @@ def create_app(
     app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
         agent(by_destination)
     )
+    # What became of the records: polled, or looked up for a vendor's webhook.
+    outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

@@ -2,7 +2,8 @@
 
 kafka-python is blocking, so each publish runs in a worker thread. ``publish`` returns
 only once the broker acknowledged with acks=all; otherwise it raises BrokerUnavailable
-and the API answers 503: a 202 always means the signal is on the broker."""
+and the API answers 503: a 202 always means the signal is on the broker. The vendor
+webhooks publish their outcomes through ``publish_record`` with the same guarantee."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from services.common.settings import CommonSettings
 
 class Publisher(Protocol):
     async def publish(self, signal: Signal) -> None: ...
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None: ...
     async def ready(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -63,20 +65,19 @@ class KafkaSignalPublisher:
                 )
             return self._producer
 
-    def _publish_blocking(self, signal: Signal) -> None:
+    def _publish_blocking(self, topic: str, key: str, value: bytes) -> None:
         try:
             producer = self._get_producer()
-            future = producer.send(
-                topics.RAW,
-                key=signal.signal_id.encode(),
-                value=signal.model_dump_json().encode(),
-            )
+            future = producer.send(topic, key=key.encode(), value=value)
             future.get(timeout=self.timeout_s + 1)
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
     async def publish(self, signal: Signal) -> None:
-        await asyncio.to_thread(self._publish_blocking, signal)
+        await self.publish_record(topics.RAW, signal.signal_id, signal.model_dump_json().encode())
+
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None:
+        await asyncio.to_thread(self._publish_blocking, topic, key, value)
 
     async def ready(self) -> bool:
         return await asyncio.to_thread(

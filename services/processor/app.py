@@ -16,14 +16,18 @@ reports together. Classification, the costly part, stays parallel.
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 import faust
-from pydantic import ValidationError
 
 from schemas import topics
+from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
@@ -31,9 +35,9 @@ from services.processor import metrics
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
-    ClassifiedSignal,
     InvalidSignal,
     assess,
+    decode_classified,
     decode_signal,
     judge,
 )
@@ -44,12 +48,17 @@ from services.processor.settings import ProcessorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-processor"
 CLASSIFIED_TOPIC = f"{APP_ID}-classified"
-EXPIRE_EVERY = timedelta(hours=1)
+# The judge stage stops with this exit code when the broker refuses a write for good.
+EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
+BROKER_RETRY = BrokerRetry()
+SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
     trained_models()  # train now (1-2 s), not on the first signal
-    app = make_faust_app(APP_ID, settings)
+    app = make_faust_app(
+        APP_ID, settings, producer_max_request_size=settings.kafka_max_request_bytes
+    )
     rules = RulesFile(settings.routing_rules)
     raw = raw_topic(app, topics.RAW)
     classified = raw_topic(app, CLASSIFIED_TOPIC, internal=True, partitions=1)
@@ -69,9 +78,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         DedupePolicy(
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
+            index_cap=settings.dedupe_index_cap,
         ),
     )
-    last_expiry = datetime.now(UTC)
+    crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
 
     async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the ack: the input offset is committed only after the hand-over is safe.
@@ -103,37 +113,42 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 continue
             await (await classified.send(key=event.key, value=handover.model_dump_json().encode()))
 
+    async def judge_event(event: Any) -> None:
+        """Judge one event and hand it on. BrokerRefused when the broker will not take
+        what must be written first."""
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        try:
+            handover = decode_classified(event.value)
+            result = judge(
+                handover.signal, handover.classification, deduper, rules.rules, now, handover.topic
+            )
+        except Exception as exc:  # poison, or a bug: park it, the partition goes on
+            if isinstance(exc, InvalidSignal):
+                reason = str(exc)
+            else:
+                log.exception("cannot judge message")
+                reason = f"{type(exc).__name__}: {exc}"
+            await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
+            return
+        # Remembered before handed on: see AckedTable.
+        await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+        crash_point("judge.remembered")
+        if result.topic is not None and result.routed is not None:
+            send = partial(
+                send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
+            )
+            await with_retries(send, result.topic, BROKER_RETRY)
+        crash_point("judge.handed-on")
+        _count(result, handover.signal.signal_id, time.perf_counter() - started)
+
     @app.agent(classified)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        nonlocal last_expiry
         async for event in stream.events():
-            started = time.perf_counter()
-            now = datetime.now(UTC)
             try:
-                handover = ClassifiedSignal.model_validate_json(event.value)
-                result = judge(
-                    handover.signal,
-                    handover.classification,
-                    deduper,
-                    rules.rules,
-                    now,
-                    handover.topic,
-                )
-                await memory.written()  # remembered before handed on: see AckedTable
-                if result.topic is not None and result.routed is not None:
-                    await send_acked(
-                        result.topic,
-                        handover.signal.signal_id.encode(),
-                        result.routed.model_dump_json().encode(),
-                    )
-            except (ValidationError, ValueError, KeyError, TypeError) as exc:
-                log.exception("cannot judge message")
-                await park(event, f"{type(exc).__name__}: {exc}")
-                continue
-            if now - last_expiry > EXPIRE_EVERY:  # table writes need an event's context
-                last_expiry = now
-                deduper.expire(now)
-            _count(result, handover.signal.signal_id, time.perf_counter() - started)
+                await judge_event(event)
+            except BrokerRefused as refused:
+                stop_judging(event.key, refused)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -142,6 +157,28 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     if settings.incidents_enabled:
         add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules)
     return app
+
+
+def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:
+    """Stop the worker at once, loudly, with the signal's offset uncommitted: it is
+    judged again after the restart. Not by raising: Faust restarts a crashed agent,
+    which goes on with the next events, past the one it crashed on (seen in
+    tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
+    key) is logged."""
+    text = (key or b"").decode("ascii", "replace")
+    signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
+    log.critical(
+        "judge stage stopped: the broker refused a write; the signal is judged again "
+        "after a restart",
+        extra=fields(
+            signal_id=signal_id,
+            write=refused.what,
+            error=type(refused.error).__name__,
+            attempts=refused.attempts,
+        ),
+    )
+    logging.shutdown()
+    os._exit(EXIT_BROKER_REFUSED)
 
 
 def _count(result: Any, signal_id: str, seconds: float) -> None:

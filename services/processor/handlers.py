@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -13,21 +14,33 @@ from services.processor.classifier import classify_detailed
 from services.processor.domain.dedupe import Decision, Deduper
 from services.processor.domain.route import Route, RuleSet, route
 
+M = TypeVar("M", bound=BaseModel)
+
 
 class InvalidSignal(ValueError):
     pass
 
 
 def decode_signal(value: bytes | None) -> Signal:
+    return _decode(Signal, value)
+
+
+def decode_classified(value: bytes | None) -> ClassifiedSignal:
+    """The classify stage's hand-over, as the judge stage reads it."""
+    return _decode(ClassifiedSignal, value)
+
+
+def _decode(model: type[M], value: bytes | None) -> M:
     if not value:
         raise InvalidSignal("empty message")
     try:
-        return Signal.model_validate_json(value)
+        return model.model_validate_json(value)
     except ValidationError as exc:
+        # Where and what, never the input: a message may carry personal data.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '<message>'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidSignal(f"not a valid Signal: {problems}") from exc
+        raise InvalidSignal(f"not a valid {model.__name__}: {problems}") from exc
 
 
 def assess(signal: Signal) -> ClassifiedSignal:
@@ -45,6 +58,17 @@ class Judgement:
     routed: RoutedSignal | None
     decision: Decision
     route: Route | None
+
+    @property
+    def key(self) -> bytes:
+        """The Kafka key of the routed event: a duplicate is keyed by its case's
+        cluster_id, so that it lands in the partition of the case's routed event (the
+        same partition count and partitioner on both topics)."""
+        if self.topic == topics.DUPLICATES:
+            return self.decision.cluster_id.encode()
+        if self.routed is None:
+            raise ValueError("a dropped re-submission is not sent")
+        return self.routed.signal.signal_id.encode()
 
 
 def judge(

@@ -19,6 +19,7 @@ import pytest
 
 from services.common.broker import free_port
 from services.common.processes import worker_ready
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.e2e
 ANTENNA = [sys.executable, "-m", "services.cli"]
@@ -83,6 +84,8 @@ class Stack:
                 "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
                 "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
                 "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+                "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
+                "ANTENNA_INSIGHT_PUBLISH_INTERVAL_S": "1",
                 "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
                 "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             }
@@ -199,6 +202,24 @@ def test_up_prints_where_everything_is_and_send_reaches_the_outbox(stack: Stack)
     routed = line["routed"]
     assert isinstance(routed, dict)
     assert routed["classification"]["kind"] == "complaint"
+
+
+def test_the_development_login_sees_the_story_and_the_insight(stack: Stack) -> None:
+    """A newcomer's `antenna send`: its status page tells the story with the record, and
+    the development login (an operator under `antenna up`) sees it counted on /insight."""
+    assert "/insight" in "".join(stack.lines)
+    login = tuple((stack.var / "dev-report-login").read_text().strip().split(":", 1))
+    signal_id = stack.send(f"{COMPLAINT} [{time.time_ns()}]")
+    stack.wait_for_delivery(signal_id)
+
+    def story_and_count() -> str | None:
+        status = httpx.get(f"{stack.api}/report/status/{signal_id}", auth=login, timeout=10)
+        insight = httpx.get(f"{stack.api}/v1/insight", auth=login, timeout=10)
+        counted = insight.status_code == 200 and insight.json()["outcomes"]["recorded"] >= 1
+        return status.text if "opened at the service desk" in status.text and counted else None
+
+    page = wait_for(story_and_count, "the record on the status page and on /insight")
+    assert "What happened" in page and "Received" in page
 
 
 def test_a_killed_processor_is_restarted_and_a_later_signal_is_delivered(stack: Stack) -> None:

@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from schemas import Category, Classification, Kind, Signal
-from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key, topic_overlap
+from services.processor.domain.dedupe import (
+    Decision,
+    DedupePolicy,
+    Deduper,
+    Report,
+    report_of,
+    resubmission_key,
+    topic_overlap,
+)
 from tests.support.builders import RECEIVED_AT, build_signal
 
 T0 = RECEIVED_AT
@@ -45,7 +54,7 @@ def report(
     )
 
 
-def decide(deduper: Deduper, signal: Signal, c: Classification = CARD):  # type: ignore[no-untyped-def]
+def decide(deduper: Deduper, signal: Signal, c: Classification = CARD) -> Decision:
     return deduper.decide(signal, c, signal.received_at)
 
 
@@ -176,10 +185,13 @@ def test_duplicates_follow_the_route_of_their_case() -> None:
 
 def test_expire_forgets_everything_outside_the_window() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
-    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    first = decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    d.remember_route(first, "servicedesk", None)
+    decide(d, report("b", timedelta(days=2), customer={"phone": "0612345678"}, reporter="E-2"))
     assert d.expire(T0 + timedelta(days=1)) == 0
-    keys = len(d.memory)
-    assert d.expire(T0 + timedelta(days=20)) == keys
+    assert d.expire(T0 + timedelta(days=15)) == 1
+    assert "cluster:" + first.cluster_id in d.memory  # its latest report is still in the window
+    assert d.expire(T0 + timedelta(days=20)) == 1
     assert d.memory == {}
 
 
@@ -247,3 +259,132 @@ def test_a_surname_without_a_first_name_is_not_enough() -> None:
     decide(d, report("a", customer={"name": "L. de Jong"}))
     title_only = report("b", timedelta(hours=1), customer={"name": "dhr. de Jong"}, text="card")
     assert decide(d, title_only).duplicate_of is None
+
+
+# Bounded memory ----------------------------------------------------------------------
+
+
+class RecordingMemory(dict[str, Any]):
+    """A dict that keeps the writes made to it in order, as a changelog would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append((key, value))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.append((key, None))
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            self.writes.append((key, None))
+        return super().pop(key, *default)
+
+
+def largest_value(memory: dict[str, Any]) -> int:
+    return max(len(json.dumps(v)) for v in memory.values())
+
+
+def hammer(d: Deduper, n: int, customer: Any, every: timedelta = timedelta(minutes=1)) -> None:
+    for i in range(n):
+        decide(d, report(f"k{i}", every * i, customer(i), text=f"card {i}", reporter=f"E-{i}"))
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [
+        pytest.param(lambda i: {"name": f"{'ABCDEFGHIJ'[i % 10]}. Jansen"}, id="one surname"),
+        pytest.param(lambda i: {"name": f"Klant {i}"}, id="names that differ by digits"),
+        pytest.param(lambda i: {"phone": "0612345678"}, id="one phone"),
+        pytest.param(lambda i: {"name": "Jan de Vries", "phone": "0612345678"}, id="one case"),
+    ],
+)
+def test_no_value_grows_with_the_number_of_reports(customer: Any) -> None:
+    """Seen: one list per identity key, rewritten whole on each report; 2,000 reports
+    about "Jansen" made a 1.2 MB value, past what a changelog record may be."""
+    few, many = Deduper({}), Deduper({})
+    hammer(few, 1000, customer)
+    hammer(many, 2000, customer)
+    assert largest_value(many.memory) <= largest_value(few.memory) + 16  # longer numbers
+    assert largest_value(many.memory) < 8_000
+
+
+def test_a_case_reported_by_many_colleagues_counts_them_exactly_up_to_the_cap() -> None:
+    d = Deduper({}, DedupePolicy(reporters_kept=5))
+    for i in range(8):
+        decision = decide(
+            d, report(f"k{i}", timedelta(hours=i), {"phone": "0612345678"}, reporter=f"E-{i}")
+        )
+    assert decision.reporters_count == 8
+    again = decide(
+        d, report("k-again", timedelta(hours=9), {"phone": "0612345678"}, reporter="E-7")
+    )
+    assert again.reporters_count == 8  # a recent colleague reporting again
+
+
+def test_the_index_keeps_the_most_recent_reports_of_a_customer() -> None:
+    d = Deduper({}, DedupePolicy(index_cap=3))
+    lead = decide(d, report("lead", customer={"phone": "0612345678"}), MORTGAGE_LEAD)
+    for i in range(3):  # three card complaints push the lead out of the phone's index
+        decide(d, report(f"c{i}", timedelta(hours=i + 1), {"phone": "0612345678"}))
+    entries = d.memory["index:phone:31612345678"]["entries"]
+    assert len(entries) == 3 and lead.cluster_id not in [e[0] for e in entries]
+    card = decide(d, report("c-later", timedelta(hours=5), {"phone": "0612345678"}, text="x"))
+    assert card.duplicate_of is not None
+
+
+def test_the_memory_holds_the_window_and_no_more() -> None:
+    """One report an hour for 60 days, window 14 days: what is remembered stays what
+    the last 14 days left, whatever ran before."""
+    d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
+    sizes = {}
+    for i in range(60 * 24):
+        customer = {"name": f"{'ABCDE'[i % 5]}. Jansen", "phone": f"06{10000000 + i % 300}"}
+        decide(d, report(f"k{i}", timedelta(hours=i), customer, text=f"t{i}", reporter=f"E{i}"))
+        sizes[i // 24] = len(d.memory)
+    assert sizes[59] <= sizes[15] * 1.05
+    assert sizes[59] <= 8 * 14 * 24  # about six keys per report in the window
+
+
+def test_expiry_is_a_few_reports_per_decision() -> None:
+    d = Deduper({}, DedupePolicy(window=timedelta(days=1), expire_per_report=2))
+    hammer(d, 10, lambda i: {"phone": "0612345678"}, every=timedelta(seconds=1))
+    later = report("late", timedelta(days=3), {"phone": "0687654321"}, text="other")
+    decide(d, later)
+    assert d.memory["expiry"]["head"] == 2  # two of the ten stale reports forgotten
+    assert d.expire(T0 + timedelta(days=3), limit=3) == 3
+    assert d.expire(T0 + timedelta(days=3)) == 5
+
+
+def test_a_worker_stopped_halfway_through_remembering_decides_the_same_again() -> None:
+    """The changelog holds whichever prefix of the writes reached the broker before a
+    crash; the redelivered signal must get the same decision and leave the same memory
+    (seen: a stored re-submission key made a signal a re-submission of itself)."""
+    base = RecordingMemory()
+    d = Deduper(base)
+    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    before = dict(base)
+    base.writes.clear()
+    again = report("b", timedelta(hours=1), {"name": "J. de Vries"}, text="card", reporter="E-2")
+    expected = decide(d, again)
+    writes, after = list(base.writes), dict(base)
+    assert len(writes) > 5
+    for cut in range(len(writes)):
+        memory = dict(before)
+        for key, value in writes[:cut]:
+            if value is None:
+                memory.pop(key, None)
+            else:
+                memory[key] = value
+        assert decide(Deduper(memory), again) == expected, cut
+        assert memory == after, cut
+
+
+def test_a_report_reads_back_as_it_was_stored() -> None:
+    signal = report("a", customer={"name": "J. de Vries", "phone": "0612345678"})
+    stored = report_of(signal, CARD, {"payments_cards": 0.8, "energy": 0.2})
+    assert Report.from_json(json.loads(json.dumps(stored.to_json()))) == stored

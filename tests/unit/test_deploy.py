@@ -14,6 +14,7 @@ from prometheus_client import REGISTRY
 import services.common.faust_app
 import services.connectors.metrics
 import services.ingest.metrics
+import services.insight.metrics
 import services.notifier.metrics
 import services.processor.metrics  # noqa: F401 - these imports register the metrics
 

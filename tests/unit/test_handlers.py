@@ -122,6 +122,9 @@ def test_judge_sends_a_duplicate_where_its_case_went(make_signal) -> None:
     assert dup.routed.dedupe.duplicate_of == first.signal_id
     assert dup.routed.dedupe.reporters_count == 2
     assert dup.routed.rule_id == "duplicate"
+    # Kafka keys: a new case by its own id, a duplicate by its case's (contract 3).
+    assert judged.key == first.signal_id.encode()
+    assert dup.key == first.signal_id.encode() != second.signal_id.encode()
 
 
 def test_judge_stores_now_in_utc(make_signal) -> None:
