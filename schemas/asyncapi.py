@@ -84,9 +84,7 @@ CONTRACTS: dict[str, TopicContract] = {
         RoutedSignal,
         "New cases for the service desk",
         "A signal that opened a new case, routed to the service desk; the connectors "
-        "open a ticket for it. An incident (signals.incidents) comes here too, as a "
-        "RoutedSignal whose signal_id is the incident_id (signal.source "
-        "'antenna-incidents', rule_id 'incident'): one ticket that lists its reports.",
+        "open a ticket for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
         receivers=("connectors", "ingest", "notifier", "insight"),
@@ -116,8 +114,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "Later reports of a known case",
         "A report that joined an earlier case (dedupe.duplicate_of, dedupe.cluster_id, "
         "dedupe.reporters_count). The connectors add it to the case's ticket or lead as a "
-        "note. A report that joined an incident, and an incident's closing, are notes on "
-        "the incident's ticket the same way (signal.source 'antenna-incidents').",
+        "note.",
         "The case's cluster_id: the signal_id of the case's first report, not this "
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
@@ -204,14 +201,26 @@ CONTRACTS: dict[str, TopicContract] = {
         "Several different customers, reported by different employees, with one problem "
         "within a short time (same category, alike wording; optionally the same place): "
         "opened, updated as more reports join, closed after a quiet period. Each report "
-        "stays its own case. The service desk gets one ticket per incident (the incident "
-        "arrives on signals.routed.servicedesk as a RoutedSignal whose signal_id is the "
-        "incident_id, rule_id 'incident', source 'antenna-incidents'; later reports and "
-        "the closing are notes on signals.duplicates). Every change carries the whole "
-        "incident with a higher version: keep the highest per incident_id.",
+        "stays its own case. Every change carries the whole incident with a higher "
+        "version: keep the highest per incident_id. The service desk gets it as one "
+        "ticket through signals.incidents.desk.",
         "The incident_id (ULID), UTF-8: also the case id of the incident's ticket.",
         senders=("processor",),
         receivers=(),
+    ),
+    topics.INCIDENTS_DESK: TopicContract(
+        RoutedSignal,
+        "Incidents for the service desk",
+        "One ticket per incident that lists its reports, and its notes: the opening is a "
+        "RoutedSignal whose signal_id is the incident_id (the case id, so the ticket is "
+        "opened once), each report that joins and the closing are notes with the incident "
+        "as their case (dedupe.cluster_id) and ids derived from what they add. "
+        "signal.source is 'antenna-incidents', rule_id 'incident'. Not employees' "
+        "reports: those stay on the routed, triage and duplicates topics, once each.",
+        "The incident_id, UTF-8: an incident's ticket and notes share a partition, in order.",
+        senders=("processor",),
+        receivers=("connectors",),
+        replayable=True,
     ),
 }
 

@@ -18,6 +18,8 @@ PREFERENCES = "employees.preferences"
 INSIGHT = "insight.summary"
 # Possible outages: several customers, one problem (Incident), keyed by incident_id.
 INCIDENTS = "signals.incidents"
+# An incident's ticket and notes for the service desk (RoutedSignal), keyed by incident_id.
+INCIDENTS_DESK = "signals.incidents.desk"
 
 ALL = (
     RAW,
@@ -32,6 +34,7 @@ ALL = (
     RECORD_CHANGES,
     INSIGHT,
     INCIDENTS,
+    INCIDENTS_DESK,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
 COMPACTED = frozenset({PREFERENCES, INSIGHT})

@@ -6,7 +6,8 @@ signals.raw (key signal_id, N partitions)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
   -> detect-incidents, beside the judge: several customers with one problem
-     (-> signals.incidents, and one ticket at the desk: incident_stage.py)
+     (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
+     incident_stage.py)
 
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
@@ -155,7 +156,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         rules.reload_if_changed()
 
     if settings.incidents_enabled:
-        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules)
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
     return app
 
 

@@ -1,13 +1,16 @@
 """An incident at the service desk: one ticket that lists the reports, a note for each
 report that joins later, a note when it closes. Pure.
 
-The desk gets them through the connectors' own machinery, exactly once like any case:
-the opening is a RoutedSignal on signals.routed.servicedesk whose signal_id is the
+They travel on their own topic, signals.incidents.desk, as RoutedSignals that the
+connectors deliver exactly once like any case: the opening's signal_id is the
 incident_id (the case id, so a redelivery finds the ticket instead of opening another),
-and every note a RoutedSignal on signals.duplicates that names the incident as its case
-(``dedupe.cluster_id``), with an id of its own derived from the incident and what it
-adds, so each note is added once. All are keyed by incident_id (PLAN contract 3): the
-ticket's record and its notes live in one partition of the connectors' tables.
+and every note names the incident as its case (``dedupe.cluster_id``) with an id of its
+own derived from the incident and what it adds, so each note is added once. All are
+keyed by incident_id: the ticket and its notes come in order, from one partition, and
+their records live in that partition of the connectors' tables.
+
+Not on the routed and duplicates topics: those carry each employee's report once, and
+the status page, the notifier and insight count on that.
 
 A desk that receives webhooks tells an incident by ``signal.source`` (antenna-incidents)
 and ``rule_id`` (incident); the ticket connectors (Request Tracker, Zendesk, Jira SM)
@@ -32,7 +35,6 @@ from schemas import (
     Signal,
     Urgency,
     signal_id_for,
-    topics,
 )
 from services.processor.domain.incidents import INCIDENT_SOURCE, Change, DeskAction
 from services.processor.domain.route import RuleSet, route
@@ -45,32 +47,31 @@ CLASSIFIER_VERSION = "incident-detector-1"
 METADATA_KEY = "antenna_incident"
 
 
-def desk_event(change: Change, rules: RuleSet, quiet: timedelta) -> tuple[str, RoutedSignal] | None:
-    """The topic and routed event that bring ``change`` to the desk; None when the change
-    adds nothing to the ticket (a report counted beyond the listed ones)."""
+def desk_event(change: Change, rules: RuleSet, quiet: timedelta) -> RoutedSignal | None:
+    """The routed event that brings ``change`` to the desk (on signals.incidents.desk);
+    None when the change adds nothing to the ticket (a report counted beyond the listed
+    ones)."""
     incident = change.incident
     if change.desk is DeskAction.open:
-        signal = _signal(
-            incident, incident.incident_id, incident.summary, ticket_text(incident, quiet)
-        )
-        classification = _classification(incident)
-        chosen = route(rules, classification, signal)
+        text = ticket_text(incident, quiet)
+        signal = _signal(incident, incident.incident_id, incident.summary, text)
+        chosen = route(rules, _classification(incident), signal)
         # The rules' queue for an urgent complaint of this category, if they send it to the
         # desk at all; an incident goes to the desk whatever they say.
         target = chosen.target if chosen.destination == DESTINATION else None
-        return topics.ROUTED_SERVICEDESK, _routed(incident, signal, None, target)
+        return _routed(incident, signal, None, target)
     if change.desk is DeskAction.note and change.report is not None:
         note_id = signal_id_for(
             INCIDENT_SOURCE, f"{incident.incident_id} note {change.report.signal_id}"
         )
         subject = f"Incident update: {incident.reports_count} reports"
         signal = _signal(incident, note_id, subject, note_text(incident, change.report))
-        return topics.DUPLICATES, _routed(incident, signal, incident.incident_id, None)
+        return _routed(incident, signal, incident.incident_id, None)
     if change.desk is DeskAction.close:
         close_id = signal_id_for(INCIDENT_SOURCE, f"{incident.incident_id} closed")
         subject = f"Incident closed: {incident.reports_count} reports"
         signal = _signal(incident, close_id, subject, closing_text(incident, quiet))
-        return topics.DUPLICATES, _routed(incident, signal, incident.incident_id, None)
+        return _routed(incident, signal, incident.incident_id, None)
     return None
 
 

@@ -1,11 +1,13 @@
 """Incidents on the real broker: a burst of reports posted through the API becomes one
 Incident on signals.incidents and one ticket at the (signed webhook) desk that lists the
 reports; later reports become notes on it, also across a processor restart; the clock
-closes it. Every report stays its own case with its own ticket."""
+closes it. Every report stays its own case with its own ticket, and the case topics
+never carry the incident."""
 
 from __future__ import annotations
 
 import random
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,7 +18,7 @@ import pytest
 from schemas import Incident, IncidentStatus, RoutedSignal, topics
 from services.processor.incident_stage import TICK_KEY, clock_topic, tick_value
 from tests.support.http_recorder import Recorder, Request
-from tests.support.incident_traffic import CARD_PAYMENTS_EN, burst
+from tests.support.incident_traffic import APP_LOGIN_EN, CARD_PAYMENTS_EN, burst
 from tests.support.kafka import (
     produce,
     records_until_now,
@@ -124,6 +126,8 @@ def test_a_burst_is_one_incident_and_one_ticket_that_later_reports_annotate(
     joined = [r.signal_id for r in before.reports if r.signal_id not in listed]
     assert before.reports_count == len(listed) + len(joined)
     notes = recorder.wait_for(DESK, note_on(incident_id), count=len(joined))
+    received = recorder.received(DESK)
+    assert all(received.index(ticket) < received.index(n) for n in notes)  # in order
     for signal_id in joined:
         assert sum(signal_id in routed(n).signal.text for n in notes) == 1
 
@@ -154,3 +158,47 @@ def test_a_burst_is_one_incident_and_one_ticket_that_later_reports_annotate(
         DESK, lambda r: note_on(incident_id)(r) and "closed the incident" in routed(r).signal.text
     )
     wait_for(lambda: 'category="payments_cards"} 0.0' in open_incidents(stack), "no open incident")
+
+    # The case topics carry employees' reports only, once each: the status page, the
+    # notifier and insight never see the incident's ticket or notes.
+    for topic in (topics.ROUTED_SERVICEDESK, topics.DUPLICATES, topics.TRIAGE):
+        assert not records_until_now(bootstrap, topic, lambda r: b"antenna-incidents" in r.value)
+
+
+def test_a_processor_killed_after_remembering_an_incident_still_publishes_it_once(
+    stack: Services, recorder: Recorder
+) -> None:
+    """The stage has written the opened incident to its table, and the processor dies
+    (SIGKILL) before the Incident and the ticket are sent and before the input offset is
+    committed. After the restart the report comes again; the detector knows it and gives
+    back what it caused, so the Incident and its one ticket go out (this fails when a
+    report seen before gives nothing back)."""
+    bootstrap = stack.env["KAFKA_BOOTSTRAP_SERVERS"]
+    (stack.var_dir / "crash-points" / "incidents.remembered").unlink(missing_ok=True)
+    rows = burst(random.Random(2), APP_LOGIN_EN, datetime.now(UTC))
+    with stack.running_with("processor", {"ANTENNA_TEST_CRASH_AT": "incidents.remembered"}) as w:
+        reports = [post(stack, row) for row in rows]
+        assert w.wait(timeout=60) == -signal.SIGKILL
+
+    [opened, *again] = incidents(
+        bootstrap,
+        lambda i: i.category.value == "app_website" and i.status is IncidentStatus.opened,
+    )
+    assert all(i == opened for i in again)  # at least once, never another version
+    assert {r.signal_id for r in opened.reports} <= set(reports)
+    recorder.wait_for(DESK, lambda r: routed(r).signal.signal_id == opened.incident_id)
+    wait_until_processed(
+        bootstrap,
+        [
+            (PROCESSOR, topics.RAW),
+            (PROCESSOR, CLASSIFIED),
+            ("antenna-connectors", topics.INCIDENTS_DESK),
+        ],
+    )
+    tickets = [
+        r
+        for r in recorder.received(DESK)
+        if r.headers["X-Antenna-Event"] == "signal.routed"
+        and routed(r).signal.signal_id == opened.incident_id
+    ]
+    assert len(tickets) == 1

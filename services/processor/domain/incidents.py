@@ -256,7 +256,9 @@ class Report:
     words: tuple[str, ...]  # a word of each stem, to show
     excerpt: str
     incident: str | None = None
-    role: str | None = None  # opened (listed on the ticket), noted, counted
+    # opened (the report that opened its incident), listed (in it from the opening),
+    # noted (joined later, a note on the ticket), counted (joined, no note)
+    role: str | None = None
 
     @cached_property
     def terms(self) -> Terms:
@@ -656,9 +658,11 @@ class IncidentDetector:
                 ]
                 incident = self._open(star, report)
                 window.open.append(incident.incident_id)
+                # Only the report that opened it gives the opening back when seen again;
+                # the others caused nothing when they came.
                 members = {r.signal_id for r in star}
                 reports = [
-                    replace(r, incident=incident.incident_id, role="opened")
+                    replace(r, incident=incident.incident_id, role="listed")
                     if r.signal_id in members
                     else r
                     for r in reports
@@ -747,7 +751,9 @@ class IncidentDetector:
             return [Change(incident.model(), DeskAction.open)]
         if earlier.role == "noted":
             return [Change(incident.model(), DeskAction.note, earlier.listed())]
-        return [Change(incident.model(), None)]
+        if earlier.role == "counted":
+            return [Change(incident.model(), None)]
+        return []  # listed at the opening, which another report caused
 
     # --- the clock ---
 
