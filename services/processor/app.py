@@ -5,6 +5,9 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+  -> detect-incidents, beside the judge: several customers with one problem
+     (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
+     incident_stage.py)
 
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
@@ -72,6 +75,7 @@ from services.processor.handlers import (
     decode_signal,
     judge,
 )
+from services.processor.incident_stage import add_incident_stage
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
@@ -300,6 +304,8 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     async def reload_rules() -> None:
         rules.reload_if_changed()
 
+    if settings.incidents_enabled:
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
     return app
 
 
