@@ -147,7 +147,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         )
     }
     outputs[CLASSIFIED_TOPIC] = classified
-    memory = acked_table(app, "dedupe-memory", partitions=1)
+    memory = acked_table(app, "dedupe-memory", partitions=1, ends_alone=True)
     deduper = Deduper(
         memory,
         DedupePolicy(
@@ -235,7 +235,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                     ],
                 )
             except WriteRefused as refused:
-                stop_stage("classify", refused)
+                stop_stage("classify", refused.key, refused.refused)
             except BaseException:
                 _let_go_all(events)
                 raise
@@ -295,7 +295,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             try:
                 await judge_batch(stream, events)
             except WriteRefused as refused:
-                stop_stage("judge", refused)
+                stop_stage("judge", refused.key, refused.refused)
             except BaseException:
                 _let_go_all(events)
                 raise
@@ -305,7 +305,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         rules.reload_if_changed()
 
     if settings.incidents_enabled:
-        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, partial(stop_stage, "incidents"))
     return app
 
 
@@ -334,15 +334,14 @@ class WriteRefused(Exception):
         self.refused = refused
 
 
-def stop_stage(stage: str, stopped: WriteRefused) -> NoReturn:
+def stop_stage(stage: str, key: bytes | None, refused: BrokerRefused) -> NoReturn:
     """Stop the worker at once, loudly, with the batch's offsets uncommitted: its
     signals are read again after the restart. Not by raising: Faust restarts a crashed
     agent, which goes on with the next events, past the ones it crashed on (seen in
     tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
     key) is logged."""
-    text = (stopped.key or b"").decode("ascii", "replace")
+    text = (key or b"").decode("ascii", "replace")
     signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
-    refused = stopped.refused
     log.critical(
         f"{stage} stage stopped: the broker refused a write; the signal is read again "
         "after a restart",
