@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from services.processor.classifier.split import is_held_out
+from services.processor.classifier.split import DEDUPE, held_out
 from services.processor.handlers import assess
 from services.processor.offline import deduplicator, signal_from_row
 
@@ -42,9 +42,10 @@ def load_dedupe_rows(path: Path = DEDUPE_DATA) -> list[dict[str, Any]]:
 
 
 def split_dedupe(rows: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(tuning, held-out) by case, as the classifier splits them; arrival order is kept."""
-    held = [r for r in rows if is_held_out(r["case"])]
-    tuning = [r for r in rows if not is_held_out(r["case"])]
+    """(tuning, held-out) by the classifier's own split (by case); arrival order is kept.
+    The tuning cases are those the classifier trains on."""
+    held = [r for r in rows if held_out(DEDUPE, r["id"], r["case"])]
+    tuning = [r for r in rows if not held_out(DEDUPE, r["id"], r["case"])]
     return tuning, held
 
 
