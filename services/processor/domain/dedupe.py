@@ -45,7 +45,7 @@ import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cached_property
+from functools import cached_property, lru_cache
 from typing import Any
 
 from schemas import Classification, Kind, Signal
@@ -95,6 +95,9 @@ class DedupePolicy:
     phone_region: str = DEFAULT_PHONE_REGION
     # Reports remembered per phone, e-mail, name or text: the most recent ones.
     index_cap: int = 20
+    # Reports remembered per colleague, for a chaser that names nobody: its colleague's
+    # latest case is among them.
+    reporter_cap: int = 5
     # Colleagues named per case: reporters_count is exact up to this many colleagues.
     reporters_kept: int = 32
     # Reports forgotten per decision at most: more than one, so that a backlog shrinks.
@@ -176,6 +179,10 @@ class Report:
                 keys.extend(surname_lookups(surname))
         return list(dict.fromkeys(keys))
 
+    @cached_property
+    def term_set(self) -> frozenset[str]:
+        return frozenset(self.terms)
+
     @property
     def reporter_keys(self) -> list[str]:
         anonymous = self.reporter.startswith(ANONYMOUS)
@@ -184,15 +191,34 @@ class Report:
 
 def identity_from_json(data: dict[str, Any]) -> Identity:
     name = data.get("name")
-    if name and "surname" in name:  # written before surname keys: {"surname", "first"}
+    if not name:
+        return _identity(data.get("phone"), data.get("email"), None, None, "")
+    if "surname" in name:  # written before surname keys: {"surname", "first"}
         first = name["first"]
-        name = {"surnames": [name["surname"]], "first": first, "initials": (first or "")[:1]}
-    person = (
-        PersonName(tuple(name["surnames"]), name["first"], name.get("initials", ""))
-        if name
-        else None
+        return _identity(
+            data.get("phone"), data.get("email"), (name["surname"],), first, (first or "")[:1]
+        )
+    return _identity(
+        data.get("phone"),
+        data.get("email"),
+        tuple(name["surnames"]),
+        name["first"],
+        name.get("initials", ""),
     )
-    return Identity(data.get("phone"), data.get("email"), person)
+
+
+@lru_cache(maxsize=8192)
+def _identity(
+    phone: str | None,
+    email: str | None,
+    surnames: tuple[str, ...] | None,
+    first: str | None,
+    initials: str,
+) -> Identity:
+    """One Identity for each stored one: a customer reported often is a candidate of
+    many reports, and is read back once."""
+    person = PersonName(surnames, first, initials) if surnames is not None else None
+    return Identity(phone, email, person)
 
 
 @dataclass(frozen=True)
@@ -256,12 +282,14 @@ def topic_overlap(a: dict[str, float], b: dict[str, float]) -> float:
 
 def same_matter(new: Report, old: dict[str, Any], policy: DedupePolicy) -> bool:
     """The same problem or interest, whoever it is about; ``old`` as stored."""
-    words = term_overlap(frozenset(new.terms), frozenset(old.get("terms", ())))
     if topic_overlap(new.topic, old["topic"]) >= policy.min_topic_overlap:
         opposed = {new.kind, old["kind"]} == {Kind.complaint.value, Kind.opportunity.value}
         sure = min(new.confidence, old["confidence"]) >= policy.kind_mismatch_below
-        return not (opposed and sure) or words >= policy.min_term_overlap
-    shared = len(set(new.terms) & set(old.get("terms", ())))
+        if not (opposed and sure):
+            return True
+        return term_overlap(new.term_set, old.get("terms", ())) >= policy.min_term_overlap
+    shared = len(new.term_set.intersection(old.get("terms", ())))
+    words = term_overlap(new.term_set, old.get("terms", ()))
     return words >= policy.same_words_overlap and shared >= policy.same_words_min_terms
 
 
@@ -271,8 +299,7 @@ def chases(new: Report, old: dict[str, Any], policy: DedupePolicy) -> bool:
     return (
         len(new.terms) <= policy.chaser_max_terms
         or topic_overlap(new.topic, old["topic"]) >= policy.chaser_min_topic_overlap
-        or term_overlap(frozenset(new.terms), frozenset(old.get("terms", ())))
-        >= policy.min_term_overlap
+        or term_overlap(new.term_set, old.get("terms", ())) >= policy.min_term_overlap
     )
 
 
@@ -402,9 +429,11 @@ class Deduper:
 
     def _index(self, report: Report) -> None:
         entry = [report.signal_id, report.at.isoformat()]
+        colleague = set(report.reporter_keys)
         for key in report.keys:
+            cap = self.policy.reporter_cap if key in colleague else self.policy.index_cap
             entries = [e for e in self._entries(key) if e[0] != report.signal_id]
-            entries = [*entries, entry][-self.policy.index_cap :]
+            entries = [*entries, entry][-cap:]
             self.memory[f"index:{key}"] = {"entries": entries}
 
     def _join_cluster(self, cluster_id: str, reporter: str, now: datetime) -> dict[str, Any]:

@@ -27,6 +27,7 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, lru_cache
+from typing import NamedTuple
 
 import phonenumbers
 
@@ -68,7 +69,8 @@ MIN_GLUED_REST = 4
 MAX_GIVEN_LETTERS = 12  # looked for at the ends of an e-mail address
 _VOWELS = frozenset("aeiouy")
 
-_WORD = re.compile(r"[a-z0-9']+")
+_WORD_AND_NEXT = re.compile(r"([a-z0-9']+)([^a-z0-9']?)")
+_DIGIT = re.compile(r"\d")
 # A run that may be one phone number: bounded, so a search costs linear time.
 _PHONE_RUN = re.compile(r"[+(]?\d[\d ().\-]{5,24}\d")
 
@@ -258,19 +260,16 @@ def normalize_email(raw: str | None) -> str | None:
 # --- names ------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _Token:
+class _Token(NamedTuple):
     word: str
     dotted: bool  # written with a full stop after it: an initial or an abbreviation
     hyphen_after: bool  # joined to the next word by a hyphen: a double name
 
 
 def _tokens(text: str) -> list[_Token]:
-    tokens = []
-    for match in _WORD.finditer(text):
-        after = text[match.end() : match.end() + 1]
-        tokens.append(_Token(match.group(), after == ".", after == "-"))
-    return tokens
+    return [
+        _Token(word, after == ".", after == "-") for word, after in _WORD_AND_NEXT.findall(text)
+    ]
 
 
 def _given(tokens: list[_Token]) -> tuple[str | None, str]:
@@ -325,7 +324,7 @@ def parse_name(raw: str | None) -> PersonName | None:
     words = [t.word for t in tokens]
     # Digits are kept as letters of a word, so that "Klant 1" is a word with digits (no
     # name), not "Klant" (which would share a key with "Klant 2").
-    if not words or any(c.isdigit() for w in words for c in w):
+    if not words or _DIGIT.search(text):
         return None
     if "".join(words).replace("'", "") in _PLACEHOLDERS or all(w in _PLACEHOLDERS for w in words):
         return None

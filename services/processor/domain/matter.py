@@ -19,6 +19,7 @@ a report stays small.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from services.processor.domain.identity import normalize_email, normalize_phone, spoken_digits
@@ -177,8 +178,9 @@ def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | Non
     return Matter(chaser=chaser, terms=terms_of(text, leave_out), mentions=mentions)
 
 
-def term_overlap(a: frozenset[str] | set[str], b: frozenset[str] | set[str]) -> float:
+def term_overlap(a: frozenset[str] | set[str], b: Iterable[str]) -> float:
     """Shared terms over the terms of the shorter report: 1 when one says nothing the
     other does not; 0 when either has no terms."""
-    smaller = min(len(a), len(b))
-    return len(a & b) / smaller if smaller else 0.0
+    other = b if isinstance(b, (set, frozenset)) else frozenset(b)
+    smaller = min(len(a), len(other))
+    return len(a.intersection(other)) / smaller if smaller else 0.0
