@@ -14,6 +14,12 @@ OUTCOMES = "signals.outcomes"
 RECORD_CHANGES = "signals.record-changes"
 # Each employee's NotificationPreference, keyed by employee_id; compacted.
 PREFERENCES = "employees.preferences"
+# The insight app's latest summary (InsightSnapshot) under one key; compacted.
+INSIGHT = "insight.summary"
+# Possible outages: several customers, one problem (Incident), keyed by incident_id.
+INCIDENTS = "signals.incidents"
+# An incident's ticket and notes for the service desk (RoutedSignal), keyed by incident_id.
+INCIDENTS_DESK = "signals.incidents.desk"
 
 ALL = (
     RAW,
@@ -26,9 +32,12 @@ ALL = (
     OUTCOMES,
     PREFERENCES,
     RECORD_CHANGES,
+    INSIGHT,
+    INCIDENTS,
+    INCIDENTS_DESK,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
-COMPACTED = frozenset({PREFERENCES})
+COMPACTED = frozenset({PREFERENCES, INSIGHT})
 
 # Destinations that connectors deliver to, and the topic each one reads.
 ROUTED_BY_DESTINATION = {"servicedesk": ROUTED_SERVICEDESK, "crm": ROUTED_CRM}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -12,11 +13,13 @@ from faust.types import AppT, FutureMessage
 from faust.types.auth import CredentialsT
 from prometheus_client import Gauge
 
+from services.common.dead_letters import dead_letter
 from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
-from services.common.logging import configure
+from services.common.logging import configure, fields
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
 from services.common.settings import CommonSettings, KafkaSecurityProtocol
 
+log = logging.getLogger(__name__)
 WORKER_READY = Gauge(
     WORKER_READY_METRIC,
     "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
@@ -184,6 +187,15 @@ def let_go(event: Any) -> None:
     partition's next owner (this worker again, after the seek to the committed offset)
     starts from it."""
     event.message.acked = True
+
+
+async def park_on_dlq(dlq: faust.TopicT, stage: str, event: Any, error: str) -> None:
+    """Set ``event`` (one a stream took) aside on signals.dlq as a DeadLetter of
+    ``stage``, with where it came from, and wait for the broker's acknowledgement."""
+    msg = event.message
+    letter = dead_letter(stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value)
+    await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+    log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
 
 
 def raw_topic(app: faust.App, *names: str, **kwargs: Any) -> faust.TopicT:

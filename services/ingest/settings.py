@@ -45,6 +45,19 @@ class IngestSettings(CommonSettings):
     # relay's (this authserv-id) and says SPF, DKIM or DMARC passed for the From domain.
     smtp_trusted_authserv_id: str | None = None
     smtp_max_sessions_per_peer: int = Field(default=10, ge=1)
+    # Parsing runs in worker processes; one that takes longer is stopped and the mail is
+    # answered "try again later" (SMTP 451, HTTP 503). A mail of megabytes takes < 1 s.
+    email_parse_budget_s: float = Field(default=10.0, gt=0)
+    email_parse_workers: int = Field(default=2, ge=1)
+    # Hard caps on what one mail may cost (services.ingest.email.parse.EmailLimits): more
+    # parts, deeper nesting or more header characters are refused (SMTP 552, HTTP 422);
+    # HTML beyond the cap is not converted; longer lines are wrapped. The defaults are
+    # EmailLimits' (a unit test keeps them equal).
+    email_max_parts: int = Field(default=500, ge=1)
+    email_max_depth: int = Field(default=20, ge=1)
+    email_max_header_chars: int = Field(default=512_000, ge=1_000)
+    email_max_html_chars: int = Field(default=1_000_000, ge=1_000)
+    email_max_line_chars: int = Field(default=5_000, ge=100)
 
     # Chat: a channel without its secret is switched off (its endpoint answers 404).
     slack_signing_secret: SecretStr | None = None
@@ -74,6 +87,9 @@ class IngestSettings(CommonSettings):
     # Signed-in names (comma-separated, as on the report page) who may read every signal's
     # status, with the target system's error text; employees see only their own.
     operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for GET /v1/insight only (a BI tool, a board-report script): the keys in
+    # api_keys belong to integrations that post signals and cannot read the insight.
+    insight_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
@@ -84,6 +100,7 @@ class IngestSettings(CommonSettings):
         "allowed_sender_domains",
         "report_users",
         "operators",
+        "insight_api_keys",
         "smtp_relay_networks",
         "smtp_users",
         mode="before",
@@ -94,7 +111,7 @@ class IngestSettings(CommonSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "insight_api_keys")
     @classmethod
     def _real_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         return [check_secret(key, "API key") for key in keys]

@@ -5,10 +5,24 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+  -> detect-incidents, beside the judge: several customers with one problem
+     (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
+     incident_stage.py)
 
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
+
+Classification runs in worker processes (services.common.budget) with a time budget,
+``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
+that reason, its worker is killed and replaced, and the partition goes on. The workers
+are forked once the model is trained, so they start with it. The classify agent runs one
+actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 1, which keeps each partition's
+order). With more, signals are classified side by side on several cores and offsets are
+committed only up to the oldest signal not yet handed over (at-least-once holds), but two
+signals of one partition classified at the same moment may reach the judge stage in
+either order, as signals of different partitions always could. More processor replicas
+scale out without that.
 """
 
 from __future__ import annotations
@@ -25,6 +39,7 @@ import faust
 
 from schemas import topics
 from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.budget import ChildPool, OverBudget
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
@@ -39,6 +54,7 @@ from services.processor.handlers import (
     decode_signal,
     judge,
 )
+from services.processor.incident_stage import add_incident_stage
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
@@ -51,8 +67,19 @@ BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 
 
+def classify_message(value: bytes | None) -> bytes:
+    """A raw signal in, the hand-over to the judge stage out (JSON): what a classify
+    worker runs. InvalidSignal when the message is not a valid Signal."""
+    return assess(decode_signal(value)).model_dump_json().encode()
+
+
 def create_app(settings: ProcessorSettings) -> faust.App:
     trained_models()  # train now (1-2 s), not on the first signal
+    # Forked with the trained model, before the worker starts any thread. Not closed when
+    # the app stops: a call still running would fail and park its signal. The workers go
+    # when this process exits (the pool's finalizer, or their socket closing).
+    classifiers = ChildPool(settings.classify_workers, "classify")
+    classifiers.start()
     app = make_faust_app(
         APP_ID, settings, producer_max_request_size=settings.kafka_max_request_bytes
     )
@@ -96,20 +123,28 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
-    @app.agent(raw)
+    @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
+        budget = settings.classify_budget_s
         async for event in stream.events():
             try:
-                signal = decode_signal(event.value)
-                handover = assess(signal)
+                handover = await classifiers.run(budget, classify_message, event.value)
             except InvalidSignal as exc:
                 await park(event, str(exc))
+                continue
+            except OverBudget:
+                metrics.OVER_BUDGET.inc()
+                await park(
+                    event,
+                    f"classification took longer than its budget of {budget:g} s "
+                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+                )
                 continue
             except Exception as exc:  # a bug must not stop the partition: park and go on
                 log.exception("cannot classify message")
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
-            await (await classified.send(key=event.key, value=handover.model_dump_json().encode()))
+            await (await classified.send(key=event.key, value=handover))
 
     async def judge_event(event: Any) -> None:
         """Judge one event and hand it on. BrokerRefused when the broker will not take
@@ -158,6 +193,8 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     async def reload_rules() -> None:
         rules.reload_if_changed()
 
+    if settings.incidents_enabled:
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
     return app
 
 

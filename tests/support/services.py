@@ -31,6 +31,7 @@ WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
     "processor": "ANTENNA_PROCESSOR_METRICS_PORT",
     "connectors": "ANTENNA_CONNECTORS_METRICS_PORT",
     "notifier": "ANTENNA_NOTIFIER_METRICS_PORT",
+    "insight": "ANTENNA_INSIGHT_METRICS_PORT",
 }
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
@@ -49,6 +50,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+            "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",

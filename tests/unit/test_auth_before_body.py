@@ -97,6 +97,7 @@ async def _call(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, int
 def test_every_post_route_is_covered() -> None:
     assert POST_PATHS == [
         "/report",
+        "/report/preferences",
         "/v1/chat/slack",
         "/v1/chat/teams",
         "/v1/chat/webhook",
@@ -126,6 +127,10 @@ def test_an_unauthenticated_body_is_refused_unread(path: str, content_type: byte
         ("/v1/forms/contact", [(b"x-api-key", b"wrong-key-0123456789")]),
         ("/v1/email/inbound", [(b"authorization", b"Bearer " + b"k" * 40)]),
         ("/report", [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))]),
+        (
+            "/report/preferences",
+            [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))],
+        ),
         # Signature headers that cannot be right, whatever the body: stale or malformed.
         ("/v1/chat/slack", [(b"x-slack-request-timestamp", b"1"), (b"x-slack-signature", b"v0=0")]),
         (

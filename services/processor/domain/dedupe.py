@@ -45,7 +45,7 @@ import re
 from collections.abc import MutableMapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from functools import cached_property, lru_cache
+from functools import cached_property
 from typing import Any
 
 from schemas import Classification, Kind, Signal
@@ -53,9 +53,10 @@ from services.processor.domain.identity import (
     DEFAULT_PHONE_REGION,
     Evidence,
     Identity,
-    PersonName,
+    identity_from_json,
     identity_match,
     identity_of,
+    identity_to_json,
     index_keys,
     lookup_keys,
     mention_match,
@@ -123,7 +124,6 @@ class Report:
     mentions: tuple[str, ...] = ()  # a chaser's, looked up, not remembered
 
     def to_json(self) -> dict[str, Any]:
-        name = self.identity.name
         # Written out, not dataclasses.asdict (a deep copy): this runs for every signal.
         return {
             "signal_id": self.signal_id,
@@ -131,17 +131,7 @@ class Report:
             "kind": self.kind,
             "confidence": self.confidence,
             "category": self.category,
-            "identity": {
-                "phone": self.identity.phone,
-                "email": self.identity.email,
-                "name": {
-                    "surnames": list(name.surnames),
-                    "first": name.first,
-                    "initials": name.initials,
-                }
-                if name
-                else None,
-            },
+            "identity": identity_to_json(self.identity),
             "text_key": self.text_key,
             "reporter": self.reporter,
             "topic": dict(self.topic),
@@ -187,38 +177,6 @@ class Report:
     def reporter_keys(self) -> list[str]:
         anonymous = self.reporter.startswith(ANONYMOUS)
         return [] if anonymous else [f"reporter:{self.reporter}"]
-
-
-def identity_from_json(data: dict[str, Any]) -> Identity:
-    name = data.get("name")
-    if not name:
-        return _identity(data.get("phone"), data.get("email"), None, None, "")
-    if "surname" in name:  # written before surname keys: {"surname", "first"}
-        first = name["first"]
-        return _identity(
-            data.get("phone"), data.get("email"), (name["surname"],), first, (first or "")[:1]
-        )
-    return _identity(
-        data.get("phone"),
-        data.get("email"),
-        tuple(name["surnames"]),
-        name["first"],
-        name.get("initials", ""),
-    )
-
-
-@lru_cache(maxsize=8192)
-def _identity(
-    phone: str | None,
-    email: str | None,
-    surnames: tuple[str, ...] | None,
-    first: str | None,
-    initials: str,
-) -> Identity:
-    """One Identity for each stored one: a customer reported often is a candidate of
-    many reports, and is read back once."""
-    person = PersonName(surnames, first, initials) if surnames is not None else None
-    return Identity(phone, email, person)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 from enum import IntEnum
 from functools import cache, lru_cache
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import phonenumbers
 
@@ -352,6 +352,51 @@ def parse_name(raw: str | None) -> PersonName | None:
         return None
     first, initials = _given(tokens[:end])
     return PersonName(surnames=surnames, first=first, initials=initials)
+
+
+def identity_to_json(identity: Identity) -> dict[str, Any]:
+    """What a memory keeps of an identity (dedupe's reports, incidents' customers)."""
+    name = identity.name
+    return {
+        "phone": identity.phone,
+        "email": identity.email,
+        "name": {"surnames": list(name.surnames), "first": name.first, "initials": name.initials}
+        if name
+        else None,
+    }
+
+
+def identity_from_json(data: dict[str, Any]) -> Identity:
+    """An identity as identity_to_json wrote it, or as the previous version did (one
+    "surname" with its particles folded in)."""
+    name = data.get("name")
+    if not name:
+        return _identity(data.get("phone"), data.get("email"), None, None, "")
+    if "surname" in name:
+        first = name["first"]
+        surnames: tuple[str, ...] = (name["surname"],)
+        return _identity(data.get("phone"), data.get("email"), surnames, first, (first or "")[:1])
+    return _identity(
+        data.get("phone"),
+        data.get("email"),
+        tuple(name["surnames"]),
+        name["first"],
+        name.get("initials", ""),
+    )
+
+
+@lru_cache(maxsize=8192)
+def _identity(
+    phone: str | None,
+    email: str | None,
+    surnames: tuple[str, ...] | None,
+    first: str | None,
+    initials: str,
+) -> Identity:
+    """One Identity for each stored one: a customer reported often is a candidate of
+    many reports, and is read back once."""
+    person = PersonName(surnames, first, initials) if surnames is not None else None
+    return Identity(phone, email, person)
 
 
 def identity_of(customer: Customer | None, region: str = DEFAULT_PHONE_REGION) -> Identity:
