@@ -135,8 +135,8 @@ def main() -> None:
     tuning, held = split_dedupe(load_dedupe_rows())
     print("\nDedupe: a predicted duplicate is right when it points at an earlier report of its")
     print("case. The labelled set's tuning cases were looked at while writing dedupe; its")
-    print("held-out cases were not. The third set was scored once, at the end, and never")
-    print("tuned on: it is the honest figure.")
+    print("held-out rows were not (their totals were seen). The third set was scored once,")
+    print("at the end, and never tuned on: it is the honest figure.")
     sets = {
         "labelled_dedupe, tuning cases": tuning,
         "labelled_dedupe, held-out cases": held,
