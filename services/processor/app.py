@@ -154,6 +154,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
             index_cap=settings.dedupe_index_cap,
+            phone_region=settings.dedupe_phone_region,
         ),
     )
     crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
@@ -252,6 +253,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 rules.rules,
                 datetime.now(UTC),
                 handover.topic,
+                handover.matter,
             )
         except Exception as exc:  # poison, or a bug: park it, the partition goes on
             if isinstance(exc, InvalidSignal):
