@@ -44,7 +44,6 @@ import os
 import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, cast
@@ -52,29 +51,29 @@ from typing import Any, NoReturn, cast
 import faust
 from faust.types import EventT
 
-from schemas import Signal, topics
+from schemas import topics
 from services.common.broker_errors import (
     BrokerRefused,
     BrokerRetry,
     all_acknowledged,
     with_retries,
 )
-from services.common.budget import ChildPool, OverBudget
+from services.common.budget import ChildPool
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, let_go, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
+from services.processor.batch import (
+    Output,
+    Parked,
+    classify_batch,
+    classify_messages,
+    judged_outputs,
+)
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
-from services.processor.handlers import (
-    InvalidSignal,
-    Judgement,
-    assess_many,
-    decode_classified,
-    decode_signal,
-    judge,
-)
+from services.processor.handlers import InvalidSignal, Judgement, decode_classified, judge
 from services.processor.incident_stage import add_incident_stage
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
@@ -86,41 +85,6 @@ CLASSIFIED_TOPIC = f"{APP_ID}-classified"
 EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
-
-
-def classify_messages(values: Sequence[bytes | None]) -> list[bytes | str]:
-    """Raw signals in; for each, in order, the hand-over to the judge stage (JSON) or,
-    for a message that is not a valid Signal, why (str). What a classify worker runs:
-    one call per batch, so poison is answered per message, not raised for the batch."""
-    decoded: list[Signal | str] = []
-    for value in values:
-        try:
-            decoded.append(decode_signal(value))
-        except InvalidSignal as exc:
-            decoded.append(str(exc))
-    assessed = iter(assess_many([item for item in decoded if isinstance(item, Signal)]))
-    return [
-        item if isinstance(item, str) else next(assessed).model_dump_json().encode()
-        for item in decoded
-    ]
-
-
-def over_budget_reason(budget_s: float) -> str:
-    return (
-        f"classification took longer than its budget of {budget_s:g} s "
-        "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on"
-    )
-
-
-@dataclass(frozen=True)
-class Parked:
-    """An event set aside on signals.dlq, and why."""
-
-    reason: str
-
-
-# What a stage hands on for one event: a record for a topic, or a dead letter.
-Output = tuple[str, bytes | None, bytes] | Parked
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
@@ -164,25 +128,26 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         settings.processor_batch_wait_ms / 1000,
     )
 
-    async def hand_on(events: Sequence[Any], handed: Sequence[Output]) -> None:
-        """Send each event's output (in order), then await every acknowledgement; a
-        transient broker error is retried per record (BrokerRefused: see stop_stage)."""
+    async def hand_on(events: Sequence[Any], handed: Sequence[tuple[int, Output]]) -> None:
+        """Send the outputs of a batch's events (``handed``: the event's index, its
+        output) in order, then await every acknowledgement; a transient broker error is
+        retried per record (WriteRefused when the broker refuses one for good)."""
         writes: list[tuple[str, Callable[[], Awaitable[Awaitable[Any]]]]] = []
-        for event, output in zip(events, handed, strict=True):
+        for index, output in handed:
             if isinstance(output, Parked):
-                writes.append((topics.DLQ, partial(_send_letter, event, output.reason)))
+                writes.append((topics.DLQ, partial(_send_letter, events[index], output.reason)))
             else:
                 topic, key, value = output
                 writes.append((topic, partial(outputs[topic].send, key=key, value=value)))
         try:
             await all_acknowledged(writes, BROKER_RETRY)
         except BrokerRefused as refused:
-            index = refused.index or 0
-            raise WriteRefused(events[index].key if events else None, refused) from refused
-        for event, output in zip(events, handed, strict=True):
+            index = handed[refused.index or 0][0]
+            raise WriteRefused(events[index].key, refused) from refused
+        for index, output in handed:
             if isinstance(output, Parked):
                 metrics.DEAD_LETTERS.labels("processor").inc()
-                msg = event.message
+                msg = events[index].message
                 log.warning(
                     "parked on dlq",
                     extra=fields(topic=msg.topic, offset=msg.offset, error=output.reason[:200]),
@@ -195,46 +160,22 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         )
         return outputs[topics.DLQ].send(key=event.key, value=letter.model_dump_json().encode())
 
-    async def classify_one(value: bytes | None) -> bytes | Parked:
-        try:
-            [result] = await classifiers.run(budget, classify_messages, [value])
-        except OverBudget:
-            metrics.OVER_BUDGET.inc()
-            return Parked(over_budget_reason(budget))
-        except Exception as exc:  # a bug, or a worker lost: park it, the partition goes on
-            log.exception("cannot classify message")
-            return Parked(f"{type(exc).__name__}: {exc}")
-        return Parked(result) if isinstance(result, str) else result
-
-    async def classify_batch(values: Sequence[bytes | None]) -> list[bytes | Parked]:
-        if len(values) == 1:
-            return [await classify_one(values[0])]
-        try:
-            results = await classifiers.run(budget, classify_messages, values)
-        except Exception as exc:
-            # Over budget, a worker lost, or a bug: one message must not park the others.
-            # Each gets its own call and its own budget.
-            log.warning(
-                "a batch was not classified; classifying its signals one by one",
-                extra=fields(signals=len(values), error=type(exc).__name__),
-            )
-            return [await classify_one(value) for value in values]
-        return [Parked(result) if isinstance(result, str) else result for result in results]
+    async def in_worker(values: Sequence[bytes | None]) -> Sequence[bytes | str]:
+        return await classifiers.run(budget, classify_messages, values)
 
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream, batch_size, batch_wait_s):
             try:
-                results = await classify_batch([event.value for event in events])
-                await hand_on(
-                    events,
-                    [
-                        result
-                        if isinstance(result, Parked)
-                        else (CLASSIFIED_TOPIC, event.key, result)
-                        for event, result in zip(events, results, strict=True)
-                    ],
-                )
+                values = [event.value for event in events]
+                results = await classify_batch(in_worker, values, budget)
+                handed: list[tuple[int, Output]] = [
+                    (i, result if isinstance(result, Parked) else (CLASSIFIED_TOPIC, key, result))
+                    for i, (key, result) in enumerate(
+                        zip((event.key for event in events), results, strict=True)
+                    )
+                ]
+                await hand_on(events, handed)
             except WriteRefused as refused:
                 stop_stage("classify", refused.key, refused.refused)
             except BaseException:
@@ -275,16 +216,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         except BrokerRefused as refused:  # the batch is judged again from its first
             raise WriteRefused(events[0].key, refused) from refused
         crash_point("judge.remembered")
-        sending: list[Any] = []
-        handed: list[Output] = []
-        for event, (_, result) in zip(events, judged, strict=True):
-            if isinstance(result, Parked):
-                sending.append(event)
-                handed.append(result)
-            elif result.topic is not None and result.routed is not None:
-                sending.append(event)
-                handed.append((result.topic, result.key, result.routed.model_dump_json().encode()))
-        await hand_on(sending, handed)
+        await hand_on(events, judged_outputs([result for _, result in judged]))
         crash_point("judge.handed-on")
         seconds = time.perf_counter() - started
         for signal_id, result in judged:
