@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -160,6 +161,19 @@ def _readers(status: SignalStatus, signal: Signal) -> SignalStatus:
     )
 
 
+def _split_off(status: SignalStatus, topic: str, routed: RoutedSignal) -> bool:
+    """A report that had joined a case, routed again as a case of its own."""
+    return status.routing == "duplicate" and _routing_kind(topic, routed) != "duplicate"
+
+
+def _before(delivery: Delivery | None, at: datetime | None) -> bool:
+    return delivery is not None and delivery.at is not None and at is not None and delivery.at < at
+
+
+def _without_join(signal_id: str, case: SignalStatus) -> SignalStatus:
+    return replace(case, joins=tuple(j for j in case.joins if j.signal_id != signal_id))
+
+
 def _routing_kind(topic: str, routed: RoutedSignal) -> str:
     if topic == topics.DUPLICATES or routed.dedupe.duplicate_of is not None:
         return "duplicate"
@@ -241,8 +255,12 @@ class StatusBook:
         dedupe = routed.dedupe
 
         def change(status: SignalStatus) -> SignalStatus:
+            delivery = status.delivery
+            if _split_off(status, topic, routed) and _before(delivery, routed.routed_at):
+                delivery = None  # the note on the old case's record is not its own record
             return replace(
                 _readers(status, signal),
+                delivery=delivery,
                 received_at=status.received_at or signal.received_at,
                 routed_at=routed.routed_at,
                 routing=_routing_kind(topic, routed),
@@ -266,10 +284,15 @@ class StatusBook:
                 reporters_count=max(case.reporters_count or 0, dedupe.reporters_count),
             )
 
+        earlier = self.get(signal.signal_id)
         updated = self._update(signal.signal_id, routed.routed_at, change)
         case_id = dedupe.duplicate_of
         if case_id is not None and case_id != signal.signal_id:
             self._update(case_id, routed.routed_at, joined)
+        left = earlier.duplicate_of if earlier is not None else None
+        if left is not None and updated.duplicate_of != left and self.get(left) is not None:
+            # An operator said it is not the same case: it is no colleague of that case's.
+            self._update(left, routed.routed_at, partial(_without_join, signal.signal_id))
         return updated
 
     def apply_outcome(self, outcome: Outcome) -> SignalStatus:
@@ -298,8 +321,16 @@ class StatusBook:
                 and result.status not in FINAL_DELIVERY
             ):
                 return status  # a stale "retrying"/"failed" after the final outcome
-            if previous is not None and previous.status is DeliveryStatus.delivered:
-                return status  # delivered stays delivered (a redelivery's echo)
+            if (
+                previous is not None
+                and previous.status is DeliveryStatus.delivered
+                and not (
+                    _before(previous, status.routed_at) and not _before(delivery, status.routed_at)
+                )
+            ):
+                # Delivered stays delivered (a redelivery's echo), unless the report was
+                # routed again since (split off its case) and this is the new delivery.
+                return status
             return replace(
                 status, delivery=delivery, destination=status.destination or result.destination
             )
