@@ -170,6 +170,19 @@ def _before(delivery: Delivery | None, at: datetime | None) -> bool:
     return delivery is not None and delivery.at is not None and at is not None and delivery.at < at
 
 
+def _supersedes(new: Delivery, old: Delivery, routed_at: datetime | None) -> bool:
+    """Whether delivery result ``new`` replaces ``old``. A final outcome is not undone by a
+    stale "retrying" or "failed", and delivered stays delivered (a redelivery's echo),
+    unless it was the note of a report an operator split off its case since: then a
+    result after that routing (its own record, or its wait for it), or a later delivery
+    (its own record, read before the routing) replaces it."""
+    if old.status is DeliveryStatus.delivered:
+        later = new.at is not None and old.at is not None and new.at > old.at
+        after_split = _before(old, routed_at) and not _before(new, routed_at)
+        return after_split or (new.status is DeliveryStatus.delivered and later)
+    return not (old.status in FINAL_DELIVERY and new.status not in FINAL_DELIVERY)
+
+
 def _without_join(signal_id: str, case: SignalStatus) -> SignalStatus:
     return replace(case, joins=tuple(j for j in case.joins if j.signal_id != signal_id))
 
@@ -255,6 +268,13 @@ class StatusBook:
         dedupe = routed.dedupe
 
         def change(status: SignalStatus) -> SignalStatus:
+            if status.routed_at is not None and routed.routed_at < status.routed_at:
+                # An earlier routing read late (a triage record after the operator's, a
+                # note after its split): what it says is out of date.
+                return replace(
+                    _readers(status, signal),
+                    received_at=status.received_at or signal.received_at,
+                )
             delivery = status.delivery
             if _split_off(status, topic, routed) and _before(delivery, routed.routed_at):
                 delivery = None  # the note on the old case's record is not its own record
@@ -287,7 +307,7 @@ class StatusBook:
         earlier = self.get(signal.signal_id)
         updated = self._update(signal.signal_id, routed.routed_at, change)
         case_id = dedupe.duplicate_of
-        if case_id is not None and case_id != signal.signal_id:
+        if case_id is not None and case_id != signal.signal_id and updated.duplicate_of == case_id:
             self._update(case_id, routed.routed_at, joined)
         left = earlier.duplicate_of if earlier is not None else None
         if left is not None and updated.duplicate_of != left and self.get(left) is not None:
@@ -315,21 +335,7 @@ class StatusBook:
 
         def change(status: SignalStatus) -> SignalStatus:
             previous = status.delivery
-            if (
-                previous is not None
-                and previous.status in FINAL_DELIVERY
-                and result.status not in FINAL_DELIVERY
-            ):
-                return status  # a stale "retrying"/"failed" after the final outcome
-            if (
-                previous is not None
-                and previous.status is DeliveryStatus.delivered
-                and not (
-                    _before(previous, status.routed_at) and not _before(delivery, status.routed_at)
-                )
-            ):
-                # Delivered stays delivered (a redelivery's echo), unless the report was
-                # routed again since (split off its case) and this is the new delivery.
+            if previous is not None and not _supersedes(delivery, previous, status.routed_at):
                 return status
             return replace(
                 status, delivery=delivery, destination=status.destination or result.destination

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from html import unescape
+from itertools import permutations
 
 import httpx
 import pytest
@@ -20,6 +21,8 @@ from schemas import (
     Category,
     Classification,
     Dedupe,
+    DeliveryResult,
+    DeliveryStatus,
     Destination,
     Kind,
     Label,
@@ -32,6 +35,7 @@ from schemas.label import operator_ref
 from services.ingest import metrics
 from services.ingest.app import create_app
 from services.ingest.settings import IngestSettings
+from services.ingest.status import StatusBook
 from services.ingest.triage import OPERATOR_RULE, TriageBook
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.fakes import FakePublisher
@@ -401,60 +405,78 @@ def test_the_waiting_list_is_bounded_and_says_how_many_it_let_go() -> None:
     assert [r.signal.signal_id for r in book.waiting(2)] == [i.signal.signal_id for i in items[2:4]]
 
 
-def test_a_split_off_report_leaves_its_old_case_and_shows_its_own_record() -> None:
-    """The status view after "not the same case": the report is routed again as a case of
-    its own; its old case no longer counts it as a colleague's, and its own ticket
-    replaces the note it had been."""
-    from schemas import DeliveryResult, DeliveryStatus
-    from services.ingest.status import StatusBook
+def _delivered(routed: RoutedSignal, ticket: str, at: datetime) -> DeliveryResult:
+    return DeliveryResult(
+        signal_id=routed.signal.signal_id,
+        destination=routed.destination.name,
+        connector="webhook",
+        status=DeliveryStatus.delivered,
+        external_id=ticket,
+        attempts=1,
+        at=at,
+    )
 
-    book = StatusBook()
+
+def _fold(book: StatusBook, events: Sequence[tuple[str, object]]) -> None:
+    for topic, event in events:
+        if isinstance(event, DeliveryResult):
+            book.apply_delivery(event)
+        else:
+            assert isinstance(event, RoutedSignal)
+            book.apply_routed(topic, event)
+
+
+def test_a_split_off_report_leaves_its_old_case_and_shows_its_own_record() -> None:
+    """The status view after "not the same case", whatever order the topics are read in:
+    the report is a case of its own; its old case no longer counts it as a colleague's,
+    and its own ticket replaces the note it had been."""
     first = build_routed()
     note = build_duplicate(first)
-    book.apply_routed(topics.ROUTED_SERVICEDESK, first)
-    book.apply_routed(topics.DUPLICATES, note)
     noted_at = note.routed_at + timedelta(seconds=1)
-    book.apply_delivery(
-        DeliveryResult(
-            signal_id=note.signal.signal_id,
-            destination="servicedesk",
-            connector="webhook",
-            status=DeliveryStatus.delivered,
-            external_id="DESK-1",
-            attempts=1,
-            at=noted_at,
-        )
-    )
-    assert [j.signal_id for j in book.get(first.signal.signal_id).joins] == [note.signal.signal_id]
     split = build_routed(
         note.signal,
         dedupe=Dedupe(cluster_id=note.signal.signal_id),
         routed_at=noted_at + timedelta(minutes=5),
     )
-    after = book.apply_routed(topics.ROUTED_SERVICEDESK, split)
-    assert (after.routing, after.duplicate_of, after.delivery) == ("routed", None, None)
-    assert book.get(first.signal.signal_id).joins == ()
-    own = book.apply_delivery(
-        DeliveryResult(
-            signal_id=note.signal.signal_id,
-            destination="servicedesk",
-            connector="webhook",
-            status=DeliveryStatus.delivered,
-            external_id="DESK-2",
-            attempts=1,
-            at=split.routed_at + timedelta(seconds=1),
-        )
+    events = [
+        (topics.DUPLICATES, note),
+        (topics.DELIVERED, _delivered(note, "DESK-1", noted_at)),
+        (topics.ROUTED_SERVICEDESK, split),
+        (topics.DELIVERED, _delivered(note, "DESK-2", split.routed_at + timedelta(seconds=1))),
+    ]
+    for order in permutations(events):
+        book = StatusBook()
+        book.apply_routed(topics.ROUTED_SERVICEDESK, first)
+        _fold(book, [*order, *order])  # and every event read again
+        status = book.get(note.signal.signal_id)
+        assert status is not None
+        assert (status.routing, status.duplicate_of, status.rule_id) == (
+            "routed",
+            None,
+            split.rule_id,
+        ), order
+        assert status.delivery is not None and status.delivery.external_id == "DESK-2", order
+        case = book.get(first.signal.signal_id)
+        assert case is not None and case.joins == (), order
+
+
+def test_a_triage_signal_an_operator_sent_on_shows_where_it_went_in_any_order() -> None:
+    item = _triage_item()
+    sent = item.model_copy(
+        update={
+            "rule_id": OPERATOR_RULE,
+            "destination": Destination(name="servicedesk"),
+            "routed_at": item.routed_at + timedelta(hours=2),
+        }
     )
-    assert own.delivery is not None and own.delivery.external_id == "DESK-2"
-    echo = book.apply_delivery(
-        DeliveryResult(
-            signal_id=note.signal.signal_id,
-            destination="servicedesk",
-            connector="webhook",
-            status=DeliveryStatus.delivered,
-            external_id="DESK-1",
-            attempts=1,
-            at=noted_at,
-        )
-    )
-    assert echo.delivery is not None and echo.delivery.external_id == "DESK-2"
+    events = [
+        (topics.TRIAGE, item),
+        (topics.ROUTED_SERVICEDESK, sent),
+        (topics.DELIVERED, _delivered(sent, "DESK-7", sent.routed_at + timedelta(seconds=1))),
+    ]
+    for order in permutations(events):
+        book = StatusBook()
+        _fold(book, order)
+        status = book.get(item.signal.signal_id)
+        assert status is not None
+        assert (status.state, status.rule_id) == ("delivered", OPERATOR_RULE), order
