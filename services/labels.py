@@ -19,11 +19,13 @@ import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from schemas import CaseCorrection, Label, topics
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def latest(records: Iterable[Any]) -> list[bytes]:
@@ -64,26 +66,22 @@ def label_row(label: Label) -> dict[str, Any]:
     }
 
 
+def decoded(model: type[M], values: Iterable[bytes]) -> tuple[list[M], int]:
+    """(the values that are a ``model``, how many were not)."""
+    found, unreadable = [], 0
+    for value in values:
+        try:
+            found.append(model.model_validate_json(value))
+        except ValidationError:
+            unreadable += 1
+    return found, unreadable
+
+
 def label_rows(values: Iterable[bytes]) -> tuple[list[dict[str, Any]], int]:
     """(rows in the order the labels were made, how many values were no Label)."""
-    labels, unreadable = [], 0
-    for value in values:
-        try:
-            labels.append(Label.model_validate_json(value))
-        except ValidationError:
-            unreadable += 1
+    labels, unreadable = decoded(Label, values)
     labels.sort(key=lambda label: (label.labelled_at, label.label_id))
     return [label_row(label) for label in labels], unreadable
-
-
-def corrections_of(values: Iterable[bytes]) -> tuple[list[CaseCorrection], int]:
-    corrections, unreadable = [], 0
-    for value in values:
-        try:
-            corrections.append(CaseCorrection.model_validate_json(value))
-        except ValidationError:
-            unreadable += 1
-    return corrections, unreadable
 
 
 @contextmanager
@@ -126,8 +124,8 @@ def run(args: argparse.Namespace) -> int:
     _write(args.file, rows)
     report = f"{len(rows)} label(s) written to {args.file}"
     if args.pairs:
-        corrections, bad = corrections_of(
-            latest(read_topic(bootstrap, topics.CASE_CORRECTIONS, options))
+        corrections, bad = decoded(
+            CaseCorrection, latest(read_topic(bootstrap, topics.CASE_CORRECTIONS, options))
         )
         unreadable += bad
         pairs = dedupe_rows(corrections)

@@ -13,8 +13,9 @@ label never names a signal that was not sent)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Final
+from typing import Final, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse
@@ -57,6 +58,7 @@ from services.ingest.triage_view import (
 
 router = APIRouter()
 log = logging.getLogger(__name__)
+T = TypeVar("T")
 
 PAGE_SIZE: Final = 50  # waiting signals on one page, oldest first
 DUPLICATES_SHOWN: Final = 10
@@ -109,10 +111,10 @@ async def triage_page(request: Request, settings: SettingsDep) -> HTMLResponse:
 
 
 async def _posted(
-    request: Request, settings: SettingsDep
-) -> tuple[Employee, dict[str, str], str] | HTMLResponse:
-    """The operator, the form and its language; or the refusal (not an operator, not a
-    form of ours, CSRF)."""
+    request: Request, settings: SettingsDep, read: Callable[[Mapping[str, str]], T]
+) -> tuple[Employee, T, str] | HTMLResponse:
+    """The operator, what the form says (``read``) and its language; or the refusal (not
+    an operator, not a form of ours, CSRF)."""
     language = page_language(request)
     employee = operator(request, settings, language)
     if isinstance(employee, HTMLResponse):
@@ -129,21 +131,20 @@ async def _posted(
     ):
         log.info("triage page: CSRF token refused")
         return html_page(render_refusal(language=language, name="csrf"), 403)
-    return employee, posted, language
+    try:
+        return employee, read(posted), language
+    except ChoiceInvalid:
+        return html_page(render_refusal(language=language, name="invalid"), 422)
 
 
 @router.post(TRIAGE_PATH, response_class=HTMLResponse, include_in_schema=False)
 async def decide_signal(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> HTMLResponse:
-    answer = await _posted(request, settings)
+    answer = await _posted(request, settings, read_choice)
     if isinstance(answer, HTMLResponse):
         return answer
-    employee, posted, language = answer
-    try:
-        choice = read_choice(posted)
-    except ChoiceInvalid:
-        return html_page(render_refusal(language=language, name="invalid"), 422)
+    employee, choice, language = answer
     book = triage_book(request)
     item = book.report(choice.signal_id)
     earlier = book.label(choice.signal_id)
@@ -193,14 +194,10 @@ async def decide_signal(
 async def correct_case(
     request: Request, settings: SettingsDep, publisher: PublisherDep
 ) -> HTMLResponse:
-    answer = await _posted(request, settings)
+    answer = await _posted(request, settings, read_correction)
     if isinstance(answer, HTMLResponse):
         return answer
-    employee, posted, language = answer
-    try:
-        chosen = read_correction(posted)
-    except ChoiceInvalid:
-        return html_page(render_refusal(language=language, name="invalid"), 422)
+    employee, chosen, language = answer
     book = triage_book(request)
     report = book.report(chosen.signal_id)
     if report is None:
