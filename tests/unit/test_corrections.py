@@ -26,6 +26,7 @@ from schemas import (
     topics,
 )
 from schemas.label import correction_id_for, label_id_for
+from services.processor.decision_stage import CORRECTION_PREFIX, LABEL_PREFIX, read_decision
 from services.processor.domain import corrections
 from services.processor.domain.corrections import (
     CORRECTED_CASES,
@@ -323,3 +324,20 @@ def test_same_case_is_transitive_and_wins_over_a_contradiction() -> None:
         ]
     )
     assert len({row["case"] for row in rows}) == 1
+
+
+def test_the_judge_stage_tells_a_forwarded_label_from_a_correction() -> None:
+    """Both arrive on one internal topic: the key's prefix, not the shape, says which."""
+    deduper = Deduper({}, POLICY)
+    jan = _judged(deduper, _report(CARD, 0, "e-1", JAN))
+    wrong = _judged(deduper, _report("Jan's new card never arrived by post.", 5, "e-2", JAN))
+    correction = _correction(Verdict.not_same_case, wrong, jan)
+    label = _label(jan, "servicedesk")
+    assert read_decision(CORRECTION_PREFIX + b"k", correction.model_dump_json().encode()) == (
+        correction
+    )
+    assert read_decision(LABEL_PREFIX + b"k", label.model_dump_json().encode()) == label
+    with pytest.raises(ValueError):
+        read_decision(b"k", label.model_dump_json().encode())
+    with pytest.raises(ValueError):  # a ValidationError is a ValueError
+        read_decision(LABEL_PREFIX + b"k", correction.model_dump_json().encode())
