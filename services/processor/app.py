@@ -106,6 +106,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
             index_cap=settings.dedupe_index_cap,
+            phone_region=settings.dedupe_phone_region,
         ),
     )
     crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
@@ -159,7 +160,13 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         try:
             handover = decode_classified(event.value)
             result = judge(
-                handover.signal, handover.classification, deduper, rules.rules, now, handover.topic
+                handover.signal,
+                handover.classification,
+                deduper,
+                rules.rules,
+                now,
+                handover.topic,
+                handover.matter,
             )
         except Exception as exc:  # poison, or a bug: park it, the partition goes on
             if isinstance(exc, InvalidSignal):

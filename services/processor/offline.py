@@ -127,14 +127,17 @@ def classifier() -> Processor:
     return process
 
 
-def deduplicator(policy: DedupePolicy | None = None) -> Processor:
-    """Rows must come in arrival order; state carries over from row to row."""
-    deduper = Deduper({}, policy)
+def deduplicator(policy: DedupePolicy | None = None, deduper: type[Deduper] = Deduper) -> Processor:
+    """Rows must come in arrival order; state carries over from row to row. ``deduper``:
+    another matcher to compare with (see evaluation.IdentityAlone)."""
+    judge = deduper({}, policy)
     input_id: dict[str, Any] = {}  # signal_id -> the row's own id
 
     def process(row: Row, judged: ClassifiedSignal) -> Row:
         signal = judged.signal
-        decision = deduper.decide(signal, judged.classification, signal.received_at, judged.topic)
+        decision = judge.decide(
+            signal, judged.classification, signal.received_at, judged.topic, judged.matter
+        )
         input_id[signal.signal_id] = row.get("id")
         return {
             "id": row.get("id"),

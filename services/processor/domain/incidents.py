@@ -51,9 +51,11 @@ from schemas import (
 from services.common.message_text import clean_text, report_content
 from services.processor.domain.identity import (
     Identity,
-    PersonName,
+    identity_from_json,
     identity_of,
+    identity_to_json,
     index_keys,
+    lookup_keys,
     same_person,
 )
 
@@ -285,7 +287,7 @@ class Report:
             "at": self.at.isoformat(),
             "category": self.category,
             "channel": self.channel,
-            "customer": _identity_json(self.customer),
+            "customer": identity_to_json(self.customer),
             "employee": self.employee,
             "department": self.department,
             "place": self.place,
@@ -302,7 +304,7 @@ class Report:
             **{
                 **data,
                 "at": datetime.fromisoformat(data["at"]),
-                "customer": _identity(data["customer"]),
+                "customer": identity_from_json(data["customer"]),
                 "stems": tuple(data["stems"]),
                 "words": tuple(data["words"]),
             }
@@ -336,20 +338,6 @@ def report_of(
         words=tuple(words.values()),
         excerpt=excerpt(content, signal.customer),
     )
-
-
-def _identity_json(identity: Identity) -> dict[str, Any]:
-    name = identity.name
-    return {
-        "phone": identity.phone,
-        "email": identity.email,
-        "name": {"surname": name.surname, "first": name.first} if name else None,
-    }
-
-
-def _identity(data: dict[str, Any]) -> Identity:
-    name = data.get("name")
-    return Identity(data.get("phone"), data.get("email"), PersonName(**name) if name else None)
 
 
 # --- alike -------------------------------------------------------------------------------
@@ -475,14 +463,16 @@ class _Incident:
                 return
         else:
             keys = index_keys(key)
-            # Only someone who shares a phone, an e-mail or a surname can be the same.
+            # Only someone remembered under a key the new one is looked up under (a
+            # phone, an e-mail, a surname and initial) can be the same.
+            looked_up = lookup_keys(key)
             if any(
-                not keys_of.isdisjoint(keys) and same_person(key, _identity(known))
+                not keys_of.isdisjoint(looked_up) and same_person(key, identity_from_json(known))
                 for known, keys_of in zip(self.people, self.people_key_sets, strict=True)
             ):
                 return
             if len(self.anonymous) + len(self.people) < policy.max_remembered:
-                self.people.append(_identity_json(key))
+                self.people.append(identity_to_json(key))
                 self.people_keys.append(keys)
                 self.people_key_sets.append(set(keys))
                 return
