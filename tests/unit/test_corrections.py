@@ -202,6 +202,41 @@ def test_without_same_case_the_later_report_joins_its_own_case() -> None:
     assert later.dedupe.duplicate_of == piet.signal.signal_id
 
 
+# Chasers (dedupe.py) read a report's case from its stored report: corrections reach them.
+
+
+@pytest.mark.parametrize("corrected", [True, False])
+def test_a_chaser_naming_the_customer_follows_same_case(corrected: bool) -> None:
+    deduper = Deduper({}, POLICY)
+    jan = _judged(deduper, _report(CARD, 0, "e-1", JAN))
+    piet = _judged(
+        deduper, _report("Piet says the card of his partner keeps failing.", 3, "e-2", PIET)
+    )
+    if corrected:
+        apply_decision(
+            _correction(Verdict.same_case, piet, jan), deduper.memory, DEFAULT_RULES, POLICY
+        )
+    chaser = _judged(deduper, _report("Has anyone called Piet Bakker back yet?", 60, "e-3"))
+    assert chaser.dedupe.duplicate_of == (jan if corrected else piet).signal.signal_id
+
+
+@pytest.mark.parametrize("corrected", [True, False])
+def test_a_chaser_naming_nobody_follows_its_colleague_s_report_out_of_the_case(
+    case_with_a_wrong_duplicate: tuple[Deduper, RoutedSignal, RoutedSignal], corrected: bool
+) -> None:
+    deduper, first, wrong = case_with_a_wrong_duplicate
+    if corrected:
+        apply_decision(
+            _correction(Verdict.not_same_case, wrong, first),
+            deduper.memory,
+            DEFAULT_RULES,
+            POLICY,
+        )
+    # e-2 reported only ``wrong``: their chaser is about its case, whichever that is now.
+    chaser = _judged(deduper, _report("Any news? Has anyone called her back yet?", 60, "e-2"))
+    assert chaser.dedupe.duplicate_of == (wrong if corrected else first).signal.signal_id
+
+
 def _label(routed: RoutedSignal, destination: str | None) -> Label:
     return Label(
         label_id=label_id_for(routed.signal.signal_id),
