@@ -93,6 +93,10 @@ def _correction(
     )
 
 
+def _apply(deduper: Deduper, decision: CaseCorrection | Label) -> corrections.Effect:
+    return apply_decision(decision, deduper.memory, DEFAULT_RULES, deduper.policy)
+
+
 JAN = {"name": "Jan de Vries", "phone": "+31 6 12345678"}
 PIET = {"name": "Piet Bakker", "phone": "+31 6 87654321"}
 
@@ -113,7 +117,7 @@ def test_not_the_same_case_routes_the_report_as_a_case_of_its_own(
 ) -> None:
     deduper, first, wrong = case_with_a_wrong_duplicate
     correction = _correction(Verdict.not_same_case, wrong, first)
-    effect = apply_decision(correction, deduper.memory, DEFAULT_RULES, POLICY)
+    effect = _apply(deduper, correction)
     assert effect.what == "split"
     assert effect.topic == topics.ROUTED_SERVICEDESK
     routed = effect.routed
@@ -134,9 +138,7 @@ def test_after_not_the_same_a_report_like_it_joins_it_not_the_old_case(
     case_with_a_wrong_duplicate: tuple[Deduper, RoutedSignal, RoutedSignal],
 ) -> None:
     deduper, first, wrong = case_with_a_wrong_duplicate
-    apply_decision(
-        _correction(Verdict.not_same_case, wrong, first), deduper.memory, DEFAULT_RULES, POLICY
-    )
+    _apply(deduper, _correction(Verdict.not_same_case, wrong, first))
     # The same words again (no customer named): like the split report only.
     again = _judged(deduper, _report("Jan's new card never arrived by post.", 8, "e-3"))
     assert again.dedupe.duplicate_of == wrong.signal.signal_id
@@ -157,9 +159,9 @@ def test_a_correction_read_twice_changes_nothing_and_routes_the_same(
 ) -> None:
     deduper, first, wrong = case_with_a_wrong_duplicate
     correction = _correction(Verdict.not_same_case, wrong, first)
-    once = apply_decision(correction, deduper.memory, DEFAULT_RULES, POLICY)
+    once = _apply(deduper, correction)
     memory = json.dumps(deduper.memory, sort_keys=True)
-    twice = apply_decision(correction, deduper.memory, DEFAULT_RULES, POLICY)
+    twice = _apply(deduper, correction)
     assert twice == once
     assert json.dumps(deduper.memory, sort_keys=True) == memory
 
@@ -168,9 +170,7 @@ def test_not_the_same_about_a_case_of_its_own_routes_nothing() -> None:
     deduper = Deduper({}, POLICY)
     jan = _judged(deduper, _report(CARD, 0, "e-1", JAN))
     piet = _judged(deduper, _report(CARD + " Piet too.", 3, "e-2", PIET))
-    effect = apply_decision(
-        _correction(Verdict.not_same_case, piet, jan), deduper.memory, DEFAULT_RULES, POLICY
-    )
+    effect = _apply(deduper, _correction(Verdict.not_same_case, piet, jan))
     assert (effect.what, effect.routed) == ("recorded", None)
 
 
@@ -182,9 +182,7 @@ def test_same_case_makes_a_later_report_join_the_other_case() -> None:
         deduper, _report("Piet says the card of his partner keeps failing.", 3, "e-2", PIET)
     )
     assert piet.dedupe.duplicate_of is None
-    effect = apply_decision(
-        _correction(Verdict.same_case, piet, jan), deduper.memory, DEFAULT_RULES, POLICY
-    )
+    effect = _apply(deduper, _correction(Verdict.same_case, piet, jan))
     assert (effect.what, effect.routed) == ("joined", None)  # Piet's own ticket stays
     later = _judged(deduper, _report("Piet says the card of his partner keeps failing.", 6, "e-3"))
     assert later.dedupe.duplicate_of == jan.signal.signal_id
@@ -213,9 +211,7 @@ def test_a_chaser_naming_the_customer_follows_same_case(corrected: bool) -> None
         deduper, _report("Piet says the card of his partner keeps failing.", 3, "e-2", PIET)
     )
     if corrected:
-        apply_decision(
-            _correction(Verdict.same_case, piet, jan), deduper.memory, DEFAULT_RULES, POLICY
-        )
+        _apply(deduper, _correction(Verdict.same_case, piet, jan))
     chaser = _judged(deduper, _report("Has anyone called Piet Bakker back yet?", 60, "e-3"))
     assert chaser.dedupe.duplicate_of == (jan if corrected else piet).signal.signal_id
 
@@ -226,12 +222,7 @@ def test_a_chaser_naming_nobody_follows_its_colleague_s_report_out_of_the_case(
 ) -> None:
     deduper, first, wrong = case_with_a_wrong_duplicate
     if corrected:
-        apply_decision(
-            _correction(Verdict.not_same_case, wrong, first),
-            deduper.memory,
-            DEFAULT_RULES,
-            POLICY,
-        )
+        _apply(deduper, _correction(Verdict.not_same_case, wrong, first))
     # e-2 reported only ``wrong``: their chaser is about its case, whichever that is now.
     chaser = _judged(deduper, _report("Any news? Has anyone called her back yet?", 60, "e-2"))
     assert chaser.dedupe.duplicate_of == (wrong if corrected else first).signal.signal_id
@@ -258,7 +249,7 @@ def test_a_triage_case_sent_to_the_desk_takes_its_later_reports_along() -> None:
     deduper = Deduper({}, POLICY)
     unsure = _judged(deduper, _report(CARD, 0, "e-1", JAN), confidence=0.3)
     assert unsure.destination.name == "triage"
-    effect = apply_decision(_label(unsure, "servicedesk"), deduper.memory, DEFAULT_RULES, POLICY)
+    effect = _apply(deduper, _label(unsure, "servicedesk"))
     assert effect.what == "routed_case"
     later = _judged(deduper, _report(CARD, 5, "e-2"))
     assert later.dedupe.duplicate_of == unsure.signal.signal_id
@@ -268,7 +259,7 @@ def test_a_triage_case_sent_to_the_desk_takes_its_later_reports_along() -> None:
 def test_a_label_without_destination_leaves_the_case_in_triage() -> None:
     deduper = Deduper({}, POLICY)
     unsure = _judged(deduper, _report(CARD, 0, "e-1", JAN), confidence=0.3)
-    effect = apply_decision(_label(unsure, None), deduper.memory, DEFAULT_RULES, POLICY)
+    effect = _apply(deduper, _label(unsure, None))
     assert effect.what == "recorded"
     later = _judged(deduper, _report(CARD, 5, "e-2"))
     assert later.destination.name == "triage"
@@ -284,12 +275,7 @@ def test_the_cases_made_by_corrections_are_bounded_and_forgotten_after_the_windo
         customer = {"name": f"Klant {n}", "phone": f"+31 6 1234500{n}"}
         first = _judged(deduper, _report(CARD, n * 10, "e-1", customer))
         wrong = _judged(deduper, _report(f"Card {n} never arrived.", n * 10 + 1, "e-2", customer))
-        apply_decision(
-            _correction(Verdict.not_same_case, wrong, first, minutes=n * 10 + 2),
-            deduper.memory,
-            DEFAULT_RULES,
-            POLICY,
-        )
+        _apply(deduper, _correction(Verdict.not_same_case, wrong, first, minutes=n * 10 + 2))
         made.append(wrong.signal.signal_id)
     listed = [case for case, _ in deduper.memory[CORRECTED_CASES]["entries"]]
     assert listed == made[-3:]
@@ -301,12 +287,7 @@ def test_the_cases_made_by_corrections_are_bounded_and_forgotten_after_the_windo
         deduper, _report(CARD, later_minutes := (later - T0).total_seconds() / 60, "e-1", customer)
     )
     wrong = _judged(deduper, _report("Late card.", later_minutes + 1, "e-2", customer))
-    apply_decision(
-        _correction(Verdict.not_same_case, wrong, first, minutes=later_minutes + 2),
-        deduper.memory,
-        DEFAULT_RULES,
-        POLICY,
-    )
+    _apply(deduper, _correction(Verdict.not_same_case, wrong, first, minutes=later_minutes + 2))
     assert [case for case, _ in deduper.memory[CORRECTED_CASES]["entries"]] == [
         wrong.signal.signal_id
     ]
