@@ -5,6 +5,8 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+     operators' decisions (same-case corrections, triage labels) reach the judge stage
+     as a second input: decision_stage.py
   -> detect-incidents, beside the judge: several customers with one problem
      (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
      incident_stage.py)
@@ -34,7 +36,11 @@ could. More processor replicas scale out without that.
 
 The judge stage decides a batch's signals one after the other (each decision sees the
 memory the previous one left), then waits once for the broker to acknowledge the dedupe
-memory's writes, and only then hands any of the batch's events on.
+memory's writes, and only then hands any of the batch's events on. An operator's decision
+in a batch ends a run of signals: what came before it is remembered and handed on first,
+then the decision is applied as on its own (decision_stage.py), then the next run.
+A record the broker failed to take is written again on its own after the batch's others:
+across such a fault, two records of one batch may land in the other order.
 """
 
 from __future__ import annotations
@@ -72,6 +78,7 @@ from services.processor.batch import (
     judged_outputs,
 )
 from services.processor.classifier.model import trained_models
+from services.processor.decision_stage import add_decision_stage
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import InvalidSignal, Judgement, decode_classified, judge
 from services.processor.incident_stage import add_incident_stage
@@ -153,6 +160,12 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                     extra=fields(topic=msg.topic, offset=msg.offset, error=output.reason[:200]),
                 )
 
+    async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
+        await (await outputs[topic].send(key=key, value=value))
+
+    # Operators' same-case corrections and triage labels, applied between two judgements.
+    decisions, apply_decision = add_decision_stage(app, deduper, memory, rules, send_acked)
+
     def _send_letter(event: Any, reason: str) -> Awaitable[Awaitable[Any]]:
         msg = event.message
         letter = dead_letter(
@@ -206,8 +219,30 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         return handover.signal.signal_id, result
 
     async def judge_batch(stream: Any, events: Sequence[Any]) -> None:
-        """Judge a batch and hand it on. BrokerRefused when the broker will not take
-        what must be written first."""
+        """Judge a batch in order: its signals run by run, each operator's decision
+        between two runs (applied once everything before it is handed on, as if alone).
+        WriteRefused when the broker will not take what must be written first."""
+        run: list[Any] = []
+        for event in events:
+            if event.message.topic != decisions:
+                run.append(event)
+                continue
+            await judge_run(stream, run)
+            run = []
+            stream._set_current_event(event)  # its memory writes: this event's partition
+            try:
+                await apply_decision(event)
+            except BrokerRefused as refused:
+                raise WriteRefused(event.key, refused) from refused
+            finally:
+                stream._set_current_event(None)
+        await judge_run(stream, run)
+
+    async def judge_run(stream: Any, events: Sequence[Any]) -> None:
+        """Judge signals one after the other, wait once for the memory's writes, then hand
+        every outcome on at once."""
+        if not events:
+            return
         started = time.perf_counter()
         judged = [judge_one(stream, event) for event in events]
         # Remembered before anything is handed on: see AckedTable.
@@ -223,7 +258,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             if signal_id is not None and not isinstance(result, Parked):
                 _count(result, signal_id, seconds)
 
-    @app.agent(classified)
+    @app.agent(raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1))
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
         async for events in batches(stream, batch_size, batch_wait_s):
             try:
