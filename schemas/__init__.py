@@ -3,6 +3,7 @@
 from schemas.classification import Category, Classification, Kind, Urgency
 from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
+from schemas.incident import Incident, IncidentReport, IncidentStatus
 from schemas.insight import InsightSnapshot
 from schemas.outcome import Outcome, OutcomeStatus
 from schemas.preference import NotificationPreference
@@ -33,6 +34,9 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Destination",
+    "Incident",
+    "IncidentReport",
+    "IncidentStatus",
     "InsightSnapshot",
     "Kind",
     "NotificationPreference",

@@ -20,6 +20,7 @@ from pydantic.json_schema import models_json_schema
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
     InsightSnapshot,
     NotificationPreference,
     Outcome,
@@ -193,6 +194,33 @@ CONTRACTS: dict[str, TopicContract] = {
         f'Always "{INSIGHT_KEY}", so that compaction keeps the latest snapshot.',
         senders=("insight",),
         receivers=("ingest",),
+    ),
+    topics.INCIDENTS: TopicContract(
+        Incident,
+        "Possible outages",
+        "Several different customers, reported by different employees, with one problem "
+        "within a short time (same category, alike wording; optionally the same place): "
+        "opened, updated as more reports join, closed after a quiet period. Each report "
+        "stays its own case. Every change carries the whole incident with a higher "
+        "version: keep the highest per incident_id. The service desk gets it as one "
+        "ticket through signals.incidents.desk.",
+        "The incident_id (ULID), UTF-8: also the case id of the incident's ticket.",
+        senders=("processor",),
+        receivers=(),
+    ),
+    topics.INCIDENTS_DESK: TopicContract(
+        RoutedSignal,
+        "Incidents for the service desk",
+        "One ticket per incident that lists its reports, and its notes: the opening is a "
+        "RoutedSignal whose signal_id is the incident_id (the case id, so the ticket is "
+        "opened once), each report that joins and the closing are notes with the incident "
+        "as their case (dedupe.cluster_id) and ids derived from what they add. "
+        "signal.source is 'antenna-incidents', rule_id 'incident'. Not employees' "
+        "reports: those stay on the routed, triage and duplicates topics, once each.",
+        "The incident_id, UTF-8: an incident's ticket and notes share a partition, in order.",
+        senders=("processor",),
+        receivers=("connectors",),
+        replayable=True,
     ),
 }
 

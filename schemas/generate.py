@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
     InsightSnapshot,
     NotificationPreference,
     Outcome,
@@ -30,6 +31,7 @@ MODELS: dict[str, type[BaseModel]] = {
     "notification_preference": NotificationPreference,
     "insight_snapshot": InsightSnapshot,
     "record_change": RecordChange,
+    "incident": Incident,
 }
 
 

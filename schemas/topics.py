@@ -16,6 +16,10 @@ RECORD_CHANGES = "signals.record-changes"
 PREFERENCES = "employees.preferences"
 # The insight app's latest summary (InsightSnapshot) under one key; compacted.
 INSIGHT = "insight.summary"
+# Possible outages: several customers, one problem (Incident), keyed by incident_id.
+INCIDENTS = "signals.incidents"
+# An incident's ticket and notes for the service desk (RoutedSignal), keyed by incident_id.
+INCIDENTS_DESK = "signals.incidents.desk"
 
 ALL = (
     RAW,
@@ -29,6 +33,8 @@ ALL = (
     PREFERENCES,
     RECORD_CHANGES,
     INSIGHT,
+    INCIDENTS,
+    INCIDENTS_DESK,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
 COMPACTED = frozenset({PREFERENCES, INSIGHT})

@@ -5,6 +5,9 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+  -> detect-incidents, beside the judge: several customers with one problem
+     (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
+     incident_stage.py)
 
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
@@ -51,6 +54,7 @@ from services.processor.handlers import (
     decode_signal,
     judge,
 )
+from services.processor.incident_stage import add_incident_stage
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
@@ -99,6 +103,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
             index_cap=settings.dedupe_index_cap,
+            phone_region=settings.dedupe_phone_region,
         ),
     )
     crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
@@ -149,7 +154,13 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         try:
             handover = decode_classified(event.value)
             result = judge(
-                handover.signal, handover.classification, deduper, rules.rules, now, handover.topic
+                handover.signal,
+                handover.classification,
+                deduper,
+                rules.rules,
+                now,
+                handover.topic,
+                handover.matter,
             )
         except Exception as exc:  # poison, or a bug: park it, the partition goes on
             if isinstance(exc, InvalidSignal):
@@ -182,6 +193,8 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     async def reload_rules() -> None:
         rules.reload_if_changed()
 
+    if settings.incidents_enabled:
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
     return app
 
 

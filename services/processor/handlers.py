@@ -11,7 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
 from services.processor.classifier import classify_detailed
+from services.processor.classifier.model import report_text
 from services.processor.domain.dedupe import Decision, Deduper
+from services.processor.domain.matter import Matter, matter_of, name_words
 from services.processor.domain.route import Route, RuleSet, route
 
 M = TypeVar("M", bound=BaseModel)
@@ -44,10 +46,14 @@ def _decode(model: type[M], value: bytes | None) -> M:
 
 
 def assess(signal: Signal) -> ClassifiedSignal:
-    """Classify a signal and profile its topic, for the judge stage."""
+    """Classify a signal and profile its topic and matter, for the judge stage."""
     text = f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
     classification, topic = classify_detailed(text, signal.language, signal.channel.value)
-    return ClassifiedSignal(signal=signal, classification=classification, topic=topic)
+    customer = signal.customer.name if signal.customer else None
+    matter = matter_of(report_text(text), name_words(customer), text)
+    return ClassifiedSignal(
+        signal=signal, classification=classification, topic=topic, matter=matter
+    )
 
 
 @dataclass(frozen=True)
@@ -78,8 +84,9 @@ def judge(
     rules: RuleSet,
     now: datetime,
     topic: dict[str, float] | None = None,
+    matter: Matter | None = None,
 ) -> Judgement:
-    decision = deduper.decide(signal, classification, now, topic)
+    decision = deduper.decide(signal, classification, now, topic, matter)
     if decision.resubmission:
         return Judgement(None, None, decision, None)
     if decision.duplicate_of is not None:
@@ -122,3 +129,5 @@ class ClassifiedSignal(BaseModel):
     signal: Signal
     classification: Classification
     topic: dict[str, float] = Field(default_factory=dict)  # category -> weight
+    # None in a hand-over written before matter profiles: dedupe reads the raw text then.
+    matter: Matter | None = None

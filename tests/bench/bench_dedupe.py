@@ -1,7 +1,8 @@
 """Cost per signal of the dedupe memory as it fills: `make bench-dedupe`.
 
 The Deduper alone (no classifier, no broker) decides 100,000 signals arriving one every
-20 seconds (23 days, past the 14-day window, so forgetting is part of the cost). 10% of
+20 seconds (23 days, past the 14-day window, so forgetting is part of the cost). Their
+classification and matter profile are made beforehand, as the classify stage makes them. 10% of
 them are about ten surnames ("Jansen", "de Vries", ...) with ten first names and a few
 phones between them; the rest are about other people. The cost per signal at 1,000,
 10,000 and 100,000 signals is the mean over the tenth of the signals before that point
@@ -29,6 +30,7 @@ from typing import Any
 
 from schemas import Category, Classification, Kind, Signal, new_signal_id
 from services.processor.domain.dedupe import DedupePolicy, Deduper, Memory
+from services.processor.domain.matter import Matter, matter_of
 
 SURNAMES = "Jansen|de Vries|van den Berg|Bakker|Visser|Smit|Meijer|de Boer|Mulder|de Groot".split(
     "|"
@@ -66,8 +68,12 @@ def unique_surname(i: int) -> str:
             return "".join(letters).capitalize() + "ma"
 
 
-def workload(n: int, seed: int = 11) -> list[tuple[Signal, Classification, bool]]:
-    """(signal, classification, about one of the ten surnames) in arrival order."""
+Work = list[tuple[Signal, Classification, bool, Matter]]
+
+
+def workload(n: int, seed: int = 11) -> Work:
+    """(signal, classification, about one of the ten surnames, matter) in arrival order.
+    The matter is profiled beforehand, as the classify stage does before the judge stage."""
     rng = random.Random(seed)
     out = []
     for i in range(n):
@@ -100,28 +106,24 @@ def workload(n: int, seed: int = 11) -> list[tuple[Signal, Classification, bool]
             language="en",
             classifier_version="bench",
         )
-        out.append((signal, classification, hot))
+        out.append((signal, classification, hot, matter_of(signal.text)))
     return out
 
 
-def timed_pass(
-    work: list[tuple[Signal, Classification, bool]], memory: Memory, policy: DedupePolicy
-) -> tuple[list[float], int]:
+def timed_pass(work: Work, memory: Memory, policy: DedupePolicy) -> tuple[list[float], int]:
     """CPU seconds of each decision in arrival order, and the duplicates found."""
     deduper = Deduper(memory, policy)
     clock = time.process_time  # this process's CPU time: less noise from other work
     took, duplicates = [], 0
-    for signal, classification, _ in work:
+    for signal, classification, _, matter in work:
         start = clock()
-        decision = deduper.decide(signal, classification, signal.received_at)
+        decision = deduper.decide(signal, classification, signal.received_at, None, matter)
         took.append(clock() - start)
         duplicates += decision.duplicate_of is not None
     return took, duplicates
 
 
-def at_size(
-    work: list[tuple[Signal, Classification, bool]], took: list[float], n: int
-) -> dict[str, float]:
+def at_size(work: Work, took: list[float], n: int) -> dict[str, float]:
     """Mean ms per signal over the last tenth before the n-th signal: the cost once the
     memory holds what n signals left (all of them, or the window's)."""
     span = range(n - n // 10, n)
@@ -137,7 +139,7 @@ def at_size(
 
 
 def measure(
-    work: list[tuple[Signal, Classification, bool]],
+    work: Work,
     sizes: list[int],
     make: Callable[[], Memory],
     repeats: int,

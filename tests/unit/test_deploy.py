@@ -60,7 +60,8 @@ def test_alert_rules_pass_promtool() -> None:
 
 @pytest.mark.skipif(shutil.which("promtool") is None, reason="promtool (Debian: prometheus) absent")
 def test_a_destination_paused_for_15_minutes_pages() -> None:
-    """deploy/prometheus/alerts.test.yml: not at 14 minutes paused, at 16 it pages."""
+    """deploy/prometheus/alerts.test.yml: not at 14 minutes paused, at 16 it pages; an open
+    incident pages while a worker exports it."""
     result = subprocess.run(
         ["promtool", "test", "rules", str(DEPLOY / "prometheus" / "alerts.test.yml")],
         capture_output=True,

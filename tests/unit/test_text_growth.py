@@ -42,6 +42,9 @@ import services.ingest.email.trust as email_trust
 import services.processor.classifier as classifier
 import services.processor.classifier.model as model
 import services.processor.classifier.rules as rules
+import services.processor.domain.identity as identity
+import services.processor.domain.matter as matter
+import services.processor.domain.names as names
 from services.common.message_text import clean_text, report_content
 from services.ingest.email.parse import EmailLimits, EmailOverLimit, MalformedEmail, parse_email
 from services.processor.classifier import classify_detailed
@@ -196,7 +199,8 @@ def test_header_sections_over_the_cap_are_refused() -> None:
 
 # Everything that runs patterns on what people send: the text cleaner, the classifier's
 # rules and its model's input preparation, language detection, the e-mail parser and its
-# sender checks, the chat adapters, form posts, and the connectors' text for a vendor.
+# sender checks, the chat adapters, form posts, the connectors' text for a vendor, and
+# dedupe's reading of names, phones and what a report is about.
 # (services.common.processes and services.dlq match only our own metrics and ids.)
 PATTERN_MODULES = (
     message_text,
@@ -212,9 +216,13 @@ PATTERN_MODULES = (
     forms_route,
     crm,
     zendesk,
+    identity,
+    matter,
+    names,
 )
-# Functions that compile rule sources, not input.
-SOURCE_FUNCTIONS = frozenset({"_rx", "lexicon"})
+# Functions that compile rule sources, not input (_national_pattern: libphonenumber's
+# pattern of a region's numbers, run on at most 26 characters).
+SOURCE_FUNCTIONS = frozenset({"_rx", "lexicon", "_national_pattern"})
 
 
 def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
