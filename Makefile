@@ -70,4 +70,4 @@ bench-insight: $(STAMP)
 
 # Classification accuracy / macro-F1 and dedupe precision / recall on held-out data.
 evaluate: $(STAMP)
-	$(BIN)/antenna evaluate
+	$(BIN)/antenna evaluate --third-set

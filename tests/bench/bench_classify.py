@@ -132,7 +132,7 @@ def markdown(result: dict[str, Any]) -> str:
     o, b, s = result["offline"], result["processor_batched"], result["processor_single"]
     return "\n".join(
         [
-            f"| classification | figure | target | holds |",
+            "| classification | figure | target | holds |",
             "|---|---|---|---|",
             f"| `antenna classify`, {o['lines']:,} lines, fresh process | {o['wall_s']:.2f} s "
             f"wall ({o['cpu_s']:.2f} s CPU) | <= {TARGET_OFFLINE_S:g} s "
