@@ -6,6 +6,8 @@ labelled data set.
 
 from __future__ import annotations
 
+from collections import Counter
+
 import pytest
 
 from schemas import Category, Kind, Urgency
@@ -733,3 +735,40 @@ def test_classify_detailed_returns_the_classification_and_the_profile() -> None:
     classification, profile = classify_detailed(text, None, "form")
     assert classification == classify(text, None, "form")
     assert profile == topic_profile(text, "form")
+
+
+# --- cues: the one-scan phrase search counts what a search per cue counts ------------------
+
+
+def _found_one_cue_at_a_time(text: str) -> Counter[str]:
+    """The plain way: every word through the per-word cues, then a finditer per cue."""
+    from services.processor.classifier import cues
+
+    found: Counter[str] = Counter()
+    for word in cues._WORD.findall(text):
+        found.update(cues._cues_of_word(word))
+    for name, pattern, enough in cues._PHRASES:
+        have = found[name]
+        if have >= enough:
+            continue
+        for _ in pattern.finditer(text):
+            have += 1
+            if have >= enough:
+                break
+        if have:
+            found[name] = have
+    return found
+
+
+def test_the_phrase_scan_counts_what_a_search_per_cue_counts() -> None:
+    from services.processor.classifier import cues, model, rules
+
+    texts = [rules.normalise(model.report_text(row.text)).lower() for row in load_labelled()]
+    texts += [
+        "not working, not working and still not working: my card, her card, their cards",
+        "geen verbinding geen verbinding. de pinpas van mijn buurman werkt niet meer",
+        "",
+        "a" * 50,
+    ]
+    for text in texts:
+        assert cues._found(text) == _found_one_cue_at_a_time(text), text
