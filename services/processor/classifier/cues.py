@@ -1138,8 +1138,11 @@ def _found(text: str) -> Counter[str]:
     ``_ANY_PHRASE``), each cue from where its previous match ended: the counts of a
     ``finditer`` per cue, at a third of the cost (``test_classifier.py`` compares them)."""
     found: Counter[str] = Counter()
+    known = _WORD_CUES.get
     for word in _WORD.findall(text):
-        cues_of_word = _cues_of_word(word)
+        cues_of_word = known(word)
+        if cues_of_word is None:
+            cues_of_word = _cues_of_word(word)
         if cues_of_word:  # most words are no cue: skip the Counter's overhead
             found.update(cues_of_word)
     pending = [phrase for phrase in _PHRASES if found[phrase[0]] < phrase[2]]

@@ -143,7 +143,7 @@ class CharBlock:
     cache: dict[str, tuple[int, ...]] = field(default_factory=dict, compare=False, repr=False)
 
     def counts(self, text: str) -> Counter[int]:
-        counts: Counter[int] = Counter()
+        columns: list[int] = []  # counted once at the end: one Counter call, same order
         cache = self.cache
         vocabulary = self.block.vocabulary
         for word in text.split():
@@ -155,8 +155,8 @@ class CharBlock:
                 found = cache[word] = tuple(
                     column for column in map(vocabulary.get, grams) if column is not None
                 )
-            counts.update(found)
-        return counts
+            columns += found
+        return Counter(columns)
 
 
 @dataclass(frozen=True)
