@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe bench-insight evaluate clean tryton
+.PHONY: run test unit integration e2e lint typecheck schemas bench bench-classify bench-dedupe bench-insight evaluate clean tryton
 
 # A real Tryton CRM for the integration tests (tests/support/tryton.py), in a venv of its
 # own from the pinned set: the tests skip without it.
@@ -68,6 +68,11 @@ bench-dedupe: $(STAMP)
 bench-insight: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_insight
 
+# Classification speed: `antenna classify` over 10,000 lines (fresh process) and the classify
+# stage's CPU per signal (tests/bench/bench_classify.py).
+bench-classify: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_classify --lines $(or $(LINES),10000) --signals $(or $(SIGNALS),1500)
+
 # Classification accuracy / macro-F1 and dedupe precision / recall on held-out data.
 evaluate: $(STAMP)
-	$(BIN)/antenna evaluate
+	$(BIN)/antenna evaluate --third-set
