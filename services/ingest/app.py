@@ -31,7 +31,10 @@ def create_app(
     ``follow_status=True`` also follows the routed and delivered topics into the app's
     StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page."""
     publisher = publisher or KafkaSignalPublisher(
-        settings.bootstrap_list, settings.publish_timeout_s
+        settings.bootstrap_list,
+        settings.publish_timeout_s,
+        linger_ms=settings.publish_linger_ms,
+        batch_bytes=settings.publish_batch_bytes,
     )
 
     @asynccontextmanager
@@ -71,8 +74,8 @@ def create_app(
         larger={"/v1/email/": settings.max_email_bytes, "/v1/forms/": settings.max_form_bytes},
     )
     problems.install(app)
+    app.include_router(signals.router)  # first: the busiest route is matched first
     app.include_router(health.router)
-    app.include_router(signals.router)
     app.include_router(forms.router)
     app.include_router(chat.router)
     app.include_router(email.router)
