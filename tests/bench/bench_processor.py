@@ -36,8 +36,7 @@ BASELINE_APP = """
 import faust, os
 app = faust.App("bench-baseline", broker="kafka://" + os.environ["KAFKA_BOOTSTRAP_SERVERS"],
     store="memory://", web_enabled=False, broker_session_timeout=6, broker_heartbeat_interval=1,
-    producer_acks=-1, consumer_auto_offset_reset="earliest", topic_partitions=3,
-    producer_max_batch_size=int(os.environ["ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES"]))
+    producer_acks=-1, consumer_auto_offset_reset="earliest", topic_partitions=3)
 RAW = dict(key_type=bytes, value_type=bytes, key_serializer="raw", value_serializer="raw")
 src = app.topic("bench.in", **RAW)
 dst = app.topic("bench.out", **RAW)
