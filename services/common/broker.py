@@ -18,7 +18,7 @@ from services.common.processes import spawn, terminate
 
 # A consumer that has caught up waits this long per hop on Tansu (see the settings);
 # shorter costs idle CPU: every consumer then asks again this often.
-EMBEDDED_FETCH_MAX_WAIT_MS = 20
+EMBEDDED_FETCH_MAX_WAIT_MS = 50
 
 # What the services need against the embedded broker: it is one node (one copy of each
 # topic); Tansu's end offset counts batches, so table changelogs take one record per

@@ -115,8 +115,9 @@ class CommonSettings(BaseSettings):
         mode="before",
     )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # `FOO=` in an env file or compose means "not configured".
+    def _empty_kafka_setting_is_unset(cls, value: object) -> object:
+        # `FOO=` in an env file or compose means "not configured". (Named apart from the
+        # services' own `_empty_is_unset`, which would otherwise replace this one.)
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("kafka_sasl_password")
