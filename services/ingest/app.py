@@ -64,7 +64,7 @@ def create_app(
     app.state.idempotency = IdempotencyCache(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
-    app.state.status_book = StatusBook()
+    app.state.status_book = StatusBook(settings.status_capacity)
     app.state.sign_in_throttle = SignInThrottle(
         ThrottlePolicy(settings.report_sign_in_max_failures, settings.report_sign_in_window_s)
     )

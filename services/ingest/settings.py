@@ -27,8 +27,14 @@ class IngestSettings(CommonSettings):
     # batch may wait for more records, and how large it may grow per partition.
     publish_linger_ms: int = Field(default=PUBLISH_LINGER_MS, ge=0)
     publish_batch_bytes: int = Field(default=PUBLISH_BATCH_BYTES, ge=1)
-    idempotency_cache_size: int = Field(default=100_000, ge=0)
+    # Keys remembered in this process (a re-post gets its first answer; another body, 422).
+    # The processor's resubmission table is the durable guarantee, so a bounded cache is
+    # enough: a key it forgot still gets the same signal_id (derived from the key).
+    idempotency_cache_size: int = Field(default=10_000, ge=0)
     idempotency_ttl_s: float = Field(default=24 * 3600, gt=0)
+    # Signals whose status this process keeps for GET /v1/signals/{id} and the status page
+    # (the most recently touched; an older one reads as unknown). About 1 KB each.
+    status_capacity: int = Field(default=20_000, ge=1)
 
     # E-mail (SMTP listener and POST /v1/email/inbound)
     smtp_host: str = "127.0.0.1"

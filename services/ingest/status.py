@@ -40,7 +40,7 @@ from services.ingest import metrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY: Final = 100_000
+DEFAULT_CAPACITY: Final = 20_000  # IngestSettings.status_capacity
 ROUTED_TOPICS: Final = (
     topics.ROUTED_SERVICEDESK,
     topics.ROUTED_CRM,
@@ -54,7 +54,7 @@ FINAL_DELIVERY: Final = frozenset({DeliveryStatus.delivered, DeliveryStatus.dead
 MAX_READERS: Final = 8
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     status: DeliveryStatus
     external_id: str | None
@@ -63,7 +63,7 @@ class Delivery:
     error: str | None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalStatus:
     """``routing`` is None until a routed topic spoke: "routed", "triage" or "duplicate"."""
 
