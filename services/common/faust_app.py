@@ -14,6 +14,7 @@ from faust.types import AppT, FutureMessage, TransportT
 from faust.types.auth import CredentialsT
 from prometheus_client import Gauge
 
+from services.common.gc_tuning import tune_gc
 from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
 from services.common.logging import configure
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
@@ -252,6 +253,7 @@ def run_worker(
     ensure_topics(settings)
     serve_metrics(metrics_host, metrics_port)
     configure(app.conf.id, settings.log_level)
+    tune_gc()  # the app is built (models trained, tables declared): see gc_tuning
     faust.Worker(
         app, loglevel=settings.log_level, quiet=True, override_logging=False
     ).execute_from_commandline()

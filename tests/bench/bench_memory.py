@@ -28,11 +28,13 @@ def rss_kib(pid: int) -> int:
     raise ValueError(f"no VmRSS for {pid}")
 
 
-def measure(tmp: Path, first: int = 10_000, last: int = 100_000) -> dict[str, Any]:
+def measure(
+    tmp: Path, first: int = 10_000, last: int = 100_000, log_level: str = "WARNING"
+) -> dict[str, Any]:
     receiver = Receiver()
     samples: dict[int, dict[str, int]] = {}
     started = time.monotonic()
-    with pipeline(tmp, receiver) as (services, _broker_pid):
+    with pipeline(tmp, receiver, log_level) as (services, _broker_pid):
         posted = 0
         for target in (first, last):
             while posted < target:
@@ -60,9 +62,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--first", type=int, default=10_000)
     parser.add_argument("--last", type=int, default=100_000)
+    parser.add_argument("--log-level", default="WARNING")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-memory-"))
-    print(json.dumps(measure(tmp, args.first, args.last), indent=2))
+    print(json.dumps(measure(tmp, args.first, args.last, args.log_level), indent=2))
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ notes when each signal arrived. And a load generator that posts at a fixed rate.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import threading
 import time
@@ -95,7 +96,9 @@ class Receiver:
 
 
 @contextmanager
-def pipeline(tmp: Path, receiver: Receiver) -> Iterator[tuple[Services, int]]:
+def pipeline(
+    tmp: Path, receiver: Receiver, log_level: str = "WARNING"
+) -> Iterator[tuple[Services, int]]:
     """The stack on its own broker; yields it and the broker's pid."""
     with receiver.serving() as url, EmbeddedBroker(tmp / "broker.log") as broker:
         ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
@@ -106,7 +109,7 @@ def pipeline(tmp: Path, receiver: Receiver) -> Iterator[tuple[Services, int]]:
             "ANTENNA_CRM__CONNECTOR": "webhook",
             "ANTENNA_CRM__URL": f"{url}/crm",
             "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
-            "ANTENNA_LOG_LEVEL": "WARNING",  # as quiet as production logs at this rate
+            "ANTENNA_LOG_LEVEL": log_level,  # WARNING: no line per signal at these rates
         }
         services = Services(service_env(broker.bootstrap, tmp, extra), tmp)
         services.start(*SERVICES)
@@ -123,12 +126,23 @@ def reports(n: int, run: str) -> list[dict[str, Any]]:
             "text": f"{signal.text} (ref {run}-{i})",  # no two are the same text
             "channel": "api",
             "reporter": {"employee_id": signal.reporter.employee_id},
-            "customer": {"phone": signal.customer.phone, "name": f"Klant {run} {i}"}
+            "customer": {"phone": signal.customer.phone, "name": f"Jan {surname(run, i)}"}
             if signal.customer and signal.customer.phone
             else None,
         }
         for i, signal in enumerate(signals(n))
     ]
+
+
+def surname(run: str, i: int) -> str:
+    """A surname of letters only, distinct per (run, i): a distinct customer per report
+    (digits in a name do not tell customers apart)."""
+    n = int.from_bytes(hashlib.blake2b(f"{run}-{i}".encode(), digest_size=8).digest())
+    letters = ""
+    while len(letters) < 8:
+        n, digit = divmod(n, 26)
+        letters += chr(ord("a") + digit)
+    return letters.capitalize()
 
 
 @dataclass
