@@ -60,8 +60,9 @@ clean:
 # Faust forward and vs offline, end-to-end latency at RATE/s for SECONDS, and each
 # service's RSS after MEMORY_FIRST and MEMORY_LAST signals. ONLY=ingest,latency runs some.
 # About 25 minutes with the defaults on 2 cores, most of it the 100,000 signals.
+ONLY ?= ingest,processor,latency,memory
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.run --only $(or $(ONLY),ingest,processor,latency,memory) \
+	$(BIN)/python -m tests.bench.run --only $(ONLY) \
 		--processor-signals $(or $(N),2000) \
 		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
 		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
