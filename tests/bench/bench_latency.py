@@ -13,6 +13,7 @@ import json
 import statistics
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,11 @@ def percentile(ordered: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
 
 
-def measure(tmp: Path, rate: float = 200.0, seconds: float = 60.0) -> dict[str, Any]:
+def measure(
+    tmp: Path, rate: float = 200.0, seconds: float = 60.0, env: Mapping[str, str] = {}
+) -> dict[str, Any]:
     receiver = Receiver()
-    with pipeline(tmp, receiver) as (services, broker_pid):
+    with pipeline(tmp, receiver, env=env) as (services, broker_pid):
         post(services.api, reports(50, "warm"), "warm", rate=50)
         wait_for_arrivals(receiver, 1, quiet_s=3, timeout_s=120)
         receiver.reset()
@@ -45,6 +48,7 @@ def measure(tmp: Path, rate: float = 200.0, seconds: float = 60.0) -> dict[str, 
         "posted": len(bodies),
         "accepted": posted.accepted,
         "refused": posted.refused,
+        "retried": posted.retried,
         "generator_late_s": round(posted.late_s, 3),
         "delivered": arrived,
         "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
@@ -61,9 +65,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--fetch-wait-ms",
+        help="ANTENNA_KAFKA_FETCH_MAX_WAIT_MS for the services ('' : the clients' defaults)",
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-latency-"))
-    print(json.dumps(measure(tmp, args.rate, args.seconds), indent=2))
+    env = (
+        {}
+        if args.fetch_wait_ms is None
+        else {"ANTENNA_KAFKA_FETCH_MAX_WAIT_MS": args.fetch_wait_ms}
+    )
+    print(json.dumps(measure(tmp, args.rate, args.seconds, env), indent=2))
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -97,9 +97,10 @@ class Receiver:
 
 @contextmanager
 def pipeline(
-    tmp: Path, receiver: Receiver, log_level: str = "WARNING"
+    tmp: Path, receiver: Receiver, log_level: str = "WARNING", env: Mapping[str, str] = {}
 ) -> Iterator[tuple[Services, int]]:
-    """The stack on its own broker; yields it and the broker's pid."""
+    """The stack on its own broker, ``env`` added to the services' environment; yields it
+    and the broker's pid."""
     with receiver.serving() as url, EmbeddedBroker(tmp / "broker.log") as broker:
         ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
         extra = {
@@ -110,6 +111,7 @@ def pipeline(
             "ANTENNA_CRM__URL": f"{url}/crm",
             "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
             "ANTENNA_LOG_LEVEL": log_level,  # WARNING: no line per signal at these rates
+            **env,
         }
         services = Services(service_env(broker.bootstrap, tmp, extra), tmp)
         services.start(*SERVICES)
@@ -145,10 +147,14 @@ def surname(run: str, i: int) -> str:
     return letters.capitalize()
 
 
+RETRIES = 3
+
+
 @dataclass
 class Posted:
     accepted: int = 0
     refused: int = 0
+    retried: int = 0
     late_s: float = 0.0  # how far the generator fell behind its schedule, at worst
 
 
@@ -163,10 +169,16 @@ async def _post_all(
         start = time.monotonic()
 
         async def post(i: int, body: dict[str, Any]) -> None:
+            key = {**headers, "Idempotency-Key": f"{run}-{i}"}
             async with gate:
-                response = await client.post(
-                    "/v1/signals", json=body, headers={**headers, "Idempotency-Key": f"{run}-{i}"}
-                )
+                for attempt in range(RETRIES):
+                    try:
+                        response = await client.post("/v1/signals", json=body, headers=key)
+                        break
+                    except httpx.TransportError:  # a dropped keep-alive connection, say
+                        if attempt == RETRIES - 1:
+                            raise
+                        posted.retried += 1  # the same key: a retry is never a second signal
             if response.status_code == 202:
                 posted.accepted += 1
             else:

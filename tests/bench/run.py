@@ -19,6 +19,7 @@ import platform
 import subprocess
 import tempfile
 import time
+import traceback
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -80,7 +81,10 @@ def markdown(report: dict[str, Any]) -> str:
         "| benchmark | figure | baseline (same run) | ratio | target | holds |",
         "|---|---|---|---|---|---|",
     ]
-    results = report["results"]
+    results = {k: v for k, v in report["results"].items() if "error" not in v}
+    for name, failed in report["results"].items():
+        if "error" in failed:
+            lines.insert(len(lines) - 2, f"{name}: failed ({failed['error']}); see the log.")
     if "ingest" in results:
         r = results["ingest"]
         lines.append(
@@ -158,7 +162,11 @@ def main() -> None:
     for section in chosen:
         print(f"bench: {section}...", flush=True)
         began = time.monotonic()
-        results[section] = runs[section]()
+        try:
+            results[section] = runs[section]()
+        except Exception as exc:  # one part failing must not lose the others' figures
+            traceback.print_exc()
+            results[section] = {"error": f"{type(exc).__name__}: {exc}"}
         seconds[section] = round(time.monotonic() - began, 1)
         print(json.dumps(results[section]), flush=True)
     report = {
@@ -170,7 +178,7 @@ def main() -> None:
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "targets": {s: TARGETS[s] for s in chosen},
-        "holds": {s: holds(s, results[s]) for s in chosen},
+        "holds": {s: "error" not in results[s] and holds(s, results[s]) for s in chosen},
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
