@@ -120,6 +120,8 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['rss_mib'][first][name]:.0f} MiB | {growth:.2f} | <= 1.20 "
                 f"| {_yes(growth <= 1.20)} |"
             )
+    if report.get("not_run"):
+        lines += ["", f"Not run (stopped before): {', '.join(report['not_run'])}."]
     lines += ["", "Details: `bench/results/latest.json`.", ""]
     return "\n".join(lines)
 
@@ -159,6 +161,7 @@ def main() -> None:
     load_before = os.getloadavg()
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
+    report: dict[str, Any] = {}
     for section in chosen:
         print(f"bench: {section}...", flush=True)
         began = time.monotonic()
@@ -169,6 +172,22 @@ def main() -> None:
             results[section] = {"error": f"{type(exc).__name__}: {exc}"}
         seconds[section] = round(time.monotonic() - began, 1)
         print(json.dumps(results[section]), flush=True)
+        # After every part: a run stopped midway still leaves what it measured.
+        report = write(args, chosen, results, seconds, started, clock, load_before)
+    if report:
+        print(markdown(report))
+
+
+def write(
+    args: argparse.Namespace,
+    chosen: list[str],
+    results: dict[str, Any],
+    seconds: dict[str, float],
+    started: datetime,
+    clock: float,
+    load_before: tuple[float, float, float],
+) -> dict[str, Any]:
+    done = [s for s in chosen if s in results]
     report = {
         "command": "make bench " + " ".join(_make_variables(args)),
         "started": started.isoformat(timespec="seconds"),
@@ -177,14 +196,15 @@ def main() -> None:
         "machine": machine(),
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
-        "targets": {s: TARGETS[s] for s in chosen},
-        "holds": {s: "error" not in results[s] and holds(s, results[s]) for s in chosen},
+        "targets": {s: TARGETS[s] for s in done},
+        "holds": {s: "error" not in results[s] and holds(s, results[s]) for s in done},
+        "not_run": [s for s in chosen if s not in results],
         "results": results,
     }
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
     (args.out / "latest.md").write_text(markdown(report))
-    print(markdown(report))
+    return report
 
 
 def _make_variables(args: argparse.Namespace) -> list[str]:
