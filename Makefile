@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck schemas bench evaluate clean tryton
+.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe bench-insight evaluate clean tryton
 
 # A real Tryton CRM for the integration tests (tests/support/tryton.py), in a venv of its
 # own from the pinned set: the tests skip without it.
@@ -67,6 +67,15 @@ bench: $(STAMP)
 		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
 		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
 		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000)
+
+# Dedupe cost per signal as its memory fills (no broker): 1k, 10k, 100k signals.
+SIZES ?= 1000,10000,100000
+bench-dedupe: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_dedupe --sizes $(SIZES)
+
+# What one insight summary costs at 1k, 10k and 100k reports (tests/bench/bench_insight.py).
+bench-insight: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_insight
 
 # Classification accuracy / macro-F1 and dedupe precision / recall on held-out data.
 evaluate: $(STAMP)

@@ -20,12 +20,16 @@ from pydantic.json_schema import models_json_schema
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
+    InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
     topics,
 )
+from schemas.insight import INSIGHT_KEY
 from schemas.signal import SCHEMA_VERSION
 
 FILE = Path(__file__).parent / "asyncapi.yaml"
@@ -39,6 +43,7 @@ CONSUMER_GROUPS = {
     "processor": "antenna-processor",
     "connectors": "antenna-connectors",
     "notifier": "antenna-notifier",
+    "insight": "antenna-insight",
 }
 
 SIGNAL_ID_KEY = "The signal_id (ULID) of the message's signal, UTF-8."
@@ -82,7 +87,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "open a ticket for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.ROUTED_CRM: TopicContract(
@@ -92,7 +97,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "or opportunity for it.",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.TRIAGE: TopicContract(
@@ -102,7 +107,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "send to triage. It never reaches a customer-facing system by itself.",
         SIGNAL_ID_KEY,
         senders=("processor",),
-        receivers=("ingest",),
+        receivers=("ingest", "insight"),
     ),
     topics.DUPLICATES: TopicContract(
         RoutedSignal,
@@ -114,7 +119,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "report's own signal_id. With the same partition count and partitioner, a case's "
         "routed record and its duplicates land in the same partition number.",
         senders=("processor",),
-        receivers=("connectors", "ingest", "notifier"),
+        receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
     topics.DLQ: TopicContract(
@@ -126,7 +131,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "replay letters with `antenna dlq`. A letter's id is its place here: "
         "<partition>-<offset>.",
         "The key of the original record, unchanged; absent when the original had none.",
-        senders=("processor", "connectors", "notifier"),
+        senders=("processor", "connectors", "notifier", "insight"),
         receivers=(REPLAYER,),
         key_may_be_absent=True,
     ),
@@ -137,7 +142,7 @@ CONTRACTS: dict[str, TopicContract] = {
         "ticket or lead id and link), retrying, failed or dead.",
         SIGNAL_ID_KEY,
         senders=("connectors",),
-        receivers=("ingest", "notifier"),
+        receivers=("ingest", "notifier", "insight"),
     ),
     topics.OUTCOMES: TopicContract(
         Outcome,
@@ -151,8 +156,19 @@ CONTRACTS: dict[str, TopicContract] = {
         "The case id: the signal_id of the case's first report (its cluster_id), UTF-8. "
         "With the same partition count and partitioner, a case's outcomes land in the "
         "partition number of its routed record.",
-        senders=("connectors",),
-        receivers=("notifier",),
+        senders=("connectors", "ingest"),
+        receivers=("notifier", "connectors", "ingest", "insight"),
+    ),
+    topics.RECORD_CHANGES: TopicContract(
+        RecordChange,
+        "A destination's change to a record, before its case is known",
+        "A verified vendor webhook event that names a record but not its case: HubSpot's "
+        "deal stage changes. Ingest holds no vendor credentials; the connector of the "
+        "destination looks the record up in its system, finds the case and publishes the "
+        "Outcome on signals.outcomes, with this change's event_id.",
+        "The record's id at the vendor (e.g. the HubSpot deal id), UTF-8.",
+        senders=("ingest",),
+        receivers=("connectors",),
     ),
     topics.PREFERENCES: TopicContract(
         NotificationPreference,
@@ -164,7 +180,47 @@ CONTRACTS: dict[str, TopicContract] = {
         "The employee_id as in Reporter.employee_id, or the e-mail address of someone "
         "known only by mail; equal to the value's employee_id.",
         senders=("ingest",),
-        receivers=("notifier",),
+        receivers=("notifier", "ingest"),
+    ),
+    topics.INSIGHT: TopicContract(
+        InsightSnapshot,
+        "The programme's insight, summarised",
+        "What the insight app publishes for the programme lead's page (/insight): signals "
+        "per week by channel, kind, category and department, participation per "
+        "department, outcomes and the reports that mattered, over the last "
+        "ANTENNA_INSIGHT_HORIZON_WEEKS weeks. Counts and pseudonymous reporter references "
+        "only: nothing about a customer, no employee's name. Compacted: the latest "
+        "snapshot is what counts.",
+        f'Always "{INSIGHT_KEY}", so that compaction keeps the latest snapshot.',
+        senders=("insight",),
+        receivers=("ingest",),
+    ),
+    topics.INCIDENTS: TopicContract(
+        Incident,
+        "Possible outages",
+        "Several different customers, reported by different employees, with one problem "
+        "within a short time (same category, alike wording; optionally the same place): "
+        "opened, updated as more reports join, closed after a quiet period. Each report "
+        "stays its own case. Every change carries the whole incident with a higher "
+        "version: keep the highest per incident_id. The service desk gets it as one "
+        "ticket through signals.incidents.desk.",
+        "The incident_id (ULID), UTF-8: also the case id of the incident's ticket.",
+        senders=("processor",),
+        receivers=(),
+    ),
+    topics.INCIDENTS_DESK: TopicContract(
+        RoutedSignal,
+        "Incidents for the service desk",
+        "One ticket per incident that lists its reports, and its notes: the opening is a "
+        "RoutedSignal whose signal_id is the incident_id (the case id, so the ticket is "
+        "opened once), each report that joins and the closing are notes with the incident "
+        "as their case (dedupe.cluster_id) and ids derived from what they add. "
+        "signal.source is 'antenna-incidents', rule_id 'incident'. Not employees' "
+        "reports: those stay on the routed, triage and duplicates topics, once each.",
+        "The incident_id, UTF-8: an incident's ticket and notes share a partition, in order.",
+        senders=("processor",),
+        receivers=("connectors",),
+        replayable=True,
     ),
 }
 

@@ -10,8 +10,11 @@ from pydantic import BaseModel
 from schemas import (
     DeadLetter,
     DeliveryResult,
+    Incident,
+    InsightSnapshot,
     NotificationPreference,
     Outcome,
+    RecordChange,
     RoutedSignal,
     Signal,
 )
@@ -26,6 +29,9 @@ MODELS: dict[str, type[BaseModel]] = {
     "dead_letter": DeadLetter,
     "outcome": Outcome,
     "notification_preference": NotificationPreference,
+    "insight_snapshot": InsightSnapshot,
+    "record_change": RecordChange,
+    "incident": Incident,
 }
 
 

@@ -114,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "up", help="run the whole system (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set)"
     ).set_defaults(run=_up)
-    for name in ("ingest", "processor", "connectors", "notifier"):
+    for name in ("ingest", "processor", "connectors", "notifier", "insight"):
         sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
     sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)
     offline_help = {
@@ -147,8 +147,10 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
     from services import dlq
+    from services.processor import offline_incidents
 
     dlq.add_parser(sub)
+    offline_incidents.add_parser(sub)
     return p
 
 

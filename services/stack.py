@@ -32,10 +32,11 @@ from services.connectors.app import build_connectors
 from services.connectors.settings import ConnectorSettings
 from services.connectors.startup import check_connectors
 from services.ingest.settings import IngestSettings
+from services.insight.settings import InsightSettings
 from services.notifier.settings import NotifierSettings
 from services.processor.settings import ProcessorSettings
 
-SERVICES = ("ingest", "processor", "connectors", "notifier")
+SERVICES = ("ingest", "processor", "connectors", "notifier", "insight")
 DEFAULT_BROKER_PORT = 9092
 BOOTSTRAP_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "ANTENNA_KAFKA_BOOTSTRAP_SERVERS")
 RESTART_BACKOFF = RestartBackoff(first_s=1.0, max_s=30.0, stable_s=60.0)
@@ -117,9 +118,12 @@ def up() -> int:
         login = dev_secret(paths.report_login, lambda: f"employee:{secrets.token_urlsafe(12)}")
         os.environ["ANTENNA_REPORT_USERS"] = login
         print(f"Report page login: {login}  (saved in {paths.report_login})")
+        if not os.environ.get("ANTENNA_OPERATORS"):
+            # On a development machine the one login may also see /insight and every status.
+            os.environ["ANTENNA_OPERATORS"] = login.partition(":")[0]
     # Validate every service's configuration before starting anything.
     ingest, processor, connectors = IngestSettings(), ProcessorSettings(), ConnectorSettings()
-    notifier = NotifierSettings()
+    notifier, insight = NotifierSettings(), InsightSettings()
     check_connectors(build_connectors(connectors))  # credentials too, not only their shape
     env = dict(os.environ)
     broker: EmbeddedBroker | None = None
@@ -145,8 +149,10 @@ def up() -> int:
         p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
         c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
         n_host, n_port = notifier.notifier_metrics_host, notifier.notifier_metrics_port
+        i_host, i_port = insight.insight_metrics_host, insight.insight_metrics_port
         print(
-            "Starting: broker up; waiting for ingest, processor, connectors and notifier...",
+            "Starting: broker up; waiting for ingest, processor, connectors, notifier and "
+            "insight...",
             flush=True,
         )
         waits = [
@@ -154,6 +160,7 @@ def up() -> int:
             ("processor", f"http://{p_host}:{p_port}/", worker_ready, 90.0) if p_port else None,
             ("connectors", f"http://{c_host}:{c_port}/", worker_ready, 90.0) if c_port else None,
             ("notifier", f"http://{n_host}:{n_port}/", worker_ready, 90.0) if n_port else None,
+            ("insight", f"http://{i_host}:{i_port}/", worker_ready, 90.0) if i_port else None,
         ]  # a worker whose metrics are switched off (port 0) cannot be asked
         for name, url, ready, timeout_s in filter(None, waits):
             try:
@@ -167,11 +174,13 @@ def up() -> int:
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
         print(f"Report:   {api}/report  (the page employees use)")
+        print(f"Insight:  {api}/insight  (for ANTENNA_OPERATORS: what the programme achieves)")
         smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
         print(f"SMTP:     {smtp}  (mail to a signal address becomes a signal)")
         print(
             f"Metrics:  {api}/metrics (ingest), http://{p_host}:{p_port}/ (processor), "
-            f"http://{c_host}:{c_port}/ (connectors), http://{n_host}:{n_port}/ (notifier)"
+            f"http://{c_host}:{c_port}/ (connectors), http://{n_host}:{n_port}/ (notifier), "
+            f"http://{i_host}:{i_port}/ (insight)"
         )
         for name, dest in connectors.destinations().items():
             print(f"Delivery: {name} -> {dest.connector}")

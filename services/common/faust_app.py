@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -14,12 +15,14 @@ from faust.types import AppT, FutureMessage, TransportT
 from faust.types.auth import CredentialsT
 from prometheus_client import Gauge
 
+from services.common.dead_letters import dead_letter
 from services.common.gc_tuning import tune_gc
 from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
-from services.common.logging import configure
+from services.common.logging import configure, fields
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
 from services.common.settings import CommonSettings, KafkaSecurityProtocol
 
+log = logging.getLogger(__name__)
 WORKER_READY = Gauge(
     WORKER_READY_METRIC,
     "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
@@ -156,24 +159,44 @@ class AckedTable(faust.Table[str, Any]):
 
     Faust hands changelog records to a buffer, and before it commits input offsets it
     flushes that buffer with a wait that gives up after 0.1 s (faust 0.15.3,
-    ProducerBuffer.flush_atmost). On a slow broker, or when the worker stops, the last
-    writes can be lost while their input counts as processed. Agents that must not
-    lose state call ``await table.written()`` before they hand an event on."""
+    ProducerBuffer.flush_atmost); a write the broker refuses is only logged. On a slow
+    broker, or when the worker stops, the last writes can be lost while their input
+    counts as processed. Agents that must not lose state call ``await table.written()``
+    before they hand an event on."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unacked: set[FutureMessage] = set()
+        self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
+        self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        sent = super().send_changelog(*args, **kwargs)
-        self._unacked.add(sent)
+    def send_changelog(
+        self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any
+    ) -> FutureMessage:
+        sent = super().send_changelog(partition, key, value, *args, **kwargs)
+        self._unacked[sent] = (partition, key)
         return sent
 
     async def written(self) -> None:
-        """Return once the broker has acknowledged every write made so far."""
-        pending, self._unacked = self._unacked, set()
-        if pending:
-            await asyncio.gather(*pending)
+        """Return once the broker has acknowledged every write made so far. If one was
+        refused, raise its error; the next call writes the current value of each key
+        whose write failed (a later write of the key is not undone) and waits again."""
+        failed, self._failed = self._failed, {}
+        for key, partition in failed.items():
+            if key in self.data:
+                self.send_changelog(partition, key, self.data[key])
+            else:
+                self.send_changelog(partition, key, None, value_serializer="raw")
+        pending, self._unacked = self._unacked, {}
+        if not pending:
+            return
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        errors = []
+        for (partition, key), result in zip(pending.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                self._failed[key] = partition
+                errors.append(result)
+        if errors:
+            raise errors[0]
 
 
 def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
@@ -226,6 +249,15 @@ def let_go(event: Any) -> None:
     partition's next owner (this worker again, after the seek to the committed offset)
     starts from it."""
     event.message.acked = True
+
+
+async def park_on_dlq(dlq: faust.TopicT, stage: str, event: Any, error: str) -> None:
+    """Set ``event`` (one a stream took) aside on signals.dlq as a DeadLetter of
+    ``stage``, with where it came from, and wait for the broker's acknowledgement."""
+    msg = event.message
+    letter = dead_letter(stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value)
+    await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+    log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
 
 
 def raw_topic(app: faust.App, *names: str, **kwargs: Any) -> faust.TopicT:

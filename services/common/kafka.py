@@ -22,6 +22,10 @@ log = logging.getLogger(__name__)
 RETENTION_MS = "retention.ms"
 MIN_INSYNC_REPLICAS = "min.insync.replicas"
 CLEANUP_POLICY = "cleanup.policy"
+SEGMENT_MS = "segment.ms"
+# insight.summary gets a new snapshot every half minute while signals come in, and
+# compaction never touches the active segment: roll it hourly so old snapshots go.
+INSIGHT_SEGMENT_MS = str(3_600_000)
 
 
 class BrokerUnavailable(RuntimeError):
@@ -84,6 +88,8 @@ def topic_config(settings: CommonSettings, name: str) -> dict[str, str]:
         config[RETENTION_MS] = str(settings.dlq_retention_ms)
     if name in topics.COMPACTED:
         config[CLEANUP_POLICY] = "compact"  # the latest record per key, kept for good
+    if name == topics.INSIGHT:
+        config[SEGMENT_MS] = INSIGHT_SEGMENT_MS
     return config
 
 

@@ -10,11 +10,19 @@ from socketserver import ThreadingMixIn
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
-from prometheus_client import REGISTRY, CollectorRegistry, make_wsgi_app
+from prometheus_client import REGISTRY, CollectorRegistry, Counter, make_wsgi_app
 
 # 1 while a stream worker owns its partitions with its tables restored (faust_app
 # exports it; processes.worker_ready reads it).
 WORKER_READY_METRIC = "antenna_worker_ready"
+
+# Exported by every process that publishes outcomes: the connectors (pollers, HubSpot
+# lookups) and ingest (Zendesk and Jira webhooks). Sum them across jobs.
+OUTCOMES_PUBLISHED = Counter(
+    "antenna_outcomes_published_total",
+    "Outcomes published on signals.outcomes",
+    ["destination", "connector", "status"],
+)
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 

@@ -2,7 +2,8 @@
 
 One agent per routed topic delivers new cases to that destination's connector; one
 agent on signals.duplicates hands each duplicate to the connector of the destination
-its case went to, so that the ticket or lead gets a note instead of a twin.
+its case went to, so that the ticket or lead gets a note instead of a twin; one on
+signals.incidents.desk opens an incident's ticket and adds its notes the same way.
 
 Every agent runs one actor per partition (``isolated_partitions``): a signal waiting for
 its paused destination holds up its own partition only, keeps its place in it, and other
@@ -34,7 +35,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
-from services.connectors import metrics
+from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
@@ -236,4 +237,10 @@ def create_app(
     app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
         agent(by_destination)
     )
+    # An incident's one ticket and its notes, in order (services/processor/incident_desk.py).
+    app.agent(
+        raw_topic(app, topics.INCIDENTS_DESK), name="deliver-incidents", isolated_partitions=True
+    )(agent(by_destination))
+    # What became of the records: polled, or looked up for a vendor's webhook.
+    outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

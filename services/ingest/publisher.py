@@ -2,6 +2,8 @@
 
 ``publish`` returns only once the broker acknowledged with acks=all; otherwise it raises
 BrokerUnavailable and the API answers 503: a 202 always means the signal is on the broker.
+The vendor webhooks publish their outcomes through ``publish_record`` with the same
+guarantee.
 
 Concurrent posts share produce requests: the record goes into kafka-python's
 accumulator at once (``send`` does not block once the topic's partitions are known) and
@@ -30,6 +32,7 @@ from services.ingest.settings import PUBLISH_BATCH_BYTES, PUBLISH_LINGER_MS
 
 class Publisher(Protocol):
     async def publish(self, signal: Signal) -> None: ...
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None: ...
     async def ready(self) -> bool: ...
     def close(self) -> None: ...
 
@@ -118,14 +121,16 @@ class KafkaSignalPublisher:
                 )
             return self._producer
 
-    async def _send(self, topic: str, key: bytes, value: bytes) -> None:
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None:
         loop = asyncio.get_running_loop()
         try:
             producer: Any = self._producer or await asyncio.to_thread(self._get_producer)
             if knows_partitions(producer, topic):
-                sent = producer.send(topic, key=key, value=value)
+                sent = producer.send(topic, key=key.encode(), value=value)
             else:  # send would wait for the topic's metadata: not on the event loop
-                sent = await asyncio.to_thread(producer.send, topic, key=key, value=value)
+                sent = await asyncio.to_thread(
+                    producer.send, topic, key=key.encode(), value=value
+                )
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
         if self._acks is None or self._acks.loop is not loop:
@@ -139,7 +144,7 @@ class KafkaSignalPublisher:
             raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
     async def publish(self, signal: Signal) -> None:
-        await self._send(topics.RAW, signal.signal_id.encode(), signal.model_dump_json().encode())
+        await self.publish_record(topics.RAW, signal.signal_id, signal.model_dump_json().encode())
 
     async def ready(self) -> bool:
         return await asyncio.to_thread(

@@ -25,12 +25,12 @@ import faust
 from pydantic import ValidationError
 
 from schemas import topics
-from services.common.dead_letters import dead_letter
 from services.common.faust_app import (
     AckedTable,
     acked_table,
     let_go,
     make_faust_app,
+    park_on_dlq,
     pause_until_rebalance,
     raw_topic,
 )
@@ -91,13 +91,8 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         follower.start()
 
     async def park(event: Any, error: str) -> None:
-        msg = event.message
-        letter = dead_letter(
-            "notifier", error, msg.topic, msg.partition, msg.offset, event.key, event.value
-        )
-        await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+        await park_on_dlq(dlq, "notifier", event, error)
         metrics.DEAD_LETTERS.inc()
-        log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
 
     async def send(notice: Notice, to: Address) -> None:
         wording = word(notice, settings.public_url)

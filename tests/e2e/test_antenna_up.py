@@ -19,6 +19,7 @@ import pytest
 
 from services.common.broker import free_port
 from services.common.processes import worker_ready
+from tests.support.services import wait_for
 
 pytestmark = pytest.mark.e2e
 ANTENNA = [sys.executable, "-m", "services.cli"]
@@ -83,6 +84,8 @@ class Stack:
                 "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
                 "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
                 "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+                "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
+                "ANTENNA_INSIGHT_PUBLISH_INTERVAL_S": "1",
                 "ANTENNA_API_URL": f"http://127.0.0.1:{port}",
                 "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             }
@@ -120,7 +123,14 @@ class Stack:
                 self._more.wait(min(left, 1.0))
 
     def service_pid(self, name: str) -> int:
-        [pid] = [p for p in _children(self.proc.pid) if f"services.cli {name}" in _cmdline(p)]
+        # A direct child: a service's own worker processes (forked, so with the same
+        # command line) are its children.
+        parents = _parents()
+        [pid] = [
+            p
+            for p in _children(self.proc.pid)
+            if parents.get(p) == self.proc.pid and f"services.cli {name}" in _cmdline(p)
+        ]
         return pid
 
     def broker_pid(self) -> int:
@@ -201,6 +211,24 @@ def test_up_prints_where_everything_is_and_send_reaches_the_outbox(stack: Stack)
     assert routed["classification"]["kind"] == "complaint"
 
 
+def test_the_development_login_sees_the_story_and_the_insight(stack: Stack) -> None:
+    """A newcomer's `antenna send`: its status page tells the story with the record, and
+    the development login (an operator under `antenna up`) sees it counted on /insight."""
+    assert "/insight" in "".join(stack.lines)
+    login = tuple((stack.var / "dev-report-login").read_text().strip().split(":", 1))
+    signal_id = stack.send(f"{COMPLAINT} [{time.time_ns()}]")
+    stack.wait_for_delivery(signal_id)
+
+    def story_and_count() -> str | None:
+        status = httpx.get(f"{stack.api}/report/status/{signal_id}", auth=login, timeout=10)
+        insight = httpx.get(f"{stack.api}/v1/insight", auth=login, timeout=10)
+        counted = insight.status_code == 200 and insight.json()["outcomes"]["recorded"] >= 1
+        return status.text if "opened at the service desk" in status.text and counted else None
+
+    page = wait_for(story_and_count, "the record on the status page and on /insight")
+    assert "What happened" in page and "Received" in page
+
+
 def test_a_killed_processor_is_restarted_and_a_later_signal_is_delivered(stack: Stack) -> None:
     broker, processor = stack.broker_pid(), stack.service_pid("processor")
     os.kill(processor, signal.SIGKILL)
@@ -208,9 +236,11 @@ def test_a_killed_processor_is_restarted_and_a_later_signal_is_delivered(stack: 
     stack.wait_for_line(r"processor exited with code -9 after [\d.]+s; restarting in \d+s")
     restarted = int(stack.wait_for_line(r"processor restarted \(pid (\d+)\)").group(1))
     assert restarted != processor
-    log = (stack.var / "log" / "processor.log").read_text()
-    assert "antenna up: processor exited with code -9" in log
-    assert f"antenna up: processor restarted (pid {restarted})" in log
+    # antenna up tells the console first, then appends to the log: wait for the log.
+    log = stack.var / "log" / "processor.log"
+    restart_line = f"antenna up: processor restarted (pid {restarted})"
+    wait_for(lambda: restart_line in log.read_text(), f"{restart_line!r} in {log}")
+    assert "antenna up: processor exited with code -9" in log.read_text()
     stack.wait_until_ready("processor")
 
     # The stack stayed up around it: the same broker (so its in-memory data), still running.

@@ -7,6 +7,7 @@ been handled: tests wait on that mail instead of sleeping."""
 
 from __future__ import annotations
 
+import re
 import smtplib
 import uuid
 from collections.abc import Iterator
@@ -31,13 +32,11 @@ from schemas import (
     new_signal_id,
     topics,
 )
-from services.common.broker import EmbeddedBroker
-from services.common.kafka import ensure_topics
 from services.common.processes import terminate
 from tests.integration.conftest import EMPLOYEE_DOMAIN, NOTIFY_FROM, PUBLIC_URL, SIGNAL_ADDRESS
+from tests.support.broker import own_broker
 from tests.support.builders import build_routed, build_signal
 from tests.support.http_recorder import Recorder
-from tests.support.kafka import broker_settings
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
 from tests.support.slack_fake import SlackFake
@@ -66,9 +65,8 @@ def slack() -> Iterator[SlackFake]:
 def own_kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A broker of this module's own: the session's connectors would deliver the routed
     events produced here, and race the deliveries these tests produce."""
-    with EmbeddedBroker(tmp_path_factory.mktemp("notifier-broker") / "broker.log") as broker:
-        ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
-        yield broker.bootstrap
+    with own_broker(tmp_path_factory.mktemp("notifier-broker")) as bootstrap:
+        yield bootstrap
 
 
 @pytest.fixture(scope="module")
@@ -381,3 +379,47 @@ def _opted_out(services: Services) -> float:
 def _wait_until_paused(services: Services, channel: str) -> None:
     paused = f'antenna_notifier_channel_paused{{channel="{channel}"}} 1.0'
     wait_for(lambda: paused in _metrics(services), f"the {channel} channel paused")
+
+
+PAGE_LOGIN = ("sanne-page", "sanne-page-password-0123")
+
+
+@pytest.fixture(scope="module")
+def ingest(own_kafka: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+    """Ingest on the notifier's broker, for the preferences page."""
+    var_dir = tmp_path_factory.mktemp("preferences-ingest")
+    env = service_env(own_kafka, var_dir, {"ANTENNA_REPORT_USERS": ":".join(PAGE_LOGIN)})
+    services = Services(env, var_dir)
+    services.start("ingest")
+    yield services
+    services.stop()
+
+
+def _choose(ingest: Services, notify: str) -> None:
+    """What the employee does on /report/preferences: open it, choose, save."""
+    url = f"{ingest.api}/report/preferences"
+    with httpx.Client(auth=PAGE_LOGIN, timeout=30) as browser:
+        form = browser.get(url)
+        hidden = dict(re.findall(r'<input type="hidden" name="(\w+)" value="([^"]*)"', form.text))
+        saved = browser.post(url, data={**hidden, "notify": notify})
+    assert saved.status_code == 200, saved.text
+    assert "Saved." in saved.text
+
+
+def test_the_preferences_page_opts_out_and_back_in_and_the_notifier_honours_it(
+    ingest: Services, notifier: Services, sink: MailSink, producer: KafkaProducer
+) -> None:
+    """End to end: the page publishes to employees.preferences, the notifier reads it."""
+    employee, email = PAGE_LOGIN[0], _address()
+    before = _opted_out(notifier)
+    _choose(ingest, "no")
+    wait_for(lambda: _opted_out(notifier) > before, "the opt-out read by the notifier")
+    _report(producer, _case(email, employee_id=employee), record="31")
+    _marker(producer, sink)
+    assert sink.to(email) == []
+
+    _choose(ingest, "yes")
+    wait_for(lambda: _opted_out(notifier) == before, "the opt-in read by the notifier")
+    _report(producer, _case(email, employee_id=employee), record="32")
+    [mail] = sink.wait_for(lambda m: m["To"] == email)
+    assert "ticket #32" in _plain(mail)

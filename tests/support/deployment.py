@@ -26,7 +26,8 @@ from services.connectors.registry import available, connector_class
 ROOT = Path(__file__).parents[2]
 ENV_EXAMPLE = ROOT / "deploy" / "config" / "antenna.env.example"
 COMPOSE = ROOT / "docker-compose.yml"
-SERVICE_COMMANDS = ("ingest", "processor", "connectors", "notifier")  # `antenna <command>`
+# `antenna <command>` of each service
+SERVICE_COMMANDS = ("ingest", "processor", "connectors", "notifier", "insight")
 
 # Kafka security and replication settings (PLAN.md contract 5, owner: infra) that the
 # manifests pass already. Until CommonSettings has them they count as known; once it has

@@ -31,6 +31,7 @@ WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
     "processor": "ANTENNA_PROCESSOR_METRICS_PORT",
     "connectors": "ANTENNA_CONNECTORS_METRICS_PORT",
     "notifier": "ANTENNA_NOTIFIER_METRICS_PORT",
+    "insight": "ANTENNA_INSIGHT_METRICS_PORT",
 }
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
@@ -49,6 +50,7 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
             "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+            "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
             **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
@@ -117,6 +119,22 @@ class Services:
     def restart(self, name: str) -> None:
         self.stop(name)
         self.start(name)
+
+    @contextmanager
+    def running_with(self, name: str, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+        """Restart ``name`` with ``env`` added (armed to crash, say) for the block; it
+        runs as before afterwards, whether it exited meanwhile or not."""
+        saved = dict(self.env)
+        self.stop(name)
+        self.env.update(env)
+        try:
+            self.start(name)
+            yield self.procs[name]
+        finally:
+            self.env.clear()
+            self.env.update(saved)
+            self.stop(name)
+            self.start(name)
 
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(

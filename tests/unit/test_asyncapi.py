@@ -14,10 +14,12 @@ from pydantic import BaseModel
 
 import services.common.dead_letters
 import services.connectors.app
+import services.insight.app
 import services.notifier.app
 import services.processor.app
 from schemas import DeadLetter, DeliveryResult, NotificationPreference, Outcome, topics
 from schemas import asyncapi as contract
+from services.insight.summary import summarise
 from tests.support.builders import build_routed, build_signal
 
 FIXTURES = Path(__file__).parents[1] / "fixtures" / "asyncapi"
@@ -125,10 +127,21 @@ def test_operations_name_who_publishes_and_who_reads(doc: dict[str, Any]) -> Non
     assert parties[topics.RAW] == ({"ingest", "antenna-dlq"}, {"processor", "ingest"})
     assert parties[topics.DUPLICATES] == (
         {"processor", "antenna-dlq"},
-        {"connectors", "ingest", "notifier"},
+        {"connectors", "ingest", "notifier", "insight"},
     )
-    assert parties[topics.DLQ] == ({"processor", "connectors", "notifier"}, {"antenna-dlq"})
-    assert parties[topics.OUTCOMES] == ({"connectors"}, {"notifier"})
+    assert parties[topics.DLQ] == (
+        {"processor", "connectors", "notifier", "insight"},
+        {"antenna-dlq"},
+    )
+    # Pollers and HubSpot lookups in the connectors, Zendesk and Jira webhooks in ingest;
+    # the connectors fold them into what their pollers compare with.
+    assert parties[topics.OUTCOMES] == (
+        {"connectors", "ingest"},
+        {"notifier", "connectors", "ingest", "insight"},
+    )
+    assert parties[topics.RECORD_CHANGES] == ({"ingest"}, {"connectors"})
+    assert parties[topics.PREFERENCES] == ({"ingest"}, {"notifier", "ingest"})
+    assert parties[topics.INSIGHT] == ({"insight"}, {"ingest"})
     assert parties[topics.DELIVERED][0] == {"connectors"}
     for topic, (senders, _) in parties.items():
         assert senders, f"nobody publishes {topic}"
@@ -147,6 +160,7 @@ def test_consumer_groups_are_the_workers_app_ids(doc: dict[str, Any]) -> None:
         "processor": services.processor.app.APP_ID,
         "connectors": services.connectors.app.APP_ID,
         "notifier": services.notifier.app.APP_ID,
+        "insight": services.insight.app.APP_ID,
     }
     groups = {
         op["tags"][0]["name"]: op["bindings"]["kafka"]["groupId"]["enum"]
@@ -157,6 +171,7 @@ def test_consumer_groups_are_the_workers_app_ids(doc: dict[str, Any]) -> None:
         "processor": ["antenna-processor"],
         "connectors": ["antenna-connectors"],
         "notifier": ["antenna-notifier"],
+        "insight": ["antenna-insight"],
     }
 
 
@@ -193,7 +208,10 @@ SAMPLES: dict[str, BaseModel] = {
         event_id="rt:4711:resolved:2025-03-14T09:30:00Z",
         observed_at=NOW,
     ),
-    topics.PREFERENCES: NotificationPreference(employee_id="e-1001", notify=False, updated_at=NOW),
+    topics.PREFERENCES: NotificationPreference(
+        employee_id="e-1001", notify=False, credit_name="Sam Example", updated_at=NOW
+    ),
+    topics.INSIGHT: summarise([], {}, NOW, 2),
 }
 
 
