@@ -128,9 +128,7 @@ class KafkaSignalPublisher:
             if knows_partitions(producer, topic):
                 sent = producer.send(topic, key=key.encode(), value=value)
             else:  # send would wait for the topic's metadata: not on the event loop
-                sent = await asyncio.to_thread(
-                    producer.send, topic, key=key.encode(), value=value
-                )
+                sent = await asyncio.to_thread(producer.send, topic, key=key.encode(), value=value)
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
         if self._acks is None or self._acks.loop is not loop:

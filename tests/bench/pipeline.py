@@ -27,7 +27,7 @@ from tests.support.http_recorder import Request, signed
 from tests.support.kafka import broker_settings
 from tests.support.services import API_KEY, WEBHOOK_SECRET, Services, service_env
 
-SERVICES = ("ingest", "processor", "connectors", "notifier")
+SERVICES = ("ingest", "processor", "connectors", "notifier", "insight")
 
 
 @dataclass
