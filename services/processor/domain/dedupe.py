@@ -107,7 +107,7 @@ class DedupePolicy:
     # Reports remembered at most, the most recent ones: memory stays bounded however busy
     # the window is. Past it the oldest are forgotten before the window ends, and a late
     # duplicate of one of them becomes a case of its own.
-    max_reports: int = 20_000
+    max_reports: int = 10_000
 
 
 @dataclass(frozen=True)
