@@ -159,6 +159,8 @@ def main() -> None:
     }
     started, clock = datetime.now(UTC), time.monotonic()
     load_before = os.getloadavg()
+    # Before the first part: later, the results this run wrote make the tree look changed.
+    host = machine()
     results: dict[str, Any] = {}
     seconds: dict[str, float] = {}
     report: dict[str, Any] = {}
@@ -173,7 +175,7 @@ def main() -> None:
         seconds[section] = round(time.monotonic() - began, 1)
         print(json.dumps(results[section]), flush=True)
         # After every part: a run stopped midway still leaves what it measured.
-        report = write(args, chosen, results, seconds, started, clock, load_before)
+        report = write(args, chosen, results, seconds, started, clock, load_before, host)
     if report:
         print(markdown(report))
 
@@ -186,6 +188,7 @@ def write(
     started: datetime,
     clock: float,
     load_before: tuple[float, float, float],
+    host: dict[str, Any],
 ) -> dict[str, Any]:
     done = [s for s in chosen if s in results]
     report = {
@@ -193,7 +196,7 @@ def write(
         "started": started.isoformat(timespec="seconds"),
         "minutes": round((time.monotonic() - clock) / 60, 1),
         "seconds_per_section": seconds,
-        "machine": machine(),
+        "machine": host,
         "load_before": [round(x, 2) for x in load_before],
         "load_after": [round(x, 2) for x in os.getloadavg()],
         "targets": {s: TARGETS[s] for s in done},
