@@ -13,6 +13,7 @@ import argparse
 import json
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,12 +30,17 @@ def rss_kib(pid: int) -> int:
 
 
 def measure(
-    tmp: Path, first: int = 10_000, last: int = 100_000, log_level: str = "WARNING"
+    tmp: Path,
+    first: int = 10_000,
+    last: int = 100_000,
+    log_level: str = "WARNING",
+    env: Mapping[str, str] = {},
 ) -> dict[str, Any]:
+    """``env``: settings for the services, e.g. small capacities to see them fill."""
     receiver = Receiver()
     samples: dict[int, dict[str, int]] = {}
     started = time.monotonic()
-    with pipeline(tmp, receiver, log_level) as (services, _broker_pid):
+    with pipeline(tmp, receiver, log_level, env) as (services, _broker_pid):
         posted = 0
         for target in (first, last):
             while posted < target:
@@ -63,9 +69,11 @@ def main() -> None:
     parser.add_argument("--first", type=int, default=10_000)
     parser.add_argument("--last", type=int, default=100_000)
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the services")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-memory-"))
-    print(json.dumps(measure(tmp, args.first, args.last, args.log_level), indent=2))
+    env = dict(item.split("=", 1) for item in args.set)
+    print(json.dumps(measure(tmp, args.first, args.last, args.log_level, env), indent=2))
 
 
 if __name__ == "__main__":
