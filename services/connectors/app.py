@@ -10,7 +10,8 @@ its paused destination holds up its own partition only, keeps its place in it, a
 partitions of the same destination go on (and tell a bad payload from an outage).
 
 Acks are manual: an event's offset can be committed only once its outcome is published
-and recorded in the ledger (a changelog-backed table keyed by signal_id). A signal that
+and recorded in the ledger (a changelog-backed table keyed by the delivery: the
+signal_id of a case, <signal_id>@<case> of a note; ledger.delivery_key). A signal that
 is waiting when a rebalance or a shutdown starts is let go unacked, so that Faust's wait
 for in-flight events ends and the next owner of the partition starts from it."""
 
@@ -41,6 +42,7 @@ from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
     Entry,
+    delivery_key,
     entry_from,
     entry_value,
     expired_keys,
@@ -121,8 +123,8 @@ def create_app(
         key = result.signal_id.encode()
         await (await delivered_topic.send(key=key, value=result.model_dump_json().encode()))
 
-    async def record(signal_id: str, entry: Entry) -> None:
-        ledger[signal_id] = entry_value(entry)
+    async def record(key: str, entry: Entry) -> None:
+        ledger[key] = entry_value(entry)
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
@@ -155,8 +157,9 @@ def create_app(
             return True
         destination = connector.context.destination
         signal_id = routed.signal.signal_id
+        key = delivery_key(signal_id, routed.dedupe.cluster_id)
         replay = replay_of(event)
-        entry = entry_from(ledger.get(signal_id))
+        entry = entry_from(ledger.get(key))
         if not should_deliver(entry, replay is not None):
             metrics.ALREADY_DELIVERED.labels(destination).inc()
             return True
@@ -165,10 +168,7 @@ def create_app(
         async def announce(result: DeliveryResult, waiting: Waiting) -> None:
             # "Waiting for the desk, which is not reachable", at most every few minutes.
             await publish(result)
-            await record(
-                signal_id,
-                Entry(DeliveryStatus.retrying, time.time(), partition, waiting),
-            )
+            await record(key, Entry(DeliveryStatus.retrying, time.time(), partition, waiting))
 
         started = time.perf_counter()
         result = await deliver_in_order(
@@ -198,7 +198,7 @@ def create_app(
                 replay_of=replay,
             )
             metrics.DEAD_LETTERS.labels(destination).inc()
-        await record(signal_id, Entry(result.status, time.time(), partition))
+        await record(key, Entry(result.status, time.time(), partition))
         metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
         metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
         log.info(

@@ -7,7 +7,11 @@ waiting signal's attempts so that a restart keeps its horizon and its announceme
 Entries expire with the dedupe window, and a partition keeps at most its share of
 ``ANTENNA_DELIVERY_LEDGER_MAX_ENTRIES`` (the oldest go first), so the table does not grow
 without bound; after that, a redelivery is still stopped by the connector's own
-idempotency (its lookup before create, the webhook's Idempotency-Key)."""
+idempotency (its lookup before create, the webhook's Idempotency-Key).
+
+An entry's key is the delivery's (``delivery_key``): a report is delivered once as a case
+of its own and once as a note on each case it joined, so that a report an operator split
+off the case it had joined ("not the same case") reaches its destination as a case."""
 
 from __future__ import annotations
 
@@ -28,6 +32,13 @@ class Entry:
     # event of that partition (Faust writes a table's tombstone to the current event's).
     partition: int | None = None
     waiting: Waiting | None = None
+
+
+def delivery_key(signal_id: str, case_id: str) -> str:
+    """What a delivery is remembered under: the signal_id of a report delivered as its own
+    case (the case id is its signal_id), ``<signal_id>@<case id>`` of one added as a note
+    to another case's record."""
+    return signal_id if case_id == signal_id else f"{signal_id}@{case_id}"
 
 
 def entry_from(value: Any) -> Entry | None:

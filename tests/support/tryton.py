@@ -89,14 +89,20 @@ class Tryton:
     def win(self, opportunity_id: int) -> None:
         """What a salesperson does in Tryton until the opportunity is won: qualify it (an
         employee on it), convert it to a sale, put a line on the sale, quote and
-        confirm it. Tryton itself then marks the opportunity won."""
+        confirm it. Tryton itself then marks the opportunity won. A lead that came without
+        the customer's consent has no party: the salesperson enters the customer first."""
         company = self.company()
         context = {"company": company}
         [seller] = self.rpc("model.party.party.create", [{"name": "Sales person"}], {})
         [employee] = self.rpc(
             "model.company.employee.create", [{"party": seller, "company": company}], context
         )
-        self.rpc("model.sale.opportunity.write", [opportunity_id], {"employee": employee}, context)
+        changes: dict[str, Any] = {"employee": employee}
+        [lead] = self.rpc("model.sale.opportunity.read", [opportunity_id], ["party"], context)
+        if lead["party"] is None:
+            [customer] = self.rpc("model.party.party.create", [{"name": "Customer"}], {})
+            changes["party"] = customer
+        self.rpc("model.sale.opportunity.write", [opportunity_id], changes, context)
         self.click("sale.opportunity", "opportunity", opportunity_id)
         self.click("sale.opportunity", "convert", opportunity_id)
         [row] = self.rpc(

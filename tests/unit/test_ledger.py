@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas import DeliveryStatus
 from services.connectors.ledger import (
     Entry,
+    delivery_key,
     entry_from,
     entry_value,
     expired_keys,
@@ -87,3 +88,10 @@ def test_a_partition_past_its_share_loses_its_oldest_settled_entries() -> None:
     items = [settled[3], waiting, *settled[:3], other, *settled[4:]]
     assert sorted(expired_keys(items, 0, NOW, 14 * DAY, keep=4)) == ["s0", "s1"]
     assert expired_keys(items, 0, NOW, 14 * DAY) == []
+
+
+def test_a_report_is_one_delivery_as_a_case_and_another_as_a_note_on_each_case() -> None:
+    report, case = "01JD6W2Q7X5N6G2M3K4P5R6S7T", "01JD6W2Q7X5N6G2M3K4P5R6S70"
+    assert delivery_key(report, report) == report  # as before: a case is its signal_id
+    assert delivery_key(report, case) == f"{report}@{case}"
+    assert len({delivery_key(report, report), delivery_key(report, case)}) == 2
