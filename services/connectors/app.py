@@ -36,6 +36,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
@@ -100,7 +101,8 @@ def create_app(
     # Sweep each partition's expired ledger entries this often: cheap, and quick enough
     # that the table holds little more than one window.
     sweep_every_s = min(600.0, window_s / 10)
-    swept: dict[int, float] = {}
+    keep = share(settings.delivery_ledger_max_entries, settings.topic_partitions)
+    sweeps = Sweeps(sweep_every_s, keep)
     health = {
         destination: DestinationHealth(destination, metrics.paused) for destination in connectors
     }
@@ -126,13 +128,13 @@ def create_app(
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
-        """Expire ledger entries older than the dedupe window. Faust writes a table's
-        tombstone to the current event's partition, so only that partition's entries."""
+        """Expire ledger entries older than the dedupe window or past the partition's
+        share of the capacity. Faust writes a table's tombstone to the current event's
+        partition, so only that partition's entries."""
         now = time.time()
-        if now - swept.get(partition, 0.0) < sweep_every_s:
+        if not sweeps.due(partition, now):
             return
-        swept[partition] = now
-        expired = expired_keys(list(ledger.items()), partition, now, window_s)
+        expired = expired_keys(list(ledger.items()), partition, now, window_s, keep)
         for key in expired:
             del ledger[key]
         if expired:
