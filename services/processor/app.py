@@ -179,22 +179,15 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream, batch_size, batch_wait_s):
-            try:
-                values = [event.value for event in events]
-                results = await classify_batch(in_worker, values, budget)
-                handed: list[tuple[int, Output]] = [
-                    (i, result if isinstance(result, Parked) else (CLASSIFIED_TOPIC, key, result))
-                    for i, (key, result) in enumerate(
-                        zip((event.key for event in events), results, strict=True)
-                    )
-                ]
-                await hand_on(events, handed)
-            except WriteRefused as refused:
-                stop_stage("classify", refused.key, refused.refused)
-            except BaseException:
-                _let_go_all(events)
-                raise
+        await in_batches(stream, batch_size, batch_wait_s, "classify", classify_and_hand_on)
+
+    async def classify_and_hand_on(events: Sequence[Any]) -> None:
+        results = await classify_batch(in_worker, [event.value for event in events], budget)
+        handed: list[tuple[int, Output]] = [
+            (i, result if isinstance(result, Parked) else (CLASSIFIED_TOPIC, event.key, result))
+            for i, (event, result) in enumerate(zip(events, results, strict=True))
+        ]
+        await hand_on(events, handed)
 
     def judge_one(stream: Any, event: Any) -> tuple[str | None, Judgement | Parked]:
         """Decide one event; its memory writes are made, not yet acknowledged."""
@@ -261,14 +254,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     @app.agent(raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1))
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        async for events in batches(stream, batch_size, batch_wait_s):
-            try:
-                await judge_batch(stream, events)
-            except WriteRefused as refused:
-                stop_stage("judge", refused.key, refused.refused)
-            except BaseException:
-                _let_go_all(events)
-                raise
+        await in_batches(stream, batch_size, batch_wait_s, "judge", partial(judge_batch, stream))
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -279,12 +265,27 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     return app
 
 
-def batches(
-    stream: faust.StreamT[bytes], size: int, wait_s: float
-) -> AsyncIterator[Sequence[EventT[bytes]]]:
-    """Up to ``size`` events at a time, or those that came within ``wait_s``. Faust acks
-    (lets commit) a batch's events when the loop asks for the next batch."""
-    return cast(faust.Stream[bytes], stream).take_events(size, within=wait_s)
+async def in_batches(
+    stream: faust.StreamT[bytes],
+    size: int,
+    wait_s: float,
+    stage: str,
+    handle: Callable[[Sequence[Any]], Awaitable[None]],
+) -> None:
+    """Hand the stream to ``handle`` up to ``size`` events at a time, or those that came
+    within ``wait_s``. Faust acks (lets commit) a batch's events when the loop asks for
+    the next batch, so only once ``handle`` is done with them. WriteRefused stops the
+    worker (stop_stage)."""
+    taken: AsyncIterator[Sequence[EventT[bytes]]]
+    taken = cast(faust.Stream[bytes], stream).take_events(size, within=wait_s)
+    async for events in taken:
+        try:
+            await handle(events)
+        except WriteRefused as refused:
+            stop_stage(stage, refused.key, refused.refused)
+        except BaseException:
+            _let_go_all(events)
+            raise
 
 
 def _let_go_all(events: Sequence[Any]) -> None:
