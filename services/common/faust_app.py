@@ -7,7 +7,7 @@ from typing import Any, cast
 
 import faust
 from faust.types import AppT, FutureMessage
-from prometheus_client import Gauge
+from prometheus_client import Counter, Gauge
 
 from services.common.kafka import ensure_topics, wait_for_broker
 from services.common.logging import configure
@@ -18,6 +18,11 @@ WORKER_READY = Gauge(
     WORKER_READY_METRIC,
     "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
     "rebalances or restores",
+    ["app"],
+)
+REBALANCES = Counter(
+    "antenna_worker_rebalances",
+    "Rebalances the worker went through to the end (tables restored, processing again)",
     ["app"],
 )
 
@@ -32,6 +37,7 @@ class ReadinessSensor(faust.Sensor):
 
     def on_rebalance_end(self, app: AppT, state: dict[str, Any]) -> None:
         WORKER_READY.labels(app.conf.id).set(1)
+        REBALANCES.labels(app.conf.id).inc()
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
