@@ -8,10 +8,12 @@ Every agent runs one actor per partition (``isolated_partitions``): a signal wai
 its paused destination holds up its own partition only, keeps its place in it, and other
 partitions of the same destination go on (and tell a bad payload from an outage).
 
-Acks are manual: an event's offset can be committed only once its outcome is published
-and recorded in the ledger (a changelog-backed table keyed by signal_id). A signal that
-is waiting when a rebalance or a shutdown starts is let go unacked, so that Faust's wait
-for in-flight events ends and the next owner of the partition starts from it."""
+The connectors keep their input offsets themselves (offsets.py; Faust's acks are off for
+these topics): an event's offset is committed only once its outcome is published and
+recorded in the ledger (a changelog-backed table keyed by signal_id), events are taken
+strictly in offset order, and after every rebalance each partition is read again from
+its first unfinished event. A signal that is waiting when a rebalance or a shutdown
+starts is let go unfinished; neither waits for it."""
 
 from __future__ import annotations
 
@@ -20,9 +22,10 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
+from faust.types import TP
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
@@ -40,6 +43,7 @@ from services.connectors.ledger import (
     resumed,
     should_deliver,
 )
+from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.registry import build
@@ -81,15 +85,6 @@ def replay_of(event: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def let_go(event: Any) -> None:
-    """Stop holding ``event`` without acking it. A rebalance or a shutdown first waits
-    until every event a stream took is acked (faust 0.15.3 Consumer.wait_empty, which
-    drops messages flagged ``acked``). Flagging the message, instead of acking it
-    through the stream, keeps its offset out of the commit: the partition's next owner
-    (this worker again, after the seek to the committed offset) starts from it."""
-    event.message.acked = True
-
-
 def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
@@ -112,13 +107,16 @@ def create_app(
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
+    inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors] + [topics.DUPLICATES]
+    offsets = InputOffsets(app, inputs)
+    app.sensors.add(AfterRebalance(offsets))
 
     def pause_until_rebalance(taken_in: int) -> Pause:
         """A wait for a paused destination: cancellable, and cut short (False) when a
-        rebalance or a shutdown starts after the event was taken, so that neither waits
-        for us. Only then: every rebalance ends with a seek to the committed offsets, so
-        the signal let go is read again (a rebalance that was already under way when
-        the event was taken has done its seek). ``taken_in``: the rebalance count then."""
+        rebalance or a shutdown starts after the event was taken (``taken_in``: the
+        rebalance count then), so that the signal is let go within RELEASE_CHECK_S and
+        its actor is back at its stream when Faust stops the actors of partitions it
+        takes away. The signal is read again from its place (offsets.py)."""
 
         def released() -> bool:
             return bool(app.rebalancing_count != taken_in or app.should_stop)
@@ -166,7 +164,8 @@ def create_app(
             )
 
     async def handle(event: Any, choose: Chooser, taken_in: int) -> bool:
-        """Deliver one event. False: let go unacked (a rebalance or shutdown started)."""
+        """Deliver one event. True: its outcome is published and recorded (or it is not
+        ours); False: let go unfinished (a rebalance or a shutdown started)."""
         partition = event.message.partition
         try:
             routed = RoutedSignal.model_validate_json(event.value)
@@ -240,12 +239,22 @@ def create_app(
 
     def agent(choose: Chooser) -> Agent:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
-            manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
-            async for event in manual.events():
-                if await handle(event, choose, app.rebalancing_count):
-                    await manual.ack(event)
-                else:
-                    let_go(event)
+            tp: TP | None = None
+            try:
+                async for event in stream.events():
+                    tp = event.message.tp
+                    # Read before anything awaits: a rebalance from here on lets it go.
+                    taken_in = app.rebalancing_count
+                    place = await offsets.admit(tp, event.message.offset)
+                    if place is None:
+                        continue  # read before, events before it missing, or not now
+                    if await handle(event, choose, taken_in):
+                        await offsets.finished(tp, place)
+                    else:
+                        await offsets.let_go(tp, place)
+            finally:
+                if tp is not None:
+                    offsets.forget(tp)  # taken away, or crashed: placed afresh
 
         return deliver
 
@@ -256,11 +265,10 @@ def create_app(
         return connectors.get(routed.destination.name)
 
     for destination, connector in connectors.items():
-        topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
+        topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination], acks=False)
         app.agent(topic, name=f"deliver-{destination}", isolated_partitions=True)(
             agent(always(connector))
         )
-    app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
-        agent(by_destination)
-    )
+    duplicates = raw_topic(app, topics.DUPLICATES, acks=False)
+    app.agent(duplicates, name="note-duplicates", isolated_partitions=True)(agent(by_destination))
     return app
