@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck schemas bench evaluate clean tryton
+.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe bench-insight evaluate clean tryton
 
 # A real Tryton CRM for the integration tests (tests/support/tryton.py), in a venv of its
 # own from the pinned set: the tests skip without it.
@@ -46,9 +46,11 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# Regenerate the checked-in JSON Schema files after changing a model in schemas/.
+# Regenerate the checked-in JSON Schema files and the AsyncAPI document (schemas/asyncapi.yaml)
+# after changing a model or a topic in schemas/.
 schemas: $(STAMP)
 	$(BIN)/python -m schemas.generate
+	$(BIN)/python -m schemas.asyncapi
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
@@ -56,6 +58,15 @@ clean:
 # Processor throughput against a bare Faust forwarder on the same embedded broker.
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_processor -n $(or $(N),2000)
+
+# Dedupe cost per signal as its memory fills (no broker): 1k, 10k, 100k signals.
+SIZES ?= 1000,10000,100000
+bench-dedupe: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_dedupe --sizes $(SIZES)
+
+# What one insight summary costs at 1k, 10k and 100k reports (tests/bench/bench_insight.py).
+bench-insight: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_insight
 
 # Classification accuracy / macro-F1 and dedupe precision / recall on held-out data.
 evaluate: $(STAMP)

@@ -3,6 +3,11 @@
 from schemas.classification import Category, Classification, Kind, Urgency
 from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
+from schemas.incident import Incident, IncidentReport, IncidentStatus
+from schemas.insight import InsightSnapshot
+from schemas.outcome import Outcome, OutcomeStatus
+from schemas.preference import NotificationPreference
+from schemas.record_change import RecordChange
 from schemas.routing import Dedupe, Destination, RoutedSignal
 from schemas.signal import (
     SCHEMA_VERSION,
@@ -29,7 +34,15 @@ __all__ = [
     "DeliveryResult",
     "DeliveryStatus",
     "Destination",
+    "Incident",
+    "IncidentReport",
+    "IncidentStatus",
+    "InsightSnapshot",
     "Kind",
+    "NotificationPreference",
+    "Outcome",
+    "OutcomeStatus",
+    "RecordChange",
     "Reporter",
     "RoutedSignal",
     "Signal",

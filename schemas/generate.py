@@ -7,7 +7,17 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
-from schemas import DeadLetter, DeliveryResult, RoutedSignal, Signal
+from schemas import (
+    DeadLetter,
+    DeliveryResult,
+    Incident,
+    InsightSnapshot,
+    NotificationPreference,
+    Outcome,
+    RecordChange,
+    RoutedSignal,
+    Signal,
+)
 from schemas.classification import Classification
 
 JSON_DIR = Path(__file__).parent / "json"
@@ -17,6 +27,11 @@ MODELS: dict[str, type[BaseModel]] = {
     "routed_signal": RoutedSignal,
     "delivery_result": DeliveryResult,
     "dead_letter": DeadLetter,
+    "outcome": Outcome,
+    "notification_preference": NotificationPreference,
+    "insight_snapshot": InsightSnapshot,
+    "record_change": RecordChange,
+    "incident": Incident,
 }
 
 

@@ -38,8 +38,11 @@ def _topics(args: argparse.Namespace) -> int:
     from services.common.settings import CommonSettings
     from services.stack import resolve_bootstrap
 
-    bootstrap = resolve_bootstrap(CommonSettings())
-    for name, partitions in sorted(describe_topics(bootstrap.split(",")).items()):
+    settings = CommonSettings()
+    described = describe_topics(
+        resolve_bootstrap(settings).split(","), client_options=settings.kafka_client_options()
+    )
+    for name, partitions in sorted(described.items()):
         print(f"{name}\t{partitions} partition(s)")
     return 0
 
@@ -57,10 +60,13 @@ def _send(args: argparse.Namespace) -> int:
             print("No API key: set ANTENNA_API_KEY or start `antenna up` first.", file=sys.stderr)
             return 2
         key = path.read_text().strip()
+    reporter = {"employee_id": "e-1001", "name": "Sam Example", "department": "Retail"}
+    if args.reporter_email:  # the notifier tells the reporter by mail
+        reporter["email"] = args.reporter_email
     body = {
         "text": args.text or SAMPLES[args.kind],
         "channel": "api",
-        "reporter": {"employee_id": "e-1001", "name": "Sam Example", "department": "Retail"},
+        "reporter": reporter,
         "customer": {"name": "Jan de Vries", "phone": "+31 6 12345678", "consent_to_contact": True},
     }
     headers = {"Authorization": f"Bearer {key}"}
@@ -108,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser(
         "up", help="run the whole system (embedded broker unless KAFKA_BOOTSTRAP_SERVERS is set)"
     ).set_defaults(run=_up)
-    for name in ("ingest", "processor", "connectors"):
+    for name in ("ingest", "processor", "connectors", "notifier", "insight"):
         sub.add_parser(name, help=f"run the {name} service alone").set_defaults(run=_service(name))
     sub.add_parser("topics", help="list the topics on the broker").set_defaults(run=_topics)
     offline_help = {
@@ -135,11 +141,16 @@ def parser() -> argparse.ArgumentParser:
     send.add_argument("--kind", choices=sorted(SAMPLES), default="complaint")
     send.add_argument("--text", help="your own text instead of the sample")
     send.add_argument("--idempotency-key")
+    send.add_argument(
+        "--reporter-email", help="the sample reporter's address: the notifier mails it"
+    )
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
     from services import dlq
+    from services.processor import offline_incidents
 
     dlq.add_parser(sub)
+    offline_incidents.add_parser(sub)
     return p
 
 

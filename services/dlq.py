@@ -23,7 +23,7 @@ import json
 import re
 import sys
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -202,12 +202,16 @@ def details(view: View) -> str:
 # --------------------------------------------------------------------------- Kafka
 
 
-def read_topic(bootstrap: list[str], topic: str) -> list[Any]:
-    """Every record of ``topic`` up to its end when called; no consumer group."""
+def read_topic(
+    bootstrap: list[str], topic: str, options: Mapping[str, Any] | None = None
+) -> list[Any]:
+    """Every record of ``topic`` up to its end when called; no consumer group. ``options``:
+    the kafka-python security options (CommonSettings.kafka_client_options)."""
     from kafka import KafkaConsumer, TopicPartition
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,
+        **(options or {}),
         client_id="antenna-dlq",
         group_id=None,
         enable_auto_commit=False,
@@ -239,32 +243,36 @@ def _headers(record: Any) -> dict[str, bytes]:
     return {key: value for key, value in (record.headers or [])}
 
 
-def load(bootstrap: list[str]) -> list[View]:
+def load(bootstrap: list[str], options: Mapping[str, Any] | None = None) -> list[View]:
     letters = [
         letter
-        for record in read_topic(bootstrap, topics.DLQ)
+        for record in read_topic(bootstrap, topics.DLQ, options)
         if (letter := letter_from(record.partition, record.offset, record.value)) is not None
     ]
     results = []
-    for record in read_topic(bootstrap, topics.DELIVERED):
+    for record in read_topic(bootstrap, topics.DELIVERED, options):
         try:
             results.append(DeliveryResult.model_validate_json(record.value or b""))
         except ValidationError:
             continue
     markers = []
     for topic in sorted({letter.letter.topic for letter in letters}):
-        for record in read_topic(bootstrap, topic):
+        for record in read_topic(bootstrap, topic, options):
             marker = _headers(record).get(REPLAY_HEADER)
             if marker:
                 markers.append(marker.decode("utf-8", "replace"))
     return views(letters, results, markers)
 
 
-def publish(bootstrap: list[str], chosen: Sequence[View]) -> None:
+def publish(
+    bootstrap: list[str], chosen: Sequence[View], options: Mapping[str, Any] | None = None
+) -> None:
     """Re-publish each letter's original payload to its original topic (acks=all)."""
     from kafka import KafkaProducer
 
-    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all", client_id="antenna-dlq")
+    producer = KafkaProducer(
+        bootstrap_servers=bootstrap, **(options or {}), acks="all", client_id="antenna-dlq"
+    )
     try:
         for view in chosen:
             letter = view.letter.letter
@@ -311,11 +319,14 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="parked since: 30m, 2h, 3d, or 2025-03-14[T09:00]")
 
 
-def _bootstrap() -> list[str]:
+def _broker() -> tuple[list[str], dict[str, Any]]:
+    """Where the broker is (the environment, or the one `antenna up` wrote down) and how
+    to reach it securely."""
     from services.common.settings import CommonSettings
     from services.stack import resolve_bootstrap
 
-    return resolve_bootstrap(CommonSettings()).split(",")
+    settings = CommonSettings()
+    return resolve_bootstrap(settings).split(","), settings.kafka_client_options()
 
 
 def run(args: argparse.Namespace) -> int:
@@ -324,8 +335,8 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"antenna dlq: {exc}", file=sys.stderr)
         return 2
-    bootstrap = _bootstrap()
-    all_views = load(bootstrap)
+    bootstrap, options = _broker()
+    all_views = load(bootstrap, options)
     if args.dlq_command == "show":
         found = [v for v in all_views if v.letter.id == args.id]
         if not found:
@@ -352,7 +363,7 @@ def run(args: argparse.Namespace) -> int:
         print("Nothing to replay.")
         return 1 if missing else 0
     if not args.dry_run:
-        publish(bootstrap, replay)
+        publish(bootstrap, replay, options)
     verb = "would replay" if args.dry_run else "replayed"
     for view in replay:
         letter = view.letter

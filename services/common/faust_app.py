@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import time
+from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import faust
 from faust.types import AppT, FutureMessage
+from faust.types.auth import CredentialsT
 from prometheus_client import Counter, Gauge
 
-from services.common.kafka import ensure_topics, wait_for_broker
-from services.common.logging import configure
+from services.common.dead_letters import dead_letter
+from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
+from services.common.logging import configure, fields
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
-from services.common.settings import CommonSettings
+from services.common.settings import CommonSettings, KafkaSecurityProtocol
 
+log = logging.getLogger(__name__)
 WORKER_READY = Gauge(
     WORKER_READY_METRIC,
     "1 while the worker owns its partitions with its tables restored; 0 while it starts, "
@@ -40,6 +46,30 @@ class ReadinessSensor(faust.Sensor):
         REBALANCES.labels(app.conf.id).inc()
 
 
+def broker_credentials(settings: CommonSettings) -> CredentialsT | None:
+    """Faust's form of the Kafka security settings: its aiokafka producer, consumers and
+    topic creation all use them (kafka-python clients use kafka_client_options)."""
+    protocol = settings.kafka_security_protocol
+    context = settings.kafka_ssl_context()
+    if protocol is KafkaSecurityProtocol.SSL:
+        return faust.SSLCredentials(context)
+    if protocol in (KafkaSecurityProtocol.SASL_PLAINTEXT, KafkaSecurityProtocol.SASL_SSL):
+        assert settings.kafka_sasl_password is not None and settings.kafka_sasl_mechanism
+        return faust.SASLCredentials(
+            username=settings.kafka_sasl_username,
+            password=settings.kafka_sasl_password.get_secret_value(),
+            mechanism=settings.kafka_sasl_mechanism.value,
+            ssl_context=context,  # SASL_SSL with a context, SASL_PLAINTEXT without
+        )
+    return None
+
+
+class AntennaApp(faust.App):
+    """A Faust app that knows the configuration its changelog topics need."""
+
+    changelog_topic_config: dict[str, Any]
+
+
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
     datadir = (settings.var_dir / "faust" / app_id).resolve()
     datadir.parent.mkdir(parents=True, exist_ok=True)
@@ -55,11 +85,14 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_s / 5),
         producer_max_batch_size=settings.kafka_producer_max_batch_bytes,
         topic_partitions=settings.topic_partitions,
-        topic_replication_factor=1,
+        # Faust creates the changelog, repartition and assignor topics with this.
+        topic_replication_factor=settings.kafka_replication_factor,
+        broker_credentials=broker_credentials(settings),
         datadir=str(datadir),
     )
     options.update(overrides)
-    app = faust.App(app_id, **options)
+    app = AntennaApp(app_id, **options)
+    app.changelog_topic_config = {MIN_INSYNC_REPLICAS: str(settings.min_insync_replicas)}
     WORKER_READY.labels(app_id).set(0)
     app.sensors.add(ReadinessSensor())
     return app
@@ -70,38 +103,117 @@ class AckedTable(faust.Table[str, Any]):
 
     Faust hands changelog records to a buffer, and before it commits input offsets it
     flushes that buffer with a wait that gives up after 0.1 s (faust 0.15.3,
-    ProducerBuffer.flush_atmost). On a slow broker, or when the worker stops, the last
-    writes can be lost while their input counts as processed. Agents that must not
-    lose state call ``await table.written()`` before they hand an event on."""
+    ProducerBuffer.flush_atmost); a write the broker refuses is only logged. On a slow
+    broker, or when the worker stops, the last writes can be lost while their input
+    counts as processed. Agents that must not lose state call ``await table.written()``
+    before they hand an event on."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self._unacked: set[FutureMessage] = set()
+        self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
+        self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> FutureMessage:
-        sent = super().send_changelog(*args, **kwargs)
-        self._unacked.add(sent)
+    def send_changelog(
+        self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any
+    ) -> FutureMessage:
+        sent = super().send_changelog(partition, key, value, *args, **kwargs)
+        self._unacked[sent] = (partition, key)
         return sent
 
     async def written(self) -> None:
-        """Return once the broker has acknowledged every write made so far."""
-        pending, self._unacked = self._unacked, set()
-        if pending:
-            await asyncio.gather(*pending)
+        """Return once the broker has acknowledged every write made so far. If one was
+        refused, raise its error; the next call writes the current value of each key
+        whose write failed (a later write of the key is not undone) and waits again."""
+        failed, self._failed = self._failed, {}
+        for key, partition in failed.items():
+            if key in self.data:
+                self.send_changelog(partition, key, self.data[key])
+            else:
+                self.send_changelog(partition, key, None, value_serializer="raw")
+        pending, self._unacked = self._unacked, {}
+        if not pending:
+            return
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        errors = []
+        for (partition, key), result in zip(pending.values(), results, strict=True):
+            if isinstance(result, BaseException):
+                self._failed[key] = partition
+                errors.append(result)
+        if errors:
+            raise errors[0]
 
 
 def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     table = AckedTable(
-        app, name=name, default=None, partitions=partitions, beacon=app.tables.beacon
+        app,
+        name=name,
+        default=None,
+        partitions=partitions,
+        beacon=app.tables.beacon,
+        # A table's state lives only in its changelog: as durable as Antenna's own topics.
+        extra_topic_configs=getattr(app, "changelog_topic_config", None),
     )
     return cast(AckedTable, app.tables.add(table))
 
 
-def raw_topic(app: faust.App, name: str, **kwargs: Any) -> faust.TopicT:
-    """A topic of plain bytes: decoding is ours, so a poison message reaches the DLQ
-    instead of crashing the agent inside Faust's deserializer."""
+# How soon a waiting agent notices a rebalance or a shutdown (well within the session).
+RELEASE_CHECK_S = 0.5
+
+
+def pause_until_rebalance(
+    app: faust.App, taken_in: int
+) -> Callable[[float], Coroutine[Any, Any, bool]]:
+    """A wait inside an event, for a destination or a channel that is down: True after
+    ``seconds``; False as soon as a rebalance or a shutdown starts after the event was
+    taken (``taken_in``: ``app.rebalancing_count`` then), so that neither waits for the
+    agent. Only then: every rebalance ends with a seek to the committed offsets, so an
+    event let go (``let_go``) is read again by its partition's next owner (a rebalance
+    already under way when the event was taken has done its seek). The connectors'
+    inputs keep their own offsets instead (services/connectors/offsets.py): they take
+    nothing during a rebalance and read each partition again from its place after it."""
+
+    def released() -> bool:
+        return bool(app.rebalancing_count != taken_in or app.should_stop)
+
+    async def pause(seconds: float) -> bool:
+        deadline = time.monotonic() + seconds
+        while not released():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return True
+            await asyncio.sleep(min(left, RELEASE_CHECK_S))
+        return False
+
+    return pause
+
+
+def let_go(event: Any) -> None:
+    """Stop holding ``event`` (of a ``noack()`` stream) without acking it. A rebalance or
+    a shutdown first waits until every event a stream took is acked (faust 0.15.3
+    Consumer.wait_empty, which drops messages flagged ``acked``). Flagging the message,
+    instead of acking it through the stream, keeps its offset out of the commit: the
+    partition's next owner (this worker again, after the seek to the committed offset)
+    starts from it. Limits (faust 0.15.3): records Faust drops around a rebalance, and
+    partitions with nothing committed, are not read again; the connectors' inputs do not
+    rely on this (services/connectors/offsets.py)."""
+    event.message.acked = True
+
+
+async def park_on_dlq(dlq: faust.TopicT, stage: str, event: Any, error: str) -> None:
+    """Set ``event`` (one a stream took) aside on signals.dlq as a DeadLetter of
+    ``stage``, with where it came from, and wait for the broker's acknowledgement."""
+    msg = event.message
+    letter = dead_letter(stage, error, msg.topic, msg.partition, msg.offset, event.key, event.value)
+    await (await dlq.send(key=event.key, value=letter.model_dump_json().encode()))
+    log.warning("parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset))
+
+
+def raw_topic(app: faust.App, *names: str, **kwargs: Any) -> faust.TopicT:
+    """A topic (or several, read as one stream) of plain bytes: decoding is ours, so a
+    poison message reaches the DLQ instead of crashing the agent inside Faust's
+    deserializer."""
     return app.topic(
-        name,
+        *names,
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -115,8 +227,10 @@ def run_worker(
 ) -> None:
     """Prestart (wait for the broker, create the topics), serve metrics, run the worker
     until SIGTERM/SIGINT. Faust's worker stops its agents cleanly on either signal."""
-    wait_for_broker(settings.bootstrap_list, timeout_s=60)
-    ensure_topics(settings.bootstrap_list, settings.topic_partitions)
+    wait_for_broker(
+        settings.bootstrap_list, timeout_s=60, client_options=settings.kafka_client_options()
+    )
+    ensure_topics(settings)
     serve_metrics(metrics_host, metrics_port)
     configure(app.conf.id, settings.log_level)
     faust.Worker(

@@ -24,25 +24,38 @@ The rules, in order, for each part of the message:
    "zie hieronder", "FYI") or when the new part is tiny (fewer than 12 words). Bare
    "> " lines with no header above them are a quoted chat reply: kept only when there is
    no new text at all.
+
+Every step costs time linear in the length of the text, whatever the text: runs of spaces
+and tabs are collapsed first, lines longer than ``MAX_LINE_CHARS`` are wrapped, patterns
+that meet a run of spaces or of repeated words never try it more than once (possessive
+quantifiers, and a lookbehind that lets a match start only where a run starts), and the
+trailing noise is found in one backward pass over the lines.
+tests/unit/test_text_growth.py proves it for every pattern here, on hostile input.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 
 # Fewer words than this in the new part and it cannot stand on its own: keep what it forwards.
 TINY_NEW_TEXT_WORDS = 12
 # A line after a closing with more words than this is prose, not a signature line.
 MAX_SIGNATURE_LINE_WORDS = 6
+# Longer lines are wrapped before anything else looks at them (at a space where there is
+# one): no header, closing or signature line is this long, and a single line of pasted
+# megabytes must not make every per-line check expensive. Nothing is dropped.
+MAX_LINE_CHARS = 5_000
+
+# Runs of horizontal white space (tabs, no-break spaces, several spaces) become one space.
+_HORIZONTAL_SPACE = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 
 # --- headers that introduce an older message -------------------------------------------
 
 _REPLY_ATTRIBUTION = re.compile(
-    r"^\s*(?=.*\d)(?:"  # a date, so never an ordinary sentence
+    r"^\s*+(?=.*\d)(?:"  # a date, so never an ordinary sentence
     r"on\b.{0,200}\bwrote\s*:"  # Gmail, Apple Mail (en)
     r"|op\b.{0,200}\bschreef\b.{0,200}:"  # Gmail (nl)
     r"|op\b.{0,200}\bheeft\b.{0,200}\bhet volgende geschreven\s*:"  # Apple Mail, Outlook (nl)
@@ -72,7 +85,9 @@ _HEADER_FIELD = re.compile(
 _SUBJECT_FIELD = re.compile(r"^\s*\*?(?:subject|onderwerp)\s*:\*?\s*", re.IGNORECASE)
 _FORWARDED_SUBJECT = re.compile(r"^\s*(?:fw|fwd|doorst|tr)\s*:", re.IGNORECASE)
 _OUTLOOK_RULE = re.compile(r"^\s*_{10,}\s*$")
-_QUOTED_LINE = re.compile(r"^\s*>")
+_QUOTED_LINE = re.compile(r"^\s*+>")
+_QUOTE_MARKS = re.compile(r"^\s*+(?:>\s?)+")
+_MAYBE_ATTRIBUTION = re.compile(r"^\s*+(?:on|op)\s", re.IGNORECASE)
 # Writers who point at the older message need it to be understood.
 _REFERS_TO_OLDER = re.compile(
     r"\b(?:see below|below from|flagging below|fyi|forwarding|forwarded"
@@ -120,10 +135,10 @@ _CLOSING = (
     r"|best(?: wishes)?|all the best|yours (?:sincerely|faithfully|truly)|sincerely)"
 )
 # A closing on its own line: "Kind regards," / "Met vriendelijke groet,"
-_CLOSING_LINE = re.compile(rf"^\s*{_CLOSING}\s*[,.!]*\s*$", re.IGNORECASE)
+_CLOSING_LINE = re.compile(rf"^\s*+{_CLOSING}\s*+[,.!]*+\s*+$", re.IGNORECASE)
 # A closing and a name on one line: "Thanks, Mo" / "Gr. Anouk" / "Groetjes, Evelien"
 _CLOSING_WITH_NAME = re.compile(
-    rf"^\s*{_CLOSING}\s*[,.!]?\s+(?-i:[A-Z])[\w.'-]*(?:\s+(?-i:[A-Z])[\w.'-]*)?\s*$",
+    rf"^\s*+{_CLOSING}(?:\s*+[,.!])?\s++(?-i:[A-Z])[\w.'-]*+(?:\s++(?-i:[A-Z])[\w.'-]*+)?\s*+$",
     re.IGNORECASE,
 )
 # A signature block without a closing above it has at most this many lines.
@@ -145,10 +160,29 @@ class _Split:
     bare_quote: bool = False
 
 
-def clean_text(text: str) -> str:
+def clean_text(text: str, *, max_line_chars: int = MAX_LINE_CHARS) -> str:
     """The new, meaningful part of a chat or email text; see the module docstring."""
-    lines = text.replace("\r\n", "\n").replace("\r", "\n").split("\n")
+    text = _HORIZONTAL_SPACE.sub(" ", text.replace("\r\n", "\n").replace("\r", "\n"))
+    lines = wrap_long_lines(text, max_line_chars).split("\n")
     return _tidy("\n".join(_clean_lines(lines)))
+
+
+def wrap_long_lines(text: str, max_chars: int = MAX_LINE_CHARS) -> str:
+    """``text`` with every line longer than ``max_chars`` broken into lines of at most
+    ``max_chars``, at the last space of each piece when it has one in its second half."""
+    if max_chars < 1:
+        raise ValueError("max_chars must be at least 1")
+    if all(len(line) <= max_chars for line in text.split("\n")):
+        return text
+    out: list[str] = []
+    for line in text.split("\n"):
+        while len(line) > max_chars:
+            cut = line.rfind(" ", max_chars // 2, max_chars + 1)
+            cut = cut if cut > 0 else max_chars
+            out.append(line[:cut])
+            line = line[cut:].lstrip(" ")
+        out.append(line)
+    return "\n".join(out)
 
 
 def _clean_lines(lines: list[str], depth: int = 0) -> list[str]:
@@ -194,7 +228,7 @@ def _is_reply_attribution(lines: list[str], i: int) -> bool:
     line = lines[i]
     if _REPLY_ATTRIBUTION.match(line):
         return True
-    if i + 1 < len(lines) and re.match(r"^\s*(?:on|op)\s", line, re.IGNORECASE):
+    if i + 1 < len(lines) and _MAYBE_ATTRIBUTION.match(line):
         return _REPLY_ATTRIBUTION.match(f"{line} {lines[i + 1]}") is not None
     return False
 
@@ -216,7 +250,7 @@ def _subject_is_forward(lines: list[str]) -> bool:
 
 def _body_of_older_message(lines: list[str]) -> list[str]:
     """The older message without quote marks, attribution line and header fields."""
-    unquoted = [re.sub(r"^\s*(?:>\s?)+", "", line) for line in lines]
+    unquoted = [_QUOTE_MARKS.sub("", line) for line in lines]
     body: list[str] = []
     in_header = True
     for i, line in enumerate(unquoted):
@@ -248,10 +282,7 @@ def _strip_trailing_noise(lines: list[str]) -> list[str]:
     lines = [line for line in lines if not _DEVICE_SIGNATURE.match(line)]
     lines = _drop_signature_block(lines)
     lines = _drop_contact_block(lines)
-    # "Bij voorbaat dank!" above "Met hartelijke groet,": closings can stack.
-    while (shorter := _drop_closing(lines)) != lines:
-        lines = shorter
-    return lines
+    return _drop_closings(lines)
 
 
 def _drop_disclaimer(lines: list[str]) -> list[str]:
@@ -264,8 +295,9 @@ def _drop_disclaimer(lines: list[str]) -> list[str]:
 
 def _drop_signature_block(lines: list[str]) -> list[str]:
     """Everything after a '-- ' delimiter line is the signature."""
+    first_words = _first_line_with_words(lines)
     for i, line in enumerate(lines):
-        if _SIGNATURE_DELIMITER.match(line) and _has_words(lines[:i]):
+        if i > first_words and _SIGNATURE_DELIMITER.match(line):
             return lines[:i]
     return lines
 
@@ -293,15 +325,22 @@ def _drop_contact_block(lines: list[str]) -> list[str]:
     return lines
 
 
-def _drop_closing(lines: list[str]) -> list[str]:
-    """Cut at the last closing ('Kind regards,') that only short signature lines follow."""
-    for i in range(len(lines) - 1, -1, -1):
+def _drop_closings(lines: list[str]) -> list[str]:
+    """Cut at the last closing ('Kind regards,') that only short signature lines follow,
+    then again above it: "Bij voorbaat dank!" above "Met hartelijke groet," (closings
+    stack). One pass from the end, so each line is looked at once."""
+    first_words = _first_line_with_words(lines)
+    end = len(lines)  # lines[end:] are cut off
+    only_signature_below = True  # every line in lines[i + 1 : end] is a signature line
+    for i in range(len(lines) - 1, first_words, -1):
         line = lines[i]
-        if not (_CLOSING_LINE.match(line) or _CLOSING_WITH_NAME.match(line)):
+        if only_signature_below and (_CLOSING_LINE.match(line) or _CLOSING_WITH_NAME.match(line)):
+            end, only_signature_below = i, True
             continue
-        if _has_words(lines[:i]) and all(_is_signature_line(rest) for rest in lines[i + 1 :]):
-            return lines[:i]
-    return lines
+        only_signature_below = only_signature_below and _is_signature_line(line)
+        if not only_signature_below:
+            break  # prose below any closing higher up: nothing more to cut
+    return lines[:end]
 
 
 def _is_signature_line(line: str) -> bool:
@@ -319,14 +358,18 @@ def _word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
-def _has_words(lines: list[str]) -> bool:
-    return any(_WORD.search(line) for line in lines)
+def _first_line_with_words(lines: list[str]) -> int:
+    """The index of the first line with a word in it; len(lines) when there is none."""
+    return next((i for i, line in enumerate(lines) if _WORD.search(line)), len(lines))
+
+
+_BLANK_LINES = re.compile(r"\n{3,}")
 
 
 def _tidy(text: str) -> str:
     """Trim trailing spaces and runs of blank lines."""
     text = "\n".join(line.rstrip() for line in text.split("\n"))
-    return re.sub(r"\n{3,}", "\n\n", text).strip()
+    return _BLANK_LINES.sub("\n\n", text).strip()
 
 
 # --- the customer's matter in a relayed report --------------------------------------------
@@ -341,16 +384,16 @@ def _tidy(text: str) -> str:
 # call her?", and both come with a phone number.
 
 _TOOL_TAG = re.compile(
-    r"^[ \t]*(?:\[[^\]\n]{1,40}\][ \t]*[:-]?"
+    r"^[ \t]*+(?:\[[^\]\n]{1,40}\][ \t]*[:-]?"
     r"|(?:tip|forwarded|fwd|doorgestuurd|gestuurd|sent|verstuurd|gemeld|melding|signaal"
     r"|message|bericht)[ \t]+(?:via|by|door|from|vanuit|uit)[ \t]+[^:\n]{1,40}:)[ \t]*",
     re.IGNORECASE | re.MULTILINE,
 )
-# At the start of a line, or after a "|" or "/" when a form puts its fields on one line.
-_FIELD_LABEL = re.compile(
-    r"(?:^[ \t]*|(?<=[|/])(?P<inline>[ \t]*))(?:subject|onderwerp|description|omschrijving"
-    r"|beschrijving"
-    r"|toelichting|re|fw|fwd|tr|doorst|klantsignaal|customer signal)[ \t]*:[ \t]*",
+# At the start of a line, or after a "|" or "/" when a form puts its fields on one line;
+# they stack ("Onderwerp: Re: Fw: ..."), and the whole stack goes in one match.
+_FIELD_LABELS = re.compile(
+    r"(?:^|(?<=[|/]))(?:[ \t]*+(?:subject|onderwerp|description|omschrijving|beschrijving"
+    r"|toelichting|re|fw|fwd|tr|doorst|klantsignaal|customer signal)[ \t]*+:[ \t]*+)++",
     re.IGNORECASE | re.MULTILINE,
 )
 # The lookbehind starts a match only where an address can start, which keeps a long run of
@@ -377,20 +420,22 @@ _SENTENCE_WORDS = frozenset(
 )
 _PARENTHESES = re.compile(r"\((?:[^()\n]|\(\w{0,3}\)){0,100}\)")
 _CONTACT_MARK = "\x00"
-_GREETING = re.compile(
-    r"^[ \t]*(?:hi|hiya|hello|hey|hoi|hallo|beste|geachte|dag|dear|good ?(?:morning|afternoon"
+_GREETING = (
+    r"[ \t]*+(?:hi|hiya|hello|hey|hoi|hallo|beste|geachte|dag|dear|good ?(?:morning|afternoon"
     r"|evening|day)|goede(?:morgen|middag|navond)|morning|afternoon|evening)\b"
-    r"(?:[ \t]+(?:team|all|allemaal|everyone|iedereen|colleagues?|collega(?:'?s)?|folks|guys"
+    r"(?:[ \t]++(?:team|all|allemaal|everyone|iedereen|colleagues?|collega(?:'?s)?|folks|guys"
     r"|champions|heer|mevrouw|heer/mevrouw|heer,|gebruiker|klantenservice|(?-i:[A-Z])[\w-]*)){0,3}"
-    r"[ \t]*(?:[,!:.\u2013-]+|\n|$)",
-    re.IGNORECASE,
+    r"[ \t]*+(?:[,!:.\u2013-]++|\n|$)"
 )
+# Greetings at the very start, one after the other ("Hi team, hello Anna,").
+_OPENING_GREETINGS = re.compile(rf"\A(?:{_GREETING})*", re.IGNORECASE)
 # A line that is nothing but a greeting, below a subject line.
-_GREETING_LINE = re.compile(_GREETING.pattern + r"[ \t]*$", re.IGNORECASE | re.MULTILINE)
-# "- gaat om T. Willems": who it is about, after a dash.
+_GREETING_LINE = re.compile(rf"^{_GREETING}[ \t]*+$", re.IGNORECASE | re.MULTILINE)
+# "- gaat om T. Willems": who it is about, after a dash. The lookbehind starts a match only
+# where a run of spaces starts, so a long run is not tried once per space.
 _ABOUT_WHOM = re.compile(
-    r"[ \t]+[-\u2013][ \t]*(?:(?:het )?gaat om|it'?s about|regarding|betreft)[ \t]+"
-    r"(?:(?-i:[A-Z])[\w.'-]*(?:[ \t]+[\w.'-]+){0,3})?[ \t]*$",
+    r"(?<![ \t])[ \t]++[-\u2013][ \t]*+(?:(?:het )?gaat om|it'?s about|regarding|betreft)"
+    r"[ \t]++(?:(?-i:[A-Z])[\w.'-]*+(?:[ \t]++[\w.'-]++){0,3})?[ \t]*+$",
     re.IGNORECASE | re.MULTILINE,
 )
 # The reporter's framing and generic requests to handle the report, up to the end of the
@@ -430,10 +475,15 @@ _RELAY_PHRASES = re.compile(
 # A closing word at the very end, not "wanted to say thanks".
 _TRAILING_THANKS = re.compile(
     r"(?<!say )(?<!to )(?<!on )(?<!big )(?<!many )(?<!send )(?<!sends )"
-    r"\b(?:thanks|thank you|cheers|thx|ta|bedankt|dank je(?:wel)?|groetjes)[ \t]*[!.]*[ \t]*"
-    r"(?:[\U0001f300-\U0001faff\u2600-\u27bf][ \t]*)*$",
+    r"\b(?:thanks|thank you|cheers|thx|ta|bedankt|dank je(?:wel)?|groetjes)[ \t]*+[!.]*+[ \t]*+"
+    r"(?:[\U0001f300-\U0001faff\u2600-\u27bf][ \t]*+)*+$",
     re.IGNORECASE,
 )
+_SPACE_BEFORE_PUNCTUATION = re.compile(r"(?<![ \t])[ \t]++(?=[,.;:?!])")
+# Separators left at the end of a line ("Storing / ", "Jan, |"): from where the run of
+# separators and spaces starts, when it holds a separator and reaches the end of the line.
+_TRAILING_SEPARATORS = re.compile(r"(?<![ \t|/;,-])(?=[ \t]*+[|/;,-])[ \t|/;,-]++$", re.MULTILINE)
+_SPACES = re.compile(r"[ \t]{2,}")
 
 
 def report_content(text: str) -> str:
@@ -441,32 +491,31 @@ def report_content(text: str) -> str:
 
     Falls back to ``text`` itself when nothing would be left."""
     content = _TOOL_TAG.sub("", text)
-    content = _strip_repeatedly(_FIELD_LABEL, content, lambda m: " " if m["inline"] else "")
+    content = _FIELD_LABELS.sub(_drop_field_labels, content)
     content = _CONTACT_FIELD.sub(_drop_contact_field, content)
     content = _EMAIL_ADDRESS.sub(_CONTACT_MARK, content)
     content = _PHONE_NUMBER.sub(_CONTACT_MARK, content)
     content = _PARENTHESES.sub(_drop_contact_parentheses, content)
     content = _ABOUT_WHOM.sub("", content.replace(_CONTACT_MARK, " "))
-    content = _strip_repeatedly(_GREETING, content.strip())
+    content = content.strip()
+    opening = _OPENING_GREETINGS.match(content)  # always matches, maybe nothing
+    content = content[opening.end() :] if opening else content
     content = _GREETING_LINE.sub("", content)
     content = _RELAY_PHRASES.sub(" ", content)
     content = _TRAILING_THANKS.sub("", content.strip())
     content = _ABOUT_WHOM.sub("", content)
-    content = re.sub(r"[ \t]+([,.;:?!])", r"\1", content)
-    content = re.sub(r"(?:[ \t]*[|/;,-])+[ \t]*$", "", content, flags=re.MULTILINE)
-    content = re.sub(r"[ \t]{2,}", " ", content)
+    content = _SPACE_BEFORE_PUNCTUATION.sub("", content)
+    content = _TRAILING_SEPARATORS.sub("", content)
+    content = _SPACES.sub(" ", content)
     content = _tidy(content)
     return content if _WORD.search(content) else text
 
 
-def _strip_repeatedly(
-    pattern: re.Pattern[str],
-    text: str,
-    replacement: str | Callable[[re.Match[str]], str] = "",
-) -> str:
-    while (shorter := pattern.sub(replacement, text, count=1)) != text:
-        text = shorter
-    return text
+def _drop_field_labels(match: re.Match[str]) -> str:
+    """Nothing at the start of a line; one space after a "|" or "/" when a space followed."""
+    start = match.start()
+    inline = start > 0 and match.string[start - 1] in "|/"
+    return " " if inline and match.group(0)[0] in " \t" else ""
 
 
 def _drop_contact_field(match: re.Match[str]) -> str:

@@ -2,7 +2,8 @@
 
 One agent per routed topic delivers new cases to that destination's connector; one
 agent on signals.duplicates hands each duplicate to the connector of the destination
-its case went to, so that the ticket or lead gets a note instead of a twin.
+its case went to, so that the ticket or lead gets a note instead of a twin; one on
+signals.incidents.desk opens an incident's ticket and adds its notes the same way.
 
 Every agent runs one actor per partition (``isolated_partitions``): a signal waiting for
 its paused destination holds up its own partition only, keeps its place in it, and other
@@ -17,7 +18,6 @@ starts is let go unfinished; neither waits for it."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import Callable, Coroutine
@@ -30,11 +30,16 @@ from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import REPLAY_HEADER, dead_letter
-from services.common.faust_app import acked_table, make_faust_app, raw_topic
+from services.common.faust_app import (
+    acked_table,
+    make_faust_app,
+    pause_until_rebalance,
+    raw_topic,
+)
 from services.common.logging import fields
-from services.connectors import metrics
+from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
-from services.connectors.delivery import Pause, deliver_in_order
+from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
     Entry,
     entry_from,
@@ -53,8 +58,6 @@ from services.connectors.settings import ConnectorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-connectors"
 DAY = 86400.0
-# How soon a waiting signal notices a rebalance or a shutdown (well within the session).
-RELEASE_CHECK_S = 0.5
 Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
 # Which connector handles a routed signal; None: not ours (e.g. a triage duplicate).
 Chooser = Callable[[RoutedSignal], Connector | None]
@@ -107,30 +110,12 @@ def create_app(
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
-    inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors] + [topics.DUPLICATES]
+    # The topics whose offsets the connectors keep (offsets.py): every agent's below
+    # that takes its events through ``offsets.admit``.
+    inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors]
+    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK]
     offsets = InputOffsets(app, inputs)
     app.sensors.add(AfterRebalance(offsets))
-
-    def pause_until_rebalance(taken_in: int) -> Pause:
-        """A wait for a paused destination: cancellable, and cut short (False) when a
-        rebalance or a shutdown starts after the event was taken (``taken_in``: the
-        rebalance count then), so that the signal is let go within RELEASE_CHECK_S and
-        its actor is back at its stream when Faust stops the actors of partitions it
-        takes away. The signal is read again from its place (offsets.py)."""
-
-        def released() -> bool:
-            return bool(app.rebalancing_count != taken_in or app.should_stop)
-
-        async def pause(seconds: float) -> bool:
-            deadline = time.monotonic() + seconds
-            while not released():
-                left = deadline - time.monotonic()
-                if left <= 0:
-                    return True
-                await asyncio.sleep(min(left, RELEASE_CHECK_S))
-            return False
-
-        return pause
 
     async def park(event: Any, stage: str, error: str, **extra: Any) -> None:
         msg = event.message
@@ -199,7 +184,7 @@ def create_app(
             routed,
             policy,
             health[destination],
-            pause_until_rebalance(taken_in),
+            pause_until_rebalance(app, taken_in),
             announce,
             waiting=resumed(entry),
         )
@@ -271,4 +256,9 @@ def create_app(
         )
     duplicates = raw_topic(app, topics.DUPLICATES, acks=False)
     app.agent(duplicates, name="note-duplicates", isolated_partitions=True)(agent(by_destination))
+    # An incident's one ticket and its notes, in order (services/processor/incident_desk.py).
+    incidents = raw_topic(app, topics.INCIDENTS_DESK, acks=False)
+    app.agent(incidents, name="deliver-incidents", isolated_partitions=True)(agent(by_destination))
+    # What became of the records: polled, or looked up for a vendor's webhook.
+    outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

@@ -40,3 +40,24 @@ def paused(destination: str, since: float | None) -> None:
     """The pause observer: sets both gauges of a destination."""
     DESTINATION_PAUSED.labels(destination).set(0 if since is None else 1)
     DESTINATION_PAUSED_SINCE.labels(destination).set(since or 0)
+
+
+# Outcomes (outcomes.py, outcome_sources.py)
+POLLS = Counter(
+    "antenna_outcome_polls_total",
+    "Status reads of a page of records at a polled destination",
+    ["destination", "connector"],
+)
+POLL_FAILURES = Counter(
+    "antenna_outcome_poll_failures_total",
+    "Status reads that failed (the page is read again at the next tick)",
+    ["destination", "connector"],
+)
+CHANGES_IGNORED = Counter(
+    "antenna_record_changes_ignored_total",
+    "Record changes from webhooks that were not a status of one of Antenna's records",
+    ["destination", "vendor"],
+)
+OUTCOMES_UNREADABLE = Counter(
+    "antenna_outcomes_unreadable_total", "Records on signals.outcomes that are not an Outcome"
+)

@@ -8,12 +8,24 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+from services.common.preferences import PreferenceBook
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
-from services.ingest.api.routes import chat, email, forms, health, signals, status
+from services.ingest.api.routes import (
+    chat,
+    email,
+    forms,
+    health,
+    insight,
+    outcomes,
+    preferences,
+    signals,
+    status,
+)
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.forms.throttle import SignInThrottle, ThrottlePolicy
 from services.ingest.idempotency import IdempotencyCache
+from services.ingest.insight import InsightBook, follow_programme
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
@@ -29,7 +41,9 @@ def create_app(
     """``smtp=True`` also runs the SMTP listener (services.ingest.email.smtp) for the
     app's lifetime, on the same event loop, publisher and idempotency cache.
     ``follow_status=True`` also follows the routed and delivered topics into the app's
-    StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page."""
+    StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page, and
+    insight.summary and employees.preferences (services.ingest.insight) for /insight and
+    /report/preferences."""
     publisher = publisher or KafkaSignalPublisher(
         settings.bootstrap_list, settings.publish_timeout_s
     )
@@ -39,17 +53,20 @@ def create_app(
         listener = SmtpServer(settings, publisher, app.state.idempotency) if smtp else None
         if listener is not None:
             await listener.start()  # a taken port fails the start-up, loudly
-        follower = (
-            StatusFollower(app.state.status_book, settings.bootstrap_list)
+        followers = (
+            [
+                StatusFollower(app.state.status_book, settings.bootstrap_list),
+                follow_programme(app.state.insight, app.state.preferences, settings.bootstrap_list),
+            ]
             if follow_status
-            else None
+            else []
         )
-        if follower is not None:
+        for follower in followers:
             follower.start()  # a daemon thread; waits for the broker, never fails start-up
         try:
             yield
         finally:
-            if follower is not None:
+            for follower in followers:
                 follower.close()
             if listener is not None:
                 await listener.stop()
@@ -62,6 +79,8 @@ def create_app(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
     app.state.status_book = StatusBook()
+    app.state.insight = InsightBook()
+    app.state.preferences = PreferenceBook()
     app.state.sign_in_throttle = SignInThrottle(
         ThrottlePolicy(settings.report_sign_in_max_failures, settings.report_sign_in_window_s)
     )
@@ -77,4 +96,7 @@ def create_app(
     app.include_router(chat.router)
     app.include_router(email.router)
     app.include_router(status.router)
+    app.include_router(outcomes.router)
+    app.include_router(preferences.router)
+    app.include_router(insight.router)
     return app

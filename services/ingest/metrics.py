@@ -20,3 +20,16 @@ PUBLISH_SECONDS = Histogram(
     "Time until the broker acknowledged a signal",
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
+
+# Outcome webhooks (services.ingest.api.routes.outcomes)
+OUTCOME_WEBHOOKS = Counter(
+    "antenna_ingest_outcome_webhooks_total",
+    "Verified vendor webhook requests, by vendor and outcome",
+    # outcome: published, replayed, ignored, invalid, unsupported_media, unavailable
+    ["vendor", "outcome"],
+)
+WEBHOOK_REFUSALS = Counter(
+    "antenna_ingest_webhook_refusals_total",
+    "Vendor webhook requests refused, by vendor and reason",
+    ["vendor", "reason"],  # missing, invalid, stale (signature); not_configured
+)

@@ -2,31 +2,46 @@
 
 kafka-python is blocking, so each publish runs in a worker thread. ``publish`` returns
 only once the broker acknowledged with acks=all; otherwise it raises BrokerUnavailable
-and the API answers 503: a 202 always means the signal is on the broker."""
+and the API answers 503: a 202 always means the signal is on the broker. The vendor
+webhooks publish their outcomes through ``publish_record`` with the same guarantee."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from typing import Protocol
+from collections.abc import Mapping
+from typing import Any, Protocol
 
 from kafka import KafkaProducer
 from kafka.errors import KafkaError
 
 from schemas import Signal, topics
 from services.common.kafka import BrokerUnavailable, broker_reachable
+from services.common.settings import CommonSettings
 
 
 class Publisher(Protocol):
     async def publish(self, signal: Signal) -> None: ...
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None: ...
     async def ready(self) -> bool: ...
     def close(self) -> None: ...
 
 
 class KafkaSignalPublisher:
-    def __init__(self, bootstrap: list[str], timeout_s: float) -> None:
+    def __init__(
+        self,
+        bootstrap: list[str],
+        timeout_s: float,
+        client_options: Mapping[str, Any] | None = None,
+    ) -> None:
+        """``client_options``: TLS/SASL for kafka-python; unset, the environment's."""
         self.bootstrap = bootstrap
         self.timeout_s = timeout_s
+        self.client_options = (
+            dict(client_options)
+            if client_options is not None
+            else CommonSettings().kafka_client_options()
+        )
         self._producer: KafkaProducer | None = None
         self._lock = threading.Lock()
 
@@ -46,26 +61,28 @@ class KafkaSignalPublisher:
                     max_block_ms=ms,
                     request_timeout_ms=max(ms // 2, 1000),
                     delivery_timeout_ms=ms,
+                    **self.client_options,
                 )
             return self._producer
 
-    def _publish_blocking(self, signal: Signal) -> None:
+    def _publish_blocking(self, topic: str, key: str, value: bytes) -> None:
         try:
             producer = self._get_producer()
-            future = producer.send(
-                topics.RAW,
-                key=signal.signal_id.encode(),
-                value=signal.model_dump_json().encode(),
-            )
+            future = producer.send(topic, key=key.encode(), value=value)
             future.get(timeout=self.timeout_s + 1)
         except KafkaError as exc:
             raise BrokerUnavailable(f"broker did not acknowledge: {type(exc).__name__}") from exc
 
     async def publish(self, signal: Signal) -> None:
-        await asyncio.to_thread(self._publish_blocking, signal)
+        await self.publish_record(topics.RAW, signal.signal_id, signal.model_dump_json().encode())
+
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None:
+        await asyncio.to_thread(self._publish_blocking, topic, key, value)
 
     async def ready(self) -> bool:
-        return await asyncio.to_thread(broker_reachable, self.bootstrap, 2.0)
+        return await asyncio.to_thread(
+            broker_reachable, self.bootstrap, 2.0, client_options=self.client_options
+        )
 
     def close(self) -> None:
         with self._lock:

@@ -5,7 +5,7 @@ import binascii
 from pathlib import Path
 from typing import Annotated, Self
 
-from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationInfo, field_validator, model_validator
 from pydantic_settings import NoDecode
 
 from services.common.settings import MIN_SECRET_LENGTH, CommonSettings, check_secret
@@ -45,12 +45,35 @@ class IngestSettings(CommonSettings):
     # relay's (this authserv-id) and says SPF, DKIM or DMARC passed for the From domain.
     smtp_trusted_authserv_id: str | None = None
     smtp_max_sessions_per_peer: int = Field(default=10, ge=1)
+    # Parsing runs in worker processes; one that takes longer is stopped and the mail is
+    # answered "try again later" (SMTP 451, HTTP 503). A mail of megabytes takes < 1 s.
+    email_parse_budget_s: float = Field(default=10.0, gt=0)
+    email_parse_workers: int = Field(default=2, ge=1)
+    # Hard caps on what one mail may cost (services.ingest.email.parse.EmailLimits): more
+    # parts, deeper nesting or more header characters are refused (SMTP 552, HTTP 422);
+    # HTML beyond the cap is not converted; longer lines are wrapped. The defaults are
+    # EmailLimits' (a unit test keeps them equal).
+    email_max_parts: int = Field(default=500, ge=1)
+    email_max_depth: int = Field(default=20, ge=1)
+    email_max_header_chars: int = Field(default=512_000, ge=1_000)
+    email_max_html_chars: int = Field(default=1_000_000, ge=1_000)
+    email_max_line_chars: int = Field(default=5_000, ge=100)
 
     # Chat: a channel without its secret is switched off (its endpoint answers 404).
     slack_signing_secret: SecretStr | None = None
     slack_bot_user_id: str | None = None  # the app's own user: its messages are ignored
     teams_hmac_secret: SecretStr | None = None  # base64, as Teams shows it
     chat_webhook_secret: SecretStr | None = None
+
+    # Outcome webhooks (POST /v1/outcomes/{zendesk,hubspot,jira}): each is off (404) until
+    # its secret is set.
+    zendesk_webhook_secret: SecretStr | None = None  # the webhook's signing secret
+    zendesk_url: AnyHttpUrl | None = None  # e.g. https://acme.zendesk.com, for ticket links
+    hubspot_client_secret: SecretStr | None = None  # the app's client secret (signature v3)
+    # The target URL as configured in HubSpot, which it signs; default: the URL the request
+    # arrived at (wrong behind a proxy that changes scheme, host or path).
+    hubspot_webhook_url: str | None = None
+    jira_webhook_secret: SecretStr | None = None  # the admin webhook's secret
 
     # The report page (GET /report) and form posts (POST /v1/forms/{form_id})
     # Employees sign in with HTTP Basic "user:password" pairs (comma-separated), unless a
@@ -64,6 +87,9 @@ class IngestSettings(CommonSettings):
     # Signed-in names (comma-separated, as on the report page) who may read every signal's
     # status, with the target system's error text; employees see only their own.
     operators: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Keys for GET /v1/insight only (a BI tool, a board-report script): the keys in
+    # api_keys belong to integrations that post signals and cannot read the insight.
+    insight_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post
@@ -74,6 +100,7 @@ class IngestSettings(CommonSettings):
         "allowed_sender_domains",
         "report_users",
         "operators",
+        "insight_api_keys",
         "smtp_relay_networks",
         "smtp_users",
         mode="before",
@@ -84,7 +111,7 @@ class IngestSettings(CommonSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("api_keys")
+    @field_validator("api_keys", "insight_api_keys")
     @classmethod
     def _real_keys(cls, keys: list[SecretStr]) -> list[SecretStr]:
         return [check_secret(key, "API key") for key in keys]
@@ -99,6 +126,11 @@ class IngestSettings(CommonSettings):
         "smtp_tls_cert",
         "smtp_tls_key",
         "smtp_trusted_authserv_id",
+        "zendesk_webhook_secret",
+        "zendesk_url",
+        "hubspot_client_secret",
+        "hubspot_webhook_url",
+        "jira_webhook_secret",
         mode="before",
     )
     @classmethod
@@ -106,7 +138,14 @@ class IngestSettings(CommonSettings):
         # `FOO=` in an env file or compose means "not configured", not "an empty secret".
         return None if value == "" else value
 
-    @field_validator("slack_signing_secret", "chat_webhook_secret", "csrf_secret")
+    @field_validator(
+        "slack_signing_secret",
+        "chat_webhook_secret",
+        "csrf_secret",
+        "zendesk_webhook_secret",
+        "hubspot_client_secret",
+        "jira_webhook_secret",
+    )
     @classmethod
     def _real_secret(cls, value: SecretStr | None, info: ValidationInfo) -> SecretStr | None:
         return check_secret(value, str(info.field_name)) if value is not None else None

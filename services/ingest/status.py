@@ -1,11 +1,14 @@
-"""Where a signal stands, for the employee who reported it.
+"""Where a signal stands, for the employee who reported it, and how it got there.
 
 ``StatusBook`` is pure: it folds the events on signals.raw, the routed topics
-(servicedesk, crm, triage, duplicates) and signals.delivered into one ``SignalStatus``
-per signal_id, keeping the most recently touched ``capacity`` signals (LRU). Events may
-arrive in any order across topics (a DeliveryResult before its RoutedSignal): each
-event fills its own part, and a final delivery outcome is never undone by a later
-"retrying".
+(servicedesk, crm, triage, duplicates), signals.delivered and signals.outcomes into one
+``SignalStatus`` per signal_id, keeping the most recently touched ``capacity`` signals
+(LRU). Events may arrive in any order across topics (a DeliveryResult before its
+RoutedSignal): each event fills its own part, and a final delivery outcome is never
+undone by a later "retrying". A colleague's report of the same case is also noted on the
+case's first report (who joined, when), and a case's outcomes are folded with
+services.common.outcomes, the fold every consumer shares. ``story`` lays it all out in
+time order: received, routed, the record, colleagues who joined, each outcome.
 
 It also remembers who may read a status: the reporter's identities (employee id and
 e-mail, lower-cased) and the API client (the signal's ``source``, and a form post's
@@ -14,7 +17,8 @@ Idempotency-Key reused for another report: two Signals with one ``signal_id`` (d
 from the key) and different ``body_fingerprint``s. Only the first was passed on; the
 status says so and ``antenna_ingest_idempotency_key_reuses_total`` counts it.
 
-``StatusFollower`` feeds a book from Kafka in a daemon thread: kafka-python, no consumer
+``StatusFollower`` feeds a book from Kafka in a daemon thread (a TopicFollower, see
+services/common/follower.py): kafka-python, no consumer
 group (every ingest replica reads every partition from the beginning), records that do
 not decode are skipped, a broker outage means waiting and reconnecting. Only ids,
 topics, partitions, offsets and error class names are logged, never a signal's content.
@@ -24,7 +28,6 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
@@ -33,8 +36,10 @@ from typing import Any, Final
 
 from pydantic import ValidationError
 
-from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, Signal, topics
+from schemas import DeliveryResult, DeliveryStatus, Outcome, RoutedSignal, Signal, topics
+from services.common.follower import TopicFollower
 from services.common.logging import fields
+from services.common.outcomes import current_outcome, fold_outcome
 from services.ingest import metrics
 
 log = logging.getLogger(__name__)
@@ -46,11 +51,13 @@ ROUTED_TOPICS: Final = (
     topics.TRIAGE,
     topics.DUPLICATES,
 )
-FOLLOWED_TOPICS: Final = (topics.RAW, *ROUTED_TOPICS, topics.DELIVERED)
+FOLLOWED_TOPICS: Final = (topics.RAW, *ROUTED_TOPICS, topics.DELIVERED, topics.OUTCOMES)
 # Outcomes that a later, non-final DeliveryResult (e.g. "retrying") does not overwrite.
 FINAL_DELIVERY: Final = frozenset({DeliveryStatus.delivered, DeliveryStatus.dead})
 # Who reported one signal_id: normally one person; several only when a key was reused.
 MAX_READERS: Final = 8
+# Colleagues' reports remembered on a case's first report (the latest ones).
+MAX_JOINS: Final = 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +67,16 @@ class Delivery:
     external_url: str | None
     attempts: int
     error: str | None
+    at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Join:
+    """A colleague's report that joined this case: the ``ordinal``-th report of it."""
+
+    signal_id: str
+    at: datetime
+    ordinal: int
 
 
 @dataclass(frozen=True)
@@ -69,6 +86,7 @@ class SignalStatus:
     signal_id: str
     updated_at: datetime
     received_at: datetime | None = None
+    routed_at: datetime | None = None
     routing: str | None = None
     destination: str | None = None
     target: str | None = None
@@ -77,6 +95,8 @@ class SignalStatus:
     cluster_id: str | None = None
     reporters_count: int | None = None
     delivery: Delivery | None = None
+    joins: tuple[Join, ...] = ()  # on a case's first report: colleagues who joined
+    outcomes: tuple[Outcome, ...] = ()  # on a case's first report, folded
     # Who may read it (lower-cased employee ids and e-mails; API clients), see readers_of.
     reporters: frozenset[str] = frozenset()
     clients: frozenset[str] = frozenset()
@@ -99,6 +119,7 @@ class SignalStatus:
                 "external_url": self.delivery.external_url,
                 "attempts": self.delivery.attempts,
                 "error": self.delivery.error,
+                "at": _iso(self.delivery.at),
             }
         return {
             "signal_id": self.signal_id,
@@ -109,6 +130,8 @@ class SignalStatus:
             "duplicate_of": self.duplicate_of,
             "cluster_id": self.cluster_id,
             "reporters_count": self.reporters_count,
+            "received_at": _iso(self.received_at),
+            "routed_at": _iso(self.routed_at),
             "delivery": delivery,
             "key_reused": self.key_reused,
             "updated_at": self.updated_at.isoformat(),
@@ -120,6 +143,10 @@ class SignalStatus:
         if self.delivery is None or self.delivery.error is None:
             return self
         return replace(self, delivery=replace(self.delivery, error=None))
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at is not None else None
 
 
 def _readers(status: SignalStatus, signal: Signal) -> SignalStatus:
@@ -211,20 +238,47 @@ class StatusBook:
             raise ValueError(f"not a routed topic: {topic}")
         signal = routed.signal
 
+        dedupe = routed.dedupe
+
         def change(status: SignalStatus) -> SignalStatus:
             return replace(
                 _readers(status, signal),
                 received_at=status.received_at or signal.received_at,
+                routed_at=routed.routed_at,
                 routing=_routing_kind(topic, routed),
                 destination=routed.destination.name,
                 target=routed.destination.target,
                 rule_id=routed.rule_id,
-                duplicate_of=routed.dedupe.duplicate_of,
-                cluster_id=routed.dedupe.cluster_id,
-                reporters_count=routed.dedupe.reporters_count,
+                duplicate_of=dedupe.duplicate_of,
+                cluster_id=dedupe.cluster_id,
+                # A colleague's report may have told the case's first report more already.
+                reporters_count=max(status.reporters_count or 0, dedupe.reporters_count),
             )
 
-        return self._update(signal.signal_id, routed.routed_at, change)
+        def joined(case: SignalStatus) -> SignalStatus:
+            join = Join(signal.signal_id, routed.routed_at, dedupe.reporters_count)
+            joins = {j.signal_id: j for j in case.joins}
+            joins[join.signal_id] = join  # a redelivery changes nothing
+            latest = sorted(joins.values(), key=lambda j: (j.at, j.signal_id))[-MAX_JOINS:]
+            return replace(
+                case,
+                joins=tuple(latest),
+                reporters_count=max(case.reporters_count or 0, dedupe.reporters_count),
+            )
+
+        updated = self._update(signal.signal_id, routed.routed_at, change)
+        case_id = dedupe.duplicate_of
+        if case_id is not None and case_id != signal.signal_id:
+            self._update(case_id, routed.routed_at, joined)
+        return updated
+
+    def apply_outcome(self, outcome: Outcome) -> SignalStatus:
+        """An outcome of a case, on the case's first report (its id is the case id)."""
+
+        def change(status: SignalStatus) -> SignalStatus:
+            return replace(status, outcomes=fold_outcome(status.outcomes, outcome))
+
+        return self._update(outcome.case_id, outcome.changed_at, change)
 
     def apply_delivery(self, result: DeliveryResult) -> SignalStatus:
         delivery = Delivery(
@@ -233,6 +287,7 @@ class StatusBook:
             external_url=result.external_url,
             attempts=result.attempts,
             error=result.error,
+            at=result.at,
         )
 
         def change(status: SignalStatus) -> SignalStatus:
@@ -261,6 +316,8 @@ class StatusBook:
                 return self.apply_received(Signal.model_validate_json(value))
             if topic == topics.DELIVERED:
                 return self.apply_delivery(DeliveryResult.model_validate_json(value))
+            if topic == topics.OUTCOMES:
+                return self.apply_outcome(Outcome.model_validate_json(value))
             if topic in ROUTED_TOPICS:
                 return self.apply_routed(topic, RoutedSignal.model_validate_json(value))
         except (ValidationError, ValueError):
@@ -268,14 +325,117 @@ class StatusBook:
         return None
 
 
+# ------------------------------------------------------------------------------ story
+
+
+@dataclass(frozen=True)
+class Step:
+    """One thing that happened to a report, with its time. ``kind``: received, routed,
+    triage, joined_case (this report joined an earlier case, as its ``ordinal``-th
+    report), recorded (the case's ticket or lead), noted (this report added to it),
+    waiting, parked, colleague (another report joined this case), outcome."""
+
+    kind: str
+    at: datetime
+    destination: str | None = None
+    target: str | None = None
+    rule_id: str | None = None
+    case_id: str | None = None
+    ordinal: int | None = None
+    record_id: str | None = None
+    record_url: str | None = None
+    status: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        fields = {k: v for k, v in self.__dict__.items() if v is not None}
+        fields["at"] = self.at.isoformat()
+        return fields
+
+
+ORDER: Final = {"received": 0, "routed": 1, "triage": 1, "joined_case": 1}
+
+
+def story(status: SignalStatus, case: SignalStatus | None = None) -> list[Step]:
+    """What happened to this report, oldest first. ``case`` is the status of the case's
+    first report when this one is a colleague's (its record, joins and outcomes live
+    there); for a first report it is the report itself. Pure; no error text."""
+    case = case or status
+    steps: list[Step] = []
+    if status.received_at is not None:
+        steps.append(Step("received", status.received_at))
+    if status.routed_at is not None and status.routing == "routed":
+        steps.append(
+            Step(
+                "routed",
+                status.routed_at,
+                destination=status.destination,
+                target=status.target,
+                rule_id=status.rule_id,
+            )
+        )
+    elif status.routed_at is not None and status.routing == "triage":
+        steps.append(Step("triage", status.routed_at))
+    elif status.routed_at is not None and status.routing == "duplicate":
+        steps.append(
+            Step(
+                "joined_case",
+                status.routed_at,
+                case_id=status.duplicate_of,
+                ordinal=status.reporters_count,
+            )
+        )
+    record = case.delivery
+    if record is not None and record.status is DeliveryStatus.delivered and record.at:
+        steps.append(
+            Step(
+                "recorded",
+                record.at,
+                destination=case.destination,
+                record_id=record.external_id,
+                record_url=record.external_url,
+            )
+        )
+    own = status.delivery
+    if own is not None and own.at is not None:
+        if own.status is not DeliveryStatus.delivered:
+            kind = "waiting" if own.status is DeliveryStatus.retrying else "parked"
+            steps.append(Step(kind, own.at, destination=status.destination))
+        elif case is not status:  # a colleague's report, added to the case's record
+            steps.append(Step("noted", own.at, record_id=own.external_id))
+    steps.extend(
+        Step("colleague", join.at, ordinal=join.ordinal)
+        for join in case.joins
+        if join.signal_id != status.signal_id
+    )
+    steps.extend(
+        Step(
+            "outcome",
+            outcome.changed_at,
+            destination=outcome.destination,
+            record_id=outcome.record_id,
+            record_url=outcome.record_url,
+            status=outcome.status.value,
+        )
+        for outcome in case.outcomes
+    )
+    return sorted(steps, key=lambda step: (step.at, ORDER.get(step.kind, 2)))
+
+
+def status_json(status: SignalStatus, case: SignalStatus | None = None) -> dict[str, Any]:
+    """The JSON API's answer: where it stands, the case's current outcome, the story."""
+    body = status.as_json()
+    current = current_outcome((case or status).outcomes)
+    body["outcome"] = None if current is None else current.status.value
+    body["story"] = [step.as_json() for step in story(status, case)]
+    return body
+
+
 # --------------------------------------------------------------------------- follower
 
 
-class StatusFollower:
-    """Reads the followed topics into ``book`` until ``close()``.
-
-    ``consumer_factory`` builds a kafka-python KafkaConsumer (tests may pass another);
-    it is called again after an error, and reading resumes where it left off."""
+class StatusFollower(TopicFollower):
+    """Reads the followed topics into ``book`` until ``close()``: a TopicFollower
+    (services/common/follower.py) whose records fold into a StatusBook."""
 
     def __init__(
         self,
@@ -283,124 +443,14 @@ class StatusFollower:
         bootstrap: list[str],
         *,
         topic_names: Iterable[str] = FOLLOWED_TOPICS,
-        poll_timeout_s: float = 0.5,
-        retry_delay_s: float = 1.0,
-        max_retry_delay_s: float = 30.0,
-        refresh_interval_s: float = 30.0,
-        consumer_factory: Callable[[], Any] | None = None,
+        **options: Any,
     ) -> None:
         self.book = book
-        self.bootstrap = bootstrap
-        self.topic_names = tuple(topic_names)
-        self.poll_timeout_s = poll_timeout_s
-        self.retry_delay_s = retry_delay_s
-        self.max_retry_delay_s = max_retry_delay_s
-        self.refresh_interval_s = refresh_interval_s
-        self._factory = consumer_factory or self._default_consumer
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-        self._positions: dict[tuple[str, int], int] = {}  # next offset to read
-        self.records_applied = 0
-        self.records_skipped = 0
-
-    def _default_consumer(self) -> Any:
-        from kafka import KafkaConsumer
-
-        return KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
+        super().__init__(
+            bootstrap,
+            topic_names,
+            lambda topic, record: book.apply_record(topic, record.value) is not None,
+            name="status-follower",
             client_id="antenna-ingest-status",
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=30_000,
-            reconnect_backoff_max_ms=5_000,
+            **options,
         )
-
-    def start(self) -> None:
-        if self._thread is not None:
-            return
-        self._thread = threading.Thread(target=self._run, name="status-follower", daemon=True)
-        self._thread.start()
-
-    def close(self, timeout_s: float = 10.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout_s)
-            self._thread = None
-
-    @property
-    def running(self) -> bool:
-        return self._thread is not None and self._thread.is_alive()
-
-    def _run(self) -> None:
-        delay = self.retry_delay_s
-        while not self._stop.is_set():
-            consumer = None
-            try:
-                consumer = self._factory()
-                self._follow(consumer)
-                delay = self.retry_delay_s
-            except Exception as exc:  # the broker is down or gone: wait, then reconnect
-                log.warning(
-                    "status follower: broker error, retrying in %.1fs (%s)",
-                    delay,
-                    type(exc).__name__,
-                )
-                self._stop.wait(delay)
-                delay = min(delay * 2, self.max_retry_delay_s)
-            finally:
-                if consumer is not None:
-                    try:
-                        consumer.close()
-                    except Exception:  # closing a broken consumer must not stop us
-                        log.debug("status follower: consumer close failed", exc_info=True)
-
-    def _assign(self, consumer: Any, assigned: set[Any]) -> set[Any]:
-        """Assign every partition of the followed topics; new ones read from the start,
-        known ones from where this follower left off."""
-        from kafka import TopicPartition
-
-        wanted: set[Any] = set()
-        for topic in self.topic_names:
-            for partition in consumer.partitions_for_topic(topic) or ():
-                wanted.add(TopicPartition(topic, partition))
-        if wanted == assigned:
-            return assigned
-        consumer.assign(sorted(wanted))
-        fresh = []
-        for tp in wanted:
-            position = self._positions.get((tp.topic, tp.partition))
-            if position is None:
-                fresh.append(tp)
-            else:
-                consumer.seek(tp, position)
-        if fresh:
-            consumer.seek_to_beginning(*fresh)
-        log.info("status follower: following %d partition(s)", len(wanted))
-        return wanted
-
-    def _follow(self, consumer: Any) -> None:
-        assigned: set[Any] = set()
-        next_refresh = 0.0
-        timeout_ms = int(self.poll_timeout_s * 1000)
-        while not self._stop.is_set():
-            now = time.monotonic()
-            if now >= next_refresh or not assigned:
-                assigned = self._assign(consumer, assigned)
-                next_refresh = now + (self.refresh_interval_s if assigned else self.retry_delay_s)
-                if not assigned:  # topics not created yet
-                    self._stop.wait(self.retry_delay_s)
-                    continue
-            batches = consumer.poll(timeout_ms=timeout_ms)
-            for tp, records in batches.items():
-                for record in records:
-                    if self.book.apply_record(tp.topic, record.value) is None:
-                        self.records_skipped += 1
-                        log.info(
-                            "status follower: skipped an undecodable record",
-                            extra=fields(
-                                topic=tp.topic, partition=tp.partition, offset=record.offset
-                            ),
-                        )
-                    else:
-                        self.records_applied += 1
-                    self._positions[(tp.topic, tp.partition)] = record.offset + 1

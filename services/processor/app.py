@@ -5,23 +5,42 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+  -> detect-incidents, beside the judge: several customers with one problem
+     (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
+     incident_stage.py)
 
 The judge stage is a single partition on purpose: one customer may be known by phone
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
+
+Classification runs in worker processes (services.common.budget) with a time budget,
+``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
+that reason, its worker is killed and replaced, and the partition goes on. The workers
+are forked once the model is trained, so they start with it. The classify agent runs one
+actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 1, which keeps each partition's
+order). With more, signals are classified side by side on several cores and offsets are
+committed only up to the oldest signal not yet handed over (at-least-once holds), but two
+signals of one partition classified at the same moment may reach the judge stage in
+either order, as signals of different partitions always could. More processor replicas
+scale out without that.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import re
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from functools import partial
+from typing import Any, NoReturn
 
 import faust
-from pydantic import ValidationError
 
 from schemas import topics
+from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.budget import ChildPool, OverBudget
+from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
@@ -29,24 +48,41 @@ from services.processor import metrics
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
-    ClassifiedSignal,
     InvalidSignal,
     assess,
+    decode_classified,
     decode_signal,
     judge,
 )
+from services.processor.incident_stage import add_incident_stage
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
 log = logging.getLogger(__name__)
 APP_ID = "antenna-processor"
 CLASSIFIED_TOPIC = f"{APP_ID}-classified"
-EXPIRE_EVERY = timedelta(hours=1)
+# The judge stage stops with this exit code when the broker refuses a write for good.
+EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
+BROKER_RETRY = BrokerRetry()
+SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
+
+
+def classify_message(value: bytes | None) -> bytes:
+    """A raw signal in, the hand-over to the judge stage out (JSON): what a classify
+    worker runs. InvalidSignal when the message is not a valid Signal."""
+    return assess(decode_signal(value)).model_dump_json().encode()
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
     trained_models()  # train now (1-2 s), not on the first signal
-    app = make_faust_app(APP_ID, settings)
+    # Forked with the trained model, before the worker starts any thread. Not closed when
+    # the app stops: a call still running would fail and park its signal. The workers go
+    # when this process exits (the pool's finalizer, or their socket closing).
+    classifiers = ChildPool(settings.classify_workers, "classify")
+    classifiers.start()
+    app = make_faust_app(
+        APP_ID, settings, producer_max_request_size=settings.kafka_max_request_bytes
+    )
     rules = RulesFile(settings.routing_rules)
     raw = raw_topic(app, topics.RAW)
     classified = raw_topic(app, CLASSIFIED_TOPIC, internal=True, partitions=1)
@@ -66,9 +102,11 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         DedupePolicy(
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
+            index_cap=settings.dedupe_index_cap,
+            phone_region=settings.dedupe_phone_region,
         ),
     )
-    last_expiry = datetime.now(UTC)
+    crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
 
     async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the ack: the input offset is committed only after the hand-over is safe.
@@ -85,58 +123,101 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
-    @app.agent(raw)
+    @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
+        budget = settings.classify_budget_s
         async for event in stream.events():
             try:
-                signal = decode_signal(event.value)
-                handover = assess(signal)
+                handover = await classifiers.run(budget, classify_message, event.value)
             except InvalidSignal as exc:
                 await park(event, str(exc))
+                continue
+            except OverBudget:
+                metrics.OVER_BUDGET.inc()
+                await park(
+                    event,
+                    f"classification took longer than its budget of {budget:g} s "
+                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+                )
                 continue
             except Exception as exc:  # a bug must not stop the partition: park and go on
                 log.exception("cannot classify message")
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
-            await (await classified.send(key=event.key, value=handover.model_dump_json().encode()))
+            await (await classified.send(key=event.key, value=handover))
+
+    async def judge_event(event: Any) -> None:
+        """Judge one event and hand it on. BrokerRefused when the broker will not take
+        what must be written first."""
+        started = time.perf_counter()
+        now = datetime.now(UTC)
+        try:
+            handover = decode_classified(event.value)
+            result = judge(
+                handover.signal,
+                handover.classification,
+                deduper,
+                rules.rules,
+                now,
+                handover.topic,
+                handover.matter,
+            )
+        except Exception as exc:  # poison, or a bug: park it, the partition goes on
+            if isinstance(exc, InvalidSignal):
+                reason = str(exc)
+            else:
+                log.exception("cannot judge message")
+                reason = f"{type(exc).__name__}: {exc}"
+            await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
+            return
+        # Remembered before handed on: see AckedTable.
+        await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+        crash_point("judge.remembered")
+        if result.topic is not None and result.routed is not None:
+            send = partial(
+                send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
+            )
+            await with_retries(send, result.topic, BROKER_RETRY)
+        crash_point("judge.handed-on")
+        _count(result, handover.signal.signal_id, time.perf_counter() - started)
 
     @app.agent(classified)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        nonlocal last_expiry
         async for event in stream.events():
-            started = time.perf_counter()
-            now = datetime.now(UTC)
             try:
-                handover = ClassifiedSignal.model_validate_json(event.value)
-                result = judge(
-                    handover.signal,
-                    handover.classification,
-                    deduper,
-                    rules.rules,
-                    now,
-                    handover.topic,
-                )
-                await memory.written()  # remembered before handed on: see AckedTable
-                if result.topic is not None and result.routed is not None:
-                    await send_acked(
-                        result.topic,
-                        handover.signal.signal_id.encode(),
-                        result.routed.model_dump_json().encode(),
-                    )
-            except (ValidationError, ValueError, KeyError, TypeError) as exc:
-                log.exception("cannot judge message")
-                await park(event, f"{type(exc).__name__}: {exc}")
-                continue
-            if now - last_expiry > EXPIRE_EVERY:  # table writes need an event's context
-                last_expiry = now
-                deduper.expire(now)
-            _count(result, handover.signal.signal_id, time.perf_counter() - started)
+                await judge_event(event)
+            except BrokerRefused as refused:
+                stop_judging(event.key, refused)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
         rules.reload_if_changed()
 
+    if settings.incidents_enabled:
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
     return app
+
+
+def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:
+    """Stop the worker at once, loudly, with the signal's offset uncommitted: it is
+    judged again after the restart. Not by raising: Faust restarts a crashed agent,
+    which goes on with the next events, past the one it crashed on (seen in
+    tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
+    key) is logged."""
+    text = (key or b"").decode("ascii", "replace")
+    signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
+    log.critical(
+        "judge stage stopped: the broker refused a write; the signal is judged again "
+        "after a restart",
+        extra=fields(
+            signal_id=signal_id,
+            write=refused.what,
+            error=type(refused.error).__name__,
+            attempts=refused.attempts,
+        ),
+    )
+    logging.shutdown()
+    os._exit(EXIT_BROKER_REFUSED)
 
 
 def _count(result: Any, signal_id: str, seconds: float) -> None:

@@ -5,13 +5,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
 from services.processor.classifier import classify_detailed
+from services.processor.classifier.model import report_text
 from services.processor.domain.dedupe import Decision, Deduper
+from services.processor.domain.matter import Matter, matter_of, name_words
 from services.processor.domain.route import Route, RuleSet, route
+
+M = TypeVar("M", bound=BaseModel)
 
 
 class InvalidSignal(ValueError):
@@ -19,22 +24,36 @@ class InvalidSignal(ValueError):
 
 
 def decode_signal(value: bytes | None) -> Signal:
+    return _decode(Signal, value)
+
+
+def decode_classified(value: bytes | None) -> ClassifiedSignal:
+    """The classify stage's hand-over, as the judge stage reads it."""
+    return _decode(ClassifiedSignal, value)
+
+
+def _decode(model: type[M], value: bytes | None) -> M:
     if not value:
         raise InvalidSignal("empty message")
     try:
-        return Signal.model_validate_json(value)
+        return model.model_validate_json(value)
     except ValidationError as exc:
+        # Where and what, never the input: a message may carry personal data.
         problems = "; ".join(
             f"{'.'.join(str(p) for p in e['loc']) or '<message>'}: {e['msg']}" for e in exc.errors()
         )
-        raise InvalidSignal(f"not a valid Signal: {problems}") from exc
+        raise InvalidSignal(f"not a valid {model.__name__}: {problems}") from exc
 
 
 def assess(signal: Signal) -> ClassifiedSignal:
-    """Classify a signal and profile its topic, for the judge stage."""
+    """Classify a signal and profile its topic and matter, for the judge stage."""
     text = f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
     classification, topic = classify_detailed(text, signal.language, signal.channel.value)
-    return ClassifiedSignal(signal=signal, classification=classification, topic=topic)
+    customer = signal.customer.name if signal.customer else None
+    matter = matter_of(report_text(text), name_words(customer), text)
+    return ClassifiedSignal(
+        signal=signal, classification=classification, topic=topic, matter=matter
+    )
 
 
 @dataclass(frozen=True)
@@ -46,6 +65,17 @@ class Judgement:
     decision: Decision
     route: Route | None
 
+    @property
+    def key(self) -> bytes:
+        """The Kafka key of the routed event: a duplicate is keyed by its case's
+        cluster_id, so that it lands in the partition of the case's routed event (the
+        same partition count and partitioner on both topics)."""
+        if self.topic == topics.DUPLICATES:
+            return self.decision.cluster_id.encode()
+        if self.routed is None:
+            raise ValueError("a dropped re-submission is not sent")
+        return self.routed.signal.signal_id.encode()
+
 
 def judge(
     signal: Signal,
@@ -54,8 +84,9 @@ def judge(
     rules: RuleSet,
     now: datetime,
     topic: dict[str, float] | None = None,
+    matter: Matter | None = None,
 ) -> Judgement:
-    decision = deduper.decide(signal, classification, now, topic)
+    decision = deduper.decide(signal, classification, now, topic, matter)
     if decision.resubmission:
         return Judgement(None, None, decision, None)
     if decision.duplicate_of is not None:
@@ -98,3 +129,5 @@ class ClassifiedSignal(BaseModel):
     signal: Signal
     classification: Classification
     topic: dict[str, float] = Field(default_factory=dict)  # category -> weight
+    # None in a hand-over written before matter profiles: dedupe reads the raw text then.
+    matter: Matter | None = None

@@ -1,4 +1,4 @@
-from prometheus_client import Counter, Histogram
+from prometheus_client import Counter, Gauge, Histogram
 
 SIGNALS_ROUTED = Counter(
     "antenna_signals_routed_total",
@@ -21,4 +21,19 @@ RULES_RELOADS = Counter("antenna_routing_rules_reloads_total", "Routing rules re
 RULES_RELOAD_FAILURES = Counter(
     "antenna_routing_rules_reload_failures_total",
     "Routing rule files refused as invalid (the previous rules stay in force)",
+)
+OVER_BUDGET = Counter(
+    "antenna_classify_over_budget_total",
+    "Signals whose classification ran past ANTENNA_CLASSIFY_BUDGET_S (parked on signals.dlq)",
+)
+INCIDENTS_OPEN = Gauge(
+    "antenna_incidents_open",
+    "Incidents open now (several customers with one problem), by category; exported by the "
+    "worker that runs the incident stage",
+    ["category"],
+)
+INCIDENT_CHANGES = Counter(
+    "antenna_incidents_total",
+    "Incidents opened, updated (a report joined) and closed, by category",
+    ["category", "status"],
 )

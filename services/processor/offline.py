@@ -92,6 +92,18 @@ def signal_from_row(row: Row, now: datetime) -> Signal:
     )
 
 
+def load_rows(
+    source: Path | None, source_stream: IO[str] | None = None
+) -> list[tuple[int, Row | None, str | None]]:
+    """The rows of ``source``, else of ``source_stream``, else of stdin (see read_rows)."""
+    stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
+    try:
+        return list(read_rows(stream))
+    finally:
+        if source:
+            stream.close()
+
+
 # A processor turns one readable row, with its signal already classified, into output.
 Processor = Callable[[Row, ClassifiedSignal], Row]
 
@@ -115,14 +127,17 @@ def classifier() -> Processor:
     return process
 
 
-def deduplicator(policy: DedupePolicy | None = None) -> Processor:
-    """Rows must come in arrival order; state carries over from row to row."""
-    deduper = Deduper({}, policy)
+def deduplicator(policy: DedupePolicy | None = None, deduper: type[Deduper] = Deduper) -> Processor:
+    """Rows must come in arrival order; state carries over from row to row. ``deduper``:
+    another matcher to compare with (see evaluation.IdentityAlone)."""
+    judge = deduper({}, policy)
     input_id: dict[str, Any] = {}  # signal_id -> the row's own id
 
     def process(row: Row, judged: ClassifiedSignal) -> Row:
         signal = judged.signal
-        decision = deduper.decide(signal, judged.classification, signal.received_at, judged.topic)
+        decision = judge.decide(
+            signal, judged.classification, signal.received_at, judged.topic, judged.matter
+        )
         input_id[signal.signal_id] = row.get("id")
         return {
             "id": row.get("id"),
@@ -158,7 +173,7 @@ def load_rules(path: Path | None) -> RuleSet:
 PARALLEL_FROM = 200  # rows; below this a process pool costs more than it saves
 
 
-def _assessed(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
+def assess_all(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
     workers = os.cpu_count() or 1
@@ -178,12 +193,7 @@ def run(
     source_stream: IO[str] | None = None,
 ) -> int:
     """Write one output line per input line, in order; return the number of error lines."""
-    stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
-    try:
-        rows = list(read_rows(stream))
-    finally:
-        if source:
-            stream.close()
+    rows = load_rows(source, source_stream)
     now = datetime.now(UTC)
     # Per line: the row to process, or (the row's id, the error) for a line that cannot be.
     results: list[Row | tuple[Any, str]] = []
@@ -199,7 +209,7 @@ def run(
             results.append((row.get("id"), _first_line(exc)))
     progress = err.isatty()
     errors = 0
-    assessed = _assessed(signals)
+    assessed = assess_all(signals)
     for done, ((number, _, _), item) in enumerate(zip(rows, results, strict=True), start=1):
         if isinstance(item, dict):
             try:

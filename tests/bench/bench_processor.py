@@ -29,6 +29,7 @@ from services.common.kafka import ensure_topics
 from services.processor.domain.dedupe import Deduper
 from services.processor.domain.route import DEFAULT_RULES
 from services.processor.handlers import assess, judge
+from tests.support.kafka import broker_settings
 from tests.support.services import Services, service_env
 
 BASELINE_APP = """
@@ -139,8 +140,9 @@ def main() -> None:
     warm, work = batch[:50], batch[50:]
     encode = lambda items: [(s.signal_id.encode(), s.model_dump_json().encode()) for s in items]  # noqa: E731
     with EmbeddedBroker(tmp / "broker.log") as broker:
-        ensure_topics([broker.bootstrap], 3)
-        ensure_topics([broker.bootstrap], 3, ["bench.in", "bench.out"])
+        settings = broker_settings(broker.bootstrap, topic_partitions=3)
+        ensure_topics(settings)
+        ensure_topics(settings, ["bench.in", "bench.out"])
         env = service_env(broker.bootstrap, tmp)
         (tmp / "baseline.py").write_text(BASELINE_APP)
         services = Services(env, tmp)

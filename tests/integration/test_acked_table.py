@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 from ulid import ULID
 
 from services.common.faust_app import acked_table, make_faust_app
-from services.common.settings import CommonSettings
+from tests.support.kafka import broker_settings
 
 WRITES = 25
 
@@ -24,9 +24,7 @@ def stored_records(bootstrap: str, topic: str) -> int:
 
 
 async def write_then_count(bootstrap: str, var_dir: Path) -> int:
-    settings = CommonSettings(
-        kafka_bootstrap_servers=bootstrap, var_dir=var_dir, kafka_producer_max_batch_bytes=1
-    )
+    settings = broker_settings(bootstrap, var_dir=var_dir)
     app = make_faust_app(f"acked-table-test-{ULID()}", settings)
     table = acked_table(app, "memory", partitions=1)
     await app.producer.start()

@@ -11,6 +11,7 @@ import pytest
 
 from services.common.broker import BrokerStartError, EmbeddedBroker
 from services.common.kafka import ensure_topics
+from tests.support.kafka import broker_settings
 from tests.support.services import API_KEY, Services, service_env
 
 BODY = {"text": "Her card was declined again.", "reporter": {"employee_id": "e-7"}}
@@ -19,7 +20,7 @@ BODY = {"text": "Her card was declined again.", "reporter": {"employee_id": "e-7
 def test_stopped_broker_gives_503_and_never_202(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.log")
     broker.start()
-    ensure_topics([broker.bootstrap], partitions=1)
+    ensure_topics(broker_settings(broker.bootstrap, topic_partitions=1))
     ingest = Services(
         service_env(broker.bootstrap, tmp_path, {"ANTENNA_PUBLISH_TIMEOUT_S": "3"}), tmp_path
     )

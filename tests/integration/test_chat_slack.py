@@ -17,11 +17,10 @@ from typing import Any
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from schemas import topics
 from services.common.broker import free_port
-from tests.support.kafka import wait_for_records
+from tests.support.kafka import json_field, json_value, records_until_now, wait_for_records
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -101,27 +100,12 @@ def _slack_event(event_id: str, text: str) -> bytes:
 
 
 def _records_with_key(bootstrap: str, idempotency_key: str) -> list[dict[str, Any]]:
-    """Every signal on signals.raw (up to its current end) with this idempotency key."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    try:
-        partitions = [
-            TopicPartition(topics.RAW, p) for p in consumer.partitions_for_topic(topics.RAW) or ()
-        ]
-        consumer.assign(partitions)
-        consumer.seek_to_beginning()
-        end = consumer.end_offsets(partitions)
-        found: list[dict[str, Any]] = []
-        deadline = time.monotonic() + 30
-        while any(consumer.position(p) < end[p] for p in partitions):
-            assert time.monotonic() < deadline, "could not read signals.raw to its end"
-            for records in consumer.poll(timeout_ms=500).values():
-                for record in records:
-                    value = json.loads(record.value)
-                    if value.get("idempotency_key") == idempotency_key:
-                        found.append(value)
-        return found
-    finally:
-        consumer.close()
+    """Every signal on signals.raw (up to its current end) with this idempotency key.
+    Other tests put poison there: decoded defensively."""
+    records = records_until_now(
+        bootstrap, topics.RAW, lambda r: json_field(r, "idempotency_key") == idempotency_key
+    )
+    return [value for r in records if (value := json_value(r)) is not None]
 
 
 def test_signed_slack_event_lands_once_even_when_retried(kafka: str, ingest: Services) -> None:
@@ -132,7 +116,7 @@ def test_signed_slack_event_lands_once_even_when_retried(kafka: str, ingest: Ser
     signal_id = first.json()["signal_id"]
 
     [record] = wait_for_records(
-        kafka, topics.RAW, lambda r: json.loads(r.value)["signal_id"] == signal_id
+        kafka, topics.RAW, lambda r: json_field(r, "signal_id") == signal_id
     )
     signal = json.loads(record.value)
     assert signal["channel"] == "chat"
@@ -192,7 +176,7 @@ def test_signed_teams_message_lands_on_signals_raw(kafka: str, ingest: Services)
     reply = response.json()
     assert reply["type"] == "message"
     [record] = wait_for_records(
-        kafka, topics.RAW, lambda r: json.loads(r.value)["idempotency_key"] == activity_id
+        kafka, topics.RAW, lambda r: json_field(r, "idempotency_key") == activity_id
     )
     signal = json.loads(record.value)
     assert signal["signal_id"] in reply["text"]
@@ -225,4 +209,4 @@ def test_signed_chat_webhook_lands_on_signals_raw(kafka: str, ingest: Services) 
     )
     assert response.status_code == 202, response.text
     signal_id = response.json()["signal_id"]
-    wait_for_records(kafka, topics.RAW, lambda r: json.loads(r.value)["signal_id"] == signal_id)
+    wait_for_records(kafka, topics.RAW, lambda r: json_field(r, "signal_id") == signal_id)

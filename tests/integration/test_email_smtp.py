@@ -18,7 +18,13 @@ import pytest
 from schemas import topics
 from services.common.broker import EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
-from tests.support.kafka import records_to_end, wait_for_records
+from tests.support.kafka import (
+    broker_settings,
+    json_field,
+    json_value,
+    records_until_now,
+    wait_for_records,
+)
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -88,17 +94,19 @@ def _signal_id(reply: bytes) -> str:
 
 
 def _value(record: Any) -> dict[str, Any]:
-    value: dict[str, Any] = json.loads(record.value)
+    value = json_value(record)
+    assert value is not None, "not a JSON object"
     return value
 
 
 def _with_message_id(message_id: str) -> Callable[[Any], bool]:
-    return lambda record: _value(record).get("metadata", {}).get("message_id") == message_id
+    # Other tests put poison on signals.raw: decode defensively.
+    return lambda record: json_field(record, "metadata", "message_id") == message_id
 
 
 def _all_records(bootstrap: str, predicate: Callable[[Any], bool]) -> list[Any]:
     """Every record on signals.raw, up to the end offsets at call time, that matches."""
-    return [r for r in records_to_end(bootstrap, topics.RAW) if predicate(r)]
+    return records_until_now(bootstrap, topics.RAW, predicate)
 
 
 def test_a_forward_to_two_signal_addresses_is_one_signal(kafka: str, smtp_port: int) -> None:
@@ -237,7 +245,7 @@ def test_an_out_of_office_reply_is_accepted_but_not_published(kafka: str, smtp_p
 def test_a_stopped_broker_gives_451_so_the_sender_retries(tmp_path: Path) -> None:
     broker = EmbeddedBroker(tmp_path / "broker.log")
     broker.start()
-    ensure_topics([broker.bootstrap], partitions=1)
+    ensure_topics(broker_settings(broker.bootstrap, topic_partitions=1))
     port = free_port()
     env = service_env(broker.bootstrap, tmp_path, _smtp_env(port, ANTENNA_PUBLISH_TIMEOUT_S="3"))
     ingest = Services(env, tmp_path)

@@ -1,22 +1,29 @@
 """The Request Tracker connector against a real RT 5 (REST2, SQLite, loopback), then the
 whole pipeline delivering to it: a complaint opens one ticket, a colleague's report of
-the same case becomes one comment on it, and the employee sees the ticket number."""
+the same case becomes one comment on it, the employee sees the ticket number, and the
+ticket's resolution comes back as one outcome."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from schemas import Destination, Urgency
+from schemas import Destination, Outcome, OutcomeStatus, Urgency, topics
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
+from services.connectors.records import Record
 from services.connectors.registry import build
+from services.connectors.request_tracker import RequestTrackerConnector
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.connectors import deliver_once
+from tests.support.kafka import records_until_now, wait_for_records
+from tests.support.metrics import sample
 from tests.support.request_tracker import RequestTracker, request_tracker
 from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 
@@ -135,6 +142,36 @@ def test_unknown_queue_and_wrong_token_are_final_a_down_desk_is_retried(
     assert failure.value.retryable
 
 
+def test_statuses_of_a_page_of_tickets_in_one_search(rt: RequestTracker, tmp_path: Path) -> None:
+    tickets = [deliver_once(connector(rt, tmp_path), build_routed()).external_id for _ in range(3)]
+    new, taken, deleted = [str(t) for t in tickets]
+    rt.set_status(taken, "open")
+    rt.set_status(deleted, "deleted")  # RT's searches never show it again
+    sent: list[httpx.Request] = []
+
+    async def read() -> Any:
+        conn = connector(rt, tmp_path)
+        assert isinstance(conn, RequestTrackerConnector)
+
+        async def record(request: httpx.Request) -> None:
+            sent.append(request)
+
+        conn._client.event_hooks["request"].append(record)
+        try:
+            return await conn.read_statuses([Record(t) for t in (new, taken, deleted)])
+        finally:
+            await conn.close()
+
+    statuses = asyncio.run(read())
+    assert {k: v.status for k, v in statuses.items()} == {
+        new: OutcomeStatus.opened,
+        taken: OutcomeStatus.in_progress,
+        deleted: OutcomeStatus.closed,
+    }
+    # One search for the page, and the deleted ticket, which it leaves out, on its own.
+    assert [r.url.path.rsplit("/", 1)[1] for r in sent] == ["tickets", deleted]
+
+
 # --- the whole pipeline ------------------------------------------------------------------
 
 
@@ -147,6 +184,7 @@ def desk_pipeline(
         "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
         "ANTENNA_SERVICEDESK__URL": rt.url,
         "ANTENNA_SERVICEDESK__TOKEN": rt.token,
+        "ANTENNA_SERVICEDESK__POLL_INTERVAL_S": "1",
     }
     with stack_on_own_broker(tmp_path_factory.mktemp("rt-var"), env) as services:
         yield services
@@ -184,3 +222,54 @@ def test_pipeline_opens_a_ticket_and_notes_a_colleague_s_report(
         return response.status_code == 200 and ticket_id in response.text
 
     wait_for(ticket_in_status, "the status view does not name the ticket")
+
+
+def _outcome_of(case_id: str, status: OutcomeStatus) -> Callable[[Any], bool]:
+    def matches(record: Any) -> bool:
+        return bool(
+            record.key == case_id.encode()
+            and Outcome.model_validate_json(record.value).status is status
+        )
+
+    return matches
+
+
+def test_pipeline_reports_a_resolved_ticket_once(
+    desk_pipeline: Services, rt: RequestTracker
+) -> None:
+    case = desk_pipeline.post(
+        {
+            "text": "The customer's direct debit was collected twice this month, she is upset.",
+            "reporter": {"employee_id": "e-3"},
+        }
+    ).json()["signal_id"]
+    [ticket_id] = wait_for(lambda: rt.tickets_for(case), f"no ticket for {case}")
+    bootstrap = desk_pipeline.env["KAFKA_BOOTSTRAP_SERVERS"]
+    wait_for_records(bootstrap, topics.OUTCOMES, _outcome_of(case, OutcomeStatus.opened))
+
+    rt.set_status(ticket_id, "resolved")  # an agent resolves it in RT
+
+    [record] = wait_for_records(
+        bootstrap, topics.OUTCOMES, _outcome_of(case, OutcomeStatus.resolved)
+    )
+    resolved = Outcome.model_validate_json(record.value)
+    assert (resolved.record_id, resolved.record_url) == (
+        ticket_id,
+        f"{rt.url}/Ticket/Display.html?id={ticket_id}",
+    )
+    assert (resolved.destination, resolved.connector) == ("servicedesk", "request_tracker")
+    rt_resolved = datetime.fromisoformat(rt.ticket(ticket_id)["Resolved"].replace("Z", "+00:00"))
+    assert resolved.changed_at == rt_resolved
+
+    # Later reads see the same status: nothing more is published.
+    metrics = f"http://127.0.0.1:{desk_pipeline.env['ANTENNA_CONNECTORS_METRICS_PORT']}/"
+    polls = sample(metrics, "antenna_outcome_polls_total", destination="servicedesk")
+    wait_for(
+        lambda: (
+            sample(metrics, "antenna_outcome_polls_total", destination="servicedesk") >= polls + 2
+        ),
+        "two more polls",
+    )
+    mine = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case.encode())
+    statuses = [Outcome.model_validate_json(r.value).status for r in mine]
+    assert statuses == [OutcomeStatus.opened, OutcomeStatus.resolved]

@@ -1,10 +1,12 @@
 """The Tryton connector against a real Tryton 8.2 (sale_opportunity, SQLite, loopback),
 then the whole pipeline delivering to it: an opportunity becomes one Tryton opportunity
-with its party, a colleague's report of the same case one note on it, and the employee's
-status page shows the opportunity number."""
+with its party, a colleague's report of the same case one note on it, the employee's
+status page shows the opportunity number, and the opportunity won comes back as one
+outcome."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -13,15 +15,19 @@ from typing import Any
 import httpx
 import pytest
 
-from schemas import RoutedSignal
+from schemas import Outcome, OutcomeStatus, RoutedSignal, topics
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import CONSENT_MISSING
-from services.connectors.records import CaseRecords, TableRecords
+from services.connectors.outcomes import StatusSource
+from services.connectors.records import CaseRecords, Record, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
+from services.connectors.tryton import TrytonConnector
 from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
+from tests.support.kafka import records_until_now, wait_for_records
 from tests.support.lossy_proxy import LossyProxy
+from tests.support.metrics import sample
 from tests.support.records import DictTable
 from tests.support.services import API_KEY, Services, stack_on_own_broker, wait_for
 from tests.support.tryton import Tryton, tryton_server
@@ -167,6 +173,45 @@ def test_the_rest_api_with_an_application_key(tryton: Tryton, tmp_path: Path) ->
     assert len(tryton.notes(opportunity["id"])) == 1
 
 
+def test_states_of_a_page_of_opportunities_in_one_read(tryton: Tryton, tmp_path: Path) -> None:
+    login, key = tryton.application_key()
+    rest = {"url": tryton.url, "database": tryton.database, "user": login, "key": key}
+    delivered = [
+        deliver_once(build("tryton", rest, ConnectorContext("crm", tmp_path)), lead())
+        for _ in range(3)
+    ]
+    kept, lost, cancelled = (str(d.external_url).rsplit("/", 1)[1] for d in delivered)
+    tryton.click("sale.opportunity", "lost", int(lost))
+    tryton.click("sale.opportunity", "cancel", int(cancelled))
+    sent: list[httpx.Request] = []
+
+    async def read() -> Any:
+        conn = build("tryton", rest, ConnectorContext("crm", tmp_path))
+        assert isinstance(conn, StatusSource) and isinstance(conn, TrytonConnector)
+        await conn.start()  # the worker does it once: user and company
+        conn.client.http.event_hooks["request"].append(_record(sent))
+        try:
+            return await conn.read_statuses([Record(i) for i in (kept, lost, cancelled)])
+        finally:
+            await conn.close()
+
+    statuses = asyncio.run(read())
+    assert {k: v.status for k, v in statuses.items()} == {
+        kept: OutcomeStatus.opened,
+        lost: OutcomeStatus.lost,
+        cancelled: OutcomeStatus.lost,
+    }
+    assert statuses[lost].changed_at > statuses[kept].changed_at
+    assert len(sent) == 1  # the page in one query
+
+
+def _record(sent: list[httpx.Request]) -> Any:
+    async def hook(request: httpx.Request) -> None:
+        sent.append(request)
+
+    return hook
+
+
 def test_wrong_credentials_fail_at_start_up_an_unreachable_tryton_does_not(
     tryton: Tryton, tmp_path: Path
 ) -> None:
@@ -197,6 +242,7 @@ def crm_pipeline(tryton: Tryton, tmp_path_factory: pytest.TempPathFactory) -> It
         "ANTENNA_CRM__DATABASE": tryton.database,
         "ANTENNA_CRM__USER": tryton.user,
         "ANTENNA_CRM__PASSWORD": tryton.password,
+        "ANTENNA_CRM__POLL_INTERVAL_S": "1",
         "ANTENNA_REPORT_USERS": f"e-1:{REPORT_PASSWORD}",
     }
     with stack_on_own_broker(tmp_path_factory.mktemp("tryton-var"), crm) as services:
@@ -248,3 +294,48 @@ def test_pipeline_makes_one_opportunity_and_notes_a_colleague_s_report(
         timeout=5,
     )
     assert page.status_code == 200 and number in page.text and link in page.text
+
+
+def test_pipeline_reports_an_opportunity_won_once(crm_pipeline: Services, tryton: Tryton) -> None:
+    case = crm_pipeline.post(
+        {
+            "text": "My neighbour wants a quote for a heat pump and would like a call.",
+            "reporter": {"employee_id": "e-4"},
+            "customer": {"name": "Ruud Bakker", "phone": "06-13572468", "consent_to_contact": True},
+        }
+    ).json()["signal_id"]
+    [opportunity] = wait_for(
+        lambda: tryton.opportunities(f"antenna-{case}"), f"no opportunity for {case}"
+    )
+    bootstrap = crm_pipeline.env["KAFKA_BOOTSTRAP_SERVERS"]
+
+    def of_case(status: OutcomeStatus) -> Any:
+        return lambda r: (
+            r.key == case.encode() and Outcome.model_validate_json(r.value).status is status
+        )
+
+    wait_for_records(bootstrap, topics.OUTCOMES, of_case(OutcomeStatus.opened))
+    tryton.win(opportunity["id"])
+
+    [record] = wait_for_records(bootstrap, topics.OUTCOMES, of_case(OutcomeStatus.won))
+    won = Outcome.model_validate_json(record.value)
+    assert (won.record_id, won.destination, won.connector) == (
+        str(opportunity["id"]),
+        "crm",
+        "tryton",
+    )
+    assert won.record_url == (
+        f"{tryton.url}/#{tryton.database}/model/sale.opportunity/{opportunity['id']}"
+    )
+
+    metrics = f"http://127.0.0.1:{crm_pipeline.env['ANTENNA_CONNECTORS_METRICS_PORT']}/"
+    polls = sample(metrics, "antenna_outcome_polls_total", destination="crm")
+    wait_for(
+        lambda: sample(metrics, "antenna_outcome_polls_total", destination="crm") >= polls + 2,
+        "two more polls",
+    )
+    mine = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case.encode())
+    statuses = [Outcome.model_validate_json(r.value).status for r in mine]
+    # A poll may have caught the opportunity on its way (qualified, converted).
+    assert statuses[0] is OutcomeStatus.opened and statuses[-1] is OutcomeStatus.won
+    assert statuses.count(OutcomeStatus.won) == 1 and len(set(statuses)) == len(statuses)

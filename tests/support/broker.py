@@ -34,3 +34,15 @@ def kafka_for_tests(log_dir: Path) -> Iterator[str]:
     else:
         with EmbeddedBroker(log_dir / "broker.log") as broker:
             yield broker.bootstrap
+
+
+@contextmanager
+def own_broker(log_dir: Path, partitions: int = 3) -> Iterator[str]:
+    """An embedded broker of one test module's own, with Antenna's topics: for tests whose
+    counts, or consumer groups, must not meet the session pipeline's."""
+    from services.common.kafka import ensure_topics
+    from tests.support.kafka import broker_settings
+
+    with EmbeddedBroker(log_dir / "broker.log") as broker:
+        ensure_topics(broker_settings(broker.bootstrap, topic_partitions=partitions))
+        yield broker.bootstrap

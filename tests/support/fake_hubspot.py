@@ -9,6 +9,10 @@ message, correlationId, category`); and against the research notes (section 2) f
 HUBSPOT_DEFINED type ids (note->deal 214, task->deal 216, deal->contact 3), 409 on a
 create that repeats a unique value, 429 with policyName, and search that lags.
 
+Pipeline stages carry ``metadata`` as the v3 pipelines API sends it (strings:
+``{"isClosed": "true", "probability": "1.0"}``; HubSpot's CRM pipelines reference and
+the research notes, section 2, "stage id -> pipeline metadata").
+
 What it models: Bearer token (401), pipelines and stages, unique deal property
 definitions, contact upsert by email, deal upsert by a unique property (`new`
 true/false), exact reads by idProperty (404 when absent), default associations (PUT,
@@ -61,7 +65,9 @@ class FakeHubSpot(FakeVendor):
         }
         self.associations: set[tuple[str, str, str, str]] = set()  # (from, id, to, id)
         self.unique = {"deals": {UNIQUE_DEAL_PROPERTY}, "contacts": {"email"}}
-        self.pipelines = {"default": ["appointmentscheduled", "qualifiedtobuy", "closedwon"]}
+        self.pipelines = {
+            "default": ["appointmentscheduled", "qualifiedtobuy", "closedwon", "closedlost"]
+        }
         self.route("GET", r"/crm/v3/pipelines/deals", self._pipelines)
         self.route("GET", r"/crm/v3/properties/(\w+)/(\w+)", self._property)
         self.route(
@@ -143,9 +149,18 @@ class FakeHubSpot(FakeVendor):
 
     # --- routes -----------------------------------------------------------------------
 
+    @staticmethod
+    def _stage(stage: str) -> dict[str, Any]:
+        closed = {"closedwon": "1.0", "closedlost": "0.0"}
+        metadata = {
+            "isClosed": "true" if stage in closed else "false",
+            "probability": closed.get(stage, "0.2"),
+        }
+        return {"id": stage, "label": stage, "metadata": metadata}
+
     def _pipelines(self, req: Request) -> Answer:
         results = [
-            {"id": pid, "label": pid, "stages": [{"id": s, "label": s} for s in stages]}
+            {"id": pid, "label": pid, "stages": [self._stage(s) for s in stages]}
             for pid, stages in self.pipelines.items()
         ]
         return Answer(200, {"results": results})
@@ -237,6 +252,13 @@ class FakeHubSpot(FakeVendor):
             if (f, f_id, t) == (kind, object_id, to)
         ]
         return Answer(200, {"results": results})
+
+    # --- for tests ----------------------------------------------------------------------
+
+    def add_deal(self, **properties: Any) -> str:
+        """A deal as a salesperson makes it in HubSpot's UI; its id."""
+        with self.lock:
+            return self._insert("deals", properties)
 
     # --- for assertions ---------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from services.common.kafka import BrokerUnavailable
 class FakePublisher:
     def __init__(self) -> None:
         self.published: list[Signal] = []
+        self.records: list[tuple[str, str, bytes]] = []  # (topic, key, value)
         self.unavailable = False
         self.is_ready = True
         self.closed = False
@@ -18,6 +19,11 @@ class FakePublisher:
         if self.unavailable:
             raise BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
         self.published.append(signal)
+
+    async def publish_record(self, topic: str, key: str, value: bytes) -> None:
+        if self.unavailable:
+            raise BrokerUnavailable("broker did not acknowledge: KafkaTimeoutError")
+        self.records.append((topic, key, value))
 
     async def ready(self) -> bool:
         return self.is_ready

@@ -51,6 +51,16 @@ class RequestTracker:
         found = self.api("transactions", query=query, fields="Data", per_page=100)
         return [str(item.get("Data") or "") for item in found["items"]]
 
+    def set_status(self, ticket_id: str, status: str) -> None:
+        """Change a ticket's status, as an agent does in RT's ticket form."""
+        response = httpx.put(
+            f"{self.url}/REST/2.0/ticket/{int(ticket_id)}",
+            json={"Status": status},
+            headers={"Authorization": f"token {self.token}"},
+            timeout=10,
+        )
+        response.raise_for_status()
+
     def content(self, ticket_id: str) -> str:
         """The text of the ticket's first message."""
         attachments = self.api(f"ticket/{ticket_id}/attachments", fields="Content", per_page=1)

@@ -14,7 +14,7 @@ from typing import TypeVar
 
 import httpx
 
-from services.common.broker import EmbeddedBroker, free_port
+from services.common.broker import EMBEDDED_BROKER_ENV, EmbeddedBroker, free_port
 from services.common.kafka import ensure_topics
 from services.common.processes import (
     NotReady,
@@ -24,11 +24,14 @@ from services.common.processes import (
     wait_for_http,
     worker_ready,
 )
+from tests.support.kafka import broker_settings
 
 API_KEY = "integration-test-key-0123456789"
 WORKER_METRICS_PORTS = {  # where each stream worker serves antenna_worker_ready
     "processor": "ANTENNA_PROCESSOR_METRICS_PORT",
     "connectors": "ANTENNA_CONNECTORS_METRICS_PORT",
+    "notifier": "ANTENNA_NOTIFIER_METRICS_PORT",
+    "insight": "ANTENNA_INSIGHT_METRICS_PORT",
 }
 _LIVE: list[Services] = []  # started and not yet stopped, for failure reports
 WEBHOOK_SECRET = "integration-webhook-secret-0123456789"
@@ -46,8 +49,10 @@ def service_env(bootstrap: str, var_dir: Path, extra: Mapping[str, str] = ()) ->
             "ANTENNA_SMTP_PORT": str(free_port()),
             "ANTENNA_PROCESSOR_METRICS_PORT": str(free_port()),
             "ANTENNA_CONNECTORS_METRICS_PORT": str(free_port()),
+            "ANTENNA_NOTIFIER_METRICS_PORT": str(free_port()),
+            "ANTENNA_INSIGHT_METRICS_PORT": str(free_port()),
             "ANTENNA_KAFKA_SESSION_TIMEOUT_S": "6",
-            "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",  # Tansu's watermark, see CommonSettings
+            **EMBEDDED_BROKER_ENV,  # a one-node broker; Tansu's watermark (CommonSettings)
             "ANTENNA_DELIVERY_BASE_DELAY_S": "0.05",
             "ANTENNA_LOG_LEVEL": "INFO",
         }
@@ -115,6 +120,22 @@ class Services:
         self.stop(name)
         self.start(name)
 
+    @contextmanager
+    def running_with(self, name: str, env: Mapping[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+        """Restart ``name`` with ``env`` added (armed to crash, say) for the block; it
+        runs as before afterwards, whether it exited meanwhile or not."""
+        saved = dict(self.env)
+        self.stop(name)
+        self.env.update(env)
+        try:
+            self.start(name)
+            yield self.procs[name]
+        finally:
+            self.env.clear()
+            self.env.update(saved)
+            self.stop(name)
+            self.start(name)
+
     def post(self, body: dict[str, object], **headers: str) -> httpx.Response:
         return httpx.post(
             f"{self.api}/v1/signals",
@@ -136,7 +157,7 @@ def stack_on_own_broker(var_dir: Path, extra: Mapping[str, str], *names: str) ->
     broker = EmbeddedBroker(var_dir / "broker.log")
     bootstrap = broker.start()
     try:
-        ensure_topics([bootstrap], partitions=3)
+        ensure_topics(broker_settings(bootstrap, topic_partitions=3))
         services = Services(service_env(bootstrap, var_dir, extra), var_dir)
         try:
             services.start(*(names or ("ingest", "processor", "connectors")))

@@ -82,6 +82,47 @@ class Tryton:
         )
         return rows
 
+    def click(self, model: str, button: str, record_id: int) -> None:
+        """A button of a record's form, as a person clicks it in Tryton."""
+        self.rpc(f"model.{model}.{button}", [record_id], {"company": self.company()})
+
+    def win(self, opportunity_id: int) -> None:
+        """What a salesperson does in Tryton until the opportunity is won: qualify it (an
+        employee on it), convert it to a sale, put a line on the sale, quote and
+        confirm it. Tryton itself then marks the opportunity won. A lead that came without
+        the customer's consent has no party: the salesperson enters the customer first."""
+        company = self.company()
+        context = {"company": company}
+        [seller] = self.rpc("model.party.party.create", [{"name": "Sales person"}], {})
+        [employee] = self.rpc(
+            "model.company.employee.create", [{"party": seller, "company": company}], context
+        )
+        changes: dict[str, Any] = {"employee": employee}
+        [lead] = self.rpc("model.sale.opportunity.read", [opportunity_id], ["party"], context)
+        if lead["party"] is None:
+            [customer] = self.rpc("model.party.party.create", [{"name": "Customer"}], {})
+            changes["party"] = customer
+        self.rpc("model.sale.opportunity.write", [opportunity_id], changes, context)
+        self.click("sale.opportunity", "opportunity", opportunity_id)
+        self.click("sale.opportunity", "convert", opportunity_id)
+        [row] = self.rpc(
+            "model.sale.opportunity.read", [opportunity_id], ["sales", "party"], context
+        )
+        [sale] = row["sales"]
+        # The customer's address, which a quote needs, and what is sold.
+        [address] = self.rpc(
+            "model.party.address.create", [{"party": row["party"], "street": "Dorpsstraat 1"}], {}
+        )
+        line = {"type": "comment", "description": "Solar panels, 12 x 410 Wp"}
+        self.rpc(
+            "model.sale.sale.write",
+            [sale],
+            {"invoice_address": address, "lines": [["create", [line]]]},
+            context,
+        )
+        self.click("sale.sale", "quote", sale)
+        self.click("sale.sale", "confirm", sale)
+
     def notes(self, opportunity_id: int) -> list[str]:
         rows = self.rpc(
             "model.ir.note.search_read",

@@ -31,6 +31,9 @@ def _settings() -> IngestSettings:
             "slack_signing_secret": "slack-signing-secret-0123456789",
             "teams_hmac_secret": base64.b64encode(bytes(range(32))).decode(),
             "chat_webhook_secret": "chat-webhook-secret-0123456789",
+            "zendesk_webhook_secret": "zendesk-signing-secret-0123456789",
+            "hubspot_client_secret": "hubspot-client-secret-0123456789",
+            "jira_webhook_secret": "jira-webhook-secret-0123456789",
             "max_body_bytes": 1_000_000,
             "max_form_bytes": 20_000_000,
             "max_email_bytes": 20_000_000,
@@ -94,11 +97,15 @@ async def _call(path: str, headers: list[tuple[bytes, bytes]]) -> tuple[int, int
 def test_every_post_route_is_covered() -> None:
     assert POST_PATHS == [
         "/report",
+        "/report/preferences",
         "/v1/chat/slack",
         "/v1/chat/teams",
         "/v1/chat/webhook",
         "/v1/email/inbound",
         "/v1/forms/contact",
+        "/v1/outcomes/hubspot",
+        "/v1/outcomes/jira",
+        "/v1/outcomes/zendesk",
         "/v1/signals",
     ]
 
@@ -120,6 +127,10 @@ def test_an_unauthenticated_body_is_refused_unread(path: str, content_type: byte
         ("/v1/forms/contact", [(b"x-api-key", b"wrong-key-0123456789")]),
         ("/v1/email/inbound", [(b"authorization", b"Bearer " + b"k" * 40)]),
         ("/report", [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))]),
+        (
+            "/report/preferences",
+            [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))],
+        ),
         # Signature headers that cannot be right, whatever the body: stale or malformed.
         ("/v1/chat/slack", [(b"x-slack-request-timestamp", b"1"), (b"x-slack-signature", b"v0=0")]),
         (
@@ -127,6 +138,17 @@ def test_an_unauthenticated_body_is_refused_unread(path: str, content_type: byte
             [(b"x-antenna-timestamp", b"soon"), (b"x-antenna-signature", b"v1=0")],
         ),
         ("/v1/chat/teams", [(b"authorization", b"Bearer abc")]),
+        (
+            "/v1/outcomes/zendesk",
+            [
+                (b"x-zendesk-webhook-signature-timestamp", b"2020-01-01T00:00:00Z"),
+                (b"x-zendesk-webhook-signature", b"c2lnbmF0dXJl"),
+            ],
+        ),
+        (
+            "/v1/outcomes/hubspot",
+            [(b"x-hubspot-request-timestamp", b"1000"), (b"x-hubspot-signature-v3", b"c2ln")],
+        ),
     ],
 )
 def test_a_wrong_credential_is_refused_unread(
@@ -137,13 +159,18 @@ def test_a_wrong_credential_is_refused_unread(
     assert pulled == 0
 
 
-def test_an_authenticated_endless_body_stops_at_the_limit() -> None:
+@pytest.mark.parametrize(
+    ("path", "credential"),
+    [
+        ("/v1/signals", (b"authorization", f"Bearer {KEY}".encode())),
+        # Jira signs the body alone: a signature can only be checked once the body is read.
+        ("/v1/outcomes/jira", (b"x-hub-signature", b"sha256=" + b"0" * 64)),
+    ],
+)
+def test_an_authenticated_endless_body_stops_at_the_limit(
+    path: str, credential: tuple[bytes, bytes]
+) -> None:
     """Past the key, a chunked body is read only up to the limit, then 413."""
-    status, pulled = asyncio.run(
-        _call(
-            "/v1/signals",
-            [(b"content-type", b"application/json"), (b"authorization", f"Bearer {KEY}".encode())],
-        )
-    )
+    status, pulled = asyncio.run(_call(path, [(b"content-type", b"application/json"), credential]))
     assert status == 413
     assert pulled <= 1_000_000 + len(CHUNK)

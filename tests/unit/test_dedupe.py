@@ -1,12 +1,21 @@
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 
 import pytest
 
 from schemas import Category, Classification, Kind, Signal
-from services.processor.domain.dedupe import DedupePolicy, Deduper, resubmission_key, topic_overlap
+from services.processor.domain.dedupe import (
+    Decision,
+    DedupePolicy,
+    Deduper,
+    Report,
+    report_of,
+    resubmission_key,
+    topic_overlap,
+)
 from tests.support.builders import RECEIVED_AT, build_signal
 
 T0 = RECEIVED_AT
@@ -27,6 +36,12 @@ MORTGAGE_LEAD = Classification(
 PRAISE = Classification(kind=Kind.other, confidence=0.9, language="en", classifier_version="t")
 
 
+def classified(kind: Kind, category: Category, confidence: float = 0.9) -> Classification:
+    return Classification(
+        kind=kind, confidence=confidence, category=category, language="en", classifier_version="t"
+    )
+
+
 def report(
     key: str,
     at: timedelta = timedelta(0),
@@ -45,7 +60,7 @@ def report(
     )
 
 
-def decide(deduper: Deduper, signal: Signal, c: Classification = CARD):  # type: ignore[no-untyped-def]
+def decide(deduper: Deduper, signal: Signal, c: Classification = CARD) -> Decision:
     return deduper.decide(signal, c, signal.received_at)
 
 
@@ -152,11 +167,54 @@ def test_the_same_problem_of_different_customers_is_not_a_duplicate() -> None:
     assert decide(d, other).duplicate_of is None
 
 
-def test_other_signals_are_never_near_duplicates() -> None:
+def test_reports_of_one_matter_join_whatever_kind_the_classifier_gave_them() -> None:
+    """Seen: a question the classifier called "other", asked again by another colleague,
+    was routed twice; so was a complaint whose follow-up read as a lead."""
+    question = classified(Kind.other, Category.invoice_billing, 0.95)
+    thanks = classified(Kind.other, Category.payments_cards)
+    for first_kind, then in ((question, question), (CARD, thanks), (thanks, CARD)):
+        d = Deduper({})
+        first = report("a", customer={"phone": "0612345678"})
+        decide(d, first, first_kind)
+        again = report("b", timedelta(days=1), customer={"phone": "06-12345678"}, text="again")
+        assert decide(d, again, then).duplicate_of == first.signal_id
+
+
+def test_a_sure_complaint_and_a_sure_lead_in_one_topic_are_one_case_only_in_one_thing() -> None:
+    """A disputed energy bill and solar panels for the same customer are two cases; a
+    complaint about the heat pump she bought and a lead for its maintenance plan are one."""
+    energy_complaint = classified(Kind.complaint, Category.energy, 0.95)
+    energy_lead = classified(Kind.opportunity, Category.energy, 0.95)
     d = Deduper({})
-    decide(d, report("a", customer={"phone": "0612345678"}), PRAISE)
-    later = report("b", timedelta(days=1), customer={"phone": "0612345678"}, text="thanks again")
-    assert decide(d, later, PRAISE).duplicate_of is None
+    bill = report(
+        "a",
+        customer={"phone": "0612345678"},
+        text="Zijn termijnbedrag voor stroom en gas is ineens 274 euro geworden.",
+    )
+    decide(d, bill, energy_complaint)
+    solar = report(
+        "b",
+        timedelta(days=3),
+        customer={"phone": "0612345678"},
+        reporter="E-2",
+        text="He is considering solar panels including installation; the roof faces south.",
+    )
+    assert decide(d, solar, energy_lead).duplicate_of is None
+    pump = report(
+        "c",
+        timedelta(days=5),
+        customer={"phone": "0687654321"},
+        text="De warmtepomp van Vaillant maakt herrie sinds de installatie in Zwolle.",
+    )
+    decide(d, pump, energy_complaint)
+    plan = report(
+        "d",
+        timedelta(days=6),
+        customer={"phone": "0687654321"},
+        reporter="E-2",
+        text="Warmtepomp Vaillant Zwolle: wil een onderhoudscontract voor de warmtepomp.",
+    )
+    assert decide(d, plan, energy_lead).duplicate_of == pump.signal_id
 
 
 def test_a_case_older_than_the_window_is_not_joined() -> None:
@@ -176,10 +234,13 @@ def test_duplicates_follow_the_route_of_their_case() -> None:
 
 def test_expire_forgets_everything_outside_the_window() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
-    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    first = decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    d.remember_route(first, "servicedesk", None)
+    decide(d, report("b", timedelta(days=2), customer={"phone": "0612345678"}, reporter="E-2"))
     assert d.expire(T0 + timedelta(days=1)) == 0
-    keys = len(d.memory)
-    assert d.expire(T0 + timedelta(days=20)) == keys
+    assert d.expire(T0 + timedelta(days=15)) == 1
+    assert "cluster:" + first.cluster_id in d.memory  # its latest report is still in the window
+    assert d.expire(T0 + timedelta(days=20)) == 1
     assert d.memory == {}
 
 
@@ -247,3 +308,277 @@ def test_a_surname_without_a_first_name_is_not_enough() -> None:
     decide(d, report("a", customer={"name": "L. de Jong"}))
     title_only = report("b", timedelta(hours=1), customer={"name": "dhr. de Jong"}, text="card")
     assert decide(d, title_only).duplicate_of is None
+
+
+# Bounded memory ----------------------------------------------------------------------
+
+
+class RecordingMemory(dict[str, Any]):
+    """A dict that keeps the writes made to it in order, as a changelog would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes: list[tuple[str, Any]] = []
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        self.writes.append((key, value))
+        super().__setitem__(key, value)
+
+    def __delitem__(self, key: str) -> None:
+        self.writes.append((key, None))
+        super().__delitem__(key)
+
+    def pop(self, key: str, *default: Any) -> Any:  # type: ignore[override]
+        if key in self:
+            self.writes.append((key, None))
+        return super().pop(key, *default)
+
+
+def largest_value(memory: dict[str, Any]) -> int:
+    return max(len(json.dumps(v)) for v in memory.values())
+
+
+def hammer(d: Deduper, n: int, customer: Any, every: timedelta = timedelta(minutes=1)) -> None:
+    for i in range(n):
+        decide(d, report(f"k{i}", every * i, customer(i), text=f"card {i}", reporter=f"E-{i}"))
+
+
+@pytest.mark.parametrize(
+    "customer",
+    [
+        pytest.param(lambda i: {"name": f"{'ABCDEFGHIJ'[i % 10]}. Jansen"}, id="one surname"),
+        pytest.param(lambda i: {"name": f"Klant {i}"}, id="names that differ by digits"),
+        pytest.param(lambda i: {"phone": "0612345678"}, id="one phone"),
+        pytest.param(lambda i: {"name": "Jan de Vries", "phone": "0612345678"}, id="one case"),
+    ],
+)
+def test_no_value_grows_with_the_number_of_reports(customer: Any) -> None:
+    """Seen: one list per identity key, rewritten whole on each report; 2,000 reports
+    about "Jansen" made a 1.2 MB value, past what a changelog record may be."""
+    few, many = Deduper({}), Deduper({})
+    hammer(few, 1000, customer)
+    hammer(many, 2000, customer)
+    assert largest_value(many.memory) <= largest_value(few.memory) + 16  # longer numbers
+    assert largest_value(many.memory) < 8_000
+
+
+def test_a_case_reported_by_many_colleagues_counts_them_exactly_up_to_the_cap() -> None:
+    d = Deduper({}, DedupePolicy(reporters_kept=5))
+    for i in range(8):
+        decision = decide(
+            d, report(f"k{i}", timedelta(hours=i), {"phone": "0612345678"}, reporter=f"E-{i}")
+        )
+    assert decision.reporters_count == 8
+    again = decide(
+        d, report("k-again", timedelta(hours=9), {"phone": "0612345678"}, reporter="E-7")
+    )
+    assert again.reporters_count == 8  # a recent colleague reporting again
+
+
+def test_the_index_keeps_the_most_recent_reports_of_a_customer() -> None:
+    d = Deduper({}, DedupePolicy(index_cap=3))
+    lead = decide(d, report("lead", customer={"phone": "0612345678"}), MORTGAGE_LEAD)
+    for i in range(3):  # three card complaints push the lead out of the phone's index
+        decide(d, report(f"c{i}", timedelta(hours=i + 1), {"phone": "0612345678"}))
+    entries = d.memory["index:phone:612345678"]["entries"]
+    assert len(entries) == 3 and lead.cluster_id not in [e[0] for e in entries]
+    card = decide(d, report("c-later", timedelta(hours=5), {"phone": "0612345678"}, text="x"))
+    assert card.duplicate_of is not None
+
+
+def test_the_memory_holds_the_window_and_no_more() -> None:
+    """One report an hour for 60 days, window 14 days: what is remembered stays what
+    the last 14 days left, whatever ran before."""
+    d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
+    sizes = {}
+    for i in range(60 * 24):
+        customer = {"name": f"{'ABCDE'[i % 5]}. Jansen", "phone": f"06{10000000 + i % 300}"}
+        decide(d, report(f"k{i}", timedelta(hours=i), customer, text=f"t{i}", reporter=f"E{i}"))
+        sizes[i // 24] = len(d.memory)
+    assert sizes[59] <= sizes[15] * 1.05
+    assert sizes[59] <= 8 * 14 * 24  # about six keys per report in the window
+
+
+def test_expiry_is_a_few_reports_per_decision() -> None:
+    d = Deduper({}, DedupePolicy(window=timedelta(days=1), expire_per_report=2))
+    hammer(d, 10, lambda i: {"phone": "0612345678"}, every=timedelta(seconds=1))
+    later = report("late", timedelta(days=3), {"phone": "0687654321"}, text="other")
+    decide(d, later)
+    assert d.memory["expiry"]["head"] == 2  # two of the ten stale reports forgotten
+    assert d.expire(T0 + timedelta(days=3), limit=3) == 3
+    assert d.expire(T0 + timedelta(days=3)) == 5
+
+
+def test_a_worker_stopped_halfway_through_remembering_decides_the_same_again() -> None:
+    """The changelog holds whichever prefix of the writes reached the broker before a
+    crash; the redelivered signal must get the same decision and leave the same memory
+    (seen: a stored re-submission key made a signal a re-submission of itself)."""
+    base = RecordingMemory()
+    d = Deduper(base)
+    decide(d, report("a", customer={"name": "Jan de Vries", "phone": "0612345678"}))
+    before = dict(base)
+    base.writes.clear()
+    again = report("b", timedelta(hours=1), {"name": "J. de Vries"}, text="card", reporter="E-2")
+    expected = decide(d, again)
+    writes, after = list(base.writes), dict(base)
+    assert len(writes) > 5
+    for cut in range(len(writes)):
+        memory = dict(before)
+        for key, value in writes[:cut]:
+            if value is None:
+                memory.pop(key, None)
+            else:
+                memory[key] = value
+        assert decide(Deduper(memory), again) == expected, cut
+        assert memory == after, cut
+
+
+def test_a_report_reads_back_as_it_was_stored() -> None:
+    signal = report("a", customer={"name": "J. de Vries", "phone": "0612345678"})
+    stored = report_of(signal, CARD, {"payments_cards": 0.8, "energy": 0.2})
+    assert Report.from_json(json.loads(json.dumps(stored.to_json()))) == stored
+
+
+# Chasers, nicknames, other countries' numbers -------------------------------------------
+
+WAITING = classified(Kind.complaint, Category.service_waiting)
+
+
+def test_a_chaser_joins_the_customer_s_latest_case_by_surname_alone() -> None:
+    """Seen: "has anyone called him back yet?" naming the customer only in passing was
+    routed as a new service-waiting complaint."""
+    d = Deduper({})
+    first = report("a", customer={"name": "Steven Baker", "phone": "+44 7700 900123"})
+    decide(d, first)
+    chaser = report(
+        "b",
+        timedelta(days=4),
+        customer={"name": "mr Baker"},
+        reporter="E-2",
+        text="Has anyone called him back yet? Mr Baker is still waiting.",
+    )
+    decision = decide(d, chaser, WAITING)
+    assert decision.duplicate_of == first.signal_id
+    assert decision.reason == "chaser of an earlier report"
+    not_a_chaser = report(
+        "c", timedelta(days=5), customer={"name": "mr Baker"}, text="Card declined again"
+    )
+    assert decide(d, not_a_chaser).duplicate_of is None  # a surname alone is not enough
+
+
+def test_a_chaser_by_first_name_is_found_through_its_colleague() -> None:
+    d = Deduper({})
+    first = report("a", customer={"name": "Steven Baker"}, reporter="E-7")
+    decide(d, first)
+    chaser = report(
+        "b",
+        timedelta(days=2),
+        customer={"name": "Steve"},
+        reporter="E-7",
+        text="Any news for Steve? Nobody got back to him yet",
+    )
+    assert decide(d, chaser, WAITING).duplicate_of == first.signal_id
+
+
+def test_a_chaser_that_names_the_customer_only_in_its_text() -> None:
+    d = Deduper({})
+    first = report("a", customer={"name": "Anna de Vries", "phone": "0612345678"})
+    decide(d, first)
+    by_phone = report(
+        "b", timedelta(days=1), reporter="E-2", text="Al iets gehoord over 06-12345678?"
+    )
+    assert decide(d, by_phone, WAITING).duplicate_of == first.signal_id
+    by_name = report(
+        "c", timedelta(days=2), reporter="E-3", text="Is mevrouw De Vries al teruggebeld?"
+    )
+    assert decide(d, by_name, WAITING).duplicate_of == first.signal_id
+
+
+def test_a_chaser_naming_nobody_joins_its_colleague_s_only_case() -> None:
+    d = Deduper({})
+    first = report("a", customer={"phone": "0612345678"}, reporter="E-5")
+    decide(d, first)
+    text = "Has anyone called her back yet?"
+    assert decide(
+        d, report("b", timedelta(days=1), reporter="E-5", text=text), WAITING
+    ).duplicate_of
+    other = report("c", timedelta(days=1), reporter="E-6", text="Did someone call her back?")
+    assert decide(d, other, WAITING).duplicate_of is None  # another colleague: whose case?
+    decide(d, report("d", timedelta(days=2), customer={"phone": "0687654321"}, reporter="E-5"))
+    ambiguous = report("e", timedelta(days=3), reporter="E-5", text="Any news? " + text)
+    assert decide(d, ambiguous, WAITING).duplicate_of is None  # two cases: which one?
+
+
+def test_a_chaser_about_another_topic_of_many_words_is_its_own_case() -> None:
+    d = Deduper({})
+    decide(d, report("a", customer={"phone": "0612345678"}), MORTGAGE_LEAD)
+    complaint = report(
+        "b",
+        timedelta(days=1),
+        customer={"phone": "0612345678"},
+        reporter="E-2",
+        text="Still no news from the claims desk about the water damage in her kitchen "
+        "after the storm; the insurer promised an assessor within five working days.",
+    )
+    claim = classified(Kind.complaint, Category.insurance_claims)
+    assert decide(d, complaint, claim).duplicate_of is None
+
+
+@pytest.mark.parametrize(
+    ("first", "again"),
+    [
+        ({"name": "Kees Visser"}, {"name": "C.J. Visser"}),
+        ({"name": "Bep Jansen-Koster"}, {"name": "E. Jansen-Koster"}),
+        ({"name": "Emre Çelik"}, {"name": "Celik, Emre"}),
+        ({"name": "Lotte Verhoeven"}, {"email": "lotteverhoeven93@example.nl"}),
+        ({"phone": "+44 7700 900123"}, {"phone": "07700 900123"}),
+        ({"phone": "+32 470 12 34 56"}, {"phone": "0032 470-123456"}),
+    ],
+)
+def test_one_customer_written_two_ways_is_one_case(
+    first: dict[str, str], again: dict[str, str]
+) -> None:
+    d = Deduper({})
+    one = report("a", customer=first)
+    decide(d, one)
+    other = report("b", timedelta(days=3), customer=again, reporter="E-2", text="card again")
+    assert decide(d, other).duplicate_of == one.signal_id
+
+
+def test_a_report_stored_before_surname_keys_still_reads() -> None:
+    """A deployment's memory holds reports written by the previous version for 14 days."""
+    stored = report_of(report("a", customer={"name": "J. de Vries"}), CARD).to_json()
+    stored["identity"]["name"] = {"surname": "devries", "first": "j"}
+    old = Report.from_json(stored)
+    assert old.identity.name is not None and old.identity.name.surnames == ("devries",)
+
+
+def test_a_report_is_remembered_under_a_handful_of_keys() -> None:
+    signal = report(
+        "a",
+        customer={"name": "Bep Jansen-Vandermeer", "email": "b@example.nl", "phone": "0612345678"},
+    )
+    keys = report_of(signal, CARD).keys
+    assert len(keys) == len(set(keys)) <= 7
+
+
+def test_the_phone_region_reads_numbers_written_without_a_country_code() -> None:
+    """Configurable (ANTENNA_DEDUPE_PHONE_REGION): in the US "1 202 ..." is a national
+    number with its trunk prefix, in the Netherlands it is not."""
+    for region, same in (("US", True), ("NL", False)):
+        d = Deduper({}, DedupePolicy(phone_region=region))
+        first = report("a", customer={"phone": "+1 202 555 0123"})
+        decide(d, first)
+        again = report("b", timedelta(days=1), customer={"phone": "1 202 555 0123"}, text="x")
+        assert (decide(d, again).duplicate_of == first.signal_id) is same
+
+
+def test_the_phone_region_setting_is_a_country_code() -> None:
+    from pydantic import ValidationError
+
+    from services.processor.settings import ProcessorSettings
+
+    assert ProcessorSettings().dedupe_phone_region == "NL"
+    assert ProcessorSettings(dedupe_phone_region="BE").dedupe_phone_region == "BE"
+    with pytest.raises(ValidationError):
+        ProcessorSettings(dedupe_phone_region="Belgium")

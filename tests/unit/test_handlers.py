@@ -8,7 +8,13 @@ import pytest
 from schemas import Category, Classification, Kind, topics
 from services.processor.domain.dedupe import Deduper
 from services.processor.domain.route import DEFAULT_RULES
-from services.processor.handlers import InvalidSignal, assess, decode_signal, judge
+from services.processor.handlers import (
+    InvalidSignal,
+    assess,
+    decode_classified,
+    decode_signal,
+    judge,
+)
 
 NOW = datetime(2025, 3, 14, 10, 0, 5, tzinfo=UTC)
 
@@ -122,6 +128,9 @@ def test_judge_sends_a_duplicate_where_its_case_went(make_signal) -> None:
     assert dup.routed.dedupe.duplicate_of == first.signal_id
     assert dup.routed.dedupe.reporters_count == 2
     assert dup.routed.rule_id == "duplicate"
+    # Kafka keys: a new case by its own id, a duplicate by its case's (contract 3).
+    assert judged.key == first.signal_id.encode()
+    assert dup.key == first.signal_id.encode() != second.signal_id.encode()
 
 
 def test_judge_stores_now_in_utc(make_signal) -> None:
@@ -134,10 +143,34 @@ def test_judge_stores_now_in_utc(make_signal) -> None:
     assert routed.routed_at.tzinfo == UTC
 
 
-def test_classify_signal_reads_the_subject_too(make_signal) -> None:
-    signal = make_signal(
-        subject="Offerte zonnepanelen",
-        language="nl",
-        text="Graag morgen terugbellen, ze is geïnteresseerd.",
+@pytest.mark.parametrize(
+    ("subject", "text", "kind", "category"),
+    [
+        ("Offerte zonnepanelen", "Graag morgen terugbellen.", Kind.opportunity, "energy"),
+        ("Klacht: pinpas geweigerd", "Kunt u haar terugbellen?", Kind.complaint, "payments_cards"),
+    ],
+)
+def test_classify_signal_reads_the_subject_too(make_signal, subject, text, kind, category) -> None:
+    """The text alone says little; only the subject makes it this kind and category."""
+    with_subject = assess(make_signal(subject=subject, text=text)).classification
+    without = assess(make_signal(subject=None, text=text)).classification
+    assert (with_subject.kind, with_subject.category) == (kind, category)
+    assert (without.kind, without.category) != (kind, category)
+
+
+def test_the_hand_over_carries_the_matter_and_reads_without_it(make_signal) -> None:
+    """The classify stage profiles what a report is about (a chaser, its words) from the
+    text the classifier reads; the judge stage gets it over Kafka. A hand-over written
+    before matter profiles (no "matter") still reads: dedupe uses the raw text then."""
+    chaser = make_signal(
+        text="Has anyone called him back yet?\n\n--\nYvonne, tel 020 1234567",
+        customer={"name": "Steven Baker"},
     )
-    assert assess(signal).classification.language == "nl"
+    handover = assess(chaser)
+    assert handover.matter is not None and handover.matter.chaser
+    assert "baker" not in handover.matter.terms  # the customer's name is no matter
+    again = decode_classified(handover.model_dump_json().encode())
+    assert again == handover
+    old = json.loads(handover.model_dump_json())
+    del old["matter"]
+    assert decode_classified(json.dumps(old).encode()).matter is None

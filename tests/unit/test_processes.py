@@ -9,7 +9,16 @@ import httpx
 import pytest
 
 from services.common.broker import free_port
-from services.common.processes import NotReady, spawn, terminate, wait_for_http, worker_ready
+from services.common.processes import (
+    NotReady,
+    RestartBackoff,
+    Supervisor,
+    signals_deferred,
+    spawn,
+    terminate,
+    wait_for_http,
+    worker_ready,
+)
 
 METRICS = """# HELP antenna_worker_ready 1 while ...
 # TYPE antenna_worker_ready gauge
@@ -45,3 +54,82 @@ def test_a_service_that_never_answers_times_out(tmp_path: Path) -> None:
             wait_for_http("sleeper", proc, url, worker_ready, log, timeout_s=1)
     finally:
         terminate(proc)
+
+
+# ----------------------------------------------------------------- restarts (antenna up)
+
+QUIT = [sys.executable, "-c", "raise SystemExit(3)"]
+SLEEP = [sys.executable, "-c", "import time; time.sleep(60)"]
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_restart_backoff_doubles_up_to_its_cap_and_starts_over_after_a_stable_run() -> None:
+    backoff = RestartBackoff(first_s=1, max_s=30, stable_s=60)
+    deaths, delays = 0, []
+    for _ in range(7):
+        deaths = backoff.deaths_in_a_row(deaths, ran_s=2)
+        delays.append(backoff.delay(deaths))
+    assert delays == [1, 2, 4, 8, 16, 30, 30]
+    assert backoff.deaths_in_a_row(deaths, ran_s=60) == 1  # it had been running fine
+
+
+def test_a_dead_worker_is_restarted_after_a_backoff_and_a_crash_loop_is_named(
+    tmp_path: Path,
+) -> None:
+    clock, lines = Clock(), []
+    supervisor = Supervisor(RestartBackoff(first_s=1, max_s=30), report=lines.append, clock=clock)
+    log = tmp_path / "quitter.log"
+    first = supervisor.start("quitter", QUIT, log)
+    try:
+        first.wait()
+        clock.now = 0.5
+        supervisor.check()
+        assert lines == [f"quitter exited with code 3 after 0.5s; restarting in 1s; see {log}"]
+        clock.now = 1.4
+        supervisor.check()
+        assert supervisor.process("quitter") is first  # not before its time
+        clock.now = 1.5
+        supervisor.check()
+        second = supervisor.process("quitter")
+        assert second is not first
+        assert lines[-1] == f"quitter restarted (pid {second.pid})"
+
+        second.wait()
+        clock.now = 1.6
+        supervisor.check()
+        assert lines[-1].startswith("quitter exited with code 3 after 0.1s; restarting in 2s")
+        clock.now = 3.6
+        supervisor.check()
+        supervisor.process("quitter").wait()
+        clock.now = 3.7
+        supervisor.check()
+        assert lines[-1] == (
+            "quitter keeps exiting right after it starts (3 times in a row, last with code 3); "
+            f"restarting in 4s; see {log}"
+        )
+        written = [line for line in log.read_text().splitlines() if line.startswith("antenna up:")]
+        assert written == [f"antenna up: {line}" for line in lines]
+    finally:
+        supervisor.stop()
+
+
+def test_stop_ends_every_worker(tmp_path: Path) -> None:
+    supervisor = Supervisor(report=lambda line: None)
+    procs = [supervisor.start(name, SLEEP, tmp_path / f"{name}.log") for name in ("a", "b")]
+    supervisor.check()
+    supervisor.stop()
+    assert [p.returncode for p in procs] == [-15, -15]
+
+
+def test_a_child_does_not_inherit_deferred_signals(tmp_path: Path) -> None:
+    """Started while Ctrl-C and SIGTERM are held back, a child still stops on SIGTERM."""
+    with signals_deferred():
+        proc = spawn(SLEEP, tmp_path / "child.log")
+    assert terminate(proc, timeout_s=10) == -15

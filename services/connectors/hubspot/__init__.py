@@ -13,7 +13,11 @@ the lagging search) before adding one.
 Settings: ``..__TOKEN`` (a private-app token or service key with the crm.objects.deals,
 contacts and notes/tasks scopes), ``..__PIPELINE`` and ``..__STAGE`` (ids, not labels),
 ``..__CASE_PROPERTY``. Start-up checks the token, the pipeline and stage, and that the
-case property exists with unique values."""
+case property exists with unique values.
+
+Outcomes come from HubSpot's deal webhooks through ingest (a RecordChange naming the
+deal and its new stage): ``resolve_change`` reads the deal's case key and the stage's
+meaning (outcomes.py)."""
 
 from __future__ import annotations
 
@@ -21,8 +25,9 @@ from datetime import datetime
 from typing import Any
 
 import httpx
-from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic import AnyHttpUrl, Field, SecretStr, ValidationError, field_validator
 
+from schemas import Outcome, RecordChange
 from services.common.settings import check_secret
 from services.connectors.base import ConnectorConfig, ConnectorContext, DeliveryError, StartupError
 from services.connectors.crm import (
@@ -36,6 +41,8 @@ from services.connectors.crm import (
     refused,
 )
 from services.connectors.http import request
+from services.connectors.hubspot import outcomes
+from services.connectors.outcomes import ChangeResolver
 from services.connectors.records import Entry, Record
 from services.connectors.tickets import note_marker
 
@@ -65,7 +72,7 @@ def _iso(moment: datetime) -> str:
     return moment.isoformat().replace("+00:00", "Z")
 
 
-class HubSpotConnector(CrmConnector):
+class HubSpotConnector(CrmConnector, ChangeResolver):
     name = "hubspot"
     config_model = HubSpotConfig
     callback_tasks = True
@@ -77,6 +84,7 @@ class HubSpotConnector(CrmConnector):
         self.timezone = config.timezone
         self.env = f"ANTENNA_{context.destination.upper()}__"
         self.portal_id: int | None = None
+        self._stages: dict[str, dict[str, outcomes.Stage]] = {}  # pipeline -> stage -> meaning
         self._client = httpx.AsyncClient(
             base_url=str(config.url).rstrip("/"),
             timeout=config.timeout_s,
@@ -227,6 +235,52 @@ class HubSpotConnector(CrmConnector):
             "hs_task_type": "CALL",
         }
         return await self._engagement("tasks", lead, TASK_TO_DEAL, properties)
+
+    async def resolve_change(self, change: RecordChange) -> Outcome | None:
+        if change.field != outcomes.DEAL_STAGE or not change.record_id.isdigit():
+            return None
+        prop = self.hubspot.case_property
+        response = await self._call(
+            "GET",
+            f"/crm/v3/objects/deals/{int(change.record_id)}",
+            params={"properties": f"{prop},pipeline"},
+            accept={404},
+        )
+        if response.status_code == 404:  # deleted since, or never ours
+            return None
+        properties = response.json().get("properties") or {}
+        case_id = outcomes.case_of(properties.get(prop))
+        if case_id is None:
+            return None
+        pipeline = str(properties.get("pipeline") or self.hubspot.pipeline)
+        stages = await self._pipeline_stages(pipeline, change.value)
+        status = outcomes.deal_status(change.value, stages, self.hubspot.stage)
+        if status is None:
+            return None
+        await self._portal()
+        deal = self._deal(change.record_id)
+        try:
+            return Outcome(
+                case_id=case_id,
+                status=status,
+                changed_at=change.changed_at,
+                record_id=deal.id,
+                record_url=deal.url,
+                destination=self.context.destination,
+                connector=self.name,
+                event_id=change.event_id,
+                observed_at=change.observed_at,
+            )
+        except ValidationError:  # a case key that is not Antenna's (not a ULID)
+            return None
+
+    async def _pipeline_stages(self, pipeline: str, stage: str) -> dict[str, outcomes.Stage]:
+        """The pipeline's stages, read again when the pipeline or stage is new to us (an
+        administrator added it since)."""
+        if stage not in self._stages.get(pipeline, {}):
+            answer = await self._call("GET", "/crm/v3/pipelines/deals")
+            self._stages = outcomes.stages_of(answer.json().get("results") or [])
+        return self._stages.get(pipeline, {})
 
     async def close(self) -> None:
         await self._client.aclose()

@@ -10,10 +10,12 @@ RT mails a ticket's requestors. The customer becomes the requestor only when
 ``requestor_from_customer`` is set and the customer agreed to be contacted.
 
 Configure with ``ANTENNA_SERVICEDESK__CONNECTOR=request_tracker``, ``..__URL`` (RT's base
-URL), ``..__TOKEN`` (an RT auth token) and optionally ``..__QUEUE``."""
+URL), ``..__TOKEN`` (an RT auth token) and optionally ``..__QUEUE``. The tickets' status
+is polled (outcomes.py; ``..__POLL_INTERVAL_S``, ``..__POLL_BATCH``)."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -22,13 +24,15 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
 from schemas import RoutedSignal, Urgency
 from services.common.settings import check_secret
 from services.connectors.base import (
-    ConnectorConfig,
     ConnectorContext,
     Ticket,
     TicketConnector,
     UnintelligibleAnswer,
 )
 from services.connectors.http import json_object, request
+from services.connectors.outcomes import PolledConfig, RecordStatus, StatusSource
+from services.connectors.records import Record
+from services.connectors.request_tracker import outcomes
 from services.connectors.targets import for_target, targets_ignore_case
 from services.connectors.tickets import (
     note_body,
@@ -41,7 +45,7 @@ from services.connectors.tickets import (
 PAGE_SIZE = 100
 
 
-class RequestTrackerConfig(ConnectorConfig):
+class RequestTrackerConfig(PolledConfig):
     url: AnyHttpUrl  # RT's web base URL, e.g. https://rt.example.com
     token: SecretStr
     queue: str = Field(default="General", min_length=1)
@@ -75,7 +79,7 @@ def _quoted(value: str) -> str:
     return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
 
 
-class RequestTrackerConnector(TicketConnector):
+class RequestTrackerConnector(TicketConnector, StatusSource):
     name = "request_tracker"
     config_model = RequestTrackerConfig
 
@@ -152,6 +156,13 @@ class RequestTrackerConnector(TicketConnector):
             "ContentType": "text/plain",
         }
         await request(self._client, "POST", f"ticket/{int(ticket.id)}/comment", json=comment)
+
+    @property
+    def polling(self) -> PolledConfig:
+        return self.rt
+
+    async def read_statuses(self, records: Sequence[Record]) -> dict[str, RecordStatus]:
+        return await outcomes.read_statuses(self._client, [record.id for record in records])
 
     async def close(self) -> None:
         await self._client.aclose()

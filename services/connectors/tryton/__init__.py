@@ -14,13 +14,16 @@ Two ways in, both with the same rights (the "Sale Opportunity" group and a compa
 - ``..__KEY``: the REST API with a user application key (no session).
 
 Tryton without the ``activity`` module has no task: the callback window and its due
-time are on the opportunity's comment ("Call back: tomorrow morning (due …)")."""
+time are on the opportunity's comment ("Call back: tomorrow morning (due …)").
+
+The opportunities' state is polled (outcomes.py; ``..__POLL_INTERVAL_S``, ``..__POLL_BATCH``)."""
 
 from __future__ import annotations
 
 import base64
 import json
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any
 
 import httpx
@@ -28,21 +31,22 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_valida
 
 from services.common.settings import check_secret
 from services.connectors.base import (
-    ConnectorConfig,
     ConnectorContext,
     DeliveryError,
     StartupError,
 )
 from services.connectors.crm import DEFAULT_TIMEZONE, Contact, CrmConnector, Lead, Note
 from services.connectors.http import request
+from services.connectors.outcomes import PolledConfig, RecordStatus, StatusSource
 from services.connectors.records import Entry, Record
 from services.connectors.tickets import note_marker
+from services.connectors.tryton import outcomes
 
 OPPORTUNITY = "sale.opportunity"
 DESCRIPTION_CHARS = 120  # a one-line Char field in the form
 
 
-class TrytonConfig(ConnectorConfig):
+class TrytonConfig(PolledConfig):
     url: AnyHttpUrl  # the server, e.g. http://127.0.0.1:8069
     database: str = Field(min_length=1)
     user: str = Field(default="admin", min_length=1)
@@ -231,7 +235,7 @@ class RestClient(Client):
         return int(response.json()["id"])
 
 
-class TrytonConnector(CrmConnector):
+class TrytonConnector(CrmConnector, StatusSource):
     name = "tryton"
     config_model = TrytonConfig
 
@@ -341,6 +345,18 @@ class TrytonConnector(CrmConnector):
             },
         )
         return Record(str(note_id))
+
+    @property
+    def polling(self) -> PolledConfig:
+        return self.tryton
+
+    async def read_statuses(self, records: Sequence[Record]) -> dict[str, RecordStatus]:
+        if not records:
+            return {}
+        client = await self._ready()
+        ids = [int(record.id) for record in records]
+        rows = await client.search_read(OPPORTUNITY, [["id", "in", ids]], outcomes.FIELDS)
+        return outcomes.statuses_of(rows)
 
     async def close(self) -> None:
         await self.client.http.aclose()

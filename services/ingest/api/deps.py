@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
 from fastapi import Depends, Header, HTTPException, Request, Response
 from fastapi.routing import APIRoute
+from pydantic import SecretStr
 
 from services.ingest.idempotency import IdempotencyCache
 from services.ingest.publisher import Publisher
@@ -40,18 +41,31 @@ def key_fingerprint(key: str) -> str:
     return "api-key-" + hashlib.sha256(key.encode()).hexdigest()[:10]
 
 
+def presented_key(authorization: str | None, x_api_key: str | None) -> str | None:
+    """The key a request presents: ``Authorization: Bearer …`` or ``X-API-Key: …``."""
+    if authorization and authorization.lower().startswith("bearer "):
+        return authorization[7:].strip() or None
+    return x_api_key or None
+
+
+def key_matches(presented: str | None, keys: Sequence[SecretStr]) -> bool:
+    """Constant-time against every key: which one matched, or that none did, takes as long."""
+    if not presented:
+        return False
+    matched = False
+    for key in keys:
+        matched |= hmac.compare_digest(presented.encode(), key.get_secret_value().encode())
+    return matched
+
+
 def authenticated_client(
     settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
     x_api_key: Annotated[str | None, Header()] = None,
 ) -> str:
-    presented = x_api_key
-    if authorization and authorization.lower().startswith("bearer "):
-        presented = authorization[7:].strip()
-    if presented:
-        for key in settings.api_keys:
-            if hmac.compare_digest(presented.encode(), key.get_secret_value().encode()):
-                return key_fingerprint(presented)
+    presented = presented_key(authorization, x_api_key)
+    if presented is not None and key_matches(presented, settings.api_keys):
+        return key_fingerprint(presented)
     raise HTTPException(401, "Missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
 
 

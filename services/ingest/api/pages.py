@@ -1,13 +1,15 @@
-"""HTML answers shared by the employee pages (the report page and the status page): the
-headers every page carries, short refusal pages, and sign-in: who is asking, or a page
-that says why not (404 when sign-in is not set up, 401 with a Basic challenge, 429 with
-Retry-After while a client address is paused for guessing passwords)."""
+"""HTML answers shared by the employee pages (the report page, the status page, the
+preferences and /insight): the headers every page carries, short refusal pages, and
+sign-in: who is asking, or why not (404 when sign-in is not set up, 401 with a Basic
+challenge, 429 with Retry-After while a client address is paused for guessing
+passwords), as a page or, for /v1/insight, as the reason alone."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
@@ -22,6 +24,8 @@ from services.ingest.forms.auth import (
     challenge_header,
     presents_basic,
 )
+from services.ingest.forms.csrf import CsrfSigner, new_nonce
+from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import page_headers, render_message
 from services.ingest.forms.throttle import SignInThrottle
 
@@ -49,7 +53,42 @@ def refusal(
     return html_page(page, status, headers)
 
 
-def signed_in(request: Request, settings: SettingsDep, language: str) -> Employee | HTMLResponse:
+@dataclass(frozen=True)
+class Refused:
+    """Why a sign-in failed: ``reason`` names the page (throttled, not_configured,
+    unauthorized); ``headers`` go with the answer (Retry-After, a Basic challenge)."""
+
+    status: int
+    reason: str
+    headers: dict[str, str] | None = None
+
+
+def page_language(request: Request, posted: Mapping[str, str] | None = None) -> str:
+    """The page's language: a posted form's ``lang``, else ``?lang=``, else the browser's
+    Accept-Language (services.ingest.forms.i18n.choose_language)."""
+    chosen = (posted or {}).get("lang") or request.query_params.get("lang")
+    return choose_language(chosen, request.headers.get("accept-language"))
+
+
+def csrf_signer(request: Request) -> CsrfSigner:
+    """One signer per app for every employee form: the configured secret, or one
+    generated for this process."""
+    state = request.app.state
+    signer: CsrfSigner | None = getattr(state, "report_csrf_signer", None)
+    if signer is None:
+        signer = CsrfSigner.from_setting(state.settings.csrf_secret)
+        state.report_csrf_signer = signer
+    return signer
+
+
+def fresh_form(request: Request, user: str) -> tuple[str, str]:
+    """(CSRF token, nonce) for a new form of ``user``'s."""
+    nonce = new_nonce()
+    return csrf_signer(request).issue(user, nonce), nonce
+
+
+def sign_in(request: Request, settings: SettingsDep) -> Employee | Refused:
+    """The signed-in employee, or why not (for pages and JSON alike)."""
     throttle: SignInThrottle = request.app.state.sign_in_throttle
     client = request.client.host if request.client else "unknown"  # kept in memory only
     now = time.monotonic()
@@ -59,17 +98,29 @@ def signed_in(request: Request, settings: SettingsDep, language: str) -> Employe
         if wait is not None:
             metrics.SIGN_IN_REFUSALS.labels("throttled").inc()
             log.warning("report page sign-in paused after repeated wrong passwords")
-            return refusal(language, 429, "throttled", headers={"Retry-After": str(wait)})
+            return Refused(429, "throttled", {"Retry-After": str(wait)})
     try:
         employee = authenticate(settings, request.headers)
     except NotConfigured:
-        return refusal(language, 404, "not_configured")
+        return Refused(404, "not_configured")
     except Unauthorized as exc:
         if exc.attempted:
             throttle.failed(client, now)
             metrics.SIGN_IN_REFUSALS.labels("wrong_password").inc()
-        challenge = challenge_header() if exc.basic_challenge else None
-        return refusal(language, 401, "unauthorized", headers=challenge)
+        return Refused(401, "unauthorized", challenge_header() if exc.basic_challenge else None)
     if employee.method == "basic":
         throttle.succeeded(client)
     return employee
+
+
+def signed_in(request: Request, settings: SettingsDep, language: str) -> Employee | HTMLResponse:
+    employee = sign_in(request, settings)
+    if isinstance(employee, Refused):
+        return refusal(language, employee.status, employee.reason, headers=employee.headers)
+    return employee
+
+
+def is_operator(settings: SettingsDep, employee: Employee) -> bool:
+    """``ANTENNA_OPERATORS`` names the signed-in users who see every signal and /insight."""
+    user = employee.user.strip().lower()
+    return user in {name.strip().lower() for name in settings.operators}

@@ -39,7 +39,8 @@ AUTHORIZATION_HEADER = "Authorization"
 
 _AT = re.compile(r"<at\b[^>]*>(.*?)</at>", re.IGNORECASE | re.DOTALL)
 _BREAK = re.compile(r"<br\s*/?>|</p>|</div>|</li>", re.IGNORECASE)
-_TAG = re.compile(r"<[^>]*>")
+# No "<" inside a tag: "<<<<" must not make every "<" scan to the end (quadratic).
+_TAG = re.compile(r"<[^<>]*>")
 _SPACES = re.compile(r"[ \t\u00a0]+")
 
 

@@ -7,22 +7,31 @@ domain, and hands the SignalSubmission to ``services.ingest.intake.accept``: suc
 after the broker acknowledged, BrokerUnavailable otherwise. The Message-ID is the
 Idempotency-Key, so a retried delivery is not a second signal.
 
+Parsing runs in a child process with a time budget (``ANTENNA_EMAIL_PARSE_BUDGET_S``):
+the regular expressions and the e-mail package hold the GIL, so a thread would not free
+the event loop, and a thread cannot be stopped. A message that takes longer raises
+ChildFailed before anything is published; the doors answer "try again later".
+
 Logs and metric labels carry no personal data: a message is named by a short hash of its
 Message-ID, a signal by its id.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import logging
+import threading
 from dataclasses import dataclass
+from functools import partial
 
 from prometheus_client import Counter
 
+from services.common.budget import ChildFailed, ChildPool, OverBudget
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
 from services.ingest.email.parse import (
+    EmailLimits,
+    EmailOverLimit,
     MalformedEmail,
     ParsedEmail,
     parse_email,
@@ -35,11 +44,14 @@ from services.ingest.settings import IngestSettings
 
 __all__ = [
     "EMAILS",
+    "ChildFailed",
     "EmailOutcome",
+    "EmailOverLimit",
     "MalformedEmail",
     "ParsedEmail",
     "SenderNotAllowed",
     "domain_allowed",
+    "email_limits",
     "ingest_email",
     "message_ref",
     "parse_email",
@@ -49,8 +61,9 @@ __all__ = [
 EMAILS = Counter(
     "antenna_ingest_emails_total",
     "E-mails received, by transport (smtp, api) and outcome",
-    # outcome: published, replayed, auto_generated, malformed, sender_refused, key_reused,
-    # unavailable, too_large (API), error (SMTP: anything unexpected, answered 451)
+    # outcome: published, replayed, auto_generated, malformed, over_limit, over_budget,
+    # sender_refused, key_reused, unavailable, too_large (API), error (SMTP: anything
+    # unexpected, answered 451)
     ["transport", "outcome"],
 )
 
@@ -92,16 +105,28 @@ async def ingest_email(
 ) -> EmailOutcome:
     """Publish ``raw`` as one signal, or say why not.
 
-    Raises MalformedEmail, SenderNotAllowed, KeyReused (the Message-ID was used before for
-    another message) and BrokerUnavailable (nothing was accepted: retry later).
+    Raises MalformedEmail (EmailOverLimit when it is over one of the e-mail limits),
+    SenderNotAllowed, KeyReused (the Message-ID was used before for another message),
+    ChildFailed (parsing ran past its budget, or its worker died: nothing was accepted,
+    retry later) and BrokerUnavailable (nothing was accepted: retry later).
     ``null_sender`` is an SMTP ``MAIL FROM:<>``: only machines send those."""
+    parse = partial(
+        parse_email, internal_domains=_internal_domains(settings), limits=email_limits(settings)
+    )
     try:
-        # Parsing is CPU work (up to a second for a mail of megabytes): off the event loop.
-        parsed = await asyncio.to_thread(
-            parse_email, raw, internal_domains=_internal_domains(settings)
-        )
+        parsed = await _parsers(settings).run(settings.email_parse_budget_s, parse, raw)
     except MalformedEmail as exc:
         _malformed(exc, message_ref(None, raw), transport)
+        raise
+    except ChildFailed as exc:
+        over_budget = isinstance(exc, OverBudget)
+        EMAILS.labels(transport, "over_budget" if over_budget else "error").inc()
+        log.warning(
+            "e-mail not parsed in time, nothing accepted"
+            if over_budget
+            else "e-mail parser died, nothing accepted",
+            extra=fields(message=message_ref(None, raw), transport=transport),
+        )
         raise
     ref = message_ref(parsed.message_id, raw)
     if parsed.auto_generated or null_sender:
@@ -154,7 +179,7 @@ async def ingest_email(
 
 
 def _malformed(exc: MalformedEmail, ref: str, transport: str) -> None:
-    EMAILS.labels(transport, "malformed").inc()
+    EMAILS.labels(transport, "over_limit" if isinstance(exc, EmailOverLimit) else "malformed").inc()
     # The reasons are ours ("the message has no From header"): no personal data.
     log.info("malformed e-mail refused", extra=fields(message=ref, transport=transport, reason=exc))
 
@@ -163,3 +188,28 @@ def _internal_domains(settings: IngestSettings) -> list[str]:
     """Colleagues, not customers: the allowed sender domains and the signal addresses'."""
     signal_domains = [a.rpartition("@")[2] for a in settings.signal_addresses]
     return [*settings.allowed_sender_domains, *signal_domains]
+
+
+def email_limits(settings: IngestSettings) -> EmailLimits:
+    """The e-mail caps of ``settings`` (ANTENNA_EMAIL_MAX_*)."""
+    return EmailLimits(
+        max_parts=settings.email_max_parts,
+        max_depth=settings.email_max_depth,
+        max_header_chars=settings.email_max_header_chars,
+        max_html_chars=settings.email_max_html_chars,
+        max_line_chars=settings.email_max_line_chars,
+    )
+
+
+_PARSERS: ChildPool | None = None
+_PARSERS_LOCK = threading.Lock()
+
+
+def _parsers(settings: IngestSettings) -> ChildPool:
+    """The process's pool of parse workers, made on first use (one per ingest process; the
+    SMTP listener and the API share it)."""
+    global _PARSERS
+    with _PARSERS_LOCK:
+        if _PARSERS is None:
+            _PARSERS = ChildPool(settings.email_parse_workers, "e-mail parser")
+        return _PARSERS

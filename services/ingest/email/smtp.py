@@ -18,9 +18,11 @@ at most ``smtp_max_sessions_per_peer`` sessions at once.
 | 550 5.1.1 | RCPT TO is not one of ``signal_addresses`` |
 | 550 5.7.1 | MAIL FROM (or the From header) is not in ``allowed_sender_domains`` |
 | 552 | the message is over ``max_email_bytes`` (also advertised as SIZE) |
+| 552 5.3.4 | over an e-mail limit (parts, nesting, header size); the reply says which |
 | 554 5.6.0 | the MIME cannot be read; the reply says why |
 | 250, not published | auto-generated mail (out-of-office, newsletter, bounce): no loops |
 | 451 4.3.0 | the broker did not acknowledge, or anything unexpected: the sender retries |
+| 451 4.3.0 | the message was not read within ``email_parse_budget_s``: the sender retries |
 | 250 2.0.0 | the signal is on the broker; the reply names its id |
 
 Several recipients in one transaction make one signal, and the Message-ID is the
@@ -44,6 +46,8 @@ from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
 from services.ingest.email import (
     EMAILS,
+    ChildFailed,
+    EmailOverLimit,
     MalformedEmail,
     SenderNotAllowed,
     domain_allowed,
@@ -170,8 +174,14 @@ class SignalHandler:
                 idempotency=self.idempotency,
                 null_sender=envelope.mail_from == NULL_SENDER,
             )
+        except EmailOverLimit as exc:
+            return f"552 5.3.4 Message refused: {_reply_text(str(exc))}"
         except MalformedEmail as exc:
             return f"554 5.6.0 Malformed message: {_reply_text(str(exc))}"
+        except ChildFailed:
+            return (
+                "451 4.3.0 The message could not be read in time, nothing accepted; try again later"
+            )
         except SenderNotAllowed:
             return "550 5.7.1 sender domain not allowed (From header)"
         except KeyReused:

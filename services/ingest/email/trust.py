@@ -24,7 +24,9 @@ from email.utils import getaddresses
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # method=result, then its properties (ptype.property=value), up to the next ";".
-_RESULT = re.compile(r"([a-z0-9_-]+)\s*=\s*([a-z]+)([^;]*)", re.IGNORECASE)
+# A method name starts a token (the lookbehind): a long run of letters is then scanned once,
+# not once per position (quadratic).
+_RESULT = re.compile(r"(?<![a-z0-9_-])([a-z0-9_-]+)\s*=\s*([a-z]+)([^;]*)", re.IGNORECASE)
 _PROPERTY = re.compile(r"(?:header\.from|header\.d|header\.i|smtp\.mailfrom)\s*=\s*(\S+)", re.I)
 _COMMENT = re.compile(r"\([^()]*\)")
 PASSING_METHODS = frozenset({"dmarc", "dkim", "spf"})

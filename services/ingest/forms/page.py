@@ -69,6 +69,35 @@ color:#fff;background:#0b5cad;border:0;border-radius:.5rem;text-decoration:none}
 border-radius:.5rem}
 .ref code{display:block;font-size:1.15rem;font-weight:700;margin-top:.25rem}
 .done{color:#1e6b34}
+.banner.saved{background:#e7f4ea;border-color:#1e6b34}
+.story{list-style:none;margin:1rem 0;padding:0 0 0 1rem;border-left:3px solid #c3cbd4}
+.story li{margin:0 0 .75rem}
+.story time{display:block;color:#4a5561;font-size:.9rem}
+main.wide{max-width:60rem}
+h2{font-size:1.2rem;line-height:1.3;margin:1.75rem 0 .5rem}
+.figures{display:grid;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));gap:.75rem;
+margin:1rem 0 .5rem}
+.figures div{background:#fff;border:1px solid #c3cbd4;border-radius:.5rem;padding:.6rem .75rem}
+.figures dt{color:#4a5561;font-size:.9rem}
+.figures dd{margin:.15rem 0 0;font-size:1.45rem;font-weight:700}
+.chart{display:block;width:100%;max-width:36rem;height:auto;margin:.5rem 0 0;
+background:#fff;border-radius:.5rem}
+.legend{display:flex;flex-wrap:wrap;gap:.25rem 1.25rem;list-style:none;padding:0;
+margin:.5rem 0 1rem}
+.swatch{width:.9rem;height:.9rem;margin-right:.4rem;vertical-align:-.1rem}
+table{width:100%;border-collapse:collapse;background:#fff;margin:.5rem 0 1rem;
+table-layout:fixed}
+th,td{padding:.45rem .5rem;border-bottom:1px solid #e1e5ea;text-align:left;
+vertical-align:middle}
+th{font-size:.9rem;color:#4a5561;font-weight:600}
+.n{text-align:right;font-variant-numeric:tabular-nums}
+.spark svg{display:block;width:100%;height:1.4rem}
+.breakdown th:first-child{width:42%}
+.breakdown th:last-child{width:18%}
+details summary{padding:.8rem 0;font-weight:600;cursor:pointer}
+.mattered{list-style:none;padding:0;margin:.5rem 0}
+.mattered li{background:#fff;border:1px solid #c3cbd4;border-radius:.5rem;padding:.75rem;
+margin:.5rem 0}
 """
 
 _PAGE = Template(
@@ -83,7 +112,7 @@ _PAGE = Template(
 </head>
 <body>
 <header class="bar"><span class="brand">Antenna</span>$switch</header>
-<main>
+<main$main_class>
 $content
 </main>
 </body>
@@ -128,10 +157,16 @@ def language_switch(language: str, href_for: Callable[[str], str]) -> str:
     return f'<a href="{_e(href_for(other))}" hreflang="{other}" lang="{other}">{_e(text)}</a>'
 
 
-def layout(language: str, title: str, content: str, switch: str) -> str:
-    """The page shell every employee-facing page shares (report, confirmation, status)."""
+def layout(language: str, title: str, content: str, switch: str, *, wide: bool = False) -> str:
+    """The page shell every employee-facing page shares (report, confirmation, status,
+    preferences, insight); ``wide`` for tables and charts on a desktop."""
     return _PAGE.substitute(
-        lang=_e(language), title=_e(title), style=STYLE, switch=switch, content=content
+        lang=_e(language),
+        title=_e(title),
+        style=STYLE,
+        switch=switch,
+        content=content,
+        main_class=' class="wide"' if wide else "",
     )
 
 

@@ -84,10 +84,13 @@ class Fired:
         return f"rule: {self.rule.reason} -> {self.rule.kind.value}"
 
 
+_SPACES = re.compile(r"[ \t]+")
+
+
 def normalise(text: str) -> str:
     """Straight quotes and single spaces, so that patterns need not care."""
     text = text.replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
-    return re.sub(r"[ \t]+", " ", text)
+    return _SPACES.sub(" ", text)
 
 
 # --- other: mail that is not a report at all (decisive) -----------------------------------

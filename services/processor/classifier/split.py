@@ -12,6 +12,10 @@ Two sources, written by different authors:
 Which side a row falls on depends on that key alone (a hash, not a random draw and not a
 position in a file), so the split is the same on every machine and run, adding rows never
 moves an old row from one side to the other, and the held-out rows are never trained on.
+
+``held_out(source, row_id, case)`` is THE split: training, the dedupe evaluation and the
+classifier's evaluation all ask it (through ``split_labelled`` or directly), so that no
+one of them can hold out rows that another trains on (``tests/unit/test_split.py``).
 """
 
 from __future__ import annotations
@@ -46,14 +50,27 @@ class LabelledSignal:
 
     @property
     def split_key(self) -> str:
-        """What decides the side of the split: the case for dedupe rows, else the id."""
-        return f"case:{self.case}" if self.source == DEDUPE and self.case else self.id
+        return split_key(self.source, self.id, self.case)
+
+    @property
+    def held_out(self) -> bool:
+        return held_out(self.source, self.id, self.case)
+
+
+def split_key(source: str, row_id: str, case: str | None = None) -> str:
+    """What decides the side of the split: the case for dedupe rows, else the id."""
+    return f"case:{case}" if source == DEDUPE and case else row_id
 
 
 def is_held_out(key: str) -> bool:
     """sha256(key) mod 100 < 25: about a quarter of the keys (ids, or dedupe cases)."""
     digest = hashlib.sha256(key.encode("utf-8")).digest()
     return int.from_bytes(digest[:8], "big") % 100 < HELD_OUT_PERCENT
+
+
+def held_out(source: str, row_id: str, case: str | None = None) -> bool:
+    """Whether a labelled row is held out: never trained or tuned on, only scored."""
+    return is_held_out(split_key(source, row_id, case))
 
 
 def _read(path: Path, source: str) -> list[LabelledSignal]:
@@ -88,7 +105,7 @@ def split_labelled(
     train: list[LabelledSignal] = []
     held: list[LabelledSignal] = []
     for row in load_labelled(sources):
-        (held if is_held_out(row.split_key) else train).append(row)
+        (held if row.held_out else train).append(row)
     return tuple(train), tuple(held)
 
 

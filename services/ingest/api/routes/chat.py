@@ -7,14 +7,12 @@ with the pure functions in ``services.ingest.chat`` and hands a report to
 whose secret is not set answers 404.
 
 Slack wants an answer within 3 s and Teams within 5 s, so these routes wait for the
-broker's acknowledgement only so long (``*_ACK_BUDGET_S``) and answer 503 after that. The
-publish itself is not cancelled: it keeps its place in the idempotency cache, so Slack's
-retry of the same event waits for it and gets its signal instead of publishing a second.
+broker's acknowledgement only so long (``*_ACK_BUDGET_S``, services.ingest.acks) and answer
+503 after that; Slack's retry of the same event gets its signal instead of a second.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -25,6 +23,7 @@ from pydantic import SecretStr
 
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields
+from services.ingest.acks import within
 from services.ingest.api.deps import IdempotencyDep, PublisherDep, SettingsDep
 from services.ingest.api.problems import problem
 from services.ingest.chat import (
@@ -66,10 +65,6 @@ _VERDICT_DETAIL = {
     Verdict.invalid: "the signature does not match the request",
     Verdict.stale: "the request is older than five minutes (or from the future): a replay?",
 }
-
-# Publishes that outlived their request's budget; kept referenced until they finish.
-_in_flight: set[asyncio.Task[Accepted]] = set()
-
 
 # --- helpers -----------------------------------------------------------------------------------
 
@@ -116,12 +111,6 @@ def _invalid(platform: str, error: ChatPayloadError | KeyReused) -> Response:
     return problem(422, title, str(error))
 
 
-def _settled(task: asyncio.Task[Accepted]) -> None:
-    _in_flight.discard(task)
-    if not task.cancelled():
-        task.exception()  # retrieved: intake already logged a broker failure
-
-
 async def _accept(
     platform: str,
     report: ChatReport,
@@ -139,18 +128,7 @@ async def _accept(
         fingerprint=fingerprint(report.submission),
     )
     try:
-        if budget_s is None:
-            accepted = await work
-        else:
-            task = asyncio.ensure_future(work)
-            _in_flight.add(task)
-            task.add_done_callback(_settled)
-            try:
-                accepted = await asyncio.wait_for(asyncio.shield(task), budget_s)
-            except TimeoutError:
-                raise BrokerUnavailable(
-                    f"no broker acknowledgement within {budget_s:g} s"
-                ) from None
+        accepted = await within(work, budget_s)
     except BrokerUnavailable:
         _outcome(platform, "unavailable")
         raise

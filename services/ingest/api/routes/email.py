@@ -17,8 +17,15 @@ from services.ingest.api.deps import (
     PublisherDep,
     SettingsDep,
 )
-from services.ingest.api.problems import problem
-from services.ingest.email import EMAILS, MalformedEmail, SenderNotAllowed, ingest_email
+from services.ingest.api.problems import RETRY_AFTER_S, problem
+from services.ingest.email import (
+    EMAILS,
+    ChildFailed,
+    EmailOverLimit,
+    MalformedEmail,
+    SenderNotAllowed,
+    ingest_email,
+)
 from services.ingest.idempotency import KeyReused
 
 router = APIRouter(route_class=KeyedRoute)
@@ -53,8 +60,8 @@ async def _read_body(request: Request, limit: int) -> bytes:
         403: {"description": "The sender's domain is not allowed"},
         413: {},
         415: {},
-        422: {"description": "Malformed message, or its Message-ID reused for another"},
-        503: {},
+        422: {"description": "Malformed message, over an e-mail limit, or its Message-ID reused"},
+        503: {"description": "Not acknowledged by the broker, or not read in time: retry"},
     },
 )
 async def inbound_email(
@@ -83,8 +90,17 @@ async def inbound_email(
             publisher=publisher,
             idempotency=idempotency,
         )
+    except EmailOverLimit as exc:
+        return problem(422, "E-mail over a limit", str(exc))
     except MalformedEmail as exc:
         return problem(422, "Malformed e-mail", str(exc))
+    except ChildFailed:
+        return problem(
+            503,
+            "E-mail not read in time",
+            "nothing was accepted; try again later",
+            headers={"Retry-After": str(RETRY_AFTER_S)},
+        )
     except SenderNotAllowed:
         return problem(403, "Sender domain not allowed", "the From address is not an employee's")
     except KeyReused as exc:

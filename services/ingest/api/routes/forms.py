@@ -20,7 +20,14 @@ from schemas import Reporter
 from services.common.kafka import BrokerUnavailable
 from services.common.logging import fields as log_fields
 from services.ingest.api.deps import ClientDep, IdempotencyDep, PublisherDep, SettingsDep
-from services.ingest.api.pages import html_page, refusal, signed_in
+from services.ingest.api.pages import (
+    csrf_signer,
+    fresh_form,
+    html_page,
+    page_language,
+    refusal,
+    signed_in,
+)
 from services.ingest.api.problems import RETRY_AFTER_S, problem
 from services.ingest.api.routes.signals import Accepted
 from services.ingest.forms import (
@@ -35,8 +42,7 @@ from services.ingest.forms import (
     parse_body,
     parse_urlencoded,
 )
-from services.ingest.forms.csrf import CsrfSigner, new_nonce
-from services.ingest.forms.i18n import choose_language
+from services.ingest.forms.csrf import new_nonce
 from services.ingest.forms.page import (
     REPORT_PATH,
     render_confirmation,
@@ -68,17 +74,6 @@ FORM_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")
 # ---------------------------------------------------------------------------- the page
 
 
-def _signer(request: Request) -> CsrfSigner:
-    """One signer per app: the configured secret, or one generated for this process."""
-    state = request.app.state
-    signer: CsrfSigner | None = getattr(state, "report_csrf_signer", None)
-    if signer is None:
-        settings = request.app.state.settings
-        signer = CsrfSigner.from_setting(settings.csrf_secret)
-        state.report_csrf_signer = signer
-    return signer
-
-
 def _email_or_none(user: str) -> str | None:
     """The signed-in name as the reporter's e-mail when it is one (SSO proxies send it)."""
     if "@" not in user:
@@ -91,19 +86,12 @@ def _email_or_none(user: str) -> str | None:
 
 @router.get(REPORT_PATH, response_class=HTMLResponse, include_in_schema=False)
 async def report_page(request: Request, settings: SettingsDep) -> HTMLResponse:
-    language = choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
-    nonce = new_nonce()
-    page = render_form(
-        language=language,
-        user=employee.user,
-        csrf_token=_signer(request).issue(employee.user, nonce),
-        nonce=nonce,
-    )
+    token, nonce = fresh_form(request, employee.user)
+    page = render_form(language=language, user=employee.user, csrf_token=token, nonce=nonce)
     return html_page(page)
 
 
@@ -114,8 +102,7 @@ async def submit_report(
     publisher: PublisherDep,
     idempotency: IdempotencyDep,
 ) -> HTMLResponse:
-    accept_language = request.headers.get("accept-language")
-    language = choose_language(request.query_params.get("lang"), accept_language)
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -125,11 +112,9 @@ async def submit_report(
         posted = parse_urlencoded(await request.body())
     except FormInvalid:
         return refusal(language, 400, "unsupported", fresh_link=True)
-    language = choose_language(
-        posted.get("lang") or request.query_params.get("lang"), accept_language
-    )
+    language = page_language(request, posted)
 
-    signer = _signer(request)
+    signer = csrf_signer(request)
     nonce = posted.get("nonce", "")
     if not signer.verify(posted.get("csrf_token"), employee.user, nonce):
         log.info("report page: CSRF token refused")

@@ -24,18 +24,19 @@ from fastapi import APIRouter, Path, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from ulid import ULID
 
-from schemas import DeliveryStatus
+from schemas import DeliveryStatus, OutcomeStatus
 from schemas.signal import SignalId
+from services.common.outcomes import current_outcome
 from services.ingest.api.deps import ClientDep, SettingsDep
-from services.ingest.api.pages import html_page, signed_in
+from services.ingest.api.pages import html_page, is_operator, page_language, signed_in
 from services.ingest.api.problems import problem
-from services.ingest.forms.i18n import choose_language
 from services.ingest.forms.page import (
     language_switch,
     layout,
     report_href,
 )
-from services.ingest.status import SignalStatus, StatusBook
+from services.ingest.forms.preferences import preferences_href
+from services.ingest.status import SignalStatus, StatusBook, Step, status_json, story
 
 router = APIRouter()
 
@@ -50,6 +51,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "updated": "Last update",
         "refresh": "Look again",
         "another": "Report another",
+        "preferences": "Choose what you hear back",
         "unknown_title": "Not known yet",
         "unknown_body": (
             "There is no news about this reference yet. If you just sent it, it is most "
@@ -93,6 +95,28 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "noun_servicedesk": "ticket",
         "noun_crm": "lead",
         "noun_other": "reference",
+        "story": "What happened",
+        "step_received": "Received",
+        "step_routed": "Sent to {destination} by rule “{rule}”",
+        "step_triage": "Put in triage: a colleague decides where it goes",
+        "step_joined_case": "Added to a case a colleague had reported: report number {ordinal}",
+        "step_recorded": "{Noun} {record} opened at {destination}",
+        "step_recorded_plain": "Recorded at {destination}",
+        "step_noted": "Added as a note to {noun} {record}",
+        "step_waiting": "Waiting for {system}, which was not reachable",
+        "step_parked": "Set aside, an operator has been told",
+        "step_colleague": "A colleague reported the same (report number {ordinal})",
+        "step_opened": "{Noun} {record} opened",
+        "step_in_progress": "{Noun} {record} in progress",
+        "step_resolved": "{Noun} {record} resolved",
+        "step_closed": "{Noun} {record} closed",
+        "step_won": "{Noun} {record} won",
+        "step_lost": "{Noun} {record} not won",
+        "outcome_in_progress": "Being worked on: {noun} {record}",
+        "outcome_resolved": "Resolved: {noun} {record}",
+        "outcome_closed": "Closed: {noun} {record}",
+        "outcome_won": "Won: {noun} {record}",
+        "outcome_lost": "Not won: {noun} {record}",
     },
     "nl": {
         "switch_to": "English",
@@ -101,6 +125,7 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "updated": "Laatst bijgewerkt",
         "refresh": "Opnieuw bekijken",
         "another": "Nog een melding doen",
+        "preferences": "Kies wat je terughoort",
         "unknown_title": "Nog niet bekend",
         "unknown_body": (
             "Er is nog geen nieuws over dit kenmerk. Heb je de melding net verstuurd, dan "
@@ -144,6 +169,28 @@ LABELS: Final[dict[str, dict[str, str]]] = {
         "noun_servicedesk": "ticket",
         "noun_crm": "lead",
         "noun_other": "kenmerk",
+        "story": "Wat er gebeurde",
+        "step_received": "Ontvangen",
+        "step_routed": "Doorgestuurd naar {destination} door regel “{rule}”",
+        "step_triage": "In triage gezet: een collega beslist waar hij heen gaat",
+        "step_joined_case": "Toegevoegd aan de melding van een collega: melding nummer {ordinal}",
+        "step_recorded": "{Noun} {record} aangemaakt bij {destination}",
+        "step_recorded_plain": "Vastgelegd bij {destination}",
+        "step_noted": "Als notitie toegevoegd aan {noun} {record}",
+        "step_waiting": "Wachtte op {system}, die niet bereikbaar was",
+        "step_parked": "Apart gezet, een beheerder is ingelicht",
+        "step_colleague": "Een collega meldde hetzelfde (melding nummer {ordinal})",
+        "step_opened": "{Noun} {record} geopend",
+        "step_in_progress": "{Noun} {record} in behandeling",
+        "step_resolved": "{Noun} {record} opgelost",
+        "step_closed": "{Noun} {record} gesloten",
+        "step_won": "{Noun} {record} gewonnen",
+        "step_lost": "{Noun} {record} niet gewonnen",
+        "outcome_in_progress": "In behandeling: {noun} {record}",
+        "outcome_resolved": "Opgelost: {noun} {record}",
+        "outcome_closed": "Gesloten: {noun} {record}",
+        "outcome_won": "Gewonnen: {noun} {record}",
+        "outcome_lost": "Niet gewonnen: {noun} {record}",
     },
 }
 
@@ -174,11 +221,17 @@ async def signal_status(
     client: ClientDep,
     signal_id: Annotated[SignalId, Path()],
 ) -> JSONResponse:
-    """received -> routed | triage | duplicate -> delivered | failed | dead."""
-    status = get_status_book(request).get(signal_id.upper())
+    """received -> routed | triage | duplicate -> delivered | failed | dead; ``outcome``
+    (the case's record at its destination: opened ... resolved, won); ``story``: each step
+    with its time."""
+    book = get_status_book(request)
+    status = book.get(signal_id.upper())
     if status is None or client not in status.clients:
         return problem(404, "Not found", "unknown signal (it may still be on its way)")
-    return JSONResponse(status.without_error_text().as_json())
+    case = book.get(status.duplicate_of) if status.duplicate_of else None
+    return JSONResponse(
+        status_json(status.without_error_text(), case.without_error_text() if case else None)
+    )
 
 
 # ------------------------------------------------------------------------------ page
@@ -239,6 +292,10 @@ def describe(
             lines.append(t["duplicate_note"].format(noun=noun, external_id=case.external_id))
         return t["duplicate"], lines, "done"
 
+    current = current_outcome(status.outcomes)
+    if current is not None and current.status is not OutcomeStatus.opened:
+        headline = t[f"outcome_{current.status.value}"].format(noun=noun, record=current.record_id)
+        return headline, lines, "done"
     if delivery is not None and delivery.status is DeliveryStatus.delivered:
         if delivery.external_id:
             headline = t["delivered"].format(
@@ -264,6 +321,42 @@ def describe(
     return t["received"], [*lines, t["received_body"]], ""
 
 
+TIME_FORMAT: Final = "%Y-%m-%d %H:%M UTC"
+
+
+def step_text(step: Step, status: SignalStatus, language: str) -> str:
+    """One step of the story in plain words (the caller escapes)."""
+    t = LABELS.get(language, LABELS["en"])
+    name = step.destination or status.destination or ""
+    noun = t.get(f"noun_{name}", t["noun_other"])
+    words = {
+        "destination": t.get(f"the_{name}", name),
+        "system": t.get(f"system_{name}", t["system_other"]),
+        "rule": step.rule_id or "",
+        "ordinal": step.ordinal or "",
+        "noun": noun,
+        "Noun": noun[:1].upper() + noun[1:],
+        "record": step.record_id or "",
+    }
+    if step.kind == "outcome":
+        return t[f"step_{step.status}"].format(**words).strip()
+    if step.kind == "recorded" and not step.record_id:
+        return t["step_recorded_plain"].format(**words)
+    return t[f"step_{step.kind}"].format(**words).strip()
+
+
+def render_story(steps: list[Step], status: SignalStatus, language: str) -> str:
+    if not steps:
+        return ""
+    t = LABELS.get(language, LABELS["en"])
+    items = "".join(
+        f'<li><time datetime="{_e(step.at.isoformat())}">{_e(step.at.strftime(TIME_FORMAT))}'
+        f"</time>{_e(step_text(step, status, language))}</li>"
+        for step in steps
+    )
+    return f'<h2>{_e(t["story"])}</h2>\n<ol class="story" id="story">{items}</ol>'
+
+
 def render_status(
     *, language: str, status: SignalStatus, original: SignalStatus | None = None
 ) -> str:
@@ -283,15 +376,17 @@ def render_status(
         if kind in ("error", "warn")
         else f'<h2{heading_class} id="state">{_e(headline)}</h2>'
     )
-    updated = status.updated_at.strftime("%Y-%m-%d %H:%M UTC")
+    updated = status.updated_at.strftime(TIME_FORMAT)
     content = f"""<h1>{_e(t["title"])}</h1>
 <p class="ref">{_e(t["reference"])}<code id="signal-id">{_e(status.signal_id)}</code></p>
 {banner}
 {paragraphs}
 {link}
+{render_story(story(status, original), status, language)}
 <p class="help">{_e(t["updated"])}: {_e(updated)}</p>
 <a class="button" href="{_e(status_href(status.signal_id, language))}">{_e(t["refresh"])}</a>
-<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>"""
+<a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>
+<a class="link" href="{_e(preferences_href(language))}">{_e(t["preferences"])}</a>"""
     return _layout(language, status.signal_id, t["title"], content)
 
 
@@ -319,9 +414,7 @@ def render_unknown(*, language: str, signal_id: str, valid: bool) -> str:
 
 @router.get(STATUS_PAGE_PATH + "/{signal_id}", response_class=HTMLResponse, include_in_schema=False)
 async def status_page(request: Request, signal_id: str, settings: SettingsDep) -> HTMLResponse:
-    language = choose_language(
-        request.query_params.get("lang"), request.headers.get("accept-language")
-    )
+    language = page_language(request)
     employee = signed_in(request, settings, language)
     if isinstance(employee, HTMLResponse):
         return employee
@@ -331,7 +424,7 @@ async def status_page(request: Request, signal_id: str, settings: SettingsDep) -
     book = get_status_book(request)
     status = book.get(signal_id)
     user = employee.user.strip().lower()
-    operator = user in {name.strip().lower() for name in settings.operators}
+    operator = is_operator(settings, employee)
     if status is None or not (operator or user in status.reporters):
         return html_page(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
     if not operator:

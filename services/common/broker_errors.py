@@ -1,0 +1,92 @@
+"""What a stream worker does when the broker refuses a write or does not acknowledge it:
+try again what may succeed later, give up on what never will.
+
+Transient: the broker or a partition leader is away, a request timed out, too few
+replicas are in sync. aiokafka marks most of these ``retriable``; its timeouts are not
+marked, but a timeout says nothing about the write itself. Permanent: everything else
+the client or the broker raises, such as a record larger than the broker accepts
+(MessageSizeTooLargeError), an unknown or forbidden topic. Retrying those only hides
+them. The caller decides what giving up means (the processor stops, see app.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from aiokafka.errors import KafkaError, KafkaTimeoutError, RequestTimedOutError
+from faust.exceptions import ProducerSendError
+
+from services.common.logging import fields
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def broker_error(exc: BaseException) -> BaseException | None:
+    """The broker's error in ``exc``, or None when it is not one. Faust wraps what the
+    client raises while sending (a record over max_request_size, say) in
+    ProducerSendError; an error the broker answers later arrives as it is."""
+    if isinstance(exc, ProducerSendError) and exc.__cause__ is not None:
+        exc = exc.__cause__
+    return exc if isinstance(exc, KafkaError | asyncio.TimeoutError) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    if isinstance(exc, asyncio.TimeoutError | KafkaTimeoutError | RequestTimedOutError):
+        return True
+    return isinstance(exc, KafkaError) and bool(exc.retriable)
+
+
+@dataclass(frozen=True)
+class BrokerRetry:
+    """A few tries with a doubling pause: 0.5 + 1 + 2 + 4 s by default. The client has
+    already retried inside its own request timeout before an error reaches us."""
+
+    attempts: int = 5
+    first_delay_s: float = 0.5
+    max_delay_s: float = 10.0
+
+    def delay_s(self, attempt: int) -> float:
+        """The pause after failed attempt number ``attempt`` (1-based)."""
+        return float(min(self.max_delay_s, self.first_delay_s * 2 ** (attempt - 1)))
+
+
+class BrokerRefused(Exception):
+    """A write that will never succeed, or did not after every retry."""
+
+    def __init__(self, what: str, error: BaseException, attempts: int) -> None:
+        super().__init__(f"{what}: {type(error).__name__} after {attempts} attempt(s)")
+        self.what = what
+        self.error = error
+        self.attempts = attempts
+
+
+async def with_retries(
+    write: Callable[[], Awaitable[T]],
+    what: str,
+    policy: BrokerRetry,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+) -> T:
+    """Run ``write`` until it succeeds; retry transient broker errors as ``policy``
+    says; raise BrokerRefused for a permanent one or when the tries are used up. Other
+    exceptions pass through unchanged: they are not the broker's."""
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return await write()
+        except Exception as exc:
+            error = broker_error(exc)
+            if error is None:
+                raise
+            if not is_transient(error) or attempt >= policy.attempts:
+                raise BrokerRefused(what, error, attempt) from exc
+            log.warning(
+                "broker did not take a write; trying again",
+                extra=fields(what=what, error=type(error).__name__, attempt=attempt),
+            )
+            await sleep(policy.delay_s(attempt))

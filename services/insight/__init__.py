@@ -1,0 +1,1 @@
+"""The insight app: durable counts for the programme lead's page (/insight)."""

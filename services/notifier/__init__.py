@@ -1,0 +1,1 @@
+"""Tells employees what became of their reports: mail, Slack, Teams."""

@@ -1,0 +1,235 @@
+"""The notifier as a Faust app: tells employees what became of their reports.
+
+One agent reads the topics that speak of a case: signals.routed.servicedesk and
+.crm (a case's first report), signals.duplicates (colleagues' reports), signals.delivered
+(its ticket or lead) and signals.outcomes (resolved, won). All are keyed by the case
+(duplicates by their cluster_id, contract 3), so a case's events share a partition
+number and its state is local to one worker.
+
+Per event: fold it into the case's file (a changelog-backed table), list the notices the
+file justifies (``cases.due``), and settle each one the ledger (a second table, keyed by
+report and kind) does not know yet: send it, or record why not (opted out, too old, no
+way to reach the employee). Both tables are acknowledged by the broker before the event
+counts as processed (AckedTable); both expire with the dedupe window. An event that
+cannot be read goes to signals.dlq.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from datetime import UTC, datetime, timedelta
+from typing import Any, cast
+
+import faust
+from pydantic import ValidationError
+
+from schemas import topics
+from services.common.faust_app import (
+    AckedTable,
+    acked_table,
+    let_go,
+    make_faust_app,
+    park_on_dlq,
+    pause_until_rebalance,
+    raw_topic,
+)
+from services.common.follower import TopicFollower
+from services.common.logging import fields
+from services.connectors.base import DeliveryError
+from services.notifier import metrics
+from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
+from services.notifier.cases import CaseFile, Notice, case_of, due, new_case, read_fact, with_fact
+from services.notifier.ledger import Settled, before_sending, entry, expired_keys, settled
+from services.notifier.preferences import PreferenceBook, wants_news
+from services.notifier.senders import Senders
+from services.notifier.sending import RELEASED, Pause, relay_policy, until_settled
+from services.notifier.settings import NotifierSettings
+from services.notifier.wording import slack_text, teams_text, word
+
+log = logging.getLogger(__name__)
+APP_ID = "antenna-notifier"
+INPUTS = (
+    topics.ROUTED_SERVICEDESK,
+    topics.ROUTED_CRM,
+    topics.DUPLICATES,
+    topics.DELIVERED,
+    topics.OUTCOMES,
+)
+EXPIRE_EVERY_S = 3600.0
+DAY_S = 86400.0
+
+
+def create_app(settings: NotifierSettings, senders: Senders | None = None) -> faust.App:
+    app = make_faust_app(APP_ID, settings)
+    cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
+    ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
+    dlq = raw_topic(app, topics.DLQ)
+    book = PreferenceBook()
+
+    def prefer(topic: str, record: Any) -> bool:
+        applied = book.apply(record.key, record.value)
+        metrics.OPTED_OUT.set(book.opted_out)
+        return applied
+
+    follower = TopicFollower(
+        settings.bootstrap_list,
+        [topics.PREFERENCES],
+        prefer,
+        name="preferences",
+        client_id="antenna-notifier-preferences",
+        report_caught_up=True,
+    )
+    media = senders or Senders(settings)
+    policy = relay_policy(settings)
+    window_s = settings.dedupe_window_days * DAY_S
+    max_age = timedelta(days=settings.notify_max_age_days)
+    last_expiry: dict[int, float] = {}  # partition -> when it was last expired
+
+    @app.task  # type: ignore[untyped-decorator]
+    async def follow_preferences() -> None:
+        follower.start()
+
+    async def park(event: Any, error: str) -> None:
+        await park_on_dlq(dlq, "notifier", event, error)
+        metrics.DEAD_LETTERS.inc()
+
+    async def send(notice: Notice, to: Address) -> None:
+        wording = word(notice, settings.public_url)
+        if isinstance(to, MailTo):
+            assert media.mail is not None and settings.notify_from is not None
+            await media.mail.send(mail(notice, wording, to, settings.notify_from, _now()))
+        elif isinstance(to, SlackTo):
+            assert media.slack is not None
+            await media.slack.post(to, slack_text(wording))
+        else:
+            assert media.teams is not None
+            await media.teams.post(teams_text(wording))
+
+    async def settle(notice: Notice, partition: int, pause: Pause) -> bool:
+        """Send ``notice`` or record why not; False: let go unsettled (see ``_deliver``)."""
+        while not follower.caught_up.is_set():  # opt-outs are known before anything is sent
+            if not await pause(0.1):
+                return False
+        to = address(notice.report, media.available)
+        channel = medium(to).value if to is not None else "none"
+        allowed = wants_news(book.notify, notice.report.reporter)
+        outcome = before_sending(notice, _now(), max_age, allowed, to is not None)
+        if outcome is None:
+            assert to is not None  # before_sending says no_channel otherwise
+            outcome = await _deliver(notice, to, channel, pause)
+            if outcome is None:
+                return False
+        ledger[notice.key] = entry(outcome, channel, partition, time.time())
+        await ledger.written()  # before the input offset can be committed
+        metrics.NOTICES.labels(channel, notice.kind.value, outcome.value).inc()
+        log.info(
+            "notice settled",
+            extra=fields(
+                signal_id=notice.report.signal_id,
+                case_id=notice.case_id,
+                kind=notice.kind.value,
+                channel=channel,
+                outcome=outcome.value,
+            ),
+        )
+        return True
+
+    async def _deliver(notice: Notice, to: Address, channel: str, pause: Pause) -> Settled | None:
+        """Sent or failed; None when the wait for the channel was cut short by a
+        rebalance or a shutdown: the notice stays due for whoever reads the event next."""
+
+        def waiting(error: DeliveryError, delay_s: float) -> None:
+            metrics.FAILED_ATTEMPTS.labels(channel).inc()
+            metrics.PAUSED.labels(channel).set(1)
+            log.warning(
+                "notice waits for its channel",
+                extra=fields(
+                    signal_id=notice.report.signal_id,
+                    kind=notice.kind.value,
+                    channel=channel,
+                    delay_s=round(delay_s, 2),
+                    error=str(error)[:200],
+                ),
+            )
+
+        try:
+            refusal = await until_settled(lambda: send(notice, to), policy, waiting, pause)
+        except Exception:  # a bug must not stop every later notice: this one is failed
+            log.exception("cannot send notice", extra=fields(signal_id=notice.report.signal_id))
+            return Settled.failed
+        if refusal is RELEASED:
+            return None
+        metrics.PAUSED.labels(channel).set(0)
+        if refusal is not None:
+            log.warning(
+                "notice refused for good",
+                extra=fields(signal_id=notice.report.signal_id, error=str(refusal)[:200]),
+            )
+            return Settled.failed
+        return Settled.sent
+
+    def expire(tables: tuple[AckedTable, ...], partition: int, now: float) -> None:
+        for table in tables:
+            for key in expired_keys(list(table.items()), partition, now - window_s):
+                del table[key]
+
+    async def handle(event: Any, taken_in: int) -> bool:
+        """Fold one event in and settle what it makes due. False: let go unacked (a
+        rebalance or a shutdown started while a notice waited for its channel)."""
+        msg = event.message
+        try:
+            fact = read_fact(msg.topic, event.value)
+        except ValidationError as exc:
+            await park(event, f"not a valid event for {msg.topic}: {exc}")
+            return True
+        now = time.time()
+        key = case_of(fact)
+        stored = _case_file(cases.get(key))
+        case = stored or new_case(key, msg.partition, now)
+        updated = with_fact(case, fact)
+        if updated != case:
+            cases[key] = updated.changed(partition=msg.partition, touched_at=now).model_dump(
+                mode="json"
+            )
+            await cases.written()
+        pause = pause_until_rebalance(app, taken_in)
+        for notice in due(updated):
+            if not settled(ledger.get(notice.key)) and not await settle(
+                notice, msg.partition, pause
+            ):
+                return False
+        # Deletions go to the partition of the event being processed: expire each
+        # partition while one of its events is.
+        if now - last_expiry.setdefault(msg.partition, now) > EXPIRE_EVERY_S:
+            last_expiry[msg.partition] = now
+            expire((cases, ledger), msg.partition, now)
+            await cases.written()
+            await ledger.written()
+        return True
+
+    @app.agent(raw_topic(app, *INPUTS), name="notify")
+    async def notify(stream: faust.StreamT[bytes]) -> None:
+        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
+        async for event in manual.events():
+            if await handle(event, app.rebalancing_count):
+                await manual.ack(event)
+            else:
+                log.info("let go of an event whose notice waits, for a rebalance or a stop")
+                let_go(event)
+
+    return app
+
+
+def _case_file(value: Any) -> CaseFile | None:
+    if value is None:
+        return None
+    try:
+        return CaseFile.model_validate(value)
+    except ValidationError:
+        log.warning("unreadable case file, starting afresh")
+        return None
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)

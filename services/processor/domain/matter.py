@@ -1,0 +1,186 @@
+"""What a report is about, beyond who: whether it chases an earlier report, and the words
+that say which thing it is about. Pure, and linear in the length of the text.
+
+A **chaser** asks after an earlier report ("has anyone called him back yet?", "al iets
+gehoord over mevrouw Jansen?", "any update on the Smit case?"). It names the customer in
+passing and says little of the matter itself, so dedupe joins it to the customer's
+latest case, even when it names the customer only by surname or first name, or only in
+its text: a chaser's **mentions** are the capitalised words, phone numbers and e-mail
+addresses in its text, as index keys ("name:fries", "phone:612345678").
+
+The **terms** are the content words and numbers of the report (amounts, places,
+products), folded and cut to a stem, without function words, the words every report has
+("klant", "neighbour", "please call") and the customer's own name: two reports about one
+customer that share several of them are about the same thing, even when the classifier
+put them in different kinds. At most ``MAX_TERMS`` are kept, so what dedupe remembers of
+a report stays small.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from services.processor.domain.identity import normalize_email, normalize_phone, spoken_digits
+from services.processor.domain.names import fold, skeleton
+
+MAX_TERMS = 24
+STEM = 6  # letters kept of a word: "aflossen", "aflossing" -> "afloss"
+MIN_WORD = 4
+MAX_TEXT = 4000  # the start of a long text says what it is about
+MAX_NAME = 200
+MAX_MENTIONS = 6
+
+# Follow-up on an earlier report, in Dutch and English. Fixed words with bounded gaps:
+# one pass over the text.
+_CHASER = re.compile(
+    r"""\b(?:
+      any\s+(?:news|update|updates|progress|word|feedback)\b
+    | (?:has|have|did)\s+(?:anyone|anybody|someone|somebody|you|they|we)\s+(?:already\s+)?
+        (?:call|called|phone|phoned|ring|rung|rang|contact|contacted|reach|reached|get|got
+        |gotten|hear|heard|spoken|spoke|look|looked)\b
+    | (?:call|called|ring|rang|get|got|gotten|heard)\s+(?:\w+\s+)?back\s+(?:yet|already)\b
+    | (?:still\s+)?(?:no|not|nothing)\s+(?:\w+\s+)?(?:heard|callback|call\s+back|news)
+        \s+(?:yet|so\s+far|back)\b
+    | still\s+(?:not|nothing)\s+heard\b
+    | follow(?:ing)?[\s-]?up\s+(?:on|about|to|re|regarding|from|van|over|op)\b
+    | (?:chasing|chaser)\b
+    | (?:as|i|we)\s+(?:already\s+)?reported\s+(?:earlier|before|last|yesterday|this)\b
+    | (?:reported|sent|submitted|logged)\s+(?:(?:this|it|him|her)\s+)?
+        (?:earlier|before|already|last\s+week|yesterday)\b
+    | (?:what(?:'s|\s+is)\s+the\s+status|status\s+(?:of|on|update)|where\s+are\s+we\s+with)\b
+    | al\s+(?:iemand|iets|wat|nieuws|een\s+reactie|reactie|antwoord|contact|terugkoppeling)\b
+    | al\s+(?:\w+\s+)?(?:gebeld|teruggebeld|gehoord|benaderd|opgepakt|bekend|geholpen|meer)\b
+    | (?:niets|niks|geen)\s+(?:\w+\s+)?(?:gehoord|terugkoppeling|nieuws)\b
+    | nog\s+steeds\s+(?:niet\s+)?(?:gebeld|teruggebeld|gehoord)\b
+    | (?:nieuws|update)\s+over\b
+    | stand\s+van\s+zaken\b
+    | hoe\s+staat\s+het\s+(?:met|ervoor)\b
+    | (?:eerder|vorige\s+week|gisteren|laatst|al)\s+(?:\w+\s+)?
+        (?:gemeld|doorgegeven|ingediend|gestuurd)\b
+    | zoals\s+(?:eerder\s+|al\s+)?(?:gemeld|doorgegeven|gezegd)\b
+    | (?:nogmaals|navraag|opvolging)\b
+    | still\s+waiting\s+(?:to\s+hear|for\s+(?:a\s+|an\s+|the\s+|any\s+)?(?:call|callback|answer
+        |reply|response|news))\b
+    | nog\s+(?:even\s+over|nieuws|news)\b
+    )""",
+    re.VERBOSE,
+)
+
+_WORD = re.compile(r"[^\W_]+")
+# Bounded parts: one pass over the text, whatever it holds.
+_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}")
+_PHONE = re.compile(r"[+(]?\d[\d ().\-]{5,24}\d")
+# Capitalised words that name nobody.
+_NOT_NAMES = frozenset(
+    """any can could did does has have hey hi hij hoi how is it kan she he zij ze het de een
+    the and en of or mr mrs ms dhr mevr mevrouw meneer heer lady man vrouw dame fyi pls
+    please thanks yes nee ja no nog still we wij ik i you jij jullie""".split()
+)
+_DIGIT_GROUPS = re.compile(r"(?<=\d)[.,](?=\d)")
+# Function words and the words of every report in Dutch and English, folded; a word
+# shorter than MIN_WORD letters is dropped anyway.
+_COMMON = frozenset(
+    """
+    aangegeven aanvraag aanvragen about after again alle alleen alles alsjeblieft
+    alstublieft also altijd alvast anders andere anyone anything around asked asks aunt
+    because bedankt been before begin behalf being beste betreft bijna bijvoorbeeld
+    bekend bekende bellen belt best better both broer brother buren buurman buurvrouw call
+    callback called calling calls came cheers classmate colleague collega come comes contact
+    could cousin customer daar daarna daarom dank dankjewel dankuwel days dagen dear deze
+    didn does doen doesn doet done door doorgeven doorgegeven down dochter each echter eens
+    eerst eerste effe eigen elke email even ever every father from friend friends gaan gaat
+    geen gebeld geeft gegeven gegevens gehad geleden gemeld gesproken getting gets going
+    goedemiddag goedemorgen goedenavond graag groet groeten hallo have having haar heeft
+    hebben heel hele hello hem here hier hierover hours issue iemand iets info into jaar
+    just kennis kind klacht klant klanten klantnummer komen komt kon krijgen krijgt kunnen
+    kunt laat laten later lead like look made make many maand maar mail meer melden
+    melding mijn misschien moeder moet moeten mogelijk month more morgen morning most
+    mother much must naam name naar neef need needs neighbor neighbour nephew never next
+    nicht niece niet niets nodig nogmaals nooit note number nummer omdat onder ons onze ook
+    oppakken over please probleem problem question quick really regarding regards reply
+    said same samen says schoonmoeder schoonvader schoonzus seems send sent should since
+    sister some someone something soms staat steeds still such take tante team tegen
+    telefoon phone tell terug terugbellen than thank thanks that their them then there
+    these they thing think this those through thx tijd today toch told tomorrow toen
+    tussen uncle under vaak vader vandaag veel very voor vraag vraagje vraagt vriend
+    vriendin vrouw waar waren want wanted wants week weer well went were werd what when
+    where which while will willen wife with without wordt worden would yesterday your
+    yours zeer zich zien zijn zoon zonder zou zouden zwager adres address details
+    mevrouw meneer heer back news niks gehoord teruggebeld waiting wachten wacht heard
+    answer reply response antwoord reactie bericht update status anybody somebody
+    """.split()
+)
+
+
+@dataclass(frozen=True)
+class Matter:
+    chaser: bool = False
+    terms: frozenset[str] = frozenset()
+    mentions: tuple[str, ...] = ()  # a chaser's only (see the module's doc)
+
+
+def is_chaser(text: str) -> bool:
+    return _CHASER.search(fold(text[:MAX_TEXT])) is not None
+
+
+def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[str]:
+    """The report's content words and numbers, stemmed; ``leave_out``: folded words not
+    to count (the customer's name)."""
+    terms: dict[str, None] = {}
+    # "3.900" and "3900" are one amount.
+    for word in _WORD.findall(_DIGIT_GROUPS.sub("", fold(text[:MAX_TEXT]))):
+        if word.isdigit():
+            if len(word) >= 2:
+                terms[word] = None
+        elif len(word) >= MIN_WORD and word not in _COMMON and word not in leave_out:
+            terms[word[:STEM]] = None
+        if len(terms) >= MAX_TERMS:
+            break
+    return frozenset(terms)
+
+
+def name_words(name: str | None) -> frozenset[str]:
+    """The folded words of a customer's name, to leave out of the terms."""
+    return frozenset(_WORD.findall(fold(name[:MAX_NAME]))) if name else frozenset()
+
+
+def mentions_of(text: str) -> tuple[str, ...]:
+    """The phones, e-mail addresses and capitalised words of ``text``, as index keys."""
+    text = text[:MAX_TEXT]
+    found: dict[str, None] = {}
+    for address in _EMAIL.findall(text):
+        if email := normalize_email(address):
+            found[f"email:{email}"] = None
+    for run in _PHONE.findall(spoken_digits(text)):
+        if phone := normalize_phone(run):
+            found[f"phone:{phone}"] = None
+    for word in _WORD.findall(_EMAIL.sub(" ", text)):
+        folded = fold(word)
+        if (
+            word[0].isupper()
+            and not (word.isupper() and len(word) <= 4)  # KPN, ING: no one's name
+            and len(folded) >= 3
+            and folded.isalpha()
+            and folded not in _NOT_NAMES
+            and folded not in _COMMON
+        ):
+            found[f"name:{skeleton(folded)}"] = None
+    return tuple(found)[:MAX_MENTIONS]
+
+
+def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | None = None) -> Matter:
+    """The matter of a report: ``text`` as the classifier reads it (no quotes, signature
+    or contact details), ``raw`` (default ``text``) for what a chaser mentions."""
+    chaser = is_chaser(text)
+    mentions = mentions_of(raw if raw is not None else text) if chaser else ()
+    return Matter(chaser=chaser, terms=terms_of(text, leave_out), mentions=mentions)
+
+
+def term_overlap(a: frozenset[str] | set[str], b: Iterable[str]) -> float:
+    """Shared terms over the terms of the shorter report: 1 when one says nothing the
+    other does not; 0 when either has no terms."""
+    other = b if isinstance(b, (set, frozenset)) else frozenset(b)
+    smaller = min(len(a), len(other))
+    return len(a.intersection(other)) / smaller if smaller else 0.0

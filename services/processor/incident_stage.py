@@ -1,0 +1,176 @@
+"""The processor's incident stage: watches the classified signals beside the judge stage
+and publishes incidents (signals.incidents) and their tickets for the service desk
+(signals.incidents.desk).
+
+antenna-processor-classified (1 partition) ──► judge (unchanged)
+                                            └► detect-incidents ──► signals.incidents
+antenna-processor-incident-clock (1 partition) ┘                 └► signals.incidents.desk
+
+The agent reads the topic the judge reads: Faust hands each record to both agents and
+commits its offset only once both have acked it, so neither waits for the other's
+decisions and every report stays its own case. The clock topic brings a tick every
+``incident_clock_interval_s`` from each worker's timer, so that incidents close when they
+have gone quiet even if no signal comes in (a Faust table can be written only while an
+event is processed). With one partition it is co-partitioned with the classified topic:
+the worker that owns one owns the other, and the incident table with them.
+
+Like the judge, the stage writes its table before it hands anything on, retries a broker
+that is away, and stops the worker when the broker refuses a write for good
+(``on_refused``): the event stays uncommitted and is read again after the restart, and
+the detector, idempotent per report and per tick, gives back what it owes.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, NoReturn
+
+import faust
+from faust.types import AppT
+
+from schemas import topics
+from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.crash_points import CrashPoints
+from services.common.faust_app import acked_table, park_on_dlq, raw_topic
+from services.common.logging import fields
+from services.processor import metrics
+from services.processor.domain.incidents import Change, IncidentDetector, report_of
+from services.processor.handlers import InvalidSignal, decode_classified
+from services.processor.incident_desk import desk_event
+from services.processor.rules_file import RulesFile
+from services.processor.settings import ProcessorSettings
+
+log = logging.getLogger(__name__)
+TICK_KEY = b"tick"
+BROKER_RETRY = BrokerRetry()
+# Stops the worker when the broker refuses a write for good (the judge's stop_judging).
+OnRefused = Callable[[bytes | None, BrokerRefused], NoReturn]
+
+
+def clock_topic(app_id: str) -> str:
+    return f"{app_id}-incident-clock"
+
+
+def tick_value(now: datetime) -> bytes:
+    """A tick says what time it is; the stage closes what has been quiet since."""
+    return now.astimezone(UTC).isoformat().encode()
+
+
+class IncidentGaugeSensor(faust.Sensor):
+    """Once a rebalance is over (tables restored), the worker that owns the stage exports
+    its open incidents at once, and any other worker nothing: a stale 1 from a worker
+    that lost the stage would keep the alert firing, a gap until the next tick would
+    resolve it for a moment."""
+
+    def __init__(self, refresh: Callable[[AppT], None]) -> None:
+        super().__init__()
+        self.refresh = refresh
+
+    def on_rebalance_end(self, app: AppT, state: dict[str, Any]) -> None:
+        self.refresh(app)
+
+
+def add_incident_stage(
+    app: faust.App,
+    settings: ProcessorSettings,
+    classified: str,
+    rules: RulesFile,
+    on_refused: OnRefused,
+) -> None:
+    """Add the agent, its table and its clock to the processor's ``app``; ``classified``
+    is the judge stage's input topic."""
+    policy = settings.incident_policy()
+    clock_name = clock_topic(app.conf.id)
+    memory = acked_table(app, "incident-memory", partitions=1)
+    detector = IncidentDetector(memory, policy)
+    source = raw_topic(app, classified, clock_name, internal=True, partitions=1)
+    clock = raw_topic(app, clock_name, internal=True, partitions=1)
+    outputs = {name: raw_topic(app, name) for name in (topics.INCIDENTS, topics.INCIDENTS_DESK)}
+    dlq = raw_topic(app, topics.DLQ)
+    crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
+
+    def export_open() -> None:
+        for category, count in detector.open_by_category().items():
+            metrics.INCIDENTS_OPEN.labels(category).set(count)
+
+    def refresh(worker: AppT) -> None:
+        if any(tp.topic == classified for tp in worker.assignor.assigned_actives()):
+            export_open()
+        else:
+            metrics.INCIDENTS_OPEN.clear()
+
+    app.sensors.add(IncidentGaugeSensor(refresh))
+
+    async def write(what: str, make: Callable[[], Awaitable[Any]]) -> None:
+        await with_retries(make, what, BROKER_RETRY)
+
+    async def send_acked(topic: str, key: bytes, value: bytes) -> None:
+        # Wait for the ack: the input offset is committed only after the hand-over is safe.
+        await (await outputs[topic].send(key=key, value=value))
+
+    async def publish(change: Change) -> None:
+        """The incident, then what it adds to its ticket; both keyed by incident_id."""
+        incident = change.incident
+        key = incident.incident_id.encode()
+        value = incident.model_dump_json().encode()
+        await write(topics.INCIDENTS, partial(send_acked, topics.INCIDENTS, key, value))
+        routed = desk_event(change, rules.rules, policy.quiet)
+        if routed is not None:
+            ticket = routed.model_dump_json().encode()
+            desk = topics.INCIDENTS_DESK
+            await write(desk, partial(send_acked, desk, key, ticket))
+        metrics.INCIDENT_CHANGES.labels(incident.category.value, incident.status.value).inc()
+        log.info(
+            "incident",
+            extra=fields(
+                incident_id=incident.incident_id,
+                status=incident.status.value,
+                category=incident.category.value,
+                reports=incident.reports_count,
+                version=incident.version,
+            ),
+        )
+
+    def changes_of(event: Any) -> list[Change]:
+        message = event.message
+        if message.topic == clock_name:
+            now = datetime.fromisoformat(event.value.decode())
+            # The tick's place on its topic names it: a redelivered tick is the same one.
+            return detector.tick(now, f"{message.partition}-{message.offset}")
+        try:
+            handover = decode_classified(event.value)
+        except InvalidSignal:
+            return []  # the judge parks what it cannot read
+        report = report_of(handover.signal, handover.classification, policy)
+        return detector.observe(report) if report is not None else []
+
+    async def detect(event: Any) -> None:
+        try:
+            changes = changes_of(event)
+        except Exception as exc:  # a bug must not stop the stage: park and go on
+            log.exception("cannot detect incidents")
+            error = f"{type(exc).__name__}: {exc}"
+            await write(topics.DLQ, partial(park_on_dlq, dlq, "incidents", event, error))
+            metrics.DEAD_LETTERS.labels("incidents").inc()
+            return
+        await write("incident memory", memory.written)  # remembered before handed on
+        if changes:
+            crash_point("incidents.remembered")
+        for change in changes:
+            await publish(change)
+        export_open()
+
+    @app.agent(source, name="detect-incidents")
+    async def detect_incidents(stream: faust.StreamT[bytes]) -> None:
+        async for event in stream.events():
+            try:
+                await detect(event)
+            except BrokerRefused as refused:
+                on_refused(event.key, refused)
+
+    @app.timer(settings.incident_clock_interval_s)  # type: ignore[untyped-decorator]
+    async def incident_clock() -> None:
+        await clock.send(key=TICK_KEY, value=tick_value(datetime.now(UTC)))

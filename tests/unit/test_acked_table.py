@@ -1,0 +1,79 @@
+"""AckedTable's bookkeeping of changelog writes the broker refused. The broker's side,
+that written() returns only once every write is stored, is tested on the real broker in
+tests/integration/test_acked_table.py."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+import faust
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from services.common.faust_app import AckedTable, acked_table, make_faust_app
+from services.common.settings import CommonSettings
+
+
+class Changelog:
+    """Stands in for Faust's send to the changelog topic: records each write, and fails
+    the ones it is told to."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[Any, Any]] = []
+        self.refuse: set[int] = set()  # numbers of the writes to fail
+
+    def send(self, partition: int | None, key: Any, value: Any, **kw: Any) -> asyncio.Future[None]:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if len(self.sent) in self.refuse:
+            future.set_exception(KafkaTimeoutError())
+        else:
+            future.set_result(None)
+        self.sent.append((key, value))
+        return future
+
+
+@pytest.fixture
+def changelog(monkeypatch: pytest.MonkeyPatch) -> Changelog:
+    log = Changelog()
+    monkeypatch.setattr(faust.Table, "send_changelog", lambda _table, *a, **kw: log.send(*a, **kw))
+    return log
+
+
+@pytest.fixture
+def table(tmp_path: Path) -> AckedTable:
+    app = make_faust_app("acked-unit", CommonSettings(var_dir=tmp_path))
+    return acked_table(app, "memory", partitions=1)
+
+
+def test_a_refused_write_raises_and_the_next_wait_writes_the_current_value_again(
+    table: AckedTable, changelog: Changelog
+) -> None:
+    async def scenario() -> None:
+        changelog.refuse = {0}
+        table.data["case"] = {"reporters_count": 2}
+        table.send_changelog(0, "case", {"reporters_count": 1})  # refused
+        table.send_changelog(0, "case", {"reporters_count": 2})
+        table.send_changelog(0, "gone", {"x": 1})
+        with pytest.raises(KafkaTimeoutError):
+            await table.written()
+        await table.written()  # the retry: the value now in the table, not the refused one
+
+    asyncio.run(scenario())
+    assert changelog.sent[3:] == [("case", {"reporters_count": 2})]
+
+
+def test_a_refused_delete_is_sent_again_as_a_delete(
+    table: AckedTable, changelog: Changelog
+) -> None:
+    async def scenario() -> None:
+        changelog.refuse = {0}
+        table.send_changelog(0, "forgotten", None, value_serializer="raw")
+        with pytest.raises(KafkaTimeoutError):
+            await table.written()
+        await table.written()
+        await table.written()  # nothing left to write
+
+    asyncio.run(scenario())
+    assert changelog.sent == [("forgotten", None), ("forgotten", None)]

@@ -1,0 +1,78 @@
+from __future__ import annotations
+
+import pytest
+
+from services.processor.domain.matter import (
+    MAX_TERMS,
+    is_chaser,
+    matter_of,
+    mentions_of,
+    name_words,
+    term_overlap,
+    terms_of,
+)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Has anyone called him back yet?",
+        "has anybody contacted mrs Smit already?",
+        "Any news on the Baker case?",
+        "Did someone get back to her? She is still waiting for a callback.",
+        "Still nothing heard, can someone look at it",
+        "Following up on my report about the solar panels",
+        "Al iets gehoord over mevrouw Jansen?",
+        "Is hij al teruggebeld?",
+        "Heeft iemand al contact gehad met meneer De Vries?",
+        "Nog niks gehoord van jullie over mijn buurman",
+        "Hoe staat het met de melding van vorige week?",
+        "Zoals eerder gemeld: de pas van mijn tante is nog steeds niet binnen",
+        "Nog even over die dubbele afschrijving van mijn buurvrouw",
+    ],
+)
+def test_chasers_in_dutch_and_english(text: str) -> None:
+    assert is_chaser(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Her card was declined twice today",
+        "Mijn buurvrouw heeft een herinnering met aanmaningskosten gekregen",  # a dunning letter
+        "My brother got an unjustified reminder plus collection costs",
+        "Friend asked how interest is calculated. Explained it, no follow up needed.",
+        "Wil graag een offerte voor zonnepanelen, bel haar morgen",
+        "The app closes after entering the PIN",
+    ],
+)
+def test_reports_that_chase_nothing(text: str) -> None:
+    assert not is_chaser(text)
+
+
+def test_terms_are_content_words_and_amounts_without_the_customer_s_name() -> None:
+    text = "Lotte Verhoeven wil €3.900 extra aflossen op haar hypotheek; graag even bellen."
+    terms = terms_of(text, name_words("Verhoeven, Lotte"))
+    assert terms == {"3900", "extra", "afloss", "hypoth"}
+    assert terms_of("aflossing van 3900 euro") >= {"afloss", "3900"}
+
+
+def test_terms_are_few_whatever_the_text() -> None:
+    text = " ".join(f"w{i:05d}x" for i in range(5000))
+    assert len(terms_of(text)) == MAX_TERMS
+
+
+def test_term_overlap_is_over_the_shorter_report() -> None:
+    assert term_overlap({"a", "b"}, {"a", "b", "c", "d"}) == 1.0
+    assert term_overlap({"a", "b"}, {"c"}) == 0.0
+    assert term_overlap(set(), {"c"}) == 0.0
+
+
+def test_a_chaser_mentions_the_phones_mails_and_names_in_its_text() -> None:
+    text = "Heeft iemand mevr. De Vries (06-12345678, anna@example.nl) al gebeld? KPN zegt niks"
+    assert set(mentions_of(text)) == {
+        "phone:612345678",
+        "email:anna@example.nl",
+        "name:fries",
+    }
+    assert matter_of(text).mentions and not matter_of("Her card was declined, 0612345678").mentions
