@@ -51,6 +51,7 @@ from services.connectors.ledger import (
 from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
+from services.connectors.records import expired_keys as expired_records
 from services.connectors.registry import build
 from services.connectors.retry import Waiting
 from services.connectors.settings import ConnectorSettings
@@ -88,6 +89,12 @@ def replay_of(event: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def event_partition() -> int | None:
+    """The partition of the event being processed, where Faust writes a table's key."""
+    event = faust.current_event()
+    return event.message.partition if event is not None else None
+
+
 def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
@@ -95,11 +102,13 @@ def create_app(
     # Case -> record mapping, written before and after each vendor call (records.py).
     case_records = acked_table(app, "case-records", partitions=settings.topic_partitions)
     if connectors is None:
-        connectors = build_connectors(settings, lambda d: TableRecords(case_records, d))
+        connectors = build_connectors(
+            settings, lambda d: TableRecords(case_records, d, partition=event_partition)
+        )
     policy = settings.retry_policy()
     window_s = settings.dedupe_window_days * DAY
-    # Sweep each partition's expired ledger entries this often: cheap, and quick enough
-    # that the table holds little more than one window.
+    # Sweep each partition's expired ledger and case -> record entries this often: cheap,
+    # and quick enough that the tables hold little more than one window.
     sweep_every_s = min(600.0, window_s / 10)
     swept: dict[int, float] = {}
     health = {
@@ -133,20 +142,26 @@ def create_app(
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
-        """Expire ledger entries older than the dedupe window. Faust writes a table's
-        tombstone to the current event's partition, so only that partition's entries."""
+        """Expire ledger and case -> record entries older than the dedupe window. Faust
+        writes a table's tombstone to the current event's partition, so only that
+        partition's entries."""
         now = time.time()
         if now - swept.get(partition, 0.0) < sweep_every_s:
             return
         swept[partition] = now
-        expired = expired_keys(list(ledger.items()), partition, now, window_s)
-        for key in expired:
-            del ledger[key]
-        if expired:
-            await ledger.written()
-            log.info(
-                "ledger entries expired", extra=fields(partition=partition, count=len(expired))
-            )
+        for name, table, expired_in in (
+            ("ledger", ledger, expired_keys),
+            ("case-records", case_records, expired_records),
+        ):
+            expired = expired_in(list(table.items()), partition, now, window_s)
+            for key in expired:
+                del table[key]
+            if expired:
+                await table.written()
+                log.info(
+                    "table entries expired",
+                    extra=fields(table=name, partition=partition, count=len(expired)),
+                )
 
     async def handle(event: Any, choose: Chooser, taken_in: int) -> bool:
         """Deliver one event. True: its outcome is published and recorded (or it is not

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import DeliveryStatus
+from services.connectors.expiry import expires
 from services.connectors.retry import Waiting
 
 
@@ -88,15 +89,12 @@ def expired_keys(
 ) -> list[Any]:
     """Keys of ``partition`` whose last change is older than the window. Entries still
     waiting are kept: the retry horizon parks them long before."""
-    cutoff = now - window_s
     expired = []
     for key, value in items:
         entry = entry_from(value)
         if (
             entry is not None
-            and entry.partition == partition
-            and entry.at is not None
-            and entry.at < cutoff
+            and expires(entry.at, entry.partition, partition, now, window_s)
             and entry.status is not DeliveryStatus.retrying
         ):
             expired.append(key)
