@@ -5,6 +5,7 @@ from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
 from schemas.incident import Incident, IncidentReport, IncidentStatus
 from schemas.insight import InsightSnapshot
+from schemas.label import CaseCorrection, Label, LabelSource, Verdict
 from schemas.outcome import Outcome, OutcomeStatus
 from schemas.preference import NotificationPreference
 from schemas.record_change import RecordChange
@@ -25,6 +26,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "Attachment",
     "CallbackWindow",
+    "CaseCorrection",
     "Category",
     "Channel",
     "Classification",
@@ -39,6 +41,8 @@ __all__ = [
     "IncidentStatus",
     "InsightSnapshot",
     "Kind",
+    "Label",
+    "LabelSource",
     "NotificationPreference",
     "Outcome",
     "OutcomeStatus",
@@ -47,6 +51,7 @@ __all__ = [
     "RoutedSignal",
     "Signal",
     "Urgency",
+    "Verdict",
     "new_signal_id",
     "signal_id_for",
 ]

@@ -18,10 +18,12 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from schemas import (
+    CaseCorrection,
     DeadLetter,
     DeliveryResult,
     Incident,
     InsightSnapshot,
+    Label,
     NotificationPreference,
     Outcome,
     RecordChange,
@@ -84,9 +86,11 @@ CONTRACTS: dict[str, TopicContract] = {
         RoutedSignal,
         "New cases for the service desk",
         "A signal that opened a new case, routed to the service desk; the connectors "
-        "open a ticket for it.",
+        "open a ticket for it. Also an operator's decision on the triage page (rule_id "
+        "'triage:operator', published by ingest), and a report an operator said is not "
+        "the same case as the one it had joined (routed by the processor's rules).",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
-        senders=("processor",),
+        senders=("processor", "ingest"),
         receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
@@ -94,9 +98,11 @@ CONTRACTS: dict[str, TopicContract] = {
         RoutedSignal,
         "New cases for the CRM",
         "A signal that opened a new case, routed to the CRM; the connectors create a lead "
-        "or opportunity for it.",
+        "or opportunity for it. Also an operator's decision on the triage page (rule_id "
+        "'triage:operator', published by ingest), and a report an operator said is not "
+        "the same case as the one it had joined (routed by the processor's rules).",
         SIGNAL_ID_KEY + " For a new case this is also the case id (its cluster_id).",
-        senders=("processor",),
+        senders=("processor", "ingest"),
         receivers=("connectors", "ingest", "notifier", "insight"),
         replayable=True,
     ),
@@ -104,7 +110,9 @@ CONTRACTS: dict[str, TopicContract] = {
         RoutedSignal,
         "Signals for a person to judge",
         "A new case that no rule could route with enough confidence, or that the rules "
-        "send to triage. It never reaches a customer-facing system by itself.",
+        "send to triage. It never reaches a customer-facing system by itself: an "
+        "operator decides on the triage page (/triage), which publishes the signal to "
+        "signals.routed.servicedesk or .crm and a Label on signals.labels.",
         SIGNAL_ID_KEY,
         senders=("processor",),
         receivers=("ingest", "insight"),
@@ -221,6 +229,34 @@ CONTRACTS: dict[str, TopicContract] = {
         senders=("processor",),
         receivers=("connectors",),
         replayable=True,
+    ),
+    topics.LABELS: TopicContract(
+        Label,
+        "What operators decided signals are",
+        "An operator's decision on the triage page: the kind, category and urgency of a "
+        "signal, where it was sent, the text it was derived from (subject line and text, "
+        "as the classifier read them), the classifier's guess, and a pseudonymous "
+        "reference of the operator. Training data for `antenna train` "
+        "(`antenna labels export`). Compacted: the latest label per signal is kept for "
+        "good. It holds report texts: treat it like signals.raw, and erase a label with "
+        "a tombstone under its key. The processor follows it to send a case's later "
+        "reports where the operator sent the case.",
+        "The label_id, <source>:<signal_id> (e.g. operator:01JD6W2Q7X5N6G2M3K4P5R6S7T), UTF-8.",
+        senders=("ingest",),
+        receivers=("ingest", "processor", "antenna-labels"),
+    ),
+    topics.CASE_CORRECTIONS: TopicContract(
+        CaseCorrection,
+        "Operators' corrections of dedupe",
+        "'These two are one case' (same_case: signal_id joins the case of "
+        "other_signal_id) or 'not the same case' (not_same_case: signal_id leaves the case "
+        "it had joined and becomes a case of its own, routed by the rules), with both "
+        "reports as they were routed, the operator's pseudonymous reference and the time. "
+        "The processor's dedupe applies them; `antenna labels export --pairs` writes them "
+        "for the dedupe evaluation. Compacted: the latest verdict per pair is kept.",
+        "The pair of signal ids, sorted and joined by '|', UTF-8.",
+        senders=("ingest",),
+        receivers=("processor", "antenna-labels"),
     ),
 }
 

@@ -8,10 +8,12 @@ from pathlib import Path
 from pydantic import BaseModel
 
 from schemas import (
+    CaseCorrection,
     DeadLetter,
     DeliveryResult,
     Incident,
     InsightSnapshot,
+    Label,
     NotificationPreference,
     Outcome,
     RecordChange,
@@ -32,6 +34,8 @@ MODELS: dict[str, type[BaseModel]] = {
     "insight_snapshot": InsightSnapshot,
     "record_change": RecordChange,
     "incident": Incident,
+    "label": Label,
+    "case_correction": CaseCorrection,
 }
 
 

@@ -20,6 +20,12 @@ INSIGHT = "insight.summary"
 INCIDENTS = "signals.incidents"
 # An incident's ticket and notes for the service desk (RoutedSignal), keyed by incident_id.
 INCIDENTS_DESK = "signals.incidents.desk"
+# What operators decided a signal is, on the triage page (Label), keyed by label_id;
+# compacted. Training data: `antenna labels export`.
+LABELS = "signals.labels"
+# Operators' "same case" / "not the same case" about two signals (CaseCorrection), keyed
+# by the pair; compacted. The processor's dedupe follows them.
+CASE_CORRECTIONS = "signals.case-corrections"
 
 ALL = (
     RAW,
@@ -35,9 +41,11 @@ ALL = (
     INSIGHT,
     INCIDENTS,
     INCIDENTS_DESK,
+    LABELS,
+    CASE_CORRECTIONS,
 )
 # Topics that keep the latest record per key for good, instead of for a retention time.
-COMPACTED = frozenset({PREFERENCES, INSIGHT})
+COMPACTED = frozenset({PREFERENCES, INSIGHT, LABELS, CASE_CORRECTIONS})
 
 # Destinations that connectors deliver to, and the topic each one reads.
 ROUTED_BY_DESTINATION = {"servicedesk": ROUTED_SERVICEDESK, "crm": ROUTED_CRM}

@@ -146,11 +146,12 @@ def parser() -> argparse.ArgumentParser:
     )
     send.add_argument("--url", default=os.environ.get("ANTENNA_API_URL", "http://127.0.0.1:8000"))
     send.set_defaults(run=_send)
-    from services import dlq
+    from services import dlq, labels
     from services.processor import offline_incidents
 
     dlq.add_parser(sub)
     offline_incidents.add_parser(sub)
+    labels.add_parser(sub)
     return p
 
 

@@ -319,7 +319,7 @@ def _filters(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--since", help="parked since: 30m, 2h, 3d, or 2025-03-14[T09:00]")
 
 
-def _broker() -> tuple[list[str], dict[str, Any]]:
+def broker_options() -> tuple[list[str], dict[str, Any]]:
     """Where the broker is (the environment, or the one `antenna up` wrote down) and how
     to reach it securely."""
     from services.common.settings import CommonSettings
@@ -335,7 +335,7 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         print(f"antenna dlq: {exc}", file=sys.stderr)
         return 2
-    bootstrap, options = _broker()
+    bootstrap, options = broker_options()
     all_views = load(bootstrap, options)
     if args.dlq_command == "show":
         found = [v for v in all_views if v.letter.id == args.id]

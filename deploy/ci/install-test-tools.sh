@@ -7,6 +7,8 @@
 #   (tests/integration/test_prometheus.py);
 # - docker-compose 1.29 (Debian package docker-compose), whose `docker-compose config`
 #   checks docker-compose.yml without a Docker engine (tests/unit/test_compose.py);
+# - openssl, which makes the throwaway certificates of the TLS tests
+#   (tests/integration/test_smtp_doors.py, test_kafka_security.py);
 # - Request Tracker 5 with SQLite, a real service desk for the request_tracker connector
 #   (tests/integration/test_request_tracker.py skips without it).
 # Debian/Ubuntu, run as root (CI). Idempotent: does nothing when all are there.
@@ -14,8 +16,9 @@ set -euo pipefail
 
 RT_SERVER=/usr/share/request-tracker5/libexec/rt-server  # rt-test-up.sh also needs curl
 if [ -x /usr/bin/chromium ] && command -v promtool >/dev/null && command -v prometheus >/dev/null \
-    && command -v docker-compose >/dev/null && command -v curl >/dev/null && [ -x "$RT_SERVER" ]; then
-    echo "chromium, prometheus, docker-compose and Request Tracker already installed"
+    && command -v docker-compose >/dev/null && command -v curl >/dev/null \
+    && command -v openssl >/dev/null && [ -x "$RT_SERVER" ]; then
+    echo "chromium, prometheus, docker-compose, openssl and Request Tracker already installed"
     exit 0
 fi
 
@@ -29,7 +32,7 @@ apt-get update -qq
 DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=900 install -y -qq \
     --no-install-recommends \
     chromium fonts-dejavu-core prometheus docker-compose \
-    request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks curl
+    request-tracker5 rt5-db-sqlite rt5-standalone dbconfig-no-thanks curl openssl
 /usr/bin/chromium --version
 promtool --version | head -1
 docker-compose version --short

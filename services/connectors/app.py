@@ -11,10 +11,11 @@ partitions of the same destination go on (and tell a bad payload from an outage)
 
 The connectors keep their input offsets themselves (offsets.py; Faust's acks are off for
 these topics): an event's offset is committed only once its outcome is published and
-recorded in the ledger (a changelog-backed table keyed by signal_id), events are taken
-strictly in offset order, and after every rebalance each partition is read again from
-its first unfinished event. A signal that is waiting when a rebalance or a shutdown
-starts is let go unfinished; neither waits for it."""
+recorded in the ledger (a changelog-backed table keyed by the delivery: the signal_id
+of a case, <signal_id>@<case> of a note; ledger.delivery_key), events are taken strictly
+in offset order, and after every rebalance each partition is read again from its first
+unfinished event. A signal that is waiting when a rebalance or a shutdown starts is let
+go unfinished; neither waits for it."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
 from services.connectors.ledger import (
     Entry,
+    delivery_key,
     entry_from,
     entry_value,
     expired_keys,
@@ -137,8 +139,8 @@ def create_app(
         key = result.signal_id.encode()
         await (await delivered_topic.send(key=key, value=result.model_dump_json().encode()))
 
-    async def record(signal_id: str, entry: Entry) -> None:
-        ledger[signal_id] = entry_value(entry)
+    async def record(key: str, entry: Entry) -> None:
+        ledger[key] = entry_value(entry)
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
@@ -178,8 +180,9 @@ def create_app(
             return True
         destination = connector.context.destination
         signal_id = routed.signal.signal_id
+        key = delivery_key(signal_id, routed.dedupe.cluster_id)
         replay = replay_of(event)
-        entry = entry_from(ledger.get(signal_id))
+        entry = entry_from(ledger.get(key))
         if not should_deliver(entry, replay is not None):
             metrics.ALREADY_DELIVERED.labels(destination).inc()
             return True
@@ -188,10 +191,7 @@ def create_app(
         async def announce(result: DeliveryResult, waiting: Waiting) -> None:
             # "Waiting for the desk, which is not reachable", at most every few minutes.
             await publish(result)
-            await record(
-                signal_id,
-                Entry(DeliveryStatus.retrying, time.time(), partition, waiting),
-            )
+            await record(key, Entry(DeliveryStatus.retrying, time.time(), partition, waiting))
 
         started = time.perf_counter()
         result = await deliver_in_order(
@@ -221,7 +221,7 @@ def create_app(
                 replay_of=replay,
             )
             metrics.DEAD_LETTERS.labels(destination).inc()
-        await record(signal_id, Entry(result.status, time.time(), partition))
+        await record(key, Entry(result.status, time.time(), partition))
         metrics.DELIVERIES.labels(destination, connector.name, result.status.value).inc()
         metrics.DELIVERY_SECONDS.labels(destination).observe(time.perf_counter() - started)
         log.info(

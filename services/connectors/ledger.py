@@ -6,7 +6,11 @@ final for an ordinary redelivery but not for a replay from the DLQ; ``retrying``
 waiting signal's attempts so that a restart keeps its horizon and its announcements.
 Entries expire with the dedupe window, so the table does not grow without bound; after
 that, a redelivery is still stopped by the connector's own idempotency (its lookup
-before create, the webhook's Idempotency-Key)."""
+before create, the webhook's Idempotency-Key).
+
+An entry's key is the delivery's (``delivery_key``): a report is delivered once as a case
+of its own and once as a note on each case it joined, so that a report an operator split
+off the case it had joined ("not the same case") reaches its destination as a case."""
 
 from __future__ import annotations
 
@@ -27,6 +31,13 @@ class Entry:
     # event of that partition (Faust writes a table's tombstone to the current event's).
     partition: int | None = None
     waiting: Waiting | None = None
+
+
+def delivery_key(signal_id: str, case_id: str) -> str:
+    """What a delivery is remembered under: the signal_id of a report delivered as its own
+    case (the case id is its signal_id), ``<signal_id>@<case id>`` of one added as a note
+    to another case's record."""
+    return signal_id if case_id == signal_id else f"{signal_id}@{case_id}"
 
 
 def entry_from(value: Any) -> Entry | None:

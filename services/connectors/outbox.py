@@ -1,6 +1,8 @@
 """The embedded default connector: one JSON line per delivered signal in
-``<var>/outbox/<destination>.jsonl``. Idempotent: a signal_id already in the file is
-not written again, also across restarts, within the dedupe window.
+``<var>/outbox/<destination>.jsonl``. Idempotent: a delivery already in the file is
+not written again, also across restarts, within the dedupe window. A delivery is a
+report as a case of its own, or as a note on another case (ledger.delivery_key): a
+report split off the case it had joined gets a line of its own after its note.
 
 The file keeps growing (it is the record users read), but what the connector remembers
 does not: the ids delivered within the dedupe window (``ANTENNA_DEDUPE_WINDOW_DAYS``),
@@ -28,6 +30,7 @@ from services.connectors.base import (
     Delivered,
     DeliveryError,
 )
+from services.connectors.ledger import delivery_key
 
 BLOCK = 1 << 16
 # Lines are appended in time order; a little slack covers clocks of restarted workers.
@@ -53,11 +56,11 @@ class OutboxConnector(Connector):
         self.path = directory / f"{context.destination}.jsonl"
         self.window_s = context.dedupe_window.total_seconds()
         self._torn = False
-        self._written = self._load_ids()  # signal_id -> when, oldest first
+        self._written = self._load_ids()  # delivery key -> when, oldest first
         self._lock = asyncio.Lock()
 
     def _load_ids(self) -> OrderedDict[str, float]:
-        """The signal_ids delivered within the window, read from the end of the file. A
+        """The deliveries made within the window, read from the end of the file. A
         crash can leave a torn last line (even half a UTF-8 character): it is skipped,
         and the next record starts on a new line."""
         if not self.path.exists():
@@ -92,10 +95,11 @@ class OutboxConnector(Connector):
 
     async def deliver(self, routed: RoutedSignal) -> Delivered:
         signal_id = routed.signal.signal_id
+        key = delivery_key(signal_id, routed.dedupe.cluster_id)
         async with self._lock:
             at = now()
             self._forget_old(at)
-            if signal_id not in self._written:
+            if key not in self._written:
                 line = json.dumps(
                     {
                         "signal_id": signal_id,
@@ -108,7 +112,7 @@ class OutboxConnector(Connector):
                     await asyncio.to_thread(self._append, line)
                 except OSError as exc:  # a full or read-only disk: wait for it like an outage
                     raise DeliveryError(f"cannot write {self.path}: {exc}", retryable=True) from exc
-                self._written[signal_id] = at
+                self._written[key] = at
         return Delivered(external_id=signal_id, external_url=self.path.resolve().as_uri())
 
     def _append(self, line: str) -> None:
@@ -136,12 +140,15 @@ def _lines_backwards(path: Path) -> Iterator[bytes]:
 
 
 def _record(line: bytes) -> tuple[str, float] | None:
-    """A line's signal_id and when it was written (older lines: when it was routed)."""
+    """A line's delivery key and when it was written (older lines: when it was routed)."""
     try:
         data: Any = json.loads(line.decode("utf-8"))
         signal_id = data["signal_id"]
         stamp = data.get("delivered_at") or data["routed"]["routed_at"]
         at = datetime.fromisoformat(stamp).timestamp()
+        case_id = data["routed"]["dedupe"]["cluster_id"]
     except (ValueError, KeyError, TypeError, AttributeError):
         return None
-    return (signal_id, at) if isinstance(signal_id, str) else None
+    if not isinstance(signal_id, str) or not isinstance(case_id, str):
+        return None
+    return delivery_key(signal_id, case_id), at

@@ -1,8 +1,10 @@
 """Generic webhook connector: POST the routed signal as JSON, signed with HMAC-SHA256.
 
 Headers: ``X-Antenna-Timestamp``, ``X-Antenna-Signature: v1=<hex>`` over
-``"{timestamp}.{body}"``, and ``Idempotency-Key: <signal_id>`` so that the receiver can
-drop a redelivery. 5xx, 429 and timeouts pause the destination; other 4xx, and a 2xx
+``"{timestamp}.{body}"``, and ``Idempotency-Key`` so that the receiver can drop a
+redelivery: ``<signal_id>`` for a case, ``<signal_id>@<case id>`` for a note on a case
+(ledger.delivery_key), so that a report an operator split off the case it had joined
+opens its own ticket. 5xx, 429 and timeouts pause the destination; other 4xx, and a 2xx
 that is an HTML page or broken JSON, are final."""
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from services.connectors.base import (
     UnintelligibleAnswer,
 )
 from services.connectors.http import request
+from services.connectors.ledger import delivery_key
 
 
 class WebhookConfig(ConnectorConfig):
@@ -50,7 +53,7 @@ class WebhookConnector(Connector):
         timestamp = int(time.time())
         headers = {
             "Content-Type": "application/json",
-            "Idempotency-Key": routed.signal.signal_id,
+            "Idempotency-Key": delivery_key(routed.signal.signal_id, routed.dedupe.cluster_id),
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign(
                 self.webhook.secret.get_secret_value().encode(), timestamp, body

@@ -21,6 +21,7 @@ from services.ingest.api.routes import (
     preferences,
     signals,
     status,
+    triage,
 )
 from services.ingest.email.smtp import SmtpServer
 from services.ingest.forms.throttle import SignInThrottle, ThrottlePolicy
@@ -29,6 +30,7 @@ from services.ingest.insight import InsightBook, follow_programme
 from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
+from services.ingest.triage import TriageBook, follow_triage
 
 
 def create_app(
@@ -41,9 +43,10 @@ def create_app(
     """``smtp=True`` also runs the SMTP listener (services.ingest.email.smtp) for the
     app's lifetime, on the same event loop, publisher and idempotency cache.
     ``follow_status=True`` also follows the routed and delivered topics into the app's
-    StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page, and
+    StatusBook (services.ingest.status) for GET /v1/signals/{id} and the status page,
     insight.summary and employees.preferences (services.ingest.insight) for /insight and
-    /report/preferences."""
+    /report/preferences, and the routed topics and signals.labels into the TriageBook
+    (services.ingest.triage) for /triage."""
     publisher = publisher or KafkaSignalPublisher(
         settings.bootstrap_list, settings.publish_timeout_s
     )
@@ -57,6 +60,7 @@ def create_app(
             [
                 StatusFollower(app.state.status_book, settings.bootstrap_list),
                 follow_programme(app.state.insight, app.state.preferences, settings.bootstrap_list),
+                follow_triage(app.state.triage, settings.bootstrap_list),
             ]
             if follow_status
             else []
@@ -81,6 +85,7 @@ def create_app(
     app.state.status_book = StatusBook()
     app.state.insight = InsightBook()
     app.state.preferences = PreferenceBook()
+    app.state.triage = TriageBook(settings.triage_max_waiting, settings.triage_recent_reports)
     app.state.sign_in_throttle = SignInThrottle(
         ThrottlePolicy(settings.report_sign_in_max_failures, settings.report_sign_in_window_s)
     )
@@ -99,4 +104,5 @@ def create_app(
     app.include_router(outcomes.router)
     app.include_router(preferences.router)
     app.include_router(insight.router)
+    app.include_router(triage.router)
     return app

@@ -33,3 +33,15 @@ WEBHOOK_REFUSALS = Counter(
     "Vendor webhook requests refused, by vendor and reason",
     ["vendor", "reason"],  # missing, invalid, stale (signature); not_configured
 )
+
+# The triage page (services.ingest.api.routes.triage)
+LABELS_RECORDED = Counter(
+    "antenna_triage_labels_total",
+    "Operators' triage decisions recorded as labels (a repeated click not counted), by kind",
+    ["kind"],  # complaint, opportunity, other
+)
+CASE_CORRECTIONS = Counter(
+    "antenna_case_corrections_total",
+    "Operators' same-case corrections published, by verdict",
+    ["verdict"],  # same_case, not_same_case
+)

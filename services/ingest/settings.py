@@ -90,6 +90,11 @@ class IngestSettings(CommonSettings):
     # Keys for GET /v1/insight only (a BI tool, a board-report script): the keys in
     # api_keys belong to integrations that post signals and cannot read the insight.
     insight_api_keys: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    # The triage page (/triage): signals waiting there that it holds (beyond, the oldest
+    # are let go from the view), and recent reports as routed that a same-case correction
+    # or a second click can name. Kept in each ingest process, as read from the topics.
+    triage_max_waiting: int = Field(default=1000, ge=1)
+    triage_recent_reports: int = Field(default=5000, ge=1)
     csrf_secret: SecretStr | None = None  # generated per process when unset
     max_attachment_bytes: int = Field(default=5_000_000, gt=0)
     max_form_bytes: int = Field(default=20_000_000, gt=0)  # a whole multipart form post

@@ -32,6 +32,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
+from functools import partial
 from typing import Any, Final
 
 from pydantic import ValidationError
@@ -160,6 +161,32 @@ def _readers(status: SignalStatus, signal: Signal) -> SignalStatus:
     )
 
 
+def _split_off(status: SignalStatus, topic: str, routed: RoutedSignal) -> bool:
+    """A report that had joined a case, routed again as a case of its own."""
+    return status.routing == "duplicate" and _routing_kind(topic, routed) != "duplicate"
+
+
+def _before(delivery: Delivery | None, at: datetime | None) -> bool:
+    return delivery is not None and delivery.at is not None and at is not None and delivery.at < at
+
+
+def _supersedes(new: Delivery, old: Delivery, routed_at: datetime | None) -> bool:
+    """Whether delivery result ``new`` replaces ``old``. A final outcome is not undone by a
+    stale "retrying" or "failed", and delivered stays delivered (a redelivery's echo),
+    unless it was the note of a report an operator split off its case since: then a
+    result after that routing (its own record, or its wait for it), or a later delivery
+    (its own record, read before the routing) replaces it."""
+    if old.status is DeliveryStatus.delivered:
+        later = new.at is not None and old.at is not None and new.at > old.at
+        after_split = _before(old, routed_at) and not _before(new, routed_at)
+        return after_split or (new.status is DeliveryStatus.delivered and later)
+    return not (old.status in FINAL_DELIVERY and new.status not in FINAL_DELIVERY)
+
+
+def _without_join(signal_id: str, case: SignalStatus) -> SignalStatus:
+    return replace(case, joins=tuple(j for j in case.joins if j.signal_id != signal_id))
+
+
 def _routing_kind(topic: str, routed: RoutedSignal) -> str:
     if topic == topics.DUPLICATES or routed.dedupe.duplicate_of is not None:
         return "duplicate"
@@ -241,8 +268,19 @@ class StatusBook:
         dedupe = routed.dedupe
 
         def change(status: SignalStatus) -> SignalStatus:
+            if status.routed_at is not None and routed.routed_at < status.routed_at:
+                # An earlier routing read late (a triage record after the operator's, a
+                # note after its split): what it says is out of date.
+                return replace(
+                    _readers(status, signal),
+                    received_at=status.received_at or signal.received_at,
+                )
+            delivery = status.delivery
+            if _split_off(status, topic, routed) and _before(delivery, routed.routed_at):
+                delivery = None  # the note on the old case's record is not its own record
             return replace(
                 _readers(status, signal),
+                delivery=delivery,
                 received_at=status.received_at or signal.received_at,
                 routed_at=routed.routed_at,
                 routing=_routing_kind(topic, routed),
@@ -266,10 +304,15 @@ class StatusBook:
                 reporters_count=max(case.reporters_count or 0, dedupe.reporters_count),
             )
 
+        earlier = self.get(signal.signal_id)
         updated = self._update(signal.signal_id, routed.routed_at, change)
         case_id = dedupe.duplicate_of
-        if case_id is not None and case_id != signal.signal_id:
+        if case_id is not None and case_id != signal.signal_id and updated.duplicate_of == case_id:
             self._update(case_id, routed.routed_at, joined)
+        left = earlier.duplicate_of if earlier is not None else None
+        if left is not None and updated.duplicate_of != left and self.get(left) is not None:
+            # An operator said it is not the same case: it is no colleague of that case's.
+            self._update(left, routed.routed_at, partial(_without_join, signal.signal_id))
         return updated
 
     def apply_outcome(self, outcome: Outcome) -> SignalStatus:
@@ -292,14 +335,8 @@ class StatusBook:
 
         def change(status: SignalStatus) -> SignalStatus:
             previous = status.delivery
-            if (
-                previous is not None
-                and previous.status in FINAL_DELIVERY
-                and result.status not in FINAL_DELIVERY
-            ):
-                return status  # a stale "retrying"/"failed" after the final outcome
-            if previous is not None and previous.status is DeliveryStatus.delivered:
-                return status  # delivered stays delivered (a redelivery's echo)
+            if previous is not None and not _supersedes(delivery, previous, status.routed_at):
+                return status
             return replace(
                 status, delivery=delivery, destination=status.destination or result.destination
             )

@@ -5,6 +5,8 @@ signals.raw (key signal_id, N partitions)
   -> antenna-processor-classified (1 partition: one owner sees every customer's history)
   -> judge: drop re-submissions, recognise duplicates (-> signals.duplicates), route by
      the rules (-> signals.routed.servicedesk / signals.routed.crm / signals.triage)
+     operators' decisions (same-case corrections, triage labels) reach the judge stage
+     as a second input: decision_stage.py
   -> detect-incidents, beside the judge: several customers with one problem
      (-> signals.incidents, and one ticket for the desk on signals.incidents.desk:
      incident_stage.py)
@@ -46,6 +48,7 @@ from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.processor import metrics
 from services.processor.classifier.model import trained_models
+from services.processor.decision_stage import add_decision_stage
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     InvalidSignal,
@@ -111,6 +114,9 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     async def send_acked(topic: str, key: bytes | None, value: bytes) -> None:
         # Wait for the ack: the input offset is committed only after the hand-over is safe.
         await (await outputs[topic].send(key=key, value=value))
+
+    # Operators' same-case corrections and triage labels, applied between two judgements.
+    decisions, apply_decision = add_decision_stage(app, deduper, memory, rules, send_acked)
 
     async def park(event: Any, error: str) -> None:
         msg = event.message
@@ -181,11 +187,14 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         crash_point("judge.handed-on")
         _count(result, handover.signal.signal_id, time.perf_counter() - started)
 
-    @app.agent(classified)
+    @app.agent(raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1))
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
         async for event in stream.events():
             try:
-                await judge_event(event)
+                if event.message.topic == decisions:
+                    await apply_decision(event)
+                else:
+                    await judge_event(event)
             except BrokerRefused as refused:
                 stop_judging(event.key, refused)
 

@@ -37,3 +37,10 @@ INCIDENT_CHANGES = Counter(
     "Incidents opened, updated (a report joined) and closed, by category",
     ["category", "status"],
 )
+DECISIONS_APPLIED = Counter(
+    "antenna_operator_decisions_applied_total",
+    "Operators' decisions the judge stage applied to dedupe, by decision (same_case, "
+    "not_same_case, label) and effect (split: routed as a case of its own; joined; "
+    "routed_case: a triage case's later reports follow it; recorded: nothing to change)",
+    ["decision", "effect"],
+)

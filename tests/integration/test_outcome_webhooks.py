@@ -15,7 +15,7 @@ import pytest
 from schemas import Outcome, OutcomeStatus, RecordChange, new_signal_id, topics
 from services.common.outcomes import current_outcome, fold_outcomes
 from services.connectors.crm import record_key
-from tests.support.fake_hubspot import TOKEN, FakeHubSpot
+from tests.support.hubspot_fake import TOKEN, HubSpotFake
 from tests.support.kafka import records_until_now, wait_for_records
 from tests.support.services import Services, stack_on_own_broker
 from tests.support.vendor_webhooks import (
@@ -36,14 +36,13 @@ NOW = datetime.now(UTC).replace(microsecond=0)
 
 
 @pytest.fixture(scope="module")
-def hubspot() -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot()
-    yield fake
-    fake.close()
+def hubspot() -> Iterator[HubSpotFake]:
+    with HubSpotFake() as fake:
+        yield fake
 
 
 @pytest.fixture(scope="module")
-def stack(hubspot: FakeHubSpot, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
+def stack(hubspot: HubSpotFake, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """Ingest with the three webhooks on, and the connectors with HubSpot as the CRM."""
     env = {
         "ANTENNA_ZENDESK_WEBHOOK_SECRET": ZENDESK_SECRET,
@@ -114,7 +113,7 @@ def test_jira_replayed_and_out_of_order_is_resolved_once(stack: Services) -> Non
 
 
 def test_a_hubspot_deal_won_is_looked_up_and_its_case_told_once(
-    stack: Services, hubspot: FakeHubSpot
+    stack: Services, hubspot: HubSpotFake
 ) -> None:
     case = new_signal_id()
     deal = int(

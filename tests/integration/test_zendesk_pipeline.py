@@ -23,7 +23,7 @@ UPDATE = r"/api/v2/tickets/\d+\.json"
 
 @pytest.fixture(scope="module")
 def zendesk() -> Iterator[ZendeskFake]:
-    with ZendeskFake.running() as fake:
+    with ZendeskFake() as fake:
         yield fake
 
 

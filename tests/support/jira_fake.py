@@ -28,11 +28,10 @@ screen, or unknown."), as users report it (tenable/integration-jira-cloud#37).
 Not modelled: JQL beyond `labels = "..."`, pagination of search results, workflows and
 statuses, SLAs, customers and organisations (`raiseOnBehalfOf` is accepted and ignored),
 attachments, Atlassian Document Format, the per-issue write limit, and the points-based
-quota (only injected 429s)."""
+quota (a test injects ``rate_limited()``)."""
 
 from __future__ import annotations
 
-import base64
 import itertools
 import re
 from datetime import UTC, datetime
@@ -48,6 +47,11 @@ ACCOUNT_ID = "5b10ac8d82e05b22cc7d4ef5"
 def _date() -> dict[str, Any]:
     now = datetime.now(UTC)
     return {"iso8601": now.isoformat(), "epochMillis": int(now.timestamp() * 1000)}
+
+
+def rate_limited(retry_after_s: int, reason: str = "jira-burst-based") -> Reply:
+    """Jira Cloud's answer over a rate limit: 429, when to try again, and which limit."""
+    return Reply(429, headers={"Retry-After": str(retry_after_s), "RateLimit-Reason": reason})
 
 
 def _desk_error(status: int, message: str) -> Reply:
@@ -91,8 +95,7 @@ class JiraServiceManagementFake(VendorFake):
     # --- auth and errors -----------------------------------------------------------------------
 
     def authorized(self, call: Call) -> bool:
-        expected = base64.b64encode(f"{self.email}:{self.token}".encode()).decode()
-        return call.headers.get("authorization") == f"Basic {expected}"
+        return call.basic() == (self.email, self.token)
 
     def unauthorized(self) -> Reply:
         message = "Client must be authenticated to access this resource."

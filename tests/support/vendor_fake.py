@@ -1,28 +1,37 @@
-"""What every stateful SaaS fake shares: a real HTTP server on loopback that checks
+"""What every stateful vendor fake shares: a real HTTP server on loopback that checks
 credentials, records each call, routes it to the vendor's handlers, and lets a test inject
-the failures the vendor documents:
+the failures the vendor documents and a connector must survive:
 
-- ``fail(method, path, status)``: the vendor refuses before acting (429 with Retry-After,
-  503, ...);
-- ``lose_answer(method, path)``: the vendor acts (commits), then the connection drops
-  before the answer is sent, so the client cannot know that it succeeded;
+- ``fail(method, path, reply)``: the vendor refuses before acting: its rate limit (429
+  with Retry-After; Salesforce's 403 REQUEST_LIMIT_EXCEEDED), 503, a conflict, ...;
+- ``lose_answer(method, path)``: the next matching call that succeeds is acted on (it
+  commits), then the connection drops before the answer is sent, so the client cannot
+  know that it succeeded; ``lost`` lists the calls whose answer was lost;
 - ``search_lags``: records written while it is set stay invisible to the vendor's search
   until ``catch_up()``, like a search index that lags behind writes.
 
-A vendor fake subclasses ``VendorFake`` and lists its routes as (method, path regex,
-handler); a handler gets the call and the regex groups and returns a ``Reply``."""
+``method`` and ``path`` are regular expressions that must match the whole method and path;
+``ANY`` matches every one (a rate limit that answers whatever is called next).
+
+A vendor fake (zendesk_fake.py, jira_fake.py, hubspot_fake.py, salesforce_fake.py)
+subclasses ``VendorFake``, sets up its state before calling ``__init__`` (which starts the
+server), lists its routes as (method, path regex, handler name) and says how the vendor
+checks credentials and answers 401 and 404. A handler gets the call and the regex groups
+and returns a ``Reply``. Use a fake as a context manager, or ``close()`` it."""
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import re
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qs, urlsplit
+
+ANY = ".*"
 
 
 @dataclass(frozen=True)
@@ -30,15 +39,35 @@ class Call:
     method: str
     path: str
     query: dict[str, list[str]]
-    headers: dict[str, str]
+    headers: dict[str, str]  # names in lower case
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body) if self.body else None
 
+    def form(self) -> dict[str, str]:
+        return {k: v[0] for k, v in parse_qs(self.body.decode()).items()}
+
     def param(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
         return values[0] if values else default
+
+    def bearer(self) -> str | None:
+        """The token of an ``Authorization: Bearer`` header."""
+        scheme, _, token = self.headers.get("authorization", "").partition(" ")
+        return token if scheme == "Bearer" and token else None
+
+    def basic(self) -> tuple[str, str] | None:
+        """User and password of an ``Authorization: Basic`` header."""
+        scheme, _, encoded = self.headers.get("authorization", "").partition(" ")
+        if scheme != "Basic":
+            return None
+        try:
+            decoded = base64.b64decode(encoded, validate=True).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        user, colon, password = decoded.partition(":")
+        return (user, password) if colon else None
 
 
 @dataclass(frozen=True)
@@ -50,13 +79,10 @@ class Reply:
 
 @dataclass
 class _Fault:
-    method: str
+    method: re.Pattern[str]
     path: re.Pattern[str]
     times: int
     reply: Reply | None  # None: act, then drop the connection
-
-
-Handler = Callable[..., Reply]
 
 
 class VendorFake:
@@ -64,10 +90,11 @@ class VendorFake:
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
+        self.lost: list[Call] = []
         self.search_lags = False
+        self.lock = threading.RLock()  # handlers run one at a time, like a serialised store
         self._unindexed: set[str] = set()
         self._faults: list[_Fault] = []
-        self.lock = threading.RLock()  # handlers run one at a time, like a serialised store
         self._routes = [(m, re.compile(p), getattr(self, h)) for m, p, h in self.routes]
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
@@ -82,7 +109,7 @@ class VendorFake:
         raise NotImplementedError
 
     def not_found(self, call: Call) -> Reply:
-        return Reply(404, {"error": "not found"})
+        raise NotImplementedError
 
     def written(self, key: str) -> None:
         """A record was written: while the search lags, it waits for ``catch_up``."""
@@ -98,46 +125,37 @@ class VendorFake:
         with self.lock:
             self._unindexed.clear()
 
-    def fail(
-        self,
-        method: str,
-        path: str,
-        status: int,
-        times: int = 1,
-        body: Any = None,
-        headers: dict[str, str] | None = None,
-    ) -> None:
-        reply = Reply(status, body, headers or {})
-        with self.lock:
-            self._faults.append(_Fault(method, re.compile(path), times, reply))
+    def fail(self, method: str, path: str, reply: Reply | int, times: int = 1) -> None:
+        """The next ``times`` matching calls get ``reply`` (a status: with no body) and
+        change nothing."""
+        self._inject(method, path, times, Reply(reply) if isinstance(reply, int) else reply)
 
     def lose_answer(self, method: str, path: str, times: int = 1) -> None:
-        with self.lock:
-            self._faults.append(_Fault(method, re.compile(path), times, None))
+        self._inject(method, path, times, None)
 
     def received(self, method: str, path: str) -> list[Call]:
-        pattern = re.compile(path)
         with self.lock:
-            return [c for c in self.calls if c.method == method and pattern.fullmatch(c.path)]
+            return [c for c in self.calls if _matches(method, path, c)]
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
 
-    @classmethod
-    @contextmanager
-    def running(cls, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        fake = cls(*args, **kwargs)
-        try:
-            yield fake
-        finally:
-            fake.close()
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # --- the server ---------------------------------------------------------------------
 
-    def _take_fault(self, call: Call) -> _Fault | None:
+    def _inject(self, method: str, path: str, times: int, reply: Reply | None) -> None:
+        with self.lock:
+            self._faults.append(_Fault(re.compile(method), re.compile(path), times, reply))
+
+    def _take_fault(self, call: Call, losing: bool) -> _Fault | None:
         for fault in self._faults:
-            if fault.method == call.method and fault.path.fullmatch(call.path):
+            if (fault.reply is None) == losing and _matches(fault.method, fault.path, call):
                 fault.times -= 1
                 if fault.times <= 0:
                     self._faults.remove(fault)
@@ -150,23 +168,27 @@ class VendorFake:
             self.calls.append(call)
             if not self.authorized(call):
                 return self.unauthorized()
-            fault = self._take_fault(call)
-            if fault is not None and fault.reply is not None:
-                return fault.reply
+            refusal = self._take_fault(call, losing=False)
+            if refusal is not None:
+                return refusal.reply
             for method, pattern, handler in self._routes:
                 match = pattern.fullmatch(call.path)
                 if method == call.method and match:
                     reply: Reply = handler(call, *match.groups())
                     break
             else:
-                reply = self.not_found(call)
-            return None if fault is not None and reply.status < 300 else reply
+                return self.not_found(call)
+            if reply.status < 300 and self._take_fault(call, losing=True):
+                self.lost.append(call)
+                return None
+            return reply
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            wbufsize = -1  # one write per answer: no Nagle / delayed-ACK stall per request
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
@@ -198,9 +220,13 @@ class VendorFake:
                 self.end_headers()
                 self.wfile.write(payload)
 
-            do_GET = do_POST = do_PUT = do_DELETE = _serve
+            do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _serve
 
             def log_message(self, *args: Any) -> None:
                 pass
 
         return Handler
+
+
+def _matches(method: str | re.Pattern[str], path: str | re.Pattern[str], call: Call) -> bool:
+    return bool(re.fullmatch(method, call.method) and re.fullmatch(path, call.path))

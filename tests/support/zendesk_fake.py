@@ -21,14 +21,14 @@ Checked against (paths, bodies, status codes):
 Not modelled: the search API (`/api/v2/search`; the connector does not use it), closed
 tickets refusing updates, the 5,000-comment cap, per-ticket update limits, 409 for a
 concurrent in-flight request with the same key or a concurrent ticket update (handlers
-run one at a time; a test injects 409 with ``fail``), users'
+run one at a time; a test injects 409 with ``fail``), the rate limit itself (a test
+injects ``rate_limited()``), users'
 identities beyond their e-mail, sideloads, cursor pagination, and async creation. The
 external-id listing lags like a search index while ``search_lags`` is set: whether it
 really does is not documented, so the fake takes the pessimistic side."""
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import itertools
 import time
@@ -52,6 +52,11 @@ class _Remembered:
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def rate_limited(retry_after_s: int) -> Reply:
+    """Zendesk's answer over the account's rate limit: 429 and when to try again."""
+    return Reply(429, headers={"Retry-After": str(retry_after_s)})
 
 
 def _invalid(field: str, description: str) -> Reply:
@@ -104,8 +109,7 @@ class ZendeskFake(VendorFake):
     # --- auth and errors --------------------------------------------------------------------
 
     def authorized(self, call: Call) -> bool:
-        expected = base64.b64encode(f"{self.email}/token:{self.token}".encode()).decode()
-        return call.headers.get("authorization") == f"Basic {expected}"
+        return call.basic() == (f"{self.email}/token", self.token)
 
     def unauthorized(self) -> Reply:
         return Reply(401, {"error": "Couldn't authenticate you"})

@@ -98,6 +98,8 @@ def test_every_post_route_is_covered() -> None:
     assert POST_PATHS == [
         "/report",
         "/report/preferences",
+        "/triage",
+        "/triage/case",
         "/v1/chat/slack",
         "/v1/chat/teams",
         "/v1/chat/webhook",
@@ -131,6 +133,8 @@ def test_an_unauthenticated_body_is_refused_unread(path: str, content_type: byte
             "/report/preferences",
             [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))],
         ),
+        ("/triage", [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))]),
+        ("/triage/case", [(b"authorization", b"Basic " + base64.b64encode(b"anna:wrong"))]),
         # Signature headers that cannot be right, whatever the body: stale or malformed.
         ("/v1/chat/slack", [(b"x-slack-request-timestamp", b"1"), (b"x-slack-signature", b"v0=0")]),
         (

@@ -1,5 +1,5 @@
 """The HubSpot connector against a stateful fake of HubSpot's CRM API on loopback
-(tests/support/fake_hubspot.py): one deal, one contact, one callback task and one note
+(tests/support/hubspot_fake.py): one deal, one contact, one callback task and one note
 per colleague's report, however often a signal arrives and whatever answer is lost."""
 
 from __future__ import annotations
@@ -17,23 +17,23 @@ from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
 from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
-from tests.support.fake_hubspot import PORTAL_ID, TOKEN, FakeHubSpot, rate_limited
+from tests.support.hubspot_fake import PORTAL_ID, TOKEN, HubSpotFake, rate_limited
 from tests.support.records import DictTable
+from tests.support.vendor_fake import ANY
 
 
 @pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot()
-    yield fake
-    fake.close()
+def hubspot() -> Iterator[HubSpotFake]:
+    with HubSpotFake() as fake:
+        yield fake
 
 
-def connector(hubspot: FakeHubSpot, records: CaseRecords | None = None, **more: Any) -> Connector:
+def connector(hubspot: HubSpotFake, records: CaseRecords | None = None, **more: Any) -> Connector:
     options = {"token": TOKEN, "url": hubspot.url, **more}
     return build("hubspot", options, ConnectorContext("crm", Path("unused"), records))
 
 
-def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSpot) -> None:
+def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: HubSpotFake) -> None:
     routed = build_lead()
     results = [deliver_once(connector(hubspot), routed) for _ in range(3)]  # mapping lost each time
     assert results[0] == results[1] == results[2]
@@ -63,15 +63,16 @@ def test_delivered_three_times_one_deal_contact_task_and_note(hubspot: FakeHubSp
         f"Reported again (2 colleagues so far) [antenna {duplicate.signal.signal_id}]"
     )
     assert hubspot.linked("deals", deal_id, "notes") != []
-    assert hubspot.calls("POST", "/crm/v3/objects/deals/search") == 0  # never the lagging search
+    searches = hubspot.received("POST", "/crm/v3/objects/deals/search")
+    assert searches == []  # never the lagging search
 
 
-def test_lost_answers_after_commit_leave_one_of_each(hubspot: FakeHubSpot) -> None:
-    hubspot.lag_s = 60  # search would not see anything written in this test
+def test_lost_answers_after_commit_leave_one_of_each(hubspot: HubSpotFake) -> None:
+    hubspot.search_lags = True  # search does not see anything written in this test
     records = TableRecords(DictTable(), "crm")
     routed = build_lead()
-    hubspot.lose(lambda r: r.path == "/crm/v3/objects/deals/batch/upsert")
-    hubspot.lose(lambda r: r.path == "/crm/v3/objects/tasks")
+    hubspot.lose_answer("POST", "/crm/v3/objects/deals/batch/upsert")
+    hubspot.lose_answer("POST", "/crm/v3/objects/tasks")
     for _ in range(2):
         with pytest.raises(DeliveryError) as lost:
             deliver_once(connector(hubspot, records), routed)
@@ -80,7 +81,7 @@ def test_lost_answers_after_commit_leave_one_of_each(hubspot: FakeHubSpot) -> No
     assert len(hubspot.of("deals")) == len(hubspot.of("tasks")) == len(hubspot.of("contacts")) == 1
 
     duplicate = build_lead_duplicate(routed)
-    hubspot.lose(lambda r: r.path == "/crm/v3/objects/notes")
+    hubspot.lose_answer("POST", "/crm/v3/objects/notes")
     with pytest.raises(DeliveryError):
         deliver_once(connector(hubspot, records), duplicate)
     for _ in range(2):
@@ -89,22 +90,22 @@ def test_lost_answers_after_commit_leave_one_of_each(hubspot: FakeHubSpot) -> No
     assert len(hubspot.lost) == 3
 
 
-def test_without_consent_no_contact_and_the_deal_says_so(hubspot: FakeHubSpot) -> None:
+def test_without_consent_no_contact_and_the_deal_says_so(hubspot: HubSpotFake) -> None:
     deliver_once(connector(hubspot), build_lead(consent=False))
     [deal] = hubspot.of("deals")
     assert hubspot.of("contacts") == []
     assert CONSENT_MISSING in deal["description"] and "jane@example.com" not in str(deal)
 
 
-def test_429_is_retried_after_the_time_hubspot_asks(hubspot: FakeHubSpot) -> None:
-    hubspot.throttle(1, rate_limited(retry_after_s=3))
+def test_429_is_retried_after_the_time_hubspot_asks(hubspot: HubSpotFake) -> None:
+    hubspot.fail(ANY, ANY, rate_limited(retry_after_s=3))
     with pytest.raises(DeliveryError) as throttled:
         deliver_once(connector(hubspot), build_lead())
     assert throttled.value.retryable and throttled.value.retry_after_s == 3
     assert hubspot.of("deals") == []
 
 
-def test_start_up_checks_token_pipeline_stage_and_case_property(hubspot: FakeHubSpot) -> None:
+def test_start_up_checks_token_pipeline_stage_and_case_property(hubspot: HubSpotFake) -> None:
     check_connectors({"crm": connector(hubspot)})
     cases = {
         "refused the credentials; check ANTENNA_CRM__TOKEN": {"token": "x" * 40},
@@ -119,14 +120,14 @@ def test_start_up_checks_token_pipeline_stage_and_case_property(hubspot: FakeHub
         assert "x" * 40 not in str(failure.value)
 
 
-def test_a_wrong_token_during_delivery_is_final(hubspot: FakeHubSpot) -> None:
+def test_a_wrong_token_during_delivery_is_final(hubspot: HubSpotFake) -> None:
     with pytest.raises(DeliveryError) as failure:
         deliver_once(connector(hubspot, token="y" * 40), build_lead())
     assert not failure.value.retryable and "401" in str(failure.value)
 
 
 def test_antenna_connectors_stops_with_the_reason_before_joining_the_broker(
-    hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    hubspot: HubSpotFake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     from services.cli import main
 

@@ -17,7 +17,7 @@ from services.connectors.jira_servicedesk import search_may_lag, verbatim
 from services.connectors.records import Attempt, Entry, Record
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.connectors import Deliveries
-from tests.support.jira_fake import JiraServiceManagementFake
+from tests.support.jira_fake import JiraServiceManagementFake, rate_limited
 
 CREATE = r"/rest/servicedeskapi/request"
 COMMENT = r"/rest/servicedeskapi/request/[^/]+/comment"
@@ -34,7 +34,7 @@ class Clock:
 
 @pytest.fixture
 def jira() -> Iterator[JiraServiceManagementFake]:
-    with JiraServiceManagementFake.running() as fake:
+    with JiraServiceManagementFake() as fake:
         fake.search_lags = True  # as on Jira Cloud: a new request is not searchable at once
         yield fake
 
@@ -201,9 +201,7 @@ def test_a_request_type_without_the_labels_field_is_a_final_error(
 
 def test_errors_are_classified(jira: JiraServiceManagementFake) -> None:
     deliver = deliveries(jira)
-    jira.fail(
-        "POST", CREATE, 429, headers={"Retry-After": "3", "RateLimit-Reason": "jira-burst-based"}
-    )
+    jira.fail("POST", CREATE, rate_limited(retry_after_s=3))
     busy = deliver.failure(build_routed())
     assert busy.retryable and busy.retry_after_s == 3.0
     wrong_token = deliver.failure(build_routed(), token="w" * 40)

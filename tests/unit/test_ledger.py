@@ -5,6 +5,7 @@ from __future__ import annotations
 from schemas import DeliveryStatus
 from services.connectors.ledger import (
     Entry,
+    delivery_key,
     entry_from,
     entry_value,
     expired_keys,
@@ -74,3 +75,10 @@ def test_entries_of_the_partition_older_than_the_window_expire() -> None:
     ]
     assert expired_keys(items, 0, NOW, window) == ["old-p0", "old-dead-p0"]
     assert expired_keys(items, 1, NOW, window) == ["old-p1"]
+
+
+def test_a_report_is_one_delivery_as_a_case_and_another_as_a_note_on_each_case() -> None:
+    report, case = "01JD6W2Q7X5N6G2M3K4P5R6S7T", "01JD6W2Q7X5N6G2M3K4P5R6S70"
+    assert delivery_key(report, report) == report  # as before: a case is its signal_id
+    assert delivery_key(report, case) == f"{report}@{case}"
+    assert len({delivery_key(report, report), delivery_key(report, case)}) == 2

@@ -9,6 +9,7 @@ import pytest
 from services.connectors import outbox
 from services.connectors.base import ConnectorContext, Delivered, DeliveryError
 from services.connectors.outbox import OutboxConfig, OutboxConnector
+from tests.support.builders import build_duplicate, build_routed
 
 
 def _connector(tmp_path, destination: str = "servicedesk") -> OutboxConnector:
@@ -84,6 +85,24 @@ def test_restart_does_not_write_a_delivered_signal_again(tmp_path, make_routed) 
     _deliver(restarted, fresh)
     ids = [json.loads(line)["signal_id"] for line in _lines(restarted)]
     assert ids == [routed.signal.signal_id, fresh.signal.signal_id]
+
+
+def test_a_report_noted_on_a_case_and_then_split_off_gets_a_line_as_a_case(tmp_path) -> None:
+    """An operator said the report is not the same case as the one it joined: after its
+    note, it is delivered as a case of its own, once, also after a restart."""
+    first = build_routed()
+    note = build_duplicate(first)
+    own_case = build_routed(note.signal)
+    _deliver(_connector(tmp_path), first, note, note)
+    restarted = _connector(tmp_path)
+    _deliver(restarted, note, own_case, own_case)
+    _deliver(_connector(tmp_path), own_case, note)
+    records = [json.loads(line) for line in _lines(restarted)]
+    assert [(r["signal_id"], r["routed"]["dedupe"]["cluster_id"]) for r in records] == [
+        (first.signal.signal_id, first.signal.signal_id),
+        (note.signal.signal_id, first.signal.signal_id),
+        (note.signal.signal_id, note.signal.signal_id),
+    ]
 
 
 def test_a_torn_last_line_is_tolerated(tmp_path, make_routed) -> None:

@@ -128,4 +128,5 @@ def test_an_outcome_round_trips_through_json_in_utc() -> None:
 
 def test_the_new_topics_are_created_and_preferences_are_compacted() -> None:
     assert {topics.OUTCOMES, topics.PREFERENCES} <= set(topics.ALL)
-    assert {topics.PREFERENCES, topics.INSIGHT} == topics.COMPACTED
+    compacted = {topics.PREFERENCES, topics.INSIGHT, topics.LABELS, topics.CASE_CORRECTIONS}
+    assert compacted == topics.COMPACTED

@@ -19,24 +19,24 @@ from services.connectors.outcome_sources import LetGo, resolved
 from services.connectors.outcomes import ChangeResolver
 from services.connectors.registry import build
 from services.connectors.retry import Park, RetryPolicy
-from tests.support.fake_hubspot import PORTAL_ID, TOKEN, FakeHubSpot, rate_limited
+from tests.support.hubspot_fake import PORTAL_ID, TOKEN, HubSpotFake, rate_limited
+from tests.support.vendor_fake import ANY
 
 AT = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    fake = FakeHubSpot()
-    yield fake
-    fake.close()
+def hubspot() -> Iterator[HubSpotFake]:
+    with HubSpotFake() as fake:
+        yield fake
 
 
-def connector(hubspot: FakeHubSpot) -> Connector:
+def connector(hubspot: HubSpotFake) -> Connector:
     options = {"token": TOKEN, "url": hubspot.url}
     return build("hubspot", options, ConnectorContext("crm", Path("unused")))
 
 
-def deal(hubspot: FakeHubSpot, case_key: str | None, pipeline: str = "default") -> str:
+def deal(hubspot: HubSpotFake, case_key: str | None, pipeline: str = "default") -> str:
     properties: dict[str, Any] = {"pipeline": pipeline, "dealstage": "appointmentscheduled"}
     if case_key is not None:
         properties["antenna_case_key"] = case_key
@@ -56,7 +56,7 @@ def change(deal_id: str, stage: str, field: str = "dealstage") -> RecordChange:
     )
 
 
-def resolve(hubspot: FakeHubSpot, *changes: RecordChange) -> list[Outcome | None]:
+def resolve(hubspot: HubSpotFake, *changes: RecordChange) -> list[Outcome | None]:
     async def run() -> list[Outcome | None]:
         conn = connector(hubspot)
         assert isinstance(conn, ChangeResolver)
@@ -108,7 +108,7 @@ def test_a_case_key_names_antenna_s_case() -> None:
 # --- against the fake -------------------------------------------------------------------
 
 
-def test_a_deal_won_becomes_its_case_s_outcome(hubspot: FakeHubSpot) -> None:
+def test_a_deal_won_becomes_its_case_s_outcome(hubspot: HubSpotFake) -> None:
     case = new_signal_id()
     deal_id = deal(hubspot, record_key(case))
     won, lost, moved, opened = resolve(
@@ -133,12 +133,11 @@ def test_a_deal_won_becomes_its_case_s_outcome(hubspot: FakeHubSpot) -> None:
         OutcomeStatus.in_progress,
         OutcomeStatus.opened,
     ]
-    pipeline_reads = [r for r in hubspot.requests if r.path == "/crm/v3/pipelines/deals"]
-    assert len(pipeline_reads) == 1  # the stages are kept
+    assert len(hubspot.received("GET", "/crm/v3/pipelines/deals")) == 1  # the stages are kept
 
 
 def test_deals_that_are_not_antenna_s_or_not_a_stage_change_are_ignored(
-    hubspot: FakeHubSpot,
+    hubspot: HubSpotFake,
 ) -> None:
     foreign = deal(hubspot, None)
     not_a_case = deal(hubspot, "antenna-not-a-ulid")
@@ -156,7 +155,7 @@ def test_deals_that_are_not_antenna_s_or_not_a_stage_change_are_ignored(
     )
 
 
-def test_a_stage_added_since_start_is_read_again(hubspot: FakeHubSpot) -> None:
+def test_a_stage_added_since_start_is_read_again(hubspot: HubSpotFake) -> None:
     deal_id = deal(hubspot, record_key(new_signal_id()))
 
     async def run() -> list[Outcome | None]:
@@ -175,7 +174,7 @@ def test_a_stage_added_since_start_is_read_again(hubspot: FakeHubSpot) -> None:
 
 
 def test_a_busy_hubspot_is_waited_for_a_refusal_is_parked_a_rebalance_lets_go(
-    hubspot: FakeHubSpot,
+    hubspot: HubSpotFake,
 ) -> None:
     deal_id = deal(hubspot, record_key(new_signal_id()))
     paused: list[float] = []
@@ -195,7 +194,7 @@ def test_a_busy_hubspot_is_waited_for_a_refusal_is_parked_a_rebalance_lets_go(
         finally:
             await conn.close()
 
-    hubspot.throttle(2, rate_limited(retry_after_s=1))
+    hubspot.fail(ANY, ANY, rate_limited(retry_after_s=1), times=2)
     won = asyncio.run(run())
     assert isinstance(won, Outcome) and won.status is OutcomeStatus.won
     assert paused == [1.0, 1.0]  # HubSpot's Retry-After
@@ -204,5 +203,5 @@ def test_a_busy_hubspot_is_waited_for_a_refusal_is_parked_a_rebalance_lets_go(
     assert isinstance(refused, Park) and "401" in refused.reason and len(paused) == 2
 
     goes_on = False  # a rebalance starts while HubSpot is busy
-    hubspot.throttle(1, rate_limited(retry_after_s=1))
+    hubspot.fail(ANY, ANY, rate_limited(retry_after_s=1))
     assert isinstance(asyncio.run(run()), LetGo)

@@ -1,5 +1,5 @@
 """The Salesforce connector against a stateful fake of Salesforce's REST API on loopback
-(tests/support/fake_salesforce.py), as the CRM (Lead) and as the service desk (Case)."""
+(tests/support/salesforce_fake.py), as the CRM (Lead) and as the service desk (Case)."""
 
 from __future__ import annotations
 
@@ -16,25 +16,28 @@ from services.connectors.records import CaseRecords, TableRecords
 from services.connectors.registry import build
 from services.connectors.startup import check_connectors
 from tests.support.connectors import build_lead, build_lead_duplicate, deliver_once
-from tests.support.fake_salesforce import (
+from tests.support.records import DictTable
+from tests.support.salesforce_fake import (
     CLIENT_ID,
     CLIENT_SECRET,
-    FakeSalesforce,
+    DATA,
+    SalesforceFake,
     duplicate_value,
     request_limit_exceeded,
 )
-from tests.support.records import DictTable
+from tests.support.vendor_fake import ANY
+
+UPSERT = DATA + "/sobjects/{}/.+"
 
 
 @pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    fake = FakeSalesforce()
-    yield fake
-    fake.close()
+def salesforce() -> Iterator[SalesforceFake]:
+    with SalesforceFake() as fake:
+        yield fake
 
 
 def connector(
-    salesforce: FakeSalesforce,
+    salesforce: SalesforceFake,
     destination: str = "crm",
     records: CaseRecords | None = None,
     **more: Any,
@@ -50,7 +53,7 @@ def connector(
 
 @pytest.mark.parametrize(("destination", "sobject"), [("crm", "Lead"), ("servicedesk", "Case")])
 def test_delivered_three_times_one_record_one_callback_one_task_per_report(
-    salesforce: FakeSalesforce, destination: str, sobject: str
+    salesforce: SalesforceFake, destination: str, sobject: str
 ) -> None:
     routed = build_lead(destination)
     results = [deliver_once(connector(salesforce, destination), routed) for _ in range(3)]
@@ -93,11 +96,11 @@ def test_delivered_three_times_one_record_one_callback_one_task_per_report(
     assert len(salesforce.of("Task")) == 2
 
 
-def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: FakeSalesforce) -> None:
-    salesforce.lag_s = 60  # SOQL would not see anything written here
+def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: SalesforceFake) -> None:
+    salesforce.search_lags = True  # SOQL does not see anything written here
     records = TableRecords(DictTable(), "crm")
     routed = build_lead()
-    salesforce.lose(lambda r: r.method == "PATCH" and "/sobjects/Lead/" in r.path)
+    salesforce.lose_answer("PATCH", UPSERT.format("Lead"))
     with pytest.raises(DeliveryError) as lost:
         deliver_once(connector(salesforce, records=records), routed)
     assert lost.value.retryable
@@ -106,7 +109,7 @@ def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: FakeS
     assert delivered.external_id == lead["Id"]
 
     duplicate = build_lead_duplicate(routed)
-    salesforce.lose(lambda r: r.method == "PATCH" and "/sobjects/Task/" in r.path)
+    salesforce.lose_answer("PATCH", UPSERT.format("Task"))
     with pytest.raises(DeliveryError):
         deliver_once(connector(salesforce, records=records), duplicate)
     for _ in range(2):
@@ -115,7 +118,7 @@ def test_lost_answers_after_commit_leave_one_lead_and_one_task(salesforce: FakeS
     assert len(salesforce.lost) == 2
 
 
-def test_without_consent_the_lead_has_no_contact_details(salesforce: FakeSalesforce) -> None:
+def test_without_consent_the_lead_has_no_contact_details(salesforce: SalesforceFake) -> None:
     deliver_once(connector(salesforce), build_lead(consent=False))
     [lead] = salesforce.of("Lead")
     assert lead["LastName"] == "(no consent to contact)"
@@ -123,13 +126,13 @@ def test_without_consent_the_lead_has_no_contact_details(salesforce: FakeSalesfo
     assert CONSENT_MISSING in lead["Description"] and "jane@example.com" not in str(lead)
 
 
-def test_limits_races_and_expired_sessions(salesforce: FakeSalesforce) -> None:
-    salesforce.throttle(1, request_limit_exceeded())
+def test_limits_races_and_expired_sessions(salesforce: SalesforceFake) -> None:
+    salesforce.fail(ANY, DATA + ANY, request_limit_exceeded())  # data calls count, not logins
     with pytest.raises(DeliveryError) as limited:
         deliver_once(connector(salesforce), build_lead())
     assert limited.value.retryable and limited.value.retry_after_s is None
 
-    salesforce.throttle(1, duplicate_value())  # two upserts of one new key raced
+    salesforce.fail("PATCH", UPSERT.format("Lead"), duplicate_value())  # two upserts raced
     with pytest.raises(DeliveryError) as raced:
         deliver_once(connector(salesforce), build_lead())
     assert raced.value.retryable
@@ -148,7 +151,7 @@ def test_limits_races_and_expired_sessions(salesforce: FakeSalesforce) -> None:
     assert len(salesforce.of("Lead")) == 2
 
 
-def test_start_up_checks_the_client_and_the_external_id_fields(salesforce: FakeSalesforce) -> None:
+def test_start_up_checks_the_client_and_the_external_id_fields(salesforce: SalesforceFake) -> None:
     check_connectors(
         {"crm": connector(salesforce), "servicedesk": connector(salesforce, "servicedesk")}
     )
@@ -163,7 +166,7 @@ def test_start_up_checks_the_client_and_the_external_id_fields(salesforce: FakeS
     )
 
 
-def test_a_revoked_client_during_delivery_is_final(salesforce: FakeSalesforce) -> None:
+def test_a_revoked_client_during_delivery_is_final(salesforce: SalesforceFake) -> None:
     with pytest.raises(DeliveryError) as failure:
         deliver_once(connector(salesforce, client_secret="revoked-secret-0123456789"), build_lead())
     assert not failure.value.retryable

@@ -24,6 +24,7 @@ from services.connectors.base import (
 )
 from services.connectors.outbox import OutboxConnector
 from services.connectors.webhook import WebhookConfig, WebhookConnector
+from tests.support.builders import build_duplicate
 
 SECRET = "a-real-webhook-secret-0123456789"
 CONTEXT = ConnectorContext("servicedesk", Path("var"))
@@ -132,6 +133,21 @@ def test_posts_the_routed_signal_as_json(receiver, make_routed) -> None:
     assert request.body == routed.model_dump_json().encode()
     assert request.headers["content-type"] == "application/json"
     assert request.headers["idempotency-key"] == routed.signal.signal_id
+
+
+def test_a_note_and_the_same_report_as_a_case_have_different_idempotency_keys(
+    receiver, make_routed
+) -> None:
+    """A receiver that drops redeliveries by Idempotency-Key still opens a ticket for a
+    report an operator split off the case it had been noted on."""
+    first = make_routed()
+    note = build_duplicate(first)
+    own_case = make_routed(note.signal)
+    _deliver(receiver.url, note)
+    _deliver(receiver.url, own_case)
+    keys = [(r.headers["x-antenna-event"], r.headers["idempotency-key"]) for r in receiver.requests]
+    report, case = note.signal.signal_id, first.signal.signal_id
+    assert keys == [("signal.duplicate", f"{report}@{case}"), ("signal.routed", report)]
 
 
 def test_signature_verifies_independently(receiver, make_routed) -> None:

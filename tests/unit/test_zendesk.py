@@ -15,14 +15,14 @@ from services.connectors.base import StartupError
 from services.connectors.zendesk import ZendeskConfig
 from tests.support.builders import build_duplicate, build_routed, build_signal
 from tests.support.connectors import Deliveries
-from tests.support.zendesk_fake import ZendeskFake
+from tests.support.zendesk_fake import ZendeskFake, rate_limited
 
 CREATE = r"/api/v2/tickets\.json"
 
 
 @pytest.fixture
 def zendesk() -> Iterator[ZendeskFake]:
-    with ZendeskFake.running() as fake:
+    with ZendeskFake() as fake:
         yield fake
 
 
@@ -185,7 +185,7 @@ def test_requester_only_with_consent_group_by_target_priority_by_urgency(
 
 def test_errors_are_classified(zendesk: ZendeskFake) -> None:
     deliver = deliveries(zendesk)
-    zendesk.fail("POST", CREATE, 429, headers={"Retry-After": "7"})
+    zendesk.fail("POST", CREATE, rate_limited(retry_after_s=7))
     busy = deliver.failure(build_routed())
     assert busy.retryable and busy.retry_after_s == 7.0
 

@@ -98,6 +98,17 @@ details summary{padding:.8rem 0;font-weight:600;cursor:pointer}
 .mattered{list-style:none;padding:0;margin:.5rem 0}
 .mattered li{background:#fff;border:1px solid #c3cbd4;border-radius:.5rem;padding:.75rem;
 margin:.5rem 0}
+.item{background:#fff;border:1px solid #c3cbd4;border-radius:.5rem;padding:.75rem;
+margin:1rem 0}
+.item blockquote{margin:.5rem 0;padding:.5rem .75rem;background:#f7f8fa;
+border-left:3px solid #7b8794;white-space:pre-wrap}
+.meta,.guess{color:#4a5561;font-size:.95rem}
+.pair{display:grid;grid-template-columns:repeat(auto-fit,minmax(12rem,1fr));gap:0 .75rem}
+select{display:block;width:100%;min-height:3rem;margin:0 0 .5rem;padding:.6rem .8rem;
+font:inherit;color:inherit;background:#fff;border:1px solid #7b8794;border-radius:.5rem}
+.choices button,.item form button{margin:.5rem 0}
+button.secondary{color:#0b3d6b;background:#fff;border:2px solid #0b5cad}
+h3{font-size:1.05rem;margin:1.25rem 0 .25rem}
 """
 
 _PAGE = Template(

@@ -28,7 +28,13 @@ from schemas import DeliveryStatus, OutcomeStatus
 from schemas.signal import SignalId
 from services.common.outcomes import current_outcome
 from services.ingest.api.deps import ClientDep, SettingsDep
-from services.ingest.api.pages import html_page, is_operator, page_language, signed_in
+from services.ingest.api.pages import (
+    fresh_form,
+    html_page,
+    is_operator,
+    page_language,
+    signed_in,
+)
 from services.ingest.api.problems import problem
 from services.ingest.forms.page import (
     language_switch,
@@ -37,6 +43,7 @@ from services.ingest.forms.page import (
 )
 from services.ingest.forms.preferences import preferences_href
 from services.ingest.status import SignalStatus, StatusBook, Step, status_json, story
+from services.ingest.triage_view import Form, render_case_forms
 
 router = APIRouter()
 
@@ -358,8 +365,13 @@ def render_story(steps: list[Step], status: SignalStatus, language: str) -> str:
 
 
 def render_status(
-    *, language: str, status: SignalStatus, original: SignalStatus | None = None
+    *,
+    language: str,
+    status: SignalStatus,
+    original: SignalStatus | None = None,
+    operator_forms: str = "",
 ) -> str:
+    """``operator_forms``: the same-case corrections an operator may make (HTML)."""
     t = LABELS.get(language, LABELS["en"])
     headline, lines, kind = describe(status, language, original)
     paragraphs = "\n".join(f"<p>{_e(line)}</p>" for line in lines)
@@ -383,6 +395,7 @@ def render_status(
 {paragraphs}
 {link}
 {render_story(story(status, original), status, language)}
+{operator_forms}
 <p class="help">{_e(t["updated"])}: {_e(updated)}</p>
 <a class="button" href="{_e(status_href(status.signal_id, language))}">{_e(t["refresh"])}</a>
 <a class="link" href="{_e(report_href(language))}">{_e(t["another"])}</a>
@@ -427,7 +440,13 @@ async def status_page(request: Request, signal_id: str, settings: SettingsDep) -
     operator = is_operator(settings, employee)
     if status is None or not (operator or user in status.reporters):
         return html_page(render_unknown(language=language, signal_id=signal_id, valid=True), 404)
-    if not operator:
+    forms = ""
+    if operator:
+        token, nonce = fresh_form(request, employee.user)
+        form = Form(token, nonce, language)
+        forms = render_case_forms(signal_id=signal_id, duplicate_of=status.duplicate_of, form=form)
+    else:
         status = status.without_error_text()
     original = book.get(status.duplicate_of) if status.duplicate_of else None
-    return html_page(render_status(language=language, status=status, original=original))
+    page = render_status(language=language, status=status, original=original, operator_forms=forms)
+    return html_page(page)

@@ -17,8 +17,9 @@ What it models: Bearer token (401), pipelines and stages, unique deal property
 definitions, contact upsert by email, deal upsert by a unique property (`new`
 true/false), exact reads by idProperty (404 when absent), default associations (PUT,
 idempotent), notes and tasks with inline associations (never idempotent), batch read,
-search that leaves out records younger than ``lag_s``, 429 + Retry-After, and a lost
-answer after commit (see fake_vendor.py).
+search that leaves out what was written while ``search_lags`` is set, 429 +
+Retry-After (``rate_limited``: HubSpot's rolling limit answers whatever is called next),
+and a lost answer after commit (see vendor_fake.py).
 
 What it does not model: the date-versioned paths (/crm/objects/2026-03/...), OAuth and
 token expiry, scopes (403 MISSING_SCOPES), property validation (enumeration options,
@@ -28,10 +29,9 @@ hs_object_id echo, daily limits, webhooks, and the search API's own rate limit."
 from __future__ import annotations
 
 import itertools
-import time
 from typing import Any
 
-from tests.support.fake_vendor import Answer, FakeVendor, Request
+from tests.support.vendor_fake import Call, Reply, VendorFake
 
 TOKEN = "pat-na1-fake-hubspot-token-0123456789"
 PORTAL_ID = 4711
@@ -39,27 +39,38 @@ UNIQUE_DEAL_PROPERTY = "antenna_case_key"
 ASSOCIATION_IDS = {("notes", "deals"): 214, ("tasks", "deals"): 216, ("deals", "contacts"): 3}
 
 
-def error(status: int, category: str, message: str, **headers: str) -> Answer:
+def error(status: int, category: str, message: str, **more: Any) -> Reply:
     body = {"status": "error", "message": message, "correlationId": "fake", "category": category}
-    return Answer(status, body, headers or None)
+    return Reply(status, {**body, **more})
 
 
-def rate_limited(retry_after_s: int = 1) -> Answer:
+def rate_limited(retry_after_s: int = 1) -> Reply:
     answer = error(
         429,
         "RATE_LIMITS",
         "You have reached your ten_secondly_rolling limit.",
-        **{"Retry-After": str(retry_after_s)},
+        policyName="TEN_SECONDLY_ROLLING",
     )
-    answer.body["policyName"] = "TEN_SECONDLY_ROLLING"
-    return answer
+    return Reply(answer.status, answer.body, {"Retry-After": str(retry_after_s)})
 
 
-class FakeHubSpot(FakeVendor):
+class HubSpotFake(VendorFake):
+    routes = (
+        ("GET", r"/crm/v3/pipelines/deals", "_pipelines"),
+        ("GET", r"/crm/v3/properties/(\w+)/(\w+)", "_property"),
+        ("GET", r"/account-info/v3/details", "_account"),
+        ("POST", r"/crm/v3/objects/(\w+)/batch/upsert", "_upsert"),
+        ("POST", r"/crm/v3/objects/(\w+)/batch/read", "_batch_read"),
+        ("POST", r"/crm/v3/objects/(\w+)/search", "_search"),
+        ("POST", r"/crm/v3/objects/(\w+)", "_create"),
+        ("GET", r"/crm/v3/objects/(\w+)/([^/]+)", "_read"),
+        ("PUT", r"/crm/v4/objects/(\w+)/(\d+)/associations/default/(\w+)/(\d+)", "_associate"),
+        ("GET", r"/crm/v4/objects/(\w+)/(\d+)/associations/(\w+)", "_associated"),
+    )
+
     def __init__(self) -> None:
-        super().__init__()
         self.ids = itertools.count(1001)
-        # type -> id -> {"properties": {...}, "created": monotonic time}
+        # type -> id -> properties
         self.objects: dict[str, dict[str, dict[str, Any]]] = {
             t: {} for t in ("contacts", "deals", "notes", "tasks")
         }
@@ -68,34 +79,21 @@ class FakeHubSpot(FakeVendor):
         self.pipelines = {
             "default": ["appointmentscheduled", "qualifiedtobuy", "closedwon", "closedlost"]
         }
-        self.route("GET", r"/crm/v3/pipelines/deals", self._pipelines)
-        self.route("GET", r"/crm/v3/properties/(\w+)/(\w+)", self._property)
-        self.route(
-            "GET", r"/account-info/v3/details", lambda r: Answer(200, {"portalId": PORTAL_ID})
-        )
-        self.route("POST", r"/crm/v3/objects/(\w+)/batch/upsert", self._upsert)
-        self.route("POST", r"/crm/v3/objects/(\w+)/batch/read", self._batch_read)
-        self.route("POST", r"/crm/v3/objects/(\w+)/search", self._search)
-        self.route("POST", r"/crm/v3/objects/(\w+)", self._create)
-        self.route("GET", r"/crm/v3/objects/(\w+)/([^/]+)", self._read)
-        self.route(
-            "PUT", r"/crm/v4/objects/(\w+)/(\d+)/associations/default/(\w+)/(\d+)", self._associate
-        )
-        self.route("GET", r"/crm/v4/objects/(\w+)/(\d+)/associations/(\w+)", self._associated)
+        super().__init__()
 
     # --- HTTP details -----------------------------------------------------------------
 
-    def authorised(self, req: Request) -> bool:
-        return req.headers.get("authorization") == f"Bearer {TOKEN}"
+    def authorized(self, call: Call) -> bool:
+        return call.bearer() == TOKEN
 
-    def unauthorised(self) -> Answer:
+    def unauthorized(self) -> Reply:
         return error(
             401,
             "INVALID_AUTHENTICATION",
             "Authentication credentials not found. This API supports OAuth 2.0 authentication",
         )
 
-    def not_found(self) -> Answer:
+    def not_found(self, call: Call) -> Reply:
         return error(404, "OBJECT_NOT_FOUND", "resource not found")
 
     # --- state ------------------------------------------------------------------------
@@ -104,7 +102,7 @@ class FakeHubSpot(FakeVendor):
         now = "2025-03-14T09:31:00.000Z"
         body = {
             "id": object_id,
-            "properties": dict(self.objects[kind][object_id]["properties"]),
+            "properties": dict(self.objects[kind][object_id]),
             "createdAt": now,
             "updatedAt": now,
             "archived": False,
@@ -114,20 +112,18 @@ class FakeHubSpot(FakeVendor):
         return body
 
     def _find(self, kind: str, prop: str, value: str) -> str | None:
-        for object_id, obj in self.objects[kind].items():
-            if obj["properties"].get(prop) == value:
+        for object_id, properties in self.objects[kind].items():
+            if properties.get(prop) == value:
                 return object_id
         return None
 
     def _insert(self, kind: str, properties: dict[str, Any]) -> str:
         object_id = str(next(self.ids))
-        self.objects[kind][object_id] = {
-            "properties": dict(properties),
-            "created": time.monotonic(),
-        }
+        self.objects[kind][object_id] = dict(properties)
+        self.written(object_id)
         return object_id
 
-    def _link(self, kind: str, object_id: str, associations: list[dict[str, Any]]) -> Answer | None:
+    def _link(self, kind: str, object_id: str, associations: list[dict[str, Any]]) -> Reply | None:
         for association in associations:
             to_id = str(association["to"]["id"])
             [spec] = association["types"]
@@ -158,21 +154,24 @@ class FakeHubSpot(FakeVendor):
         }
         return {"id": stage, "label": stage, "metadata": metadata}
 
-    def _pipelines(self, req: Request) -> Answer:
+    def _account(self, call: Call) -> Reply:
+        return Reply(200, {"portalId": PORTAL_ID})
+
+    def _pipelines(self, call: Call) -> Reply:
         results = [
             {"id": pid, "label": pid, "stages": [self._stage(s) for s in stages]}
             for pid, stages in self.pipelines.items()
         ]
-        return Answer(200, {"results": results})
+        return Reply(200, {"results": results})
 
-    def _property(self, req: Request, kind: str, name: str) -> Answer:
+    def _property(self, call: Call, kind: str, name: str) -> Reply:
         if name not in self.unique.get(kind, set()):
             return error(404, "OBJECT_NOT_FOUND", f"Unable to find property {name}")
-        return Answer(200, {"name": name, "type": "string", "hasUniqueValue": True})
+        return Reply(200, {"name": name, "type": "string", "hasUniqueValue": True})
 
-    def _upsert(self, req: Request, kind: str) -> Answer:
+    def _upsert(self, call: Call, kind: str) -> Reply:
         results = []
-        for item in req.json()["inputs"]:
+        for item in call.json()["inputs"]:
             prop, value = item["idProperty"], str(item["id"])
             if prop not in self.unique.get(kind, set()):
                 return error(400, "VALIDATION_ERROR", f"{prop} is not a unique property")
@@ -181,14 +180,14 @@ class FakeHubSpot(FakeVendor):
             if object_id is None:
                 object_id = self._insert(kind, {**item["properties"], prop: value})
             else:
-                self.objects[kind][object_id]["properties"].update(item["properties"])
+                self.objects[kind][object_id].update(item["properties"])
             results.append(self._public(kind, object_id, new=new))
-        return Answer(200, {"status": "COMPLETE", "results": results})
+        return Reply(200, {"status": "COMPLETE", "results": results})
 
-    def _create(self, req: Request, kind: str) -> Answer:
+    def _create(self, call: Call, kind: str) -> Reply:
         if kind not in self.objects:
-            return self.not_found()
-        data = req.json()
+            return self.not_found(call)
+        data = call.json()
         properties = data.get("properties") or {}
         if kind in ("notes", "tasks") and "hs_timestamp" not in properties:
             return error(400, "VALIDATION_ERROR", "hs_timestamp is required")
@@ -201,42 +200,40 @@ class FakeHubSpot(FakeVendor):
         if failed is not None:
             del self.objects[kind][object_id]
             return failed
-        return Answer(201, self._public(kind, object_id))
+        return Reply(201, self._public(kind, object_id))
 
-    def _read(self, req: Request, kind: str, value: str) -> Answer:
+    def _read(self, call: Call, kind: str, value: str) -> Reply:
         if kind not in self.objects:
-            return self.not_found()
-        prop = (req.query.get("idProperty") or [None])[0]
+            return self.not_found(call)
+        prop = call.param("idProperty")
         object_id = self._find(kind, prop, value) if prop else value
         if object_id is None or object_id not in self.objects[kind]:
-            return self.not_found()
-        return Answer(200, self._public(kind, object_id))
+            return self.not_found(call)
+        return Reply(200, self._public(kind, object_id))
 
-    def _batch_read(self, req: Request, kind: str) -> Answer:
-        ids = [str(i["id"]) for i in req.json()["inputs"]]
+    def _batch_read(self, call: Call, kind: str) -> Reply:
+        ids = [str(i["id"]) for i in call.json()["inputs"]]
         results = [self._public(kind, i) for i in ids if i in self.objects[kind]]
-        return Answer(200, {"status": "COMPLETE", "results": results})
+        return Reply(200, {"status": "COMPLETE", "results": results})
 
-    def _search(self, req: Request, kind: str) -> Answer:
-        [group] = req.json()["filterGroups"]
+    def _search(self, call: Call, kind: str) -> Reply:
+        [group] = call.json()["filterGroups"]
         results = [
             self._public(kind, object_id)
-            for object_id, obj in self.objects[kind].items()
-            if self.visible(obj["created"])
-            and all(
-                obj["properties"].get(f["propertyName"]) == f["value"] for f in group["filters"]
-            )
+            for object_id, properties in self.objects[kind].items()
+            if self.searchable(object_id)
+            and all(properties.get(f["propertyName"]) == f["value"] for f in group["filters"])
         ]
-        return Answer(200, {"total": len(results), "results": results})
+        return Reply(200, {"total": len(results), "results": results})
 
-    def _associate(self, req: Request, kind: str, object_id: str, to: str, to_id: str) -> Answer:
+    def _associate(self, call: Call, kind: str, object_id: str, to: str, to_id: str) -> Reply:
         if object_id not in self.objects[kind] or to_id not in self.objects[to]:
-            return self.not_found()
+            return self.not_found(call)
         self.associations.add((kind, object_id, to, to_id))
         self.associations.add((to, to_id, kind, object_id))
-        return Answer(200, {"status": "COMPLETE", "results": []})
+        return Reply(200, {"status": "COMPLETE", "results": []})
 
-    def _associated(self, req: Request, kind: str, object_id: str, to: str) -> Answer:
+    def _associated(self, call: Call, kind: str, object_id: str, to: str) -> Reply:
         results = [
             {
                 "toObjectId": int(t_id),
@@ -251,7 +248,7 @@ class FakeHubSpot(FakeVendor):
             for (f, f_id, t, t_id) in sorted(self.associations)
             if (f, f_id, t) == (kind, object_id, to)
         ]
-        return Answer(200, {"results": results})
+        return Reply(200, {"results": results})
 
     # --- for tests ----------------------------------------------------------------------
 
@@ -263,7 +260,7 @@ class FakeHubSpot(FakeVendor):
     # --- for assertions ---------------------------------------------------------------
 
     def of(self, kind: str) -> list[dict[str, Any]]:
-        return [obj["properties"] for obj in self.objects[kind].values()]
+        return list(self.objects[kind].values())
 
     def linked(self, kind: str, object_id: str, to: str) -> list[str]:
         return [
