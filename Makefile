@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test unit integration e2e lint typecheck schemas bench bench-dedupe bench-insight evaluate clean tryton
+.PHONY: run test unit integration e2e lint typecheck schemas bench bench-classify bench-dedupe bench-insight evaluate clean tryton
 
 # A real Tryton CRM for the integration tests (tests/support/tryton.py), in a venv of its
 # own from the pinned set: the tests skip without it.
@@ -55,9 +55,18 @@ schemas: $(STAMP)
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache .mypy_cache
 
-# Processor throughput against a bare Faust forwarder on the same embedded broker.
+# Issue #10's benchmarks, each against its baseline in the same run, into
+# bench/results/latest.{md,json}: ingest vs a bare endpoint (wrk), the processor vs a bare
+# Faust forward and vs offline, end-to-end latency at RATE/s for SECONDS, and each
+# service's RSS after MEMORY_FIRST and MEMORY_LAST signals. ONLY=ingest,latency runs some.
+# About 25 minutes with the defaults on 2 cores, most of it the 100,000 signals.
+ONLY ?= ingest,processor,latency,memory
 bench: $(STAMP)
-	$(BIN)/python -m tests.bench.bench_processor -n $(or $(N),2000)
+	$(BIN)/python -m tests.bench.run --only $(ONLY) \
+		--processor-signals $(or $(N),2000) \
+		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
+		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
+		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000)
 
 # Dedupe cost per signal as its memory fills (no broker): 1k, 10k, 100k signals.
 SIZES ?= 1000,10000,100000
@@ -68,6 +77,11 @@ bench-dedupe: $(STAMP)
 bench-insight: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_insight
 
+# Classification speed: `antenna classify` over 10,000 lines (fresh process) and the classify
+# stage's CPU per signal (tests/bench/bench_classify.py).
+bench-classify: $(STAMP)
+	$(BIN)/python -m tests.bench.bench_classify --lines $(or $(LINES),10000) --signals $(or $(SIGNALS),1500)
+
 # Classification accuracy / macro-F1 and dedupe precision / recall on held-out data.
 evaluate: $(STAMP)
-	$(BIN)/antenna evaluate
+	$(BIN)/antenna evaluate --third-set

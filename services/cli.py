@@ -104,8 +104,14 @@ def _offline(kind: str) -> Callable[[argparse.Namespace], int]:
 def _evaluate(args: argparse.Namespace) -> int:
     from services.processor.evaluation import main as evaluation
 
-    evaluation()
+    evaluation(third_set=args.third_set)
     return 0
+
+
+def _train(args: argparse.Namespace) -> int:
+    from services.processor.classifier.train import run
+
+    return run(args)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -123,9 +129,15 @@ def parser() -> argparse.ArgumentParser:
         "reported_at, customer) offline",
         "route": "classify and route JSON lines with the routing rules offline",
     }
-    sub.add_parser(
+    evaluate = sub.add_parser(
         "evaluate", help="measure classification and dedupe on the held-out labelled data"
-    ).set_defaults(run=_evaluate)
+    )
+    evaluate.add_argument(
+        "--third-set",
+        action="store_true",
+        help="score the classifier on the third set too (once the work is done; `make evaluate`)",
+    )
+    evaluate.set_defaults(run=_evaluate)
     for name, text in offline_help.items():
         cmd = sub.add_parser(name, help=text)
         cmd.add_argument("file", nargs="?", type=Path, help="JSON lines; stdin when omitted")
@@ -152,6 +164,15 @@ def parser() -> argparse.ArgumentParser:
     dlq.add_parser(sub)
     offline_incidents.add_parser(sub)
     labels.add_parser(sub)
+    train = sub.add_parser("train", help="retrain the classifier into a versioned model file")
+    train.add_argument(
+        "--labels", type=Path, nargs="*", default=[], help="operator labels (JSON lines)"
+    )
+    train.add_argument("--activate", action="store_true", help="switch to it when not worse")
+    train.add_argument("--force", action="store_true", help="with --activate: switch anyway")
+    train.add_argument("--tune", action="store_true", help="choose hyperparameters by CV")
+    train.add_argument("--dir", type=Path, help="model directory (default var/models)")
+    train.set_defaults(run=_train)
     return p
 
 

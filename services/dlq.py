@@ -32,6 +32,7 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import REPLAY_HEADER, letter_id
+from services.common.kafka import known_end
 
 PARKED = "parked"
 REPLAYED = "replayed"
@@ -232,6 +233,7 @@ def read_topic(
             if not batch and all(consumer.position(tp) >= end[tp] for tp in pending):
                 break
             for tp, got in batch.items():
+                end[tp] = known_end(consumer, tp, end[tp])
                 records.extend(r for r in got if r.offset < end[tp])
             pending = {tp for tp in pending if consumer.position(tp) < end[tp]}
         return records

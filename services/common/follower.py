@@ -69,6 +69,8 @@ class TopicFollower:
 
         from services.common.settings import CommonSettings
 
+        settings = CommonSettings()
+        wait = settings.kafka_fetch_max_wait_ms  # short on the embedded broker
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -76,7 +78,8 @@ class TopicFollower:
             enable_auto_commit=False,
             request_timeout_ms=30_000,
             reconnect_backoff_max_ms=5_000,
-            **CommonSettings().kafka_client_options(),  # TLS/SASL, as every client
+            **({} if wait is None else {"fetch_max_wait_ms": wait}),
+            **settings.kafka_client_options(),  # TLS/SASL, as every client
         )
 
     def start(self) -> None:

@@ -32,6 +32,14 @@ class BrokerUnavailable(RuntimeError):
     """The broker did not answer in time."""
 
 
+def known_end(consumer: Any, tp: Any, listed: int) -> int:
+    """Where partition ``tp`` ends, as far as a kafka-python ``consumer`` that read from it
+    knows: ``listed`` (from ``end_offsets``), or the high watermark of its last fetch when
+    that is further. Tansu 0.6 lists the first offset of a partition's last batch plus one,
+    short of the end when that batch holds several records; its fetches tell the truth."""
+    return max(listed, consumer.highwater(tp) or 0)
+
+
 def _admin(
     bootstrap: list[str], timeout_s: float, client_options: Mapping[str, Any]
 ) -> KafkaAdminClient:

@@ -92,18 +92,32 @@ class CommonSettings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     # Tansu makes a joining consumer wait about half the session timeout: keep it short.
     kafka_session_timeout_s: float = Field(default=10.0, gt=1)
-    # Tansu 0.6 advances a partition's high watermark by one per produced *batch*, so a
-    # table's changelog looks shorter than it is and a restarted worker stops restoring
-    # early. One record per batch (1 byte) avoids that; `antenna up` sets it for the
-    # embedded broker. Keep Kafka's default against a real Kafka.
+    # The largest batch of records the stream workers' producer sends per partition.
     kafka_producer_max_batch_bytes: int = Field(default=16384, ge=1)
+    # Tansu 0.6 answers "where does this partition end?" (ListOffsets) with the first
+    # offset of its last batch plus one: a changelog whose last batch holds several records
+    # looks shorter than it is, and a restarted worker stops restoring its table early.
+    # One record per batch on the tables' changelogs avoids that (other topics batch as
+    # usual); `antenna up` and the tests set it for the embedded broker. Kafka needs none.
+    kafka_changelog_one_record_batches: bool = False
+    # How long a fetch may wait at the broker for data (ms); unset: each client's default
+    # (Faust 1500, kafka-python 500). Kafka answers as soon as data arrives; Tansu waits
+    # the whole time, on every hop, so `antenna up` and the tests set a short one for it.
+    kafka_fetch_max_wait_ms: int | None = Field(default=None, ge=0)
     var_dir: Path = Path("var")
     log_level: str = "INFO"
 
-    @field_validator(*_TLS_FIELDS, *_SASL_FIELDS, "kafka_min_insync_replicas", mode="before")
+    @field_validator(
+        *_TLS_FIELDS,
+        *_SASL_FIELDS,
+        "kafka_min_insync_replicas",
+        "kafka_fetch_max_wait_ms",
+        mode="before",
+    )
     @classmethod
-    def _empty_is_unset(cls, value: object) -> object:
-        # `FOO=` in an env file or compose means "not configured".
+    def _empty_kafka_setting_is_unset(cls, value: object) -> object:
+        # `FOO=` in an env file or compose means "not configured". (Named apart from the
+        # services' own `_empty_is_unset`, which would otherwise replace this one.)
         return None if isinstance(value, str) and not value.strip() else value
 
     @field_validator("kafka_sasl_password")

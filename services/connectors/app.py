@@ -38,6 +38,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
 from services.connectors.delivery import deliver_in_order
@@ -112,7 +113,8 @@ def create_app(
     # Sweep each partition's expired ledger and case -> record entries this often: cheap,
     # and quick enough that the tables hold little more than one window.
     sweep_every_s = min(600.0, window_s / 10)
-    swept: dict[int, float] = {}
+    keep = share(settings.delivery_ledger_max_entries, settings.topic_partitions)
+    sweeps = Sweeps(sweep_every_s, keep)
     health = {
         destination: DestinationHealth(destination, metrics.paused) for destination in connectors
     }
@@ -144,18 +146,20 @@ def create_app(
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
-        """Expire ledger and case -> record entries older than the dedupe window. Faust
-        writes a table's tombstone to the current event's partition, so only that
-        partition's entries."""
+        """Expire ledger and case -> record entries older than the dedupe window, and
+        ledger entries past the partition's share of its capacity. Faust writes a table's
+        tombstone to the current event's partition, so only that partition's entries."""
         now = time.time()
-        if now - swept.get(partition, 0.0) < sweep_every_s:
+        if not sweeps.due(partition, now):
             return
-        swept[partition] = now
-        for name, table, expired_in in (
-            ("ledger", ledger, expired_keys),
-            ("case-records", case_records, expired_records),
+        for name, table, expired in (
+            ("ledger", ledger, expired_keys(list(ledger.items()), partition, now, window_s, keep)),
+            (
+                "case-records",
+                case_records,
+                expired_records(list(case_records.items()), partition, now, window_s),
+            ),
         ):
-            expired = expired_in(list(table.items()), partition, now, window_s)
             for key in expired:
                 del table[key]
             if expired:

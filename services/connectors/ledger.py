@@ -4,9 +4,10 @@ changelog-backed table. Pure: the agent reads and writes the table, this module 
 An entry is final when delivered; ``failed`` and ``dead`` (parked on signals.dlq) are
 final for an ordinary redelivery but not for a replay from the DLQ; ``retrying`` holds a
 waiting signal's attempts so that a restart keeps its horizon and its announcements.
-Entries expire with the dedupe window, so the table does not grow without bound; after
-that, a redelivery is still stopped by the connector's own idempotency (its lookup
-before create, the webhook's Idempotency-Key).
+Entries expire with the dedupe window, and a partition keeps at most its share of
+``ANTENNA_DELIVERY_LEDGER_MAX_ENTRIES`` (the oldest go first), so the table does not grow
+without bound; after that, a redelivery is still stopped by the connector's own
+idempotency (its lookup before create, the webhook's Idempotency-Key).
 
 An entry's key is the delivery's (``delivery_key``): a report is delivered once as a case
 of its own and once as a note on each case it joined, so that a report an operator split
@@ -19,6 +20,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from schemas import DeliveryStatus
+from services.common.table_bounds import oldest_past
 from services.connectors.expiry import expires
 from services.connectors.retry import Waiting
 
@@ -96,17 +98,29 @@ def resumed(entry: Entry | None) -> Waiting | None:
 
 
 def expired_keys(
-    items: Iterable[tuple[Any, Any]], partition: int, now: float, window_s: float
+    items: Iterable[tuple[Any, Any]],
+    partition: int,
+    now: float,
+    window_s: float,
+    keep: int | None = None,
 ) -> list[Any]:
-    """Keys of ``partition`` whose last change is older than the window. Entries still
+    """Keys of ``partition`` whose last change is older than the window (expiry.expires),
+    and past the newest ``keep`` of the partition the oldest (table_bounds). Entries still
     waiting are kept: the retry horizon parks them long before."""
-    expired = []
+    expired, kept = [], []
     for key, value in items:
         entry = entry_from(value)
         if (
-            entry is not None
-            and expires(entry.at, entry.partition, partition, now, window_s)
-            and entry.status is not DeliveryStatus.retrying
+            entry is None
+            or entry.partition != partition
+            or entry.at is None
+            or entry.status is DeliveryStatus.retrying
         ):
+            continue
+        if expires(entry.at, entry.partition, partition, now, window_s):
             expired.append(key)
+        else:
+            kept.append((key, entry.at))
+    if keep is not None:
+        expired += oldest_past(kept, keep)
     return expired

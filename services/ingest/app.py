@@ -48,7 +48,10 @@ def create_app(
     /report/preferences, and the routed topics and signals.labels into the TriageBook
     (services.ingest.triage) for /triage."""
     publisher = publisher or KafkaSignalPublisher(
-        settings.bootstrap_list, settings.publish_timeout_s
+        settings.bootstrap_list,
+        settings.publish_timeout_s,
+        linger_ms=settings.publish_linger_ms,
+        batch_bytes=settings.publish_batch_bytes,
     )
 
     @asynccontextmanager
@@ -82,7 +85,7 @@ def create_app(
     app.state.idempotency = IdempotencyCache(
         settings.idempotency_cache_size, settings.idempotency_ttl_s
     )
-    app.state.status_book = StatusBook()
+    app.state.status_book = StatusBook(settings.status_capacity)
     app.state.insight = InsightBook()
     app.state.preferences = PreferenceBook()
     app.state.triage = TriageBook(settings.triage_max_waiting, settings.triage_recent_reports)
@@ -95,8 +98,8 @@ def create_app(
         larger={"/v1/email/": settings.max_email_bytes, "/v1/forms/": settings.max_form_bytes},
     )
     problems.install(app)
+    app.include_router(signals.router)  # first: the busiest route is matched first
     app.include_router(health.router)
-    app.include_router(signals.router)
     app.include_router(forms.router)
     app.include_router(chat.router)
     app.include_router(email.router)

@@ -6,23 +6,25 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 
 class KeyReused(ValueError):
     """The key was used before with a different request body."""
 
 
-@dataclass
+@dataclass(slots=True)
 class _Entry:
-    body_hash: str
+    """Small on purpose: one per key for a day. ``result`` is a future while the first
+    request publishes, and its signal_id once it succeeded."""
+
+    digest: bytes
     expires_at: float
-    result: asyncio.Future[str] = field(
-        default_factory=lambda: asyncio.get_running_loop().create_future()
-    )
+    result: asyncio.Future[str] | str
 
 
 def body_hash(body: bytes) -> str:
@@ -44,27 +46,32 @@ class IdempotencyCache:
         A concurrent request with the same key waits for the first one. A failed action
         is forgotten, so the client's retry runs it again."""
         now = self._clock()
-        slot = (client, key)
-        digest = body_hash(body)
+        slot = (sys.intern(client), key)  # a few clients, shared by all their keys
+        digest = hashlib.sha256(body).digest()
         entry = self._entries.get(slot)
         if entry is not None and entry.expires_at < now:
             del self._entries[slot]
             entry = None
         if entry is not None:
-            if entry.body_hash != digest:
+            if entry.digest != digest:
                 raise KeyReused("Idempotency-Key was already used with a different request")
+            if isinstance(entry.result, str):
+                return entry.result, True
             return await asyncio.shield(entry.result), True
-        entry = _Entry(digest, now + self.ttl_s)
+        pending: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        entry = _Entry(digest, now + self.ttl_s, pending)
         self._entries[slot] = entry
         self._evict()
         try:
             signal_id = await action()
         except BaseException as exc:
-            self._entries.pop(slot, None)
-            entry.result.set_exception(exc)
-            entry.result.exception()  # mark retrieved: waiters re-raise it themselves
+            if self._entries.get(slot) is entry:
+                del self._entries[slot]
+            pending.set_exception(exc)
+            pending.exception()  # mark retrieved: waiters re-raise it themselves
             raise
-        entry.result.set_result(signal_id)
+        pending.set_result(signal_id)
+        entry.result = signal_id  # waiters hold the future; later re-posts need only this
         return signal_id, False
 
     def _evict(self) -> None:

@@ -10,6 +10,11 @@ from pydantic_settings import NoDecode
 
 from services.common.settings import MIN_SECRET_LENGTH, CommonSettings, check_secret
 
+# Under load a batch fills while the previous produce request is answered; the linger
+# only matters when posts are few, and then it is all they wait for.
+PUBLISH_LINGER_MS = 5
+PUBLISH_BATCH_BYTES = 65_536  # a busy second's posts in a few requests per partition
+
 
 class IngestSettings(CommonSettings):
     api_host: str = "127.0.0.1"
@@ -18,8 +23,18 @@ class IngestSettings(CommonSettings):
     api_keys: Annotated[list[SecretStr], NoDecode] = Field(min_length=1)
     max_body_bytes: int = Field(default=1_000_000, gt=0)
     publish_timeout_s: float = Field(default=10.0, gt=0)
-    idempotency_cache_size: int = Field(default=100_000, ge=0)
+    # Concurrent posts share produce requests (services/ingest/publisher.py): how long a
+    # batch may wait for more records, and how large it may grow per partition.
+    publish_linger_ms: int = Field(default=PUBLISH_LINGER_MS, ge=0)
+    publish_batch_bytes: int = Field(default=PUBLISH_BATCH_BYTES, ge=1)
+    # Keys remembered in this process (a re-post gets its first answer; another body, 422).
+    # The processor's resubmission table is the durable guarantee, so a bounded cache is
+    # enough: a key it forgot still gets the same signal_id (derived from the key).
+    idempotency_cache_size: int = Field(default=10_000, ge=0)
     idempotency_ttl_s: float = Field(default=24 * 3600, gt=0)
+    # Signals whose status this process keeps for GET /v1/signals/{id} and the status page
+    # (the most recently touched; an older one reads as unknown). About 1 KB each.
+    status_capacity: int = Field(default=20_000, ge=1)
 
     # E-mail (SMTP listener and POST /v1/email/inbound)
     smtp_host: str = "127.0.0.1"

@@ -45,7 +45,7 @@ from services.ingest import metrics
 
 log = logging.getLogger(__name__)
 
-DEFAULT_CAPACITY: Final = 100_000
+DEFAULT_CAPACITY: Final = 20_000  # IngestSettings.status_capacity
 ROUTED_TOPICS: Final = (
     topics.ROUTED_SERVICEDESK,
     topics.ROUTED_CRM,
@@ -61,7 +61,7 @@ MAX_READERS: Final = 8
 MAX_JOINS: Final = 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Delivery:
     status: DeliveryStatus
     external_id: str | None
@@ -80,7 +80,7 @@ class Join:
     ordinal: int
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class SignalStatus:
     """``routing`` is None until a routed topic spoke: "routed", "triage" or "duplicate"."""
 

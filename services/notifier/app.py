@@ -10,7 +10,9 @@ Per event: fold it into the case's file (a changelog-backed table), list the not
 file justifies (``cases.due``), and settle each one the ledger (a second table, keyed by
 report and kind) does not know yet: send it, or record why not (opted out, too old, no
 way to reach the employee). Both tables are acknowledged by the broker before the event
-counts as processed (AckedTable); both expire with the dedupe window. An event that
+counts as processed (AckedTable); both expire with the dedupe window, and a partition
+keeps at most its share of ANTENNA_NOTIFY_MAX_CASES case files (the oldest go first,
+with their ledger entries). An event that
 cannot be read goes to signals.dlq.
 """
 
@@ -26,7 +28,6 @@ from pydantic import ValidationError
 
 from schemas import topics
 from services.common.faust_app import (
-    AckedTable,
     acked_table,
     let_go,
     make_faust_app,
@@ -36,11 +37,19 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
+from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
 from services.notifier.cases import CaseFile, Notice, case_of, due, new_case, read_fact, with_fact
-from services.notifier.ledger import Settled, before_sending, entry, expired_keys, settled
+from services.notifier.ledger import (
+    Settled,
+    before_sending,
+    entry,
+    expired_keys,
+    notice_keys,
+    settled,
+)
 from services.notifier.preferences import PreferenceBook, wants_news
 from services.notifier.senders import Senders
 from services.notifier.sending import RELEASED, Pause, relay_policy, until_settled
@@ -84,7 +93,8 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     policy = relay_policy(settings)
     window_s = settings.dedupe_window_days * DAY_S
     max_age = timedelta(days=settings.notify_max_age_days)
-    last_expiry: dict[int, float] = {}  # partition -> when it was last expired
+    keep = share(settings.notify_max_cases, settings.topic_partitions)
+    sweeps = Sweeps(EXPIRE_EVERY_S, keep)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_preferences() -> None:
@@ -169,10 +179,15 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             return Settled.failed
         return Settled.sent
 
-    def expire(tables: tuple[AckedTable, ...], partition: int, now: float) -> None:
-        for table in tables:
-            for key in expired_keys(list(table.items()), partition, now - window_s):
-                del table[key]
+    def expire(partition: int, now: float) -> None:
+        cutoff = now - window_s
+        for key in expired_keys(list(ledger.items()), partition, cutoff):
+            del ledger[key]
+        for key in expired_keys(list(cases.items()), partition, cutoff, keep):
+            for notice in notice_keys(cases.get(key)):
+                if notice in ledger:
+                    del ledger[notice]
+            del cases[key]
 
     async def handle(event: Any, taken_in: int) -> bool:
         """Fold one event in and settle what it makes due. False: let go unacked (a
@@ -201,9 +216,8 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
                 return False
         # Deletions go to the partition of the event being processed: expire each
         # partition while one of its events is.
-        if now - last_expiry.setdefault(msg.partition, now) > EXPIRE_EVERY_S:
-            last_expiry[msg.partition] = now
-            expire((cases, ledger), msg.partition, now)
+        if sweeps.due(msg.partition, now):
+            expire(msg.partition, now)
             await cases.written()
             await ledger.written()
         return True

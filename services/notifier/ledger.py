@@ -14,7 +14,8 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from services.notifier.cases import Notice
+from services.common.table_bounds import oldest_past
+from services.notifier.cases import Notice, NoticeKind
 
 
 class Settled(StrEnum):
@@ -47,15 +48,38 @@ def before_sending(
     return None
 
 
-def expired_keys(items: Iterable[tuple[Any, Any]], partition: int, cutoff: float) -> list[Any]:
-    """Keys of ``partition`` untouched since ``cutoff`` (case files and ledger entries).
-    Faust writes a deletion to the partition of the event being processed, so an entry
-    can only be deleted while an event of its own partition is."""
+def expired_keys(
+    items: Iterable[tuple[Any, Any]], partition: int, cutoff: float, keep: int | None = None
+) -> list[Any]:
+    """Keys of ``partition`` untouched since ``cutoff`` (case files and ledger entries),
+    and past the newest ``keep`` of the partition the oldest (table_bounds). Faust writes
+    a deletion to the partition of the event being processed, so an entry can only be
+    deleted while an event of its own partition is."""
+    expired, kept = [], []
+    for key, value in items:
+        if (
+            isinstance(value, dict)
+            and value.get("partition") == partition
+            and isinstance(value.get("touched_at"), int | float)
+        ):
+            if value["touched_at"] < cutoff:
+                expired.append(key)
+            else:
+                kept.append((key, float(value["touched_at"])))
+    if keep is not None:
+        expired += oldest_past(kept, keep)
+    return expired
+
+
+def notice_keys(case_file: Any) -> list[str]:
+    """The ledger's keys for every notice a stored case file's reports may have had: a
+    case file forgotten takes its ledger entries along (with the file kept, they would
+    be due again)."""
+    if not isinstance(case_file, dict):
+        return []
     return [
-        key
-        for key, value in items
-        if isinstance(value, dict)
-        and value.get("partition") == partition
-        and isinstance(value.get("touched_at"), int | float)
-        and value["touched_at"] < cutoff
+        f"{report['signal_id']}|{kind.value}"
+        for report in case_file.get("reports", ())
+        if isinstance(report, dict) and "signal_id" in report
+        for kind in NoticeKind
     ]

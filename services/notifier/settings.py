@@ -27,6 +27,8 @@ class NotifierSettings(CommonSettings):
     # News older than this is not sent: a notifier started on an old topic, or down for
     # longer, does not flood employees with what happened days ago.
     notify_max_age_days: float = Field(default=3, gt=0)
+    # Case files remembered at most (the most recent), with their reports' ledger entries.
+    notify_max_cases: int = Field(default=10_000, ge=100)
     # Waiting for a channel that cannot be reached: capped exponential backoff, forever.
     notify_retry_base_delay_s: float = Field(default=1.0, gt=0)
     notify_retry_max_delay_s: float = Field(default=300.0, gt=0)

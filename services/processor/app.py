@@ -106,6 +106,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             window=timedelta(days=settings.dedupe_window_days),
             resend_window=timedelta(minutes=settings.resend_window_minutes),
             index_cap=settings.dedupe_index_cap,
+            max_reports=settings.dedupe_max_reports,
             phone_region=settings.dedupe_phone_region,
         ),
     )

@@ -128,10 +128,10 @@ def dedupe_table(sets: dict[str, list[dict[str, Any]]]) -> list[str]:
     return lines + notes
 
 
-def main() -> None:
+def main(third_set: bool = False) -> None:
     from services.processor.classifier.evaluate import main as classifier_report
 
-    classifier_report()
+    classifier_report(third_set=third_set)
     tuning, held = split_dedupe(load_dedupe_rows())
     print("\nDedupe: a predicted duplicate is right when it points at an earlier report of its")
     print("case. The labelled set's tuning cases were looked at while writing dedupe; its")

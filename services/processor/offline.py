@@ -23,7 +23,7 @@ from schemas import Channel, Classification, Customer, Reporter, Signal, new_sig
 from services.processor.classifier.model import trained_models
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
-from services.processor.handlers import ClassifiedSignal, assess
+from services.processor.handlers import ClassifiedSignal, assess_many
 
 Row = dict[str, Any]
 
@@ -171,18 +171,22 @@ def load_rules(path: Path | None) -> RuleSet:
 
 
 PARALLEL_FROM = 200  # rows; below this a process pool costs more than it saves
+BATCH = 64  # signals the classifier scores at once
 
 
 def assess_all(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
     workers = os.cpu_count() or 1
+    batches = [signals[i : i + BATCH] for i in range(0, len(signals), BATCH)]
     if len(signals) < PARALLEL_FROM or workers < 2:
-        yield from map(assess, signals)
+        for batch in batches:
+            yield from assess_many(batch)
         return
     trained_models()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        yield from pool.imap(assess, signals, chunksize=32)
+        for assessed in pool.imap(assess_many, batches):
+            yield from assessed
 
 
 def run(

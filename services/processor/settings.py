@@ -18,6 +18,8 @@ class ProcessorSettings(CommonSettings):
     resend_window_minutes: float = Field(default=10, gt=0)
     # Reports remembered per phone, e-mail, surname+initial or text: the most recent ones.
     dedupe_index_cap: int = Field(default=20, ge=1, le=1000)
+    # Reports remembered at most (the most recent): bounds the processor's memory.
+    dedupe_max_reports: int = Field(default=10_000, ge=100)
     # Phone numbers written without a country code are read as this region's (ISO 3166).
     dedupe_phone_region: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
     # The largest request the processor's producer sends; match the broker's

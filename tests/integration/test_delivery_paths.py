@@ -1,7 +1,7 @@
 """The connectors alone on a broker of their own, fed RoutedSignals directly: the dead
 path (a 4xx ends on signals.delivered plus signals.dlq, and `antenna dlq replay` brings
 it back once), the horizon, a bad payload that cannot hold up its destination, poison on
-every input topic, a connector killed mid-delivery, and the ledger's expiry."""
+every input topic, a connector killed mid-delivery, and the ledger's expiry and capacity."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from tests.support.services import WEBHOOK_SECRET, Services, stack_on_own_broker
 pytestmark = pytest.mark.integration
 HORIZON_S = 10.8  # ANTENNA_DELIVERY_HORIZON_HOURS below
 WINDOW_S = 26.0  # ANTENNA_DEDUPE_WINDOW_DAYS below
+LEDGER_CAPACITY = 100  # ANTENNA_DELIVERY_LEDGER_MAX_ENTRIES below: 33 per partition
 LEDGER_CHANGELOG = "antenna-connectors-delivery-ledger-changelog"
 
 
@@ -48,6 +49,7 @@ def stack(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Serv
             "ANTENNA_DELIVERY_MAX_ATTEMPTS": "3",
             "ANTENNA_DELIVERY_HORIZON_HOURS": str(HORIZON_S / 3600),
             "ANTENNA_DEDUPE_WINDOW_DAYS": str(WINDOW_S / 86400),
+            "ANTENNA_DELIVERY_LEDGER_MAX_ENTRIES": str(LEDGER_CAPACITY),
         },
         "connectors",
     ) as services:
@@ -285,3 +287,30 @@ def test_ledger_entries_expire_with_the_dedupe_window(stack: Services) -> None:
             continue
         assert written[-1].value is None
         return
+
+
+def test_a_partition_past_its_share_of_the_ledger_forgets_its_oldest_delivery_early(
+    stack: Services,
+) -> None:
+    """Memory stays bounded within the window: once partition 2 holds more than its share
+    (LEDGER_CAPACITY / 3), its oldest delivery is deleted before its window ends."""
+    first = build_routed()
+    send(stack, first, partition=2)
+    [result] = results_for(stack, first.signal.signal_id)
+    assert result.status is DeliveryStatus.delivered
+    key = json.dumps(first.signal.signal_id).encode()  # Faust's JSON table key
+    producer = KafkaProducer(bootstrap_servers=bootstrap_of(stack), acks="all")
+    try:
+        for _ in range(LEDGER_CAPACITY // 3 + 5):
+            routed = build_routed()
+            value, signal_key = routed.model_dump_json().encode(), routed.signal.signal_id.encode()
+            producer.send(topics.ROUTED_SERVICEDESK, value, signal_key, partition=2)
+        producer.flush(timeout=10)
+    finally:
+        producer.close()
+    written, deleted = wait_for_records(
+        bootstrap_of(stack), LEDGER_CHANGELOG, lambda r: r.key == key, 2, timeout_s=60
+    )[:2]
+    assert written.value is not None and deleted.value is None
+    # Deleted for the capacity: the window (WINDOW_S) had not passed yet.
+    assert deleted.timestamp - written.timestamp < WINDOW_S * 1000

@@ -22,6 +22,8 @@ def without_shell_settings() -> Iterator[None]:
         for name in list(os.environ):
             if name.upper().startswith(SHELL_PREFIXES):
                 patch.delenv(name)
+        # The built-in classifier, not a model someone activated in this checkout's var/.
+        patch.setenv("ANTENNA_CLASSIFIER_MODEL_DIR", os.devnull + "/no-models")
         yield
 
 

@@ -399,6 +399,26 @@ def test_the_memory_holds_the_window_and_no_more() -> None:
     assert sizes[59] <= 8 * 14 * 24  # about six keys per report in the window
 
 
+def test_the_memory_holds_at_most_max_reports_within_the_window() -> None:
+    """A busy window: past max_reports the oldest reports go early, with every key that
+    only they kept alive (their cases, their indexes), and the memory stops growing."""
+    d = Deduper({}, DedupePolicy(window=timedelta(days=14), max_reports=50))
+    sizes, ids = [], []
+    for i in range(400):
+        customer = {"name": f"Jan {'ABCDEFGHIJ'[i % 10]}{i}", "phone": f"06{10000000 + i}"}
+        signal = report(f"k{i}", timedelta(minutes=i), customer, text=f"t{i}", reporter=f"E{i}")
+        ids.append(decide(d, signal).cluster_id)
+        sizes.append(len(d.memory))
+    queue = d.memory["expiry"]
+    assert queue["tail"] - queue["head"] == 50
+    assert sizes[-1] == sizes[199]  # full at 50 reports: steady from there on
+    assert f"signal:{ids[0]}" not in d.memory and f"signal:{ids[399]}" in d.memory
+    assert not [k for k in d.memory if k.startswith("cluster:")][50:]
+    # A report still remembered is still matched.
+    again = decide(d, report("again", timedelta(minutes=401), {"phone": "0610000399"}))
+    assert again.duplicate_of == ids[399]
+
+
 def test_expiry_is_a_few_reports_per_decision() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=1), expire_per_report=2))
     hammer(d, 10, lambda i: {"phone": "0612345678"}, every=timedelta(seconds=1))

@@ -16,6 +16,8 @@ from schemas import topics
 from services.common.faust_app import acked_table, broker_credentials, make_faust_app
 from services.common.kafka import align_retention, topic_config
 from services.common.settings import CommonSettings
+from services.ingest.settings import IngestSettings
+from services.notifier.settings import NotifierSettings
 from tests.support.tls import KEY_PASSWORD, TlsFiles, make_tls_files
 
 PASSWORD = "sasl-password-0123456789"
@@ -229,6 +231,22 @@ def test_empty_values_mean_unset(monkeypatch: pytest.MonkeyPatch) -> None:
     )
     assert s.kafka_client_options() == {"security_protocol": "PLAINTEXT"}
     assert s.min_insync_replicas == 2
+
+
+@pytest.mark.parametrize("service", [IngestSettings, NotifierSettings])
+def test_empty_kafka_values_mean_unset_in_every_service(
+    monkeypatch: pytest.MonkeyPatch, service: type[CommonSettings]
+) -> None:
+    """The services' own `_empty_is_unset` validators must not replace the Kafka one."""
+    monkeypatch.setenv("ANTENNA_API_KEYS", "empty-values-api-key-0123456789")
+    for name in ("KAFKA_SSL_CAFILE", "KAFKA_MIN_INSYNC_REPLICAS", "KAFKA_FETCH_MAX_WAIT_MS"):
+        monkeypatch.setenv(f"ANTENNA_{name}", "")
+    s = service()
+    assert (s.kafka_ssl_cafile, s.kafka_min_insync_replicas, s.kafka_fetch_max_wait_ms) == (
+        None,
+        None,
+        None,
+    )
 
 
 @pytest.mark.parametrize(

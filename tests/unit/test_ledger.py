@@ -77,6 +77,19 @@ def test_entries_of_the_partition_older_than_the_window_expire() -> None:
     assert expired_keys(items, 1, NOW, window) == ["old-p1"]
 
 
+def test_a_partition_past_its_share_loses_its_oldest_settled_entries() -> None:
+    """The ledger stays bounded within the window: past ``keep`` entries of a partition
+    the oldest go, never one still waiting (it holds its retry horizon)."""
+    settled = [
+        (f"s{i}", entry_value(Entry(DeliveryStatus.delivered, NOW - 100 + i, 0))) for i in range(6)
+    ]
+    waiting = ("w", entry_value(Entry(DeliveryStatus.retrying, NOW - 500, 0, Waiting(NOW, 1))))
+    other = ("p1", entry_value(Entry(DeliveryStatus.delivered, NOW - 900, 1)))
+    items = [settled[3], waiting, *settled[:3], other, *settled[4:]]
+    assert sorted(expired_keys(items, 0, NOW, 14 * DAY, keep=4)) == ["s0", "s1"]
+    assert expired_keys(items, 0, NOW, 14 * DAY) == []
+
+
 def test_a_report_is_one_delivery_as_a_case_and_another_as_a_note_on_each_case() -> None:
     report, case = "01JD6W2Q7X5N6G2M3K4P5R6S7T", "01JD6W2Q7X5N6G2M3K4P5R6S70"
     assert delivery_key(report, report) == report  # as before: a case is its signal_id

@@ -8,7 +8,14 @@ import pytest
 
 from schemas import Channel, Reporter
 from services.notifier.cases import Notice, NoticeKind, Record, Report
-from services.notifier.ledger import Settled, before_sending, entry, expired_keys, settled
+from services.notifier.ledger import (
+    Settled,
+    before_sending,
+    entry,
+    expired_keys,
+    notice_keys,
+    settled,
+)
 
 AT = datetime(2025, 3, 14, 9, 0, tzinfo=UTC)
 MAX_AGE = timedelta(days=3)
@@ -59,3 +66,25 @@ def test_only_old_entries_of_the_events_partition_expire() -> None:
         ("unreadable", "sent"),
     ]
     assert expired_keys(items, partition=1, cutoff=200.0) == ["old-here", "case-here"]
+
+
+def test_past_its_share_a_partition_forgets_its_oldest_case_files() -> None:
+    items = [
+        (f"case-{i}", {"case_id": f"case-{i}", "partition": 1, "touched_at": 1000.0 + i})
+        for i in (4, 0, 3, 1, 2)
+    ]
+    items.append(("elsewhere", {"case_id": "x", "partition": 2, "touched_at": 1.0}))
+    assert expired_keys(items, partition=1, cutoff=500.0, keep=3) == ["case-0", "case-1"]
+    assert expired_keys(items, partition=1, cutoff=500.0) == []
+
+
+def test_a_forgotten_case_file_names_its_reports_ledger_entries() -> None:
+    """Kept without their case file, they would settle nothing; kept with the file and
+    dropped alone, every notice of the case would be due again."""
+    first, later = notice(), "01JD6W2Q7X5N6G2M3K4P5R6S8V"
+    case_file = {"case_id": first.case_id, "reports": [{"signal_id": first.report.signal_id}]}
+    case_file["reports"].append({"signal_id": later})
+    keys = notice_keys(case_file)
+    assert first.key in keys and f"{later}|joined" in keys and f"{later}|resolved" in keys
+    assert len(keys) == 2 * len(NoticeKind)
+    assert notice_keys(None) == []

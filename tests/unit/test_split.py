@@ -6,11 +6,12 @@ so 52 of its 64 "held-out" reports were rows the classifier had trained on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 import pytest
 
-from services.processor.classifier import model
+from services.processor.classifier import evaluate, model, store
 from services.processor.classifier.split import (
     CLASSIFICATION,
     DEDUPE,
@@ -46,7 +47,7 @@ def test_the_model_is_trained_on_the_split_s_train_rows_and_nothing_else(
         return None
 
     monkeypatch.setattr(model, "train", record)
-    model.trained_models.__wrapped__()  # bypass the cache: train once more, recorded
+    store.builtin_model.__wrapped__()  # bypass the cache: train once more, recorded
     assert sorted(seen) == sorted(_ids(train_rows()))
     held = {row["id"] for row in split_dedupe(load_dedupe_rows())[1]} | _ids(held_out_rows())
     assert not set(seen) & held
@@ -66,3 +67,34 @@ def test_no_dedupe_case_straddles_the_split() -> None:
     tuning, held = split_dedupe(load_dedupe_rows())
     assert not {row["case"] for row in tuning} & {row["case"] for row in held}
     assert 0.15 < len(held) / (len(held) + len(tuning)) < 0.35
+
+
+def test_the_speller_knows_the_training_texts_words_and_no_others() -> None:
+    """The lexicon of the typo corrector is the training split's words: with a word of a
+    held-out text in it, a slip in that text would be undone by knowledge of the text."""
+    words = {
+        word
+        for row in train_rows()
+        for word in re.findall(r"[^\W\d_]+", model.report_text(row.text).lower())
+    }
+    assert set(store.builtin_model().speller.counts) == words
+
+
+def test_the_evaluation_scores_exactly_the_held_out_rows(monkeypatch: pytest.MonkeyPatch) -> None:
+    scored: list[tuple[str, ...]] = []
+    monkeypatch.setattr(evaluate, "classify_rows", lambda rows, _models: _record(scored, rows))
+    monkeypatch.setattr(evaluate, "speed", lambda *_: {"per_second": 0.0, "cpu_ms": 0.0})
+    evaluate.evaluate()
+    in_set, cross_author = scored
+    assert set(in_set) == _ids(held_out_rows())
+    assert set(cross_author) == _ids(load_labelled((DEDUPE,)))
+
+
+def _record(scored: list[tuple[str, ...]], rows: Sequence[LabelledSignal]) -> list[object]:
+    from schemas import Classification, Kind
+
+    scored.append(tuple(row.id for row in rows))
+    return [
+        Classification(kind=Kind.other, confidence=0.0, language="en", classifier_version="t")
+        for _ in rows
+    ]

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import base64
+import dataclasses
 import inspect
 import json
 import re
@@ -40,6 +41,8 @@ import services.ingest.chat.teams as teams
 import services.ingest.email.parse as email_parse
 import services.ingest.email.trust as email_trust
 import services.processor.classifier as classifier
+import services.processor.classifier.cues as cues
+import services.processor.classifier.features as features
 import services.processor.classifier.model as model
 import services.processor.classifier.rules as rules
 import services.processor.domain.identity as identity
@@ -109,11 +112,7 @@ def _parse(raw: bytes) -> object:
 TEXT_FUNCTIONS: dict[str, Callable[[str], object]] = {
     "clean_text": clean_text,
     "report_content": report_content,
-    "the rules": lambda text: (
-        rules.kind_evidence(text),
-        rules.category_evidence(text),
-        rules.urgency_evidence(text),
-    ),
+    "the rules and cues": lambda text: (rules.decisive(text, None), cues.cues(text)),
 }
 
 
@@ -205,6 +204,8 @@ def test_header_sections_over_the_cap_are_refused() -> None:
 PATTERN_MODULES = (
     message_text,
     rules,
+    cues,
+    features,
     model,
     classifier,
     language,
@@ -222,7 +223,7 @@ PATTERN_MODULES = (
 )
 # Functions that compile rule sources, not input (_national_pattern: libphonenumber's
 # pattern of a region's numbers, run on at most 26 characters).
-SOURCE_FUNCTIONS = frozenset({"_rx", "lexicon", "_national_pattern"})
+SOURCE_FUNCTIONS = frozenset({"_rx", "_union", "_national_pattern"})
 
 
 def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
@@ -232,9 +233,14 @@ def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:
         if isinstance(value, re.Pattern) and id(value) not in seen:
             seen.add(id(value))
             yield name, value
-        elif isinstance(value, rules.KindRule | rules.UrgencyRule):
+        elif isinstance(value, rules.KindRule | cues.Cue):
             yield from found(f"{name}.pattern", value.pattern)
-            yield from found(f"{name}.shouted", getattr(value, "shouted", None))
+        elif dataclasses.is_dataclass(value) and not isinstance(value, type):  # cues._Matcher
+            for field in dataclasses.fields(value):
+                yield from found(f"{name}.{field.name}", getattr(value, field.name))
+        elif isinstance(value, tuple):  # cues.CATEGORY_CUES, cues._PHRASES, ...
+            for i, item in enumerate(value):
+                yield from found(f"{name}[{i}]", item)
         elif isinstance(value, dict):
             for key, item in value.items():
                 yield from found(f"{name}[{key}]", item)
@@ -289,8 +295,6 @@ SCREEN_N = 400
 def test_every_pattern_costs_linear_time_on_hostile_input(module: ModuleType) -> None:
     short = module.__name__.rsplit(".", 1)[-1]
     mine = [(name, pattern) for name, pattern in PATTERNS if name.startswith(f"{short}.")]
-    if module is rules:
-        mine += [(name, p) for name, p in PATTERNS if name.startswith("CATEGORY_CUES")]
     assert mine, f"no patterns found in {module.__name__}"
     inputs = [(what, make(SCREEN_N), make(4 * SCREEN_N), make) for what, make in HOSTILE]
     slow = []

@@ -1,4 +1,8 @@
-"""FastAPI dependencies: settings, the publisher, and the authenticated client."""
+"""FastAPI dependencies: settings, the publisher, and the authenticated client.
+
+All are ``async def``: FastAPI runs a plain ``def`` dependency in a worker thread, and
+these do no blocking work that would justify a thread hop (and its wait for the GIL)
+on every request."""
 
 from __future__ import annotations
 
@@ -16,17 +20,17 @@ from services.ingest.publisher import Publisher
 from services.ingest.settings import IngestSettings
 
 
-def get_settings(request: Request) -> IngestSettings:
+async def get_settings(request: Request) -> IngestSettings:
     settings: IngestSettings = request.app.state.settings
     return settings
 
 
-def get_publisher(request: Request) -> Publisher:
+async def get_publisher(request: Request) -> Publisher:
     publisher: Publisher = request.app.state.publisher
     return publisher
 
 
-def get_idempotency(request: Request) -> IdempotencyCache:
+async def get_idempotency(request: Request) -> IdempotencyCache:
     cache: IdempotencyCache = request.app.state.idempotency
     return cache
 
@@ -58,15 +62,20 @@ def key_matches(presented: str | None, keys: Sequence[SecretStr]) -> bool:
     return matched
 
 
-def authenticated_client(
-    settings: SettingsDep,
-    authorization: Annotated[str | None, Header()] = None,
-    x_api_key: Annotated[str | None, Header()] = None,
-) -> str:
+def client_for(settings: IngestSettings, authorization: str | None, x_api_key: str | None) -> str:
+    """The client's name for a valid API key in either header; 401 otherwise."""
     presented = presented_key(authorization, x_api_key)
     if presented is not None and key_matches(presented, settings.api_keys):
         return key_fingerprint(presented)
     raise HTTPException(401, "Missing or invalid API key", headers={"WWW-Authenticate": "Bearer"})
+
+
+async def authenticated_client(
+    settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    x_api_key: Annotated[str | None, Header()] = None,
+) -> str:
+    return client_for(settings, authorization, x_api_key)
 
 
 ClientDep = Annotated[str, Depends(authenticated_client)]
@@ -77,23 +86,41 @@ class KeyedRoute(APIRoute):
 
     FastAPI reads and parses a declared body before it solves any dependency, so
     ``ClientDep`` alone would come after a (chunked, large, slow) body was read. The key is
-    a header: check it first, then hand over to FastAPI's own handler."""
+    a header: check it first, then hand over to FastAPI's own handler. The client's name
+    is kept for the route (``keyed_client``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handle = super().get_route_handler()
 
         async def keyed(request: Request) -> Response:
-            authenticated_client(
+            request.state.client = client_for(
                 request.app.state.settings,
                 request.headers.get("authorization"),
                 request.headers.get("x-api-key"),
             )
+            self.before_body(request)
             return await handle(request)
 
         return keyed
 
+    def before_body(self, request: Request) -> None:
+        """More header checks, once the key is known to be good."""
 
-def require_json(content_type: Annotated[str | None, Header()] = None) -> None:
+
+def keyed_client(request: Request) -> str:
+    """The client a KeyedRoute authenticated for this request."""
+    client: str = request.state.client
+    return client
+
+
+def check_json(content_type: str | None) -> None:
     media_type = (content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json" and not media_type.endswith("+json"):
         raise HTTPException(415, "Send the signal as application/json")
+
+
+class JsonKeyedRoute(KeyedRoute):
+    """A KeyedRoute that also refuses a body that is not JSON (415), before reading it."""
+
+    def before_body(self, request: Request) -> None:
+        check_json(request.headers.get("content-type"))

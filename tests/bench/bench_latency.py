@@ -1,0 +1,83 @@
+"""End-to-end latency: from a signal's ``received_at`` (ingest, on accepting it) to its
+delivery at a webhook (a real HTTP receiver on loopback), with the whole stack running as
+`antenna up` runs it, at a fixed rate (default 200 signals/s for 60 s).
+
+Only signals that reach a webhook count (complaints to the desk, leads to the CRM, a
+colleague's report as a note); triage is delivered nowhere. The load is an open loop: a
+post is sent on schedule whether or not earlier ones were answered."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from tests.bench.bench_ingest import cpu_seconds
+from tests.bench.pipeline import Receiver, pipeline, post, reports, wait_for_arrivals
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def measure(
+    tmp: Path, rate: float = 200.0, seconds: float = 60.0, env: Mapping[str, str] = {}
+) -> dict[str, Any]:
+    receiver = Receiver()
+    with pipeline(tmp, receiver, env=env) as (services, broker_pid):
+        post(services.api, reports(50, "warm"), "warm", rate=50)
+        wait_for_arrivals(receiver, 1, quiet_s=3, timeout_s=120)
+        receiver.reset()
+        pids = {name: proc.pid for name, proc in services.procs.items()} | {"broker": broker_pid}
+        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        started = time.monotonic()
+        bodies = reports(int(rate * seconds), "run")
+        posted = post(services.api, bodies, "run", rate=rate)
+        arrived = wait_for_arrivals(receiver, 1, quiet_s=5, timeout_s=600)
+        elapsed = time.monotonic() - started
+        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+    latencies = receiver.latencies()
+    return {
+        "rate_per_s": rate,
+        "seconds": seconds,
+        "posted": len(bodies),
+        "accepted": posted.accepted,
+        "refused": posted.refused,
+        "retried": posted.retried,
+        "generator_late_s": round(posted.late_s, 3),
+        "delivered": arrived,
+        "p50_ms": round(percentile(latencies, 0.50) * 1000, 1),
+        "p90_ms": round(percentile(latencies, 0.90) * 1000, 1),
+        "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
+        "max_ms": round(max(latencies) * 1000, 1),
+        "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        # CPU seconds per second of the run, per process (1.0 = one core).
+        "cpu_cores": {name: round(used / elapsed, 2) for name, used in cpu.items()},
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rate", type=float, default=200.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--fetch-wait-ms",
+        help="ANTENNA_KAFKA_FETCH_MAX_WAIT_MS for the services ('' : the clients' defaults)",
+    )
+    args = parser.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-latency-"))
+    env = (
+        {}
+        if args.fetch_wait_ms is None
+        else {"ANTENNA_KAFKA_FETCH_MAX_WAIT_MS": args.fetch_wait_ms}
+    )
+    print(json.dumps(measure(tmp, args.rate, args.seconds, env), indent=2))
+
+
+if __name__ == "__main__":
+    main()

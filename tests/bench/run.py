@@ -1,0 +1,228 @@
+"""`make bench`: every benchmark of issue #10 in one go, each against its baseline in the
+same run, written to bench/results/latest.json and bench/results/latest.md.
+
+- ingest: POST /v1/signals against a bare FastAPI endpoint served the same way (wrk);
+- processor: the processor against a bare Faust forward, and against the same decisions
+  made offline (no broker);
+- latency: received_at -> delivery at a webhook, the whole stack at a fixed rate;
+- memory: each service's RSS after ``first`` and after ``last`` signals.
+
+The machine is shared and small: absolute rates move with its load, so each figure comes
+with its baseline from the same run, and the load average is recorded."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from tests.bench import bench_ingest, bench_latency, bench_memory, bench_processor
+
+ROOT = Path(__file__).parents[2]
+RESULTS = ROOT / "bench" / "results"
+SECTIONS = ("ingest", "processor", "latency", "memory")
+TARGETS = {
+    "ingest": "ingest >= 0.60 x the bare endpoint's requests/s",
+    "processor": "processor >= 0.70 x the offline judgement rate",
+    "latency": "p99 < 500 ms",
+    "memory": "RSS after the last count <= 1.20 x RSS after the first, for each service",
+}
+
+
+def _git(*args: str) -> str:
+    try:
+        return subprocess.run(
+            ["git", *args], cwd=ROOT, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cores": os.cpu_count(),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "commit": _git("rev-parse", "--short", "HEAD"),
+        "dirty": bool(_git("status", "--porcelain", "--untracked-files=no")),
+    }
+
+
+def holds(section: str, result: dict[str, Any]) -> bool:
+    if section == "ingest":
+        return bool(result["ratio"] >= 0.60)
+    if section == "processor":
+        return bool(result["processor_vs_offline"] >= 0.70)
+    if section == "latency":
+        return bool(result["p99_ms"] < 500 and result["delivered"] > 0)
+    return all(growth <= 1.20 for growth in result["growth"].values())
+
+
+def markdown(report: dict[str, Any]) -> str:
+    m = report["machine"]
+    lines = [
+        "# Antenna benchmarks",
+        "",
+        f"`{report['command']}` — {report['started']}, {report['minutes']} min, "
+        f"commit {m['commit']}{' (with local changes)' if m['dirty'] else ''}.",
+        f"Machine: {m['cores']} cores, Python {m['python']}, {m['platform']}; load average "
+        f"{report['load_before']} before, {report['load_after']} after (the machine is shared: "
+        "absolute rates move, compare each figure with its baseline from the same run).",
+        "",
+        "| benchmark | figure | baseline (same run) | ratio | target | holds |",
+        "|---|---|---|---|---|---|",
+    ]
+    results = {k: v for k, v in report["results"].items() if "error" not in v}
+    for name, failed in report["results"].items():
+        if "error" in failed:
+            lines.insert(len(lines) - 2, f"{name}: failed ({failed['error']}); see the log.")
+    if "ingest" in results:
+        r = results["ingest"]
+        lines.append(
+            f"| ingest: POST /v1/signals, wrk {r['connections']} connections, "
+            f"{r['rounds']} x {r['seconds']:g} s | {r['ingest_per_s']:,.0f} req/s, "
+            f"p99 {r['ingest_p99_ms']:.0f} ms | bare FastAPI endpoint {r['bare_per_s']:,.0f} req/s"
+            f" | {r['ratio']:.2f} (rounds {r['ratio_min']:.2f}-{r['ratio_max']:.2f}) "
+            f"| >= 0.60 | {_yes(report['holds']['ingest'])} |"
+        )
+    if "processor" in results:
+        r = results["processor"]
+        lines.append(
+            f"| processor, {r['signals']:,} signals | {r['processor_per_s']:,.0f} signals/s "
+            f"| bare Faust forward {r['baseline_faust_forward_per_s']:,.0f}/s; offline "
+            f"{r['offline_judgements_per_s']:,.0f}/s | {r['processor_vs_baseline']:.2f} of the "
+            f"forward; {r['processor_vs_offline']:.2f} of offline | >= 0.70 of offline "
+            f"| {_yes(report['holds']['processor'])} |"
+        )
+    if "latency" in results:
+        r = results["latency"]
+        lines.append(
+            f"| end to end, {r['rate_per_s']:g} signals/s for {r['seconds']:g} s "
+            f"({r['delivered']:,} delivered) | p50 {r['p50_ms']:,.0f} ms, p99 {r['p99_ms']:,.0f} "
+            f"ms | — | — | p99 < 500 ms | {_yes(report['holds']['latency'])} |"
+        )
+    if "memory" in results:
+        r = results["memory"]
+        first, last = str(r["first"]), str(r["last"])
+        for name, growth in r["growth"].items():
+            lines.append(
+                f"| memory: {name} RSS after {r['last']:,} signals | "
+                f"{r['rss_mib'][last][name]:.0f} MiB | after {r['first']:,}: "
+                f"{r['rss_mib'][first][name]:.0f} MiB | {growth:.2f} | <= 1.20 "
+                f"| {_yes(growth <= 1.20)} |"
+            )
+    if report.get("not_run"):
+        lines += ["", f"Not run (stopped before): {', '.join(report['not_run'])}."]
+    lines += ["", "Details: `bench/results/latest.json`.", ""]
+    return "\n".join(lines)
+
+
+def _yes(value: bool) -> str:
+    return "yes" if value else "**no**"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections, comma-separated")
+    parser.add_argument("--processor-signals", type=int, default=2000)
+    parser.add_argument("--ingest-rounds", type=int, default=3)
+    parser.add_argument("--ingest-seconds", type=float, default=10.0)
+    parser.add_argument("--latency-rate", type=float, default=200.0)
+    parser.add_argument("--latency-seconds", type=float, default=60.0)
+    parser.add_argument("--memory-first", type=int, default=10_000)
+    parser.add_argument("--memory-last", type=int, default=100_000)
+    parser.add_argument("--out", type=Path, default=RESULTS)
+    args = parser.parse_args()
+    chosen = [s for s in args.only.split(",") if s]
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
+    tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-"))
+    runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "ingest": lambda: bench_ingest.measure(
+            tmp / "ingest", args.ingest_rounds, args.ingest_seconds
+        ),
+        "processor": lambda: bench_processor.measure(args.processor_signals),
+        "latency": lambda: bench_latency.measure(
+            tmp / "latency", args.latency_rate, args.latency_seconds
+        ),
+        "memory": lambda: bench_memory.measure(tmp / "memory", args.memory_first, args.memory_last),
+    }
+    started, clock = datetime.now(UTC), time.monotonic()
+    load_before = os.getloadavg()
+    # Before the first part: later, the results this run wrote make the tree look changed.
+    host = machine()
+    results: dict[str, Any] = {}
+    seconds: dict[str, float] = {}
+    report: dict[str, Any] = {}
+    for section in chosen:
+        print(f"bench: {section}...", flush=True)
+        began = time.monotonic()
+        try:
+            results[section] = runs[section]()
+        except Exception as exc:  # one part failing must not lose the others' figures
+            traceback.print_exc()
+            results[section] = {"error": f"{type(exc).__name__}: {exc}"}
+        seconds[section] = round(time.monotonic() - began, 1)
+        print(json.dumps(results[section]), flush=True)
+        # After every part: a run stopped midway still leaves what it measured.
+        report = write(args, chosen, results, seconds, started, clock, load_before, host)
+    if report:
+        print(markdown(report))
+
+
+def write(
+    args: argparse.Namespace,
+    chosen: list[str],
+    results: dict[str, Any],
+    seconds: dict[str, float],
+    started: datetime,
+    clock: float,
+    load_before: tuple[float, float, float],
+    host: dict[str, Any],
+) -> dict[str, Any]:
+    done = [s for s in chosen if s in results]
+    report = {
+        "command": "make bench " + " ".join(_make_variables(args)),
+        "started": started.isoformat(timespec="seconds"),
+        "minutes": round((time.monotonic() - clock) / 60, 1),
+        "seconds_per_section": seconds,
+        "machine": host,
+        "load_before": [round(x, 2) for x in load_before],
+        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "targets": {s: TARGETS[s] for s in done},
+        "holds": {s: "error" not in results[s] and holds(s, results[s]) for s in done},
+        "not_run": [s for s in chosen if s not in results],
+        "results": results,
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(report, indent=2) + "\n")
+    (args.out / "latest.md").write_text(markdown(report))
+    return report
+
+
+def _make_variables(args: argparse.Namespace) -> list[str]:
+    """The run's settings as `make bench` variables, so the command can be repeated."""
+    return [
+        f"ONLY={args.only}",
+        f"N={args.processor_signals}",
+        f"INGEST_ROUNDS={args.ingest_rounds}",
+        f"INGEST_SECONDS={args.ingest_seconds:g}",
+        f"RATE={args.latency_rate:g}",
+        f"SECONDS={args.latency_seconds:g}",
+        f"MEMORY_FIRST={args.memory_first}",
+        f"MEMORY_LAST={args.memory_last}",
+    ]
+
+
+if __name__ == "__main__":
+    main()
