@@ -3,7 +3,7 @@
 from schemas.classification import Category, Classification, Kind, Urgency
 from schemas.dead_letter import DeadLetter
 from schemas.delivery import DeliveryResult, DeliveryStatus
-from schemas.incident import Incident, IncidentReport, IncidentStatus
+from schemas.incident import INCIDENT_SOURCE, Incident, IncidentReport, IncidentStatus
 from schemas.insight import InsightSnapshot
 from schemas.label import CaseCorrection, Label, LabelSource, Verdict
 from schemas.outcome import Outcome, OutcomeStatus
@@ -23,6 +23,7 @@ from schemas.signal import (
 )
 
 __all__ = [
+    "INCIDENT_SOURCE",
     "SCHEMA_VERSION",
     "Attachment",
     "CallbackWindow",

@@ -13,6 +13,12 @@ from schemas.signal import SCHEMA_VERSION, Channel, Contract, SignalId, UtcDatet
 MAX_LISTED_REPORTS = 200
 
 
+# signal.source of the records an incident sends to the desk (its ticket and notes): a
+# desk, or the outbox, tells them from employees' reports by it. Ids from this source are
+# derived, so a redelivery gives the same id.
+INCIDENT_SOURCE = "antenna-incidents"
+
+
 class IncidentStatus(StrEnum):
     opened = "opened"
     updated = "updated"  # another report joined

@@ -9,11 +9,13 @@ Every agent runs one actor per partition (``isolated_partitions``): a signal wai
 its paused destination holds up its own partition only, keeps its place in it, and other
 partitions of the same destination go on (and tell a bad payload from an outage).
 
-Acks are manual: an event's offset can be committed only once its outcome is published
-and recorded in the ledger (a changelog-backed table keyed by the delivery: the
-signal_id of a case, <signal_id>@<case> of a note; ledger.delivery_key). A signal that
-is waiting when a rebalance or a shutdown starts is let go unacked, so that Faust's wait
-for in-flight events ends and the next owner of the partition starts from it."""
+The connectors keep their input offsets themselves (offsets.py; Faust's acks are off for
+these topics): an event's offset is committed only once its outcome is published and
+recorded in the ledger (a changelog-backed table keyed by the delivery: the signal_id
+of a case, <signal_id>@<case> of a note; ledger.delivery_key), events are taken strictly
+in offset order, and after every rebalance each partition is read again from its first
+unfinished event. A signal that is waiting when a rebalance or a shutdown starts is let
+go unfinished; neither waits for it."""
 
 from __future__ import annotations
 
@@ -21,16 +23,16 @@ import logging
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
+from faust.types import TP
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import REPLAY_HEADER, dead_letter
 from services.common.faust_app import (
     acked_table,
-    let_go,
     make_faust_app,
     pause_until_rebalance,
     raw_topic,
@@ -49,8 +51,10 @@ from services.connectors.ledger import (
     resumed,
     should_deliver,
 )
+from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
+from services.connectors.records import expired_keys as expired_records
 from services.connectors.registry import build
 from services.connectors.retry import Waiting
 from services.connectors.settings import ConnectorSettings
@@ -88,6 +92,12 @@ def replay_of(event: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def event_partition() -> int | None:
+    """The partition of the event being processed, where Faust writes a table's key."""
+    event = faust.current_event()
+    return event.message.partition if event is not None else None
+
+
 def create_app(
     settings: ConnectorSettings, connectors: dict[str, Connector] | None = None
 ) -> faust.App:
@@ -95,11 +105,13 @@ def create_app(
     # Case -> record mapping, written before and after each vendor call (records.py).
     case_records = acked_table(app, "case-records", partitions=settings.topic_partitions)
     if connectors is None:
-        connectors = build_connectors(settings, lambda d: TableRecords(case_records, d))
+        connectors = build_connectors(
+            settings, lambda d: TableRecords(case_records, d, partition=event_partition)
+        )
     policy = settings.retry_policy()
     window_s = settings.dedupe_window_days * DAY
-    # Sweep each partition's expired ledger entries this often: cheap, and quick enough
-    # that the table holds little more than one window.
+    # Sweep each partition's expired ledger and case -> record entries this often: cheap,
+    # and quick enough that the tables hold little more than one window.
     sweep_every_s = min(600.0, window_s / 10)
     keep = share(settings.delivery_ledger_max_entries, settings.topic_partitions)
     sweeps = Sweeps(sweep_every_s, keep)
@@ -111,6 +123,12 @@ def create_app(
     delivered_topic = raw_topic(app, topics.DELIVERED)
     dlq = raw_topic(app, topics.DLQ)
     ledger = acked_table(app, "delivery-ledger", partitions=settings.topic_partitions)
+    # The topics whose offsets the connectors keep (offsets.py): every agent's below
+    # that takes its events through ``offsets.admit``.
+    inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors]
+    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK]
+    offsets = InputOffsets(app, inputs)
+    app.sensors.add(AfterRebalance(offsets))
 
     async def park(event: Any, stage: str, error: str, **extra: Any) -> None:
         msg = event.message
@@ -128,23 +146,32 @@ def create_app(
         await ledger.written()  # before the input offset can be committed
 
     async def sweep(partition: int) -> None:
-        """Expire ledger entries older than the dedupe window or past the partition's
-        share of the capacity. Faust writes a table's tombstone to the current event's
-        partition, so only that partition's entries."""
+        """Expire ledger and case -> record entries older than the dedupe window, and
+        ledger entries past the partition's share of its capacity. Faust writes a table's
+        tombstone to the current event's partition, so only that partition's entries."""
         now = time.time()
         if not sweeps.due(partition, now):
             return
-        expired = expired_keys(list(ledger.items()), partition, now, window_s, keep)
-        for key in expired:
-            del ledger[key]
-        if expired:
-            await ledger.written()
-            log.info(
-                "ledger entries expired", extra=fields(partition=partition, count=len(expired))
-            )
+        for name, table, expired in (
+            ("ledger", ledger, expired_keys(list(ledger.items()), partition, now, window_s, keep)),
+            (
+                "case-records",
+                case_records,
+                expired_records(list(case_records.items()), partition, now, window_s),
+            ),
+        ):
+            for key in expired:
+                del table[key]
+            if expired:
+                await table.written()
+                log.info(
+                    "table entries expired",
+                    extra=fields(table=name, partition=partition, count=len(expired)),
+                )
 
     async def handle(event: Any, choose: Chooser, taken_in: int) -> bool:
-        """Deliver one event. False: let go unacked (a rebalance or shutdown started)."""
+        """Deliver one event. True: its outcome is published and recorded (or it is not
+        ours); False: let go unfinished (a rebalance or a shutdown started)."""
         partition = event.message.partition
         try:
             routed = RoutedSignal.model_validate_json(event.value)
@@ -216,12 +243,22 @@ def create_app(
 
     def agent(choose: Chooser) -> Agent:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
-            manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
-            async for event in manual.events():
-                if await handle(event, choose, app.rebalancing_count):
-                    await manual.ack(event)
-                else:
-                    let_go(event)
+            tp: TP | None = None
+            try:
+                async for event in stream.events():
+                    tp = event.message.tp
+                    # Read before anything awaits: a rebalance from here on lets it go.
+                    taken_in = app.rebalancing_count
+                    place = await offsets.admit(tp, event.message.offset)
+                    if place is None:
+                        continue  # read before, events before it missing, or not now
+                    if await handle(event, choose, taken_in):
+                        await offsets.finished(tp, place)
+                    else:
+                        await offsets.let_go(tp, place)
+            finally:
+                if tp is not None:
+                    offsets.forget(tp)  # taken away, or crashed: placed afresh
 
         return deliver
 
@@ -232,17 +269,15 @@ def create_app(
         return connectors.get(routed.destination.name)
 
     for destination, connector in connectors.items():
-        topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination])
+        topic = raw_topic(app, topics.ROUTED_BY_DESTINATION[destination], acks=False)
         app.agent(topic, name=f"deliver-{destination}", isolated_partitions=True)(
             agent(always(connector))
         )
-    app.agent(raw_topic(app, topics.DUPLICATES), name="note-duplicates", isolated_partitions=True)(
-        agent(by_destination)
-    )
+    duplicates = raw_topic(app, topics.DUPLICATES, acks=False)
+    app.agent(duplicates, name="note-duplicates", isolated_partitions=True)(agent(by_destination))
     # An incident's one ticket and its notes, in order (services/processor/incident_desk.py).
-    app.agent(
-        raw_topic(app, topics.INCIDENTS_DESK), name="deliver-incidents", isolated_partitions=True
-    )(agent(by_destination))
+    incidents = raw_topic(app, topics.INCIDENTS_DESK, acks=False)
+    app.agent(incidents, name="deliver-incidents", isolated_partitions=True)(agent(by_destination))
     # What became of the records: polled, or looked up for a vendor's webhook.
     outcome_sources.install(app, settings, connectors, case_records, policy)
     return app

@@ -21,6 +21,7 @@ from typing import Any
 
 from schemas import DeliveryStatus
 from services.common.table_bounds import oldest_past
+from services.connectors.expiry import expires
 from services.connectors.retry import Waiting
 
 
@@ -103,10 +104,9 @@ def expired_keys(
     window_s: float,
     keep: int | None = None,
 ) -> list[Any]:
-    """Keys of ``partition`` whose last change is older than the window, and past the
-    newest ``keep`` of the partition the oldest (table_bounds). Entries still waiting are
-    kept: the retry horizon parks them long before."""
-    cutoff = now - window_s
+    """Keys of ``partition`` whose last change is older than the window (expiry.expires),
+    and past the newest ``keep`` of the partition the oldest (table_bounds). Entries still
+    waiting are kept: the retry horizon parks them long before."""
     expired, kept = [], []
     for key, value in items:
         entry = entry_from(value)
@@ -117,7 +117,7 @@ def expired_keys(
             or entry.status is DeliveryStatus.retrying
         ):
             continue
-        if entry.at < cutoff:
+        if expires(entry.at, entry.partition, partition, now, window_s):
             expired.append(key)
         else:
             kept.append((key, entry.at))

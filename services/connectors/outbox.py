@@ -1,5 +1,7 @@
 """The embedded default connector: one JSON line per delivered signal in
-``<var>/outbox/<destination>.jsonl``. Idempotent: a delivery already in the file is
+``<var>/outbox/<destination>.jsonl``; an incident's ticket and notes (signal.source
+antenna-incidents) in ``<var>/outbox/incidents/<destination>.jsonl``, apart from the
+employees' reports. Idempotent: a delivery already in the file is
 not written again, also across restarts, within the dedupe window. A delivery is a
 report as a case of its own, or as a note on another case (ledger.delivery_key): a
 report split off the case it had joined gets a line of its own after its note.
@@ -22,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from schemas import RoutedSignal
+from schemas import INCIDENT_SOURCE, RoutedSignal
 from services.connectors.base import (
     Connector,
     ConnectorConfig,
@@ -52,12 +54,53 @@ class OutboxConnector(Connector):
     def __init__(self, config: OutboxConfig, context: ConnectorContext) -> None:
         super().__init__(config, context)
         directory = config.directory or context.var_dir / "outbox"
-        directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / f"{context.destination}.jsonl"
+        self.incidents_path = directory / "incidents" / f"{context.destination}.jsonl"
         self.window_s = context.dedupe_window.total_seconds()
-        self._torn = False
-        self._written = self._load_ids()  # delivery key -> when, oldest first
+        self._files = {self.path: _OutboxFile(self.path, self.window_s)}
         self._lock = asyncio.Lock()
+
+    def _file(self, routed: RoutedSignal) -> _OutboxFile:
+        path = self.incidents_path if routed.signal.source == INCIDENT_SOURCE else self.path
+        if path not in self._files:  # the incidents' file: only once there is an incident
+            self._files[path] = _OutboxFile(path, self.window_s)
+        return self._files[path]
+
+    async def deliver(self, routed: RoutedSignal) -> Delivered:
+        signal_id = routed.signal.signal_id
+        key = delivery_key(signal_id, routed.dedupe.cluster_id)
+        async with self._lock:
+            target = self._file(routed)
+            at = now()
+            target.forget_old(at)
+            if key not in target.written:
+                line = json.dumps(
+                    {
+                        "signal_id": signal_id,
+                        "delivered_at": datetime.fromtimestamp(at, UTC).isoformat(),
+                        "routed": routed.model_dump(mode="json"),
+                    },
+                    ensure_ascii=False,
+                )
+                try:
+                    await asyncio.to_thread(target.append, line)
+                except OSError as exc:  # a full or read-only disk: wait for it like an outage
+                    raise DeliveryError(
+                        f"cannot write {target.path}: {exc}", retryable=True
+                    ) from exc
+                target.written[key] = at
+        return Delivered(external_id=signal_id, external_url=target.path.resolve().as_uri())
+
+
+class _OutboxFile:
+    """One outbox file and the deliveries written to it within the window."""
+
+    def __init__(self, path: Path, window_s: float) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self.window_s = window_s
+        self.torn = False
+        self.written = self._load_ids()  # delivery key -> when, oldest first
 
     def _load_ids(self) -> OrderedDict[str, float]:
         """The deliveries made within the window, read from the end of the file. A
@@ -69,7 +112,7 @@ class OutboxConnector(Connector):
             data.seek(0, os.SEEK_END)
             if data.tell():
                 data.seek(-1, os.SEEK_END)
-                self._torn = data.read(1) != b"\n"
+                self.torn = data.read(1) != b"\n"
         cutoff = now() - self.window_s
         newest_first: list[tuple[str, float]] = []
         for line in _lines_backwards(self.path):
@@ -85,40 +128,18 @@ class OutboxConnector(Connector):
                 newest_first.append((signal_id, at))
         return OrderedDict(reversed(newest_first))
 
-    def _forget_old(self, at: float) -> None:
+    def forget_old(self, at: float) -> None:
         cutoff = at - self.window_s
-        while self._written:
-            signal_id, when = next(iter(self._written.items()))
+        while self.written:
+            signal_id, when = next(iter(self.written.items()))
             if when >= cutoff:
                 break
-            del self._written[signal_id]
+            del self.written[signal_id]
 
-    async def deliver(self, routed: RoutedSignal) -> Delivered:
-        signal_id = routed.signal.signal_id
-        key = delivery_key(signal_id, routed.dedupe.cluster_id)
-        async with self._lock:
-            at = now()
-            self._forget_old(at)
-            if key not in self._written:
-                line = json.dumps(
-                    {
-                        "signal_id": signal_id,
-                        "delivered_at": datetime.fromtimestamp(at, UTC).isoformat(),
-                        "routed": routed.model_dump(mode="json"),
-                    },
-                    ensure_ascii=False,
-                )
-                try:
-                    await asyncio.to_thread(self._append, line)
-                except OSError as exc:  # a full or read-only disk: wait for it like an outage
-                    raise DeliveryError(f"cannot write {self.path}: {exc}", retryable=True) from exc
-                self._written[key] = at
-        return Delivered(external_id=signal_id, external_url=self.path.resolve().as_uri())
-
-    def _append(self, line: str) -> None:
+    def append(self, line: str) -> None:
         with self.path.open("a", encoding="utf-8") as out:
-            out.write(("\n" if self._torn else "") + line + "\n")
-            self._torn = False
+            out.write(("\n" if self.torn else "") + line + "\n")
+            self.torn = False
             out.flush()
             os.fsync(out.fileno())
 

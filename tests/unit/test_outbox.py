@@ -6,10 +6,11 @@ from datetime import timedelta
 
 import pytest
 
+from schemas import INCIDENT_SOURCE
 from services.connectors import outbox
 from services.connectors.base import ConnectorContext, Delivered, DeliveryError
 from services.connectors.outbox import OutboxConfig, OutboxConnector
-from tests.support.builders import build_duplicate, build_routed
+from tests.support.builders import build_duplicate, build_routed, build_signal
 
 
 def _connector(tmp_path, destination: str = "servicedesk") -> OutboxConnector:
@@ -35,6 +36,25 @@ def test_writes_to_var_outbox_destination_jsonl(tmp_path, make_routed) -> None:
     assert delivered == Delivered(
         external_id=routed.signal.signal_id, external_url=connector.path.resolve().as_uri()
     )
+
+
+def test_an_incident_s_ticket_and_notes_have_a_file_of_their_own(tmp_path, make_routed) -> None:
+    """The outbox of employees' reports holds only their reports: an incident's records
+    (signal.source antenna-incidents) go to outbox/incidents/<destination>.jsonl."""
+    connector = _connector(tmp_path)
+    report = make_routed()
+    ticket = make_routed(build_signal(source=INCIDENT_SOURCE), rule_id="incident")
+    _deliver(connector, report, ticket, ticket)
+    assert [json.loads(line)["signal_id"] for line in _lines(connector)] == [
+        report.signal.signal_id
+    ]
+    incidents = tmp_path / "outbox" / "incidents" / "servicedesk.jsonl"
+    assert [json.loads(line)["signal_id"] for line in incidents.read_text().splitlines()] == [
+        ticket.signal.signal_id
+    ]
+    restarted = _connector(tmp_path)  # remembers what each file holds
+    _deliver(restarted, ticket)
+    assert len(incidents.read_text().splitlines()) == 1
 
 
 def test_configured_directory_wins(tmp_path, make_routed) -> None:
@@ -164,12 +184,14 @@ def test_the_ids_remembered_are_bounded_by_the_dedupe_window(
     _deliver(connector, second)
     clock[0] += DAY / 2 + 1  # the first is older than the window now
     _deliver(connector, make_routed())
-    assert first.signal.signal_id not in connector._written
-    assert second.signal.signal_id in connector._written
-    assert len(connector._written) == 2
+    assert first.signal.signal_id not in connector._files[connector.path].written
+    assert second.signal.signal_id in connector._files[connector.path].written
+    assert len(connector._files[connector.path].written) == 2
 
     restarted = _windowed(tmp_path)  # reads back only what is within the window
-    assert list(restarted._written) == list(connector._written)
+    assert list(restarted._files[restarted.path].written) == list(
+        connector._files[connector.path].written
+    )
     _deliver(restarted, second)
     assert len(_lines(restarted)) == 3  # still written once within the window
 
@@ -196,7 +218,7 @@ def test_start_up_reads_the_file_from_its_end(tmp_path, make_routed, monkeypatch
 
     monkeypatch.setattr(outbox, "_record", counting)
     restarted = _windowed(tmp_path)
-    assert list(restarted._written) == [fresh.signal.signal_id]
+    assert list(restarted._files[restarted.path].written) == [fresh.signal.signal_id]
     assert len(read) == 2  # the fresh line, then the first one past the window
 
 

@@ -4,7 +4,7 @@ redelivery, a lost answer or a crash never writes a record or a note twice."""
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +20,7 @@ from services.connectors.records import (
     Record,
     Slot,
     TableRecords,
+    expired_keys,
     known_record,
     write_once,
 )
@@ -134,6 +135,33 @@ def test_known_record_asks_the_vendor_once_then_remembers() -> None:
     assert run(known_record(records, "01CASE", find)) == Record("T-1")
     assert run(known_record(records, "01CASE", find)) == Record("T-1")
     assert asked == ["x"]
+
+
+def test_entries_expire_with_the_ledger_window_in_their_own_partition() -> None:
+    """Each write stores when and in which table partition it was made; a partition's
+    sweep expires its own entries older than the window, whatever their destination."""
+    table = DictTable()
+    day = 86400.0
+    at = {"now": NOW}
+    crm = TableRecords(table, "crm", clock=lambda: at["now"], partition=lambda: 1)
+    desk = TableRecords(table, "servicedesk", clock=lambda: at["now"], partition=lambda: 1)
+    elsewhere = TableRecords(table, "crm", clock=lambda: at["now"], partition=lambda: 2)
+    unplaced = TableRecords(table, "crm", clock=lambda: at["now"])  # no event: kept
+    run(crm.done(Slot("01OLD"), Record("lead-1")))
+    run(desk.done(Slot("01OLD", note="01DUP"), Record("note-1")))
+    run(elsewhere.done(Slot("01THERE"), Record("lead-2")))
+    run(unplaced.done(Slot("01NOWHERE"), Record("lead-3")))
+    at["now"] = NOW + timedelta(days=10)
+    run(crm.done(Slot("01NEW"), Record("lead-4")))
+    table["crm|01LEGACY"] = Entry(Record("lead-5")).to_json()  # an older version's value
+
+    now = (NOW + timedelta(days=15)).timestamp()
+    items = list(table.items())
+    assert expired_keys(items, 1, now, 14 * day) == ["crm|01OLD", "servicedesk|01OLD|note|01DUP"]
+    assert expired_keys(items, 2, now, 14 * day) == ["crm|01THERE"]
+    assert expired_keys(items, 1, now, 20 * day) == []
+    # What expiry stores beside an entry does not change what it reads as.
+    assert run(crm.get(Slot("01OLD"))) == Entry(Record("lead-1"))
 
 
 # --- the ticket capability on top of the mapping ------------------------------------------

@@ -37,6 +37,7 @@ from functools import cached_property
 from typing import Any
 
 from schemas import (
+    INCIDENT_SOURCE,
     Category,
     Channel,
     Classification,
@@ -61,9 +62,6 @@ from services.processor.domain.identity import (
 
 Memory = MutableMapping[str, Any]  # values must be JSON-serialisable
 
-# Where incidents' ids (and their desk notes' ids) come from: derived, so a redelivery
-# gives the same id.
-INCIDENT_SOURCE = "antenna-incidents"
 # Every category but "other" (not a shared problem) has a window.
 CATEGORIES = tuple(c.value for c in Category if c is not Category.other)
 
