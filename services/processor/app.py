@@ -49,12 +49,15 @@ import logging
 import os
 import re
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+import weakref
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn, cast
 
 import faust
+from faust.streams import _current_event
 from faust.types import EventT
 
 from schemas import topics
@@ -189,30 +192,28 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         ]
         await hand_on(events, handed)
 
-    def judge_one(stream: Any, event: Any) -> tuple[str | None, Judgement | Parked]:
+    def judge_one(event: Any) -> tuple[str | None, Judgement | Parked]:
         """Decide one event; its memory writes are made, not yet acknowledged."""
-        stream._set_current_event(event)  # table writes go to this event's partition
         try:
             handover = decode_classified(event.value)
-            result = judge(
-                handover.signal,
-                handover.classification,
-                deduper,
-                rules.rules,
-                datetime.now(UTC),
-                handover.topic,
-                handover.matter,
-            )
+            with writing_for(event):
+                result = judge(
+                    handover.signal,
+                    handover.classification,
+                    deduper,
+                    rules.rules,
+                    datetime.now(UTC),
+                    handover.topic,
+                    handover.matter,
+                )
         except Exception as exc:  # poison, or a bug: park it, the partition goes on
             if isinstance(exc, InvalidSignal):
                 return None, Parked(str(exc))
             log.exception("cannot judge message")
             return None, Parked(f"{type(exc).__name__}: {exc}")
-        finally:
-            stream._set_current_event(None)
         return handover.signal.signal_id, result
 
-    async def judge_batch(stream: Any, events: Sequence[Any]) -> None:
+    async def judge_batch(events: Sequence[Any]) -> None:
         """Judge a batch in order: its signals run by run, each operator's decision
         between two runs (applied once everything before it is handed on, as if alone).
         WriteRefused when the broker will not take what must be written first."""
@@ -221,24 +222,22 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             if event.message.topic != decisions:
                 run.append(event)
                 continue
-            await judge_run(stream, run)
+            await judge_run(run)
             run = []
-            stream._set_current_event(event)  # its memory writes: this event's partition
             try:
-                await apply_decision(event)
+                with writing_for(event):
+                    await apply_decision(event)
             except BrokerRefused as refused:
                 raise WriteRefused(event.key, refused) from refused
-            finally:
-                stream._set_current_event(None)
-        await judge_run(stream, run)
+        await judge_run(run)
 
-    async def judge_run(stream: Any, events: Sequence[Any]) -> None:
+    async def judge_run(events: Sequence[Any]) -> None:
         """Judge signals one after the other, wait once for the memory's writes, then hand
         every outcome on at once."""
         if not events:
             return
         started = time.perf_counter()
-        judged = [judge_one(stream, event) for event in events]
+        judged = [judge_one(event) for event in events]
         # Remembered before anything is handed on: see AckedTable.
         try:
             await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
@@ -254,7 +253,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     @app.agent(raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1))
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        await in_batches(stream, batch_size, batch_wait_s, "judge", partial(judge_batch, stream))
+        await in_batches(stream, batch_size, batch_wait_s, "judge", judge_batch)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -286,6 +285,19 @@ async def in_batches(
         except BaseException:
             _let_go_all(events)
             raise
+
+
+@contextmanager
+def writing_for(event: Any) -> Iterator[None]:
+    """Table writes made inside go to ``event``'s partition (Faust finds it through the
+    task's current event). Only this task's context is set: the stream's own
+    ``current_event`` belongs to take_events, which reads it while it fills the next
+    batch (clearing it there lost an event from a batch)."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
 
 
 def _let_go_all(events: Sequence[Any]) -> None:
