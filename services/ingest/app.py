@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
@@ -108,4 +109,22 @@ def create_app(
     app.include_router(preferences.router)
     app.include_router(insight.router)
     app.include_router(triage.router)
+    _document_signal_body(app)
     return app
+
+
+def _document_signal_body(app: FastAPI) -> None:
+    """POST /v1/signals reads its body itself (services.ingest.api.routes.signals): add
+    the models its documented body refers to, which FastAPI does not know of."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        known = app.openapi_schema is not None
+        schema = generate()  # FastAPI's, cached in app.openapi_schema after the first call
+        if not known:
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in signals.openapi_components().items():
+                components.setdefault(name, model)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

@@ -164,6 +164,44 @@ def test_malformed_json_is_422(client, publisher) -> None:
     assert publisher.published == []
 
 
+def test_the_body_is_validated_from_its_bytes_not_from_a_parsed_dict(
+    client, publisher, monkeypatch
+) -> None:
+    """One parse per request (tests/bench/bench_ingest.py): pydantic validates the raw
+    body; FastAPI's json.loads-then-validate is not on this route any more."""
+    from starlette.requests import Request
+
+    async def parsed(self):  # FastAPI's body parameter would call this
+        raise AssertionError("the body was parsed into a dict")
+
+    monkeypatch.setattr(Request, "json", parsed)
+    assert _post(client).status_code == 202
+    response = _post(client, _payload(customer={"email": "not-an-email"}))
+    assert response.status_code == 422
+    assert "customer.email" in [error["field"] for error in _problem(response)["errors"]]
+    assert len(publisher.published) == 1
+
+
+def test_a_body_that_is_not_an_object_is_422(client, publisher) -> None:
+    response = client.post(
+        "/v1/signals", content=b"[1, 2]", headers={**_auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in _problem(response)["errors"]] == ["body"]
+    assert publisher.published == []
+
+
+def test_the_signal_body_is_documented(client) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/v1/signals"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/SignalSubmission"
+    components = schema["components"]["schemas"]
+    assert {"text", "reporter"} <= set(components["SignalSubmission"]["required"])
+    for name in json.dumps(schema).split('"#/components/schemas/')[1:]:
+        assert name.split('"')[0] in components  # every reference resolves
+
+
 def test_body_over_the_limit_is_413(client, publisher) -> None:
     response = _post(client, _payload(text="x" * (MAX_BODY + 1)))
     assert response.status_code == 413
