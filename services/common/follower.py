@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from services.common.logging import fields
@@ -184,3 +184,30 @@ class TopicFollower:
         if all(consumer.position(tp) >= end for tp, end in self._ends.items()):
             self.caught_up.set()
             log.info("%s: read what the topics held at start", self.name)
+
+
+def merged(
+    followers: Sequence[TopicFollower], *, name: str, client_id: str, **options: Any
+) -> TopicFollower:
+    """One follower reading the topics of all ``followers``, each record handed to every
+    one of them that follows its topic (in their order); a record counts as applied when
+    all of them applied it. Their own consumers are never started.
+
+    Why: a kafka-python consumer spends about the same CPU on every fetch round whether
+    or not anything arrived, and on the embedded broker a round ends every fetch wait, so
+    each extra consumer is a steady cost in the process (and in the broker). Followers of
+    the same process that share topics would also fetch and unpack those records twice."""
+    if not followers:
+        raise ValueError("nothing to follow")
+    readers: dict[str, list[Apply]] = {}
+    for follower in followers:
+        for topic in follower.topic_names:
+            readers.setdefault(topic, []).append(follower.apply)
+
+    def apply(topic: str, record: Any) -> bool:
+        # A list, not a generator: every reader sees the record even when one skips it.
+        return all([read(topic, record) for read in readers[topic]])
+
+    return TopicFollower(
+        followers[0].bootstrap, tuple(readers), apply, name=name, client_id=client_id, **options
+    )

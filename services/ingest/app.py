@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.follower import merged
 from services.common.preferences import PreferenceBook
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
@@ -60,11 +61,21 @@ def create_app(
         listener = SmtpServer(settings, publisher, app.state.idempotency) if smtp else None
         if listener is not None:
             await listener.start()  # a taken port fails the start-up, loudly
+        # One consumer for the three views: each consumer costs CPU on every fetch round,
+        # busy or idle, and the status and triage views read the routed topics alike.
         followers = (
             [
-                StatusFollower(app.state.status_book, settings.bootstrap_list),
-                follow_programme(app.state.insight, app.state.preferences, settings.bootstrap_list),
-                follow_triage(app.state.triage, settings.bootstrap_list),
+                merged(
+                    [
+                        StatusFollower(app.state.status_book, settings.bootstrap_list),
+                        follow_programme(
+                            app.state.insight, app.state.preferences, settings.bootstrap_list
+                        ),
+                        follow_triage(app.state.triage, settings.bootstrap_list),
+                    ],
+                    name="ingest-follower",
+                    client_id="antenna-ingest-views",
+                )
             ]
             if follow_status
             else []
