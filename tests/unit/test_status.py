@@ -4,6 +4,7 @@ consumer, GET /v1/signals/{id} and the employee's page GET /report/status/{id}."
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import warnings
@@ -662,3 +663,31 @@ def test_page_is_off_without_report_sign_in() -> None:
 
 def test_follow_status_is_off_by_default(client: TestClient) -> None:
     assert not any(t.name == "status-follower" for t in threading.enumerate())
+
+
+# ------------------------------------------------------------ reading signals.raw lightly
+
+
+def test_a_raw_record_is_read_for_what_the_status_needs(monkeypatch) -> None:
+    """Not validated as a whole Signal again (text, customer, e-mail addresses): ingest
+    did that before publishing, and the follower reads every record it publishes."""
+
+    def whole(*args: Any, **kwargs: Any) -> Signal:
+        raise AssertionError("read as a whole Signal")
+
+    signal = build_signal(body_fingerprint="a" * 64, metadata={"client": "form-tool"})
+    record = signal.model_dump_json().encode()
+    monkeypatch.setattr(Signal, "model_validate_json", whole)
+    book = StatusBook()
+    status = book.apply_record(topics.RAW, record)
+    assert status is not None
+    assert (status.received_at, status.body_fingerprint) == (signal.received_at, "a" * 64)
+    assert status.reporters == {"anna"}
+    assert status.clients == {SOURCE, "form-tool"}
+
+
+@pytest.mark.parametrize("missing", ["signal_id", "received_at", "reporter", "channel"])
+def test_a_raw_record_without_what_the_status_needs_is_skipped(missing: str) -> None:
+    data = build_signal().model_dump(mode="json")
+    del data[missing]
+    assert StatusBook().apply_record(topics.RAW, json.dumps(data).encode()) is None
