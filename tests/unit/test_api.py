@@ -182,6 +182,22 @@ def test_the_body_is_validated_from_its_bytes_not_from_a_parsed_dict(
     assert len(publisher.published) == 1
 
 
+def test_the_endpoint_is_awaited_without_fastapis_request_handler(
+    client, publisher, monkeypatch
+) -> None:
+    """It has no dependencies to solve (deps.DirectJsonKeyedRoute); checks stay in order."""
+    import fastapi.routing
+
+    def solve(*args, **kwargs):
+        raise AssertionError("dependencies solved for POST /v1/signals")
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", solve)
+    assert _post(client).status_code == 202
+    assert _post(client, key="wrong-key").status_code == 401
+    assert _post(client, _payload(channel="fax")).status_code == 422
+    assert len(publisher.published) == 1
+
+
 def test_a_body_that_is_not_an_object_is_422(client, publisher) -> None:
     response = client.post(
         "/v1/signals", content=b"[1, 2]", headers={**_auth(), "Content-Type": "application/json"}
@@ -346,3 +362,15 @@ def test_uploads_get_their_own_body_limit() -> None:
     limits = BodySizeLimit(app=None, max_bytes=1_000, larger={"/v1/email/": 50_000})  # type: ignore[arg-type]
     assert limits.limit_for("/v1/signals") == 1_000
     assert limits.limit_for("/v1/email/inbound") == 50_000
+
+
+def test_a_direct_route_takes_the_request_alone() -> None:
+    from fastapi import APIRouter
+
+    from services.ingest.api.deps import DirectJsonKeyedRoute
+
+    router = APIRouter(route_class=DirectJsonKeyedRoute)
+    with pytest.raises(TypeError, match="takes \\(request: Request\\) only"):
+
+        @router.post("/v1/other")
+        async def other(count: int) -> None: ...

@@ -1,8 +1,9 @@
 """POST /v1/signals, the busiest route: it takes no FastAPI dependencies, no header
-parameters and no body parameter. FastAPI resolves those anew on every request, and on
-this route they cost more than everything else it does (tests/bench/bench_ingest.py); the
-API key and the content type are checked by the route class before the body is read, the
-rest comes from the app's state, and the body is validated from its raw bytes by pydantic
+parameters and no body parameter, and its endpoint is awaited directly (deps.
+DirectJsonKeyedRoute). FastAPI resolves those anew on every request, and on this route
+they cost more than everything else it does (tests/bench/bench_ingest.py); the API key
+and the content type are checked by the route class before the body is read, the rest
+comes from the app's state, and the body is validated from its raw bytes by pydantic
 (``model_validate_json``: no ``json.loads`` into dicts that are then validated again). Its
 errors are FastAPI's own (RequestValidationError, ``loc`` starting with "body"), so a
 client sees the same problem+json as on every other route."""
@@ -14,12 +15,12 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ValidationError
 
-from services.ingest.api.deps import JsonKeyedRoute, keyed_client
+from services.ingest.api.deps import DirectJsonKeyedRoute, keyed_client
 from services.ingest.idempotency import KeyReused
 from services.ingest.intake import accept
 from services.ingest.submission import SignalSubmission
 
-router = APIRouter(route_class=JsonKeyedRoute)
+router = APIRouter(route_class=DirectJsonKeyedRoute)
 IDEMPOTENCY_KEY = "idempotency-key"
 MAX_KEY_LENGTH = 255
 
