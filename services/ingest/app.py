@@ -34,6 +34,11 @@ from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
 from services.ingest.triage import TriageBook, follow_triage
 
+# The views read back every signal ingest publishes: under load, one fetch round per
+# 100 ms carries many records instead of a few (services.common.follower, pace_s). A
+# status page is at most that much later; posts are not slowed.
+VIEWS_PACE_S = 0.1
+
 
 def create_app(
     settings: IngestSettings,
@@ -75,6 +80,7 @@ def create_app(
                     ],
                     name="ingest-follower",
                     client_id="antenna-ingest-views",
+                    pace_s=VIEWS_PACE_S,
                 )
             ]
             if follow_status
