@@ -148,3 +148,23 @@ def test_a_paced_follower_pauses_after_records_not_when_idle() -> None:
     assert follower.records_applied == 2
     assert len(pauses.waits) == 2  # after each poll that brought a record, not after the idle one
     assert all(0 < wait <= 0.25 for wait in pauses.waits)
+
+
+def test_a_paced_follower_asks_a_waiting_broker_no_more_often_than_its_pace(
+    monkeypatch,
+) -> None:
+    import kafka
+
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(kafka, "KafkaConsumer", lambda **options: made.append(options))
+    monkeypatch.setenv("ANTENNA_KAFKA_FETCH_MAX_WAIT_MS", "50")  # the embedded broker's
+    for pace_s in (0.0, 0.1, 0.01):
+        TopicFollower(
+            ["127.0.0.1:1"], [TOPIC], lambda t, r: True, name="n", client_id="c", pace_s=pace_s
+        )._default_consumer()
+    assert [options["fetch_max_wait_ms"] for options in made] == [50, 100, 50]
+    monkeypatch.delenv("ANTENNA_KAFKA_FETCH_MAX_WAIT_MS")  # Kafka: the client's default
+    TopicFollower(
+        ["127.0.0.1:1"], [TOPIC], lambda t, r: True, name="n", client_id="c", pace_s=0.1
+    )._default_consumer()
+    assert "fetch_max_wait_ms" not in made[-1]
