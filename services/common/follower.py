@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from services.common.logging import fields
@@ -44,6 +44,7 @@ class TopicFollower:
         refresh_interval_s: float = 30.0,
         consumer_factory: Callable[[], Any] | None = None,
         report_caught_up: bool = False,
+        pace_s: float = 0.0,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic_names = tuple(topic_names)
@@ -62,6 +63,13 @@ class TopicFollower:
         self.records_skipped = 0
         self.caught_up = threading.Event()
         self._report_caught_up = report_caught_up
+        # Under load, at most one poll per ``pace_s``: a poll that brought records is
+        # followed by a pause for the rest of it, so records gather and one fetch round
+        # brings many instead of a few (each round costs about the same CPU here and in
+        # the broker, however few records it carries). What the follower shows lags by
+        # at most ``pace_s`` more. A short fetch wait (the embedded broker's) is raised
+        # to ``pace_s`` as well, which halves the idle rounds at 100 ms.
+        self.pace_s = pace_s
         self._ends: dict[Any, int] | None = None  # end offsets when first assigned
 
     def _default_consumer(self) -> Any:
@@ -71,6 +79,10 @@ class TopicFollower:
 
         settings = CommonSettings()
         wait = settings.kafka_fetch_max_wait_ms  # short on the embedded broker
+        if wait is not None and self.pace_s > 0:
+            # A broker that waits out every fetch (the embedded one) need not be asked
+            # more often than the pace: what is read shows no later than that anyway.
+            wait = max(wait, int(self.pace_s * 1000))
         return KafkaConsumer(
             bootstrap_servers=self.bootstrap,
             client_id=self.client_id,
@@ -154,6 +166,7 @@ class TopicFollower:
         timeout_ms = int(self.poll_timeout_s * 1000)
         while not self._stop.is_set():
             now = time.monotonic()
+            polled = now
             if now >= next_refresh or not assigned:
                 assigned = self._assign(consumer, assigned)
                 next_refresh = now + (self.refresh_interval_s if assigned else self.retry_delay_s)
@@ -176,6 +189,8 @@ class TopicFollower:
                         )
                     self._positions[(tp.topic, tp.partition)] = record.offset + 1
             self._check_caught_up(consumer)
+            if batches and self.pace_s > 0:
+                self._stop.wait(max(0.0, polled + self.pace_s - time.monotonic()))
 
     def _check_caught_up(self, consumer: Any) -> None:
         if self._ends is None or self.caught_up.is_set():
@@ -184,3 +199,30 @@ class TopicFollower:
         if all(consumer.position(tp) >= end for tp, end in self._ends.items()):
             self.caught_up.set()
             log.info("%s: read what the topics held at start", self.name)
+
+
+def merged(
+    followers: Sequence[TopicFollower], *, name: str, client_id: str, **options: Any
+) -> TopicFollower:
+    """One follower reading the topics of all ``followers``, each record handed to every
+    one of them that follows its topic (in their order); a record counts as applied when
+    all of them applied it. Their own consumers are never started.
+
+    Why: a kafka-python consumer spends about the same CPU on every fetch round whether
+    or not anything arrived, and on the embedded broker a round ends every fetch wait, so
+    each extra consumer is a steady cost in the process (and in the broker). Followers of
+    the same process that share topics would also fetch and unpack those records twice."""
+    if not followers:
+        raise ValueError("nothing to follow")
+    readers: dict[str, list[Apply]] = {}
+    for follower in followers:
+        for topic in follower.topic_names:
+            readers.setdefault(topic, []).append(follower.apply)
+
+    def apply(topic: str, record: Any) -> bool:
+        # A list, not a generator: every reader sees the record even when one skips it.
+        return all([read(topic, record) for read in readers[topic]])
+
+    return TopicFollower(
+        followers[0].bootstrap, tuple(readers), apply, name=name, client_id=client_id, **options
+    )

@@ -29,6 +29,13 @@ def configure(service: str, level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+    # The format names no thread, process or source line: not looking them up for every
+    # record saves microseconds per line where a line is written per request (ingest's
+    # "accepted"). The logging HOWTO's "Optimization" section names these switches.
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None
     # kafka-python logs every failed reconnect at WARNING/ERROR; our own code reports outages.
     logging.getLogger("kafka").setLevel(logging.CRITICAL)
 

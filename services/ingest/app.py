@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
 
+from services.common.follower import merged
 from services.common.preferences import PreferenceBook
 from services.ingest.api import problems
 from services.ingest.api.limits import BodySizeLimit
@@ -31,6 +33,11 @@ from services.ingest.publisher import KafkaSignalPublisher, Publisher
 from services.ingest.settings import IngestSettings
 from services.ingest.status import StatusBook, StatusFollower
 from services.ingest.triage import TriageBook, follow_triage
+
+# The views read back every signal ingest publishes: under load, one fetch round per
+# 100 ms carries many records instead of a few (services.common.follower, pace_s). A
+# status page is at most that much later; posts are not slowed.
+VIEWS_PACE_S = 0.1
 
 
 def create_app(
@@ -59,11 +66,22 @@ def create_app(
         listener = SmtpServer(settings, publisher, app.state.idempotency) if smtp else None
         if listener is not None:
             await listener.start()  # a taken port fails the start-up, loudly
+        # One consumer for the three views: each consumer costs CPU on every fetch round,
+        # busy or idle, and the status and triage views read the routed topics alike.
         followers = (
             [
-                StatusFollower(app.state.status_book, settings.bootstrap_list),
-                follow_programme(app.state.insight, app.state.preferences, settings.bootstrap_list),
-                follow_triage(app.state.triage, settings.bootstrap_list),
+                merged(
+                    [
+                        StatusFollower(app.state.status_book, settings.bootstrap_list),
+                        follow_programme(
+                            app.state.insight, app.state.preferences, settings.bootstrap_list
+                        ),
+                        follow_triage(app.state.triage, settings.bootstrap_list),
+                    ],
+                    name="ingest-follower",
+                    client_id="antenna-ingest-views",
+                    pace_s=VIEWS_PACE_S,
+                )
             ]
             if follow_status
             else []
@@ -108,4 +126,22 @@ def create_app(
     app.include_router(preferences.router)
     app.include_router(insight.router)
     app.include_router(triage.router)
+    _document_signal_body(app)
     return app
+
+
+def _document_signal_body(app: FastAPI) -> None:
+    """POST /v1/signals reads its body itself (services.ingest.api.routes.signals): add
+    the models its documented body refers to, which FastAPI does not know of."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        known = app.openapi_schema is not None
+        schema = generate()  # FastAPI's, cached in app.openapi_schema after the first call
+        if not known:
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for name, model in signals.openapi_components().items():
+                components.setdefault(name, model)
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]

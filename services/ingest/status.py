@@ -35,9 +35,18 @@ from datetime import datetime
 from functools import partial
 from typing import Any, Final
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from schemas import DeliveryResult, DeliveryStatus, Outcome, RoutedSignal, Signal, topics
+from schemas import (
+    Channel,
+    DeliveryResult,
+    DeliveryStatus,
+    Outcome,
+    RoutedSignal,
+    Signal,
+    topics,
+)
+from schemas.signal import SignalId, UtcDatetime
 from services.common.follower import TopicFollower
 from services.common.logging import fields
 from services.common.outcomes import current_outcome, fold_outcome
@@ -146,11 +155,36 @@ class SignalStatus:
         return replace(self, delivery=replace(self.delivery, error=None))
 
 
+class _Reader(BaseModel):
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    employee_id: str | None = None
+    email: str | None = None
+
+
+class Received(BaseModel):
+    """What the status takes from a Signal on signals.raw, read from its record without
+    the rest. The follower reads every record ingest publishes, in ingest's own process:
+    the whole Signal would validate the text, the customer and every e-mail address again
+    (50 µs a record with two addresses, against 7 µs for this), which ingest validated
+    before it published. The processor still reads every record whole."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    signal_id: SignalId
+    channel: Channel
+    source: str
+    received_at: UtcDatetime
+    reporter: _Reader
+    metadata: dict[str, str] = Field(default_factory=dict)
+    body_fingerprint: str | None = None
+
+
 def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _readers(status: SignalStatus, signal: Signal) -> SignalStatus:
+def _readers(status: SignalStatus, signal: Signal | Received) -> SignalStatus:
     reporter = signal.reporter
     names = {n.strip().lower() for n in (reporter.employee_id, reporter.email) if n}
     clients = {c for c in (signal.source, signal.metadata.get("client")) if c}
@@ -231,7 +265,7 @@ class StatusBook:
                 self._entries.popitem(last=False)
             return updated
 
-    def apply_received(self, signal: Signal) -> SignalStatus:
+    def apply_received(self, signal: Signal | Received) -> SignalStatus:
         """A Signal on signals.raw: a redelivery of the same report changes nothing; the
         same signal_id with another body means its Idempotency-Key was reused."""
         reused = False
@@ -350,7 +384,7 @@ class StatusBook:
             return None
         try:
             if topic == topics.RAW:
-                return self.apply_received(Signal.model_validate_json(value))
+                return self.apply_received(Received.model_validate_json(value))
             if topic == topics.DELIVERED:
                 return self.apply_delivery(DeliveryResult.model_validate_json(value))
             if topic == topics.OUTCOMES:

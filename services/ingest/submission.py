@@ -58,5 +58,7 @@ def to_signal(
         idempotency_key=idempotency_key or signal_id,
         source=source,
         received_at=received_at,
-        **submission.model_dump(exclude_none=False),
+        # The submission's fields as they are: its nested models (Reporter, Customer, ...)
+        # are the Signal's own types and are taken without being dumped and validated again.
+        **{name: getattr(submission, name) for name in SignalSubmission.model_fields},
     )

@@ -164,6 +164,60 @@ def test_malformed_json_is_422(client, publisher) -> None:
     assert publisher.published == []
 
 
+def test_the_body_is_validated_from_its_bytes_not_from_a_parsed_dict(
+    client, publisher, monkeypatch
+) -> None:
+    """One parse per request (tests/bench/bench_ingest.py): pydantic validates the raw
+    body; FastAPI's json.loads-then-validate is not on this route any more."""
+    from starlette.requests import Request
+
+    async def parsed(self):  # FastAPI's body parameter would call this
+        raise AssertionError("the body was parsed into a dict")
+
+    monkeypatch.setattr(Request, "json", parsed)
+    assert _post(client).status_code == 202
+    response = _post(client, _payload(customer={"email": "not-an-email"}))
+    assert response.status_code == 422
+    assert "customer.email" in [error["field"] for error in _problem(response)["errors"]]
+    assert len(publisher.published) == 1
+
+
+def test_the_endpoint_is_awaited_without_fastapis_request_handler(
+    client, publisher, monkeypatch
+) -> None:
+    """It has no dependencies to solve (deps.DirectJsonKeyedRoute); checks stay in order."""
+    import fastapi.routing
+
+    def solve(*args, **kwargs):
+        raise AssertionError("dependencies solved for POST /v1/signals")
+
+    monkeypatch.setattr(fastapi.routing, "solve_dependencies", solve)
+    assert _post(client).status_code == 202
+    assert _post(client, key="wrong-key").status_code == 401
+    assert _post(client, _payload(channel="fax")).status_code == 422
+    assert len(publisher.published) == 1
+
+
+def test_a_body_that_is_not_an_object_is_422(client, publisher) -> None:
+    response = client.post(
+        "/v1/signals", content=b"[1, 2]", headers={**_auth(), "Content-Type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert [error["field"] for error in _problem(response)["errors"]] == ["body"]
+    assert publisher.published == []
+
+
+def test_the_signal_body_is_documented(client) -> None:
+    schema = client.get("/openapi.json").json()
+    body = schema["paths"]["/v1/signals"]["post"]["requestBody"]
+    ref = body["content"]["application/json"]["schema"]["$ref"]
+    assert ref == "#/components/schemas/SignalSubmission"
+    components = schema["components"]["schemas"]
+    assert {"text", "reporter"} <= set(components["SignalSubmission"]["required"])
+    for name in json.dumps(schema).split('"#/components/schemas/')[1:]:
+        assert name.split('"')[0] in components  # every reference resolves
+
+
 def test_body_over_the_limit_is_413(client, publisher) -> None:
     response = _post(client, _payload(text="x" * (MAX_BODY + 1)))
     assert response.status_code == 413
@@ -308,3 +362,15 @@ def test_uploads_get_their_own_body_limit() -> None:
     limits = BodySizeLimit(app=None, max_bytes=1_000, larger={"/v1/email/": 50_000})  # type: ignore[arg-type]
     assert limits.limit_for("/v1/signals") == 1_000
     assert limits.limit_for("/v1/email/inbound") == 50_000
+
+
+def test_a_direct_route_takes_the_request_alone() -> None:
+    from fastapi import APIRouter
+
+    from services.ingest.api.deps import DirectJsonKeyedRoute
+
+    router = APIRouter(route_class=DirectJsonKeyedRoute)
+    with pytest.raises(TypeError, match="takes \\(request: Request\\) only"):
+
+        @router.post("/v1/other")
+        async def other(count: int) -> None: ...

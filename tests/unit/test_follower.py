@@ -103,3 +103,68 @@ def test_without_asking_nothing_is_reported() -> None:
         assert not follower.caught_up.wait(timeout=0.2)
     finally:
         follower.close()
+
+
+class Pauses(threading.Event):
+    """The follower's stop event, noting how long it was asked to wait each time."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.waits: list[float] = []
+
+    def wait(self, timeout: float | None = None) -> bool:
+        self.waits.append(timeout or 0.0)
+        return self.is_set()
+
+
+def test_a_paced_follower_pauses_after_records_not_when_idle() -> None:
+    """Under load one fetch round per pace_s carries many records instead of a few;
+    an idle follower (nothing polled) is not held back."""
+    records = [Record(3, b"a", b"1"), Record(4, b"b", b"2")]
+    consumer = OnePartition(records)
+    follower = TopicFollower(
+        [],
+        [TOPIC],
+        lambda topic, record: True,
+        name="paced",
+        client_id="test",
+        consumer_factory=lambda: consumer,
+        pace_s=0.25,
+    )
+    pauses = Pauses()
+    follower._stop = pauses
+    polls = 0
+    poll = consumer.poll
+
+    def counted(timeout_ms: int) -> dict[Any, list[Record]]:
+        nonlocal polls
+        polls += 1
+        if polls == 4:  # two with a record each, one idle, then stop
+            pauses.set()
+        return poll(timeout_ms)
+
+    consumer.poll = counted  # type: ignore[method-assign]
+    follower._follow(consumer)
+    assert follower.records_applied == 2
+    assert len(pauses.waits) == 2  # after each poll that brought a record, not after the idle one
+    assert all(0 < wait <= 0.25 for wait in pauses.waits)
+
+
+def test_a_paced_follower_asks_a_waiting_broker_no_more_often_than_its_pace(
+    monkeypatch,
+) -> None:
+    import kafka
+
+    made: list[dict[str, Any]] = []
+    monkeypatch.setattr(kafka, "KafkaConsumer", lambda **options: made.append(options))
+    monkeypatch.setenv("ANTENNA_KAFKA_FETCH_MAX_WAIT_MS", "50")  # the embedded broker's
+    for pace_s in (0.0, 0.1, 0.01):
+        TopicFollower(
+            ["127.0.0.1:1"], [TOPIC], lambda t, r: True, name="n", client_id="c", pace_s=pace_s
+        )._default_consumer()
+    assert [options["fetch_max_wait_ms"] for options in made] == [50, 100, 50]
+    monkeypatch.delenv("ANTENNA_KAFKA_FETCH_MAX_WAIT_MS")  # Kafka: the client's default
+    TopicFollower(
+        ["127.0.0.1:1"], [TOPIC], lambda t, r: True, name="n", client_id="c", pace_s=0.1
+    )._default_consumer()
+    assert "fetch_max_wait_ms" not in made[-1]

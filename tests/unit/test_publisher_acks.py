@@ -60,3 +60,27 @@ def test_an_already_acknowledged_record_settles_at_once() -> None:
             await acks.waiter(sent)
 
     asyncio.run(scenario())
+
+
+def test_a_record_never_acknowledged_fails_after_the_patience() -> None:
+    """One sweep timer for all waiters, not a timer per post; a stuck producer still ends
+    in TimeoutError (the API's 503), and an answer in time is not touched."""
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        acks = _Acks(loop, sweep_s=0.01)
+        stuck, answered, late = Future(), Future(), Future()
+        stuck_waiter = acks.waiter(stuck, patience_s=0.05)
+        answered_waiter = acks.waiter(answered, patience_s=0.05)
+        late_waiter = acks.waiter(late, patience_s=30)
+        settle_in_thread((answered, None))
+        assert await answered_waiter is None
+        started = loop.time()
+        with pytest.raises(TimeoutError):
+            await stuck_waiter
+        assert loop.time() - started < 5
+        assert not late_waiter.done()  # its patience is not over
+        settle_in_thread((stuck, None), (late, None))  # a late answer is ignored
+        assert await late_waiter is None
+
+    asyncio.run(scenario())

@@ -4,6 +4,7 @@ consumer, GET /v1/signals/{id} and the employee's page GET /report/status/{id}."
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 import warnings
@@ -286,6 +287,62 @@ def test_the_follower_reconnects_and_resumes_where_it_left_off() -> None:
         follower.close()
     assert not follower.running
     assert all(c.closed for c in consumers)
+
+
+def test_one_consumer_feeds_the_status_and_the_triage_views() -> None:
+    """services.common.follower.merged: a routed record reaches both books, a raw one only
+    the status; a record one book cannot read is counted skipped once."""
+    from services.common.follower import merged
+    from services.ingest.triage import TriageBook, follow_triage
+
+    routed = build_routed(destination=Destination(name="triage"), rule_id="no-rule")
+    signal = build_signal()
+    records = {
+        (topics.RAW, 0): [signal.model_dump_json().encode()],
+        (topics.TRIAGE, 0): [b"garbage", routed.model_dump_json().encode()],
+    }
+    consumers: list[FakeConsumer] = []
+
+    def factory() -> FakeConsumer:
+        consumers.append(FakeConsumer(records))
+        return consumers[-1]
+
+    status, triage = StatusBook(), TriageBook()
+    follower = merged(
+        [
+            StatusFollower(status, ["127.0.0.1:1"]),
+            follow_triage(triage, ["127.0.0.1:1"]),
+        ],
+        name="views",
+        client_id="test-views",
+        poll_timeout_s=0.01,
+        consumer_factory=factory,
+    )
+    follower.start()
+    try:
+        wait_until(lambda: follower.records_applied == 2)
+        assert status.get(signal.signal_id) is not None
+        assert status.get(routed.signal.signal_id).routing == "triage"  # type: ignore[union-attr]
+        assert triage.is_waiting(routed.signal.signal_id)
+        assert follower.records_skipped == 1
+        assert len(consumers) == 1
+    finally:
+        follower.close()
+
+
+def test_ingest_follows_its_views_with_one_consumer(monkeypatch) -> None:
+    """Each kafka-python consumer costs CPU on every fetch round, busy or idle
+    (tests/bench/bench_ingest.py): the status, programme and triage views share one."""
+    from services.common.follower import TopicFollower
+
+    started: list[TopicFollower] = []
+    monkeypatch.setattr(TopicFollower, "start", lambda self: started.append(self))
+    settings = IngestSettings(api_keys=[KEY])
+    with TestClient(create_app(settings, publisher=FakePublisher(), follow_status=True)):
+        [follower] = started
+    for topic in (topics.RAW, topics.TRIAGE, topics.LABELS, topics.INSIGHT, topics.PREFERENCES):
+        assert topic in follower.topic_names
+    assert len(follower.topic_names) == len(set(follower.topic_names))
 
 
 def test_close_stops_a_follower_that_waits_for_the_broker() -> None:
@@ -606,3 +663,31 @@ def test_page_is_off_without_report_sign_in() -> None:
 
 def test_follow_status_is_off_by_default(client: TestClient) -> None:
     assert not any(t.name == "status-follower" for t in threading.enumerate())
+
+
+# ------------------------------------------------------------ reading signals.raw lightly
+
+
+def test_a_raw_record_is_read_for_what_the_status_needs(monkeypatch) -> None:
+    """Not validated as a whole Signal again (text, customer, e-mail addresses): ingest
+    did that before publishing, and the follower reads every record it publishes."""
+
+    def whole(*args: Any, **kwargs: Any) -> Signal:
+        raise AssertionError("read as a whole Signal")
+
+    signal = build_signal(body_fingerprint="a" * 64, metadata={"client": "form-tool"})
+    record = signal.model_dump_json().encode()
+    monkeypatch.setattr(Signal, "model_validate_json", whole)
+    book = StatusBook()
+    status = book.apply_record(topics.RAW, record)
+    assert status is not None
+    assert (status.received_at, status.body_fingerprint) == (signal.received_at, "a" * 64)
+    assert status.reporters == {"anna"}
+    assert status.clients == {SOURCE, "form-tool"}
+
+
+@pytest.mark.parametrize("missing", ["signal_id", "received_at", "reporter", "channel"])
+def test_a_raw_record_without_what_the_status_needs_is_skipped(missing: str) -> None:
+    data = build_signal().model_dump(mode="json")
+    del data[missing]
+    assert StatusBook().apply_record(topics.RAW, json.dumps(data).encode()) is None

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import inspect
 from collections.abc import Callable, Coroutine, Sequence
 from typing import Annotated, Any
 
@@ -90,7 +91,12 @@ class KeyedRoute(APIRoute):
     is kept for the route (``keyed_client``)."""
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handle = super().get_route_handler()
+        return self.keyed(super().get_route_handler())
+
+    def keyed(
+        self, handle: Callable[[Request], Coroutine[Any, Any, Response]]
+    ) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        """``handle`` behind the API key and ``before_body``."""
 
         async def keyed(request: Request) -> Response:
             request.state.client = client_for(
@@ -124,3 +130,17 @@ class JsonKeyedRoute(KeyedRoute):
 
     def before_body(self, request: Request) -> None:
         check_json(request.headers.get("content-type"))
+
+
+class DirectJsonKeyedRoute(JsonKeyedRoute):
+    """A JsonKeyedRoute whose endpoint takes the Request alone and returns a Response: it
+    is awaited directly, not through FastAPI's request handler, which would solve the
+    endpoint's (empty) dependencies and open an exit stack on every request. Its errors
+    (HTTPException, RequestValidationError) reach the app's handlers as before."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        params = list(inspect.signature(self.endpoint).parameters.values())
+        if [p.annotation for p in params] not in (["Request"], [Request]):
+            raise TypeError(f"{self.path}: a direct endpoint takes (request: Request) only")
+        endpoint: Callable[[Request], Coroutine[Any, Any, Response]] = self.endpoint
+        return self.keyed(endpoint)
