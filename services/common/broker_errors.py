@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from functools import partial
 from typing import TypeVar
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError, RequestTimedOutError
@@ -64,7 +63,6 @@ class BrokerRefused(Exception):
         self.what = what
         self.error = error
         self.attempts = attempts
-        self.index: int | None = None  # which of all_acknowledged's writes
 
 
 async def with_retries(
@@ -72,75 +70,23 @@ async def with_retries(
     what: str,
     policy: BrokerRetry,
     sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    *,
-    failed: BaseException | None = None,
 ) -> T:
     """Run ``write`` until it succeeds; retry transient broker errors as ``policy``
     says; raise BrokerRefused for a permanent one or when the tries are used up. Other
-    exceptions pass through unchanged: they are not the broker's. ``failed``: the error
-    of a first attempt made elsewhere (a batch's, see all_acknowledged); it counts as
-    attempt 1."""
+    exceptions pass through unchanged: they are not the broker's."""
     attempt = 0
-    pending = failed
     while True:
         attempt += 1
-        if pending is None:
-            try:
-                return await write()
-            except Exception as exc:
-                pending = exc
-        error = broker_error(pending)
-        if error is None:
-            raise pending
-        if not is_transient(error) or attempt >= policy.attempts:
-            raise BrokerRefused(what, error, attempt) from pending
-        log.warning(
-            "broker did not take a write; trying again",
-            extra=fields(what=what, error=type(error).__name__, attempt=attempt),
-        )
-        await sleep(policy.delay_s(attempt))
-        pending = None
-
-
-async def all_acknowledged(
-    writes: Sequence[tuple[str, Callable[[], Awaitable[Awaitable[T]]]]],
-    policy: BrokerRetry,
-    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-) -> list[T]:
-    """Many writes, one wait: ``writes`` are (what, start) pairs, where ``start`` hands
-    one record to the client and returns its acknowledgement. All are handed over in
-    order first (so records for one partition keep their order and share requests),
-    then every acknowledgement is awaited together. A write that failed is written again
-    on its own under ``with_retries`` (its first attempt counted), after the others;
-    BrokerRefused as there. The results come in the order of ``writes``."""
-    handed: list[Awaitable[T] | BaseException] = []
-    for _, start in writes:
         try:
-            handed.append(await start())
-        except Exception as exc:  # refused before it left (a record over the size limit)
-            handed.append(exc)
-    results = await asyncio.gather(*map(_acknowledged, handed), return_exceptions=True)
-    done: list[T] = []
-    for (what, start), result in zip(writes, results, strict=True):
-        if isinstance(result, BaseException):
-            if not isinstance(result, Exception):
-                raise result  # cancelled: not the broker's answer
-            try:
-                result = await with_retries(
-                    partial(_written, start), what, policy, sleep, failed=result
-                )
-            except BrokerRefused as refused:
-                refused.index = len(done)
+            return await write()
+        except Exception as exc:
+            error = broker_error(exc)
+            if error is None:
                 raise
-        done.append(result)
-    return done
-
-
-async def _acknowledged(handed: Awaitable[T] | BaseException) -> T:
-    if isinstance(handed, BaseException):
-        raise handed
-    return await handed
-
-
-async def _written(start: Callable[[], Awaitable[Awaitable[T]]]) -> T:
-    return await (await start())
+            if not is_transient(error) or attempt >= policy.attempts:
+                raise BrokerRefused(what, error, attempt) from exc
+            log.warning(
+                "broker did not take a write; trying again",
+                extra=fields(what=what, error=type(error).__name__, attempt=attempt),
+            )
+            await sleep(policy.delay_s(attempt))

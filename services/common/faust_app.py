@@ -106,11 +106,7 @@ class _Producer(faust_aiokafka.Producer):
             # The tables are declared before the worker starts its producer.
             accumulator = producer._message_accumulator
             accumulator.__class__ = _OneRecordBatches
-            accumulator.one_record = frozenset(
-                table.changelog_topic.get_topic_name()
-                for table in self.app.tables.values()
-                if not getattr(table, "ends_alone", False)  # AckedTable: ends each wait alone
-            )
+            accumulator.one_record = frozenset(self.app.tables.changelog_topics)
         return producer
 
 
@@ -172,22 +168,10 @@ class AckedTable(faust.Table[str, Any]):
     ProducerBuffer.flush_atmost); a write the broker refuses is only logged. On a slow
     broker, or when the worker stops, the last writes can be lost while their input
     counts as processed. Agents that must not lose state call ``await table.written()``
-    before they hand an event on.
+    before they hand an event on."""
 
-    ``ends_alone``: for a table written in batches (many writes, then one ``written()``),
-    whose changelog records may share produce batches. Tansu lists a partition's end as
-    the first offset of its last batch plus one, so a restarted worker would stop
-    restoring short of a batch's last records. Each ``written()`` that waited for more
-    than one record therefore writes the last key once more, alone in its batch, and
-    waits for that too: the changelog always ends with a batch of one record. A crash
-    before that record is acknowledged leaves a prefix of the writes to restore, as a
-    crash between two single-record writes does. Such a table's changelog is left out of
-    the one-record batches (``kafka_changelog_one_record_batches``): its records share
-    produce requests, one round trip per wait instead of one per record."""
-
-    def __init__(self, *args: Any, ends_alone: bool = False, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.ends_alone = ends_alone
         self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
         self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
 
@@ -204,20 +188,10 @@ class AckedTable(faust.Table[str, Any]):
         whose write failed (a later write of the key is not undone) and waits again."""
         failed, self._failed = self._failed, {}
         for key, partition in failed.items():
-            self._write_again(partition, key)
-        pending = list(self._unacked.values())
-        await self._acknowledged()
-        if self.ends_alone and len(pending) > 1:
-            self._write_again(*pending[-1])  # the latest write: its value is current
-            await self._acknowledged()
-
-    def _write_again(self, partition: int | None, key: Any) -> None:
-        if key in self.data:
-            self.send_changelog(partition, key, self.data[key])
-        else:
-            self.send_changelog(partition, key, None, value_serializer="raw")
-
-    async def _acknowledged(self) -> None:
+            if key in self.data:
+                self.send_changelog(partition, key, self.data[key])
+            else:
+                self.send_changelog(partition, key, None, value_serializer="raw")
         pending, self._unacked = self._unacked, {}
         if not pending:
             return
@@ -231,9 +205,7 @@ class AckedTable(faust.Table[str, Any]):
             raise errors[0]
 
 
-def acked_table(
-    app: faust.App, name: str, partitions: int, *, ends_alone: bool = False
-) -> AckedTable:
+def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
     table = AckedTable(
         app,
         name=name,
@@ -242,7 +214,6 @@ def acked_table(
         beacon=app.tables.beacon,
         # A table's state lives only in its changelog: as durable as Antenna's own topics.
         extra_topic_configs=getattr(app, "changelog_topic_config", None),
-        ends_alone=ends_alone,
     )
     return cast(AckedTable, app.tables.add(table))
 

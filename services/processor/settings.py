@@ -33,11 +33,6 @@ class ProcessorSettings(CommonSettings):
     # Signals classified at once, each in its own worker. 1 keeps each partition's order;
     # more replicas of the processor scale out without giving it up.
     classify_workers: int = Field(default=1, ge=1)
-    # Each stage takes up to this many signals at a time: one hand-over to a classify
-    # worker, one wait for the dedupe memory's writes and one for the batch's outputs.
-    processor_batch_size: int = Field(default=100, ge=1, le=10_000)
-    # How long a stage waits for a batch to fill before it takes what has come (ms).
-    processor_batch_wait_ms: float = Field(default=10, gt=0, le=10_000)
     processor_metrics_host: str = "127.0.0.1"
     processor_metrics_port: int = 9101
     # Incidents (services/processor/domain/incidents.py): this many alike complaints of one

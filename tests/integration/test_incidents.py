@@ -139,9 +139,9 @@ def test_a_burst_is_one_incident_and_one_ticket_that_later_reports_annotate(
     recorder.wait_for(
         DESK, lambda r: note_on(incident_id)(r) and after_restart in routed(r).signal.text
     )
-    # At least once: the restarted processor may hand the same version on again (the
-    # events of a batch not yet committed come again after each rebalance of its start),
-    # never another version for the same report.
+    # At least once: the restarted processor may hand the same version on again (events
+    # not yet committed come again after a rebalance of its start), never another
+    # version for the same report.
     [now, *again] = incidents(
         bootstrap, lambda i: after_restart in {r.signal_id for r in i.reports}
     )

@@ -19,7 +19,6 @@ from faust.exceptions import ProducerSendError
 from services.common.broker_errors import (
     BrokerRefused,
     BrokerRetry,
-    all_acknowledged,
     is_transient,
     with_retries,
 )
@@ -105,60 +104,3 @@ def test_what_faust_wraps_is_judged_by_the_clients_error() -> None:
         run(write, [])
     assert calls[0] == 2
     assert isinstance(refused.value.error, MessageSizeTooLargeError)
-
-
-class Batch:
-    """Writes as a Faust topic takes them: ``start`` hands a record over and returns its
-    acknowledgement. ``fail`` maps a write's index to the errors its first attempts meet
-    (an Exception at hand-over when ``at_start``); ``log`` says what happened when."""
-
-    def __init__(self, size: int, fail: dict[int, list[BaseException]], at_start: bool = False):
-        self.log: list[str] = []
-        self.fail, self.at_start = fail, at_start
-        self.writes = [(f"topic-{i}", self._start(i)) for i in range(size)]
-
-    def _start(self, i: int) -> Callable[[], Awaitable[Awaitable[str]]]:
-        async def start() -> Awaitable[str]:
-            self.log.append(f"sent {i}")
-            error = self.fail.get(i, []).pop(0) if self.fail.get(i) else None
-            if error is not None and self.at_start:
-                raise error
-
-            async def acknowledged() -> str:
-                self.log.append(f"acked {i}")
-                if error is not None:
-                    raise error
-                return f"offset {i}"
-
-            return acknowledged()
-
-        return start
-
-    def run(self, slept: list[float]) -> list[str]:
-        async def sleep(seconds: float) -> None:
-            slept.append(seconds)
-
-        return asyncio.run(all_acknowledged(self.writes, POLICY, sleep))
-
-
-def test_a_batch_is_handed_over_whole_before_its_acknowledgements_are_awaited() -> None:
-    batch = Batch(3, {})
-    assert batch.run([]) == ["offset 0", "offset 1", "offset 2"]
-    assert batch.log == ["sent 0", "sent 1", "sent 2", "acked 0", "acked 1", "acked 2"]
-
-
-def test_a_write_that_failed_is_written_again_alone_after_the_others() -> None:
-    batch = Batch(3, {1: [KafkaTimeoutError()]})
-    slept: list[float] = []
-    assert batch.run(slept) == ["offset 0", "offset 1", "offset 2"]  # in the batch's order
-    assert batch.log[3:] == ["acked 0", "acked 1", "acked 2", "sent 1", "acked 1"]
-    assert slept == [0.5]  # the failed first attempt counts as the first try
-
-
-def test_a_write_refused_for_good_says_which_of_the_batch_it_was() -> None:
-    batch = Batch(3, {2: [MessageSizeTooLargeError()]}, at_start=True)
-    slept: list[float] = []
-    with pytest.raises(BrokerRefused) as refused:
-        batch.run(slept)
-    assert refused.value.index == 2 and refused.value.what == "topic-2"
-    assert isinstance(refused.value.error, MessageSizeTooLargeError) and slept == []
