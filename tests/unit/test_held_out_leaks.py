@@ -25,6 +25,7 @@ import dataclasses
 import re
 from collections.abc import Iterable, Iterator
 from functools import cache
+from itertools import pairwise
 from types import ModuleType
 
 import pytest
@@ -79,9 +80,10 @@ def patterns() -> list[tuple[str, re.Pattern[str]]]:
     return found
 
 
-def _top_level(source: str) -> list[str]:
-    """``source`` split at its top-level ``|``: not inside a group, a class or an escape."""
-    parts, depth, start, i, in_class = [], 0, 0, 0, False
+def _structure(source: str, start: int = 0) -> Iterator[tuple[int, str, int]]:
+    """(index, character, group depth after it) for each ``(``, ``)`` and ``|`` of
+    ``source`` from ``start`` that is not escaped and not inside a character class."""
+    depth, i, in_class = 0, start, False
     while i < len(source):
         char = source[i]
         if char == "\\":
@@ -93,39 +95,24 @@ def _top_level(source: str) -> list[str]:
             in_class = True
             if source[i + 1 : i + 2] == "]":
                 i += 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-        elif char == "|" and depth == 0:
-            parts.append(source[start:i])
-            start = i + 1
+        elif char in "()|":
+            depth += {"(": 1, ")": -1, "|": 0}[char]
+            yield i, char, depth
         i += 1
-    return [*parts, source[start:]]
+
+
+def _top_level(source: str) -> list[str]:
+    """``source`` split at its top-level ``|``: not inside a group, a class or an escape."""
+    cuts = [i for i, char, depth in _structure(source) if char == "|" and depth == 0]
+    bounds = [-1, *cuts, len(source)]
+    return [source[x + 1 : y] for x, y in pairwise(bounds)]
 
 
 def _closing(source: str, opening: int) -> int:
     """The index of the parenthesis that closes the group opened at ``opening``."""
-    depth, i, in_class = 0, opening, False
-    while i < len(source):
-        char = source[i]
-        if char == "\\":
-            i += 2
-            continue
-        if in_class:
-            in_class = char != "]"
-        elif char == "[":
-            in_class = True
-            if source[i + 1 : i + 2] == "]":
-                i += 1
-        elif char == "(":
-            depth += 1
-        elif char == ")":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+    return next(
+        (i for i, char, depth in _structure(source, opening) if char == ")" and depth == 0), -1
+    )
 
 
 _LEADS = ("(?<![\\w])", "(?<!\\w)", "\\b", "^")
