@@ -8,6 +8,7 @@ import pytest
 
 from services.common.kafka import ensure_topics
 from tests.support.broker import kafka_for_tests
+from tests.support.desk import Desk
 from tests.support.http_recorder import Recorder
 from tests.support.kafka import broker_settings
 from tests.support.mail_sink import MailSink
@@ -35,6 +36,14 @@ def kafka(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     with kafka_for_tests(tmp_path_factory.mktemp("kafka")) as bootstrap:
         ensure_topics(broker_settings(bootstrap, topic_partitions=3))
         yield bootstrap
+
+
+@pytest.fixture(scope="module")
+def desk() -> Iterator[Desk]:
+    """A signed test service desk (webhook) of the module's own."""
+    server = Desk(WEBHOOK_SECRET)
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -32,13 +32,6 @@ LEDGER_CHANGELOG = "antenna-connectors-delivery-ledger-changelog"
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[Desk]:
-    server = Desk(WEBHOOK_SECRET)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     var_dir = tmp_path_factory.mktemp("delivery-paths")
     with stack_on_own_broker(

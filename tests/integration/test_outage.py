@@ -23,13 +23,6 @@ SIGNALS = 50
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[Desk]:
-    server = Desk(WEBHOOK_SECRET)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     """The whole pipeline on a broker of its own (its consumer groups must not meet the
     session pipeline's), delivering to the desk over signed webhooks."""

@@ -41,13 +41,6 @@ CONNECTORS = "antenna-connectors"
 
 
 @pytest.fixture(scope="module")
-def desk() -> Iterator[Desk]:
-    server = Desk(WEBHOOK_SECRET)
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def stack(desk: Desk, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Services]:
     var_dir = tmp_path_factory.mktemp("triage")
     rules = var_dir / "routing.yaml"
