@@ -19,6 +19,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -41,6 +42,7 @@ from services.connectors.outcomes import (
     changes,
     latest,
     next_page,
+    watched_since,
 )
 from services.connectors.records import Entry, Slot
 from services.connectors.retry import (
@@ -70,13 +72,23 @@ def _outcome(value: Any) -> Outcome | None:
         return None
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the sweep of the case -> record mapping needs of the outcome sources: the
+    latest outcome of each case (``case_outcomes``, expired with its case's entry) and
+    ``opened``, when a case's record was made while it is still polled (else None)."""
+
+    case_outcomes: Any
+    opened: Callable[[datetime], Callable[[str, dict[str, Any]], float | None]]
+
+
 def install(
     app: faust.App,
     settings: CommonSettings,
     connectors: dict[str, Connector],
     case_records: Any,
     policy: RetryPolicy,
-) -> None:
+) -> Watch:
     outcomes_topic = raw_topic(app, topics.OUTCOMES)
     dlq = raw_topic(app, topics.DLQ)
     case_outcomes = acked_table(app, "case-outcomes", partitions=settings.topic_partitions)
@@ -161,6 +173,17 @@ def install(
 
         return poll
 
+    def opened(now: datetime) -> Callable[[str, dict[str, Any]], float | None]:
+        def since(key: str, value: dict[str, Any]) -> float | None:
+            destination, _, case_id = key.partition("|")
+            connector = connectors.get(destination)
+            if not isinstance(connector, StatusSource) or "|" in case_id:
+                return None  # not polled, or a note's slot
+            current = latest(_outcome(case_outcomes.get(key)), sent.get(key))
+            return watched_since(value, current, now, connector.polling.poll_reopen_window_s)
+
+        return since
+
     for destination, connector in connectors.items():
         if isinstance(connector, StatusSource):
             interval = connector.polling.poll_interval_s
@@ -203,6 +226,8 @@ def install(
                 await manual.ack(event)
             else:
                 let_go(event)
+
+    return Watch(case_outcomes, opened)
 
 
 class Poller:

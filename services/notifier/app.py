@@ -12,7 +12,9 @@ report and kind) does not know yet: send it, or record why not (opted out, too o
 way to reach the employee). Both tables are acknowledged by the broker before the event
 counts as processed (AckedTable); both expire with the dedupe window, and a partition
 keeps at most its share of ANTENNA_NOTIFY_MAX_CASES case files (the oldest go first,
-with their ledger entries). An event that
+with their ledger entries). A case whose outcome is still to be told keeps its file past
+the window, up to ANTENNA_OUTCOME_WATCH_DAYS and its share of
+ANTENNA_OUTCOME_WATCH_MAX_CASES (services/common/open_cases.py). An event that
 cannot be read goes to signals.dlq.
 """
 
@@ -37,11 +39,21 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
+from services.common.open_cases import Watching
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
-from services.notifier.cases import CaseFile, Notice, case_of, due, new_case, read_fact, with_fact
+from services.notifier.cases import (
+    CaseFile,
+    Notice,
+    awaiting_since,
+    case_of,
+    due,
+    new_case,
+    read_fact,
+    with_fact,
+)
 from services.notifier.ledger import (
     Settled,
     before_sending,
@@ -95,6 +107,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     max_age = timedelta(days=settings.notify_max_age_days)
     keep = share(settings.notify_max_cases, settings.topic_partitions)
     sweeps = Sweeps(EXPIRE_EVERY_S, keep)
+    hold = settings.hold(settings.topic_partitions)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_preferences() -> None:
@@ -181,9 +194,18 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
 
     def expire(partition: int, now: float) -> None:
         cutoff = now - window_s
-        for key in expired_keys(list(ledger.items()), partition, cutoff):
+        for key in expired_keys(list(ledger.items()), partition, cutoff).keys:
             del ledger[key]
-        for key in expired_keys(list(cases.items()), partition, cutoff, keep):
+        # A case whose outcome is still to be told outlives the window (open_cases.py).
+        watching = Watching(lambda _key, value: awaiting_since(value), hold, now)
+        files = expired_keys(list(cases.items()), partition, cutoff, keep, watching)
+        if files.crowded:
+            metrics.OPEN_CASES_CROWDED.inc(files.crowded)
+            log.warning(
+                "open cases past the dedupe window let go: no room to tell their outcome",
+                extra=fields(partition=partition, count=files.crowded),
+            )
+        for key in files.keys:
             for notice in notice_keys(cases.get(key)):
                 if notice in ledger:
                     del ledger[notice]
