@@ -6,6 +6,12 @@ One agent reads the topics that speak of a case: signals.routed.servicedesk and
 (duplicates by their cluster_id, contract 3), so a case's events share a partition
 number and its state is local to one worker.
 
+The inputs are read in offset order per partition, and their offsets kept by the notifier
+(services/common/ordered_input.py; Faust's acks are off for them): an event's offset is
+committed once its notices are settled, and an event let go (its notice waited for its
+channel when a rebalance or a stop began) is read again, by this worker or the next
+owner of its partition.
+
 Per event: fold it into the case's file (a changelog-backed table), list the notices the
 file justifies (``cases.due``), and settle each one the ledger (a second table, keyed by
 report and kind) does not know yet: send it, or record why not (opted out, too old, no
@@ -23,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
 from pydantic import ValidationError
@@ -31,7 +37,6 @@ from pydantic import ValidationError
 from schemas import topics
 from services.common.faust_app import (
     acked_table,
-    let_go,
     make_faust_app,
     park_on_dlq,
     pause_until_rebalance,
@@ -40,8 +45,10 @@ from services.common.faust_app import (
 from services.common.follower import TopicFollower
 from services.common.logging import fields
 from services.common.open_cases import Watching
+from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
+from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
 from services.notifier.cases import (
@@ -86,6 +93,10 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
     ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
     dlq = raw_topic(app, topics.DLQ)
+    # The inputs' offsets are kept here, not by Faust's acks (ordered_input.py): an event
+    # is committed past once its notices are settled, and read again after a let-go.
+    offsets = InputOffsets(app, INPUTS)
+    app.sensors.add(AfterRebalance(offsets))
     book = PreferenceBook()
 
     def prefer(topic: str, record: Any) -> bool:
@@ -212,7 +223,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             del cases[key]
 
     async def handle(event: Any, taken_in: int) -> bool:
-        """Fold one event in and settle what it makes due. False: let go unacked (a
+        """Fold one event in and settle what it makes due. False: let go unfinished (a
         rebalance or a shutdown started while a notice waited for its channel)."""
         msg = event.message
         try:
@@ -235,6 +246,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             if not settled(ledger.get(notice.key)) and not await settle(
                 notice, msg.partition, pause
             ):
+                log.info("let go of an event whose notice waits, for a rebalance or a stop")
                 return False
         # Deletions go to the partition of the event being processed: expire each
         # partition while one of its events is.
@@ -244,15 +256,11 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             await ledger.written()
         return True
 
-    @app.agent(raw_topic(app, *INPUTS), name="notify")
+    # One actor for every input (not one per partition): a case's events come from five
+    # topics, and two actors could both send a notice neither has recorded yet.
+    @app.agent(raw_topic(app, *INPUTS, acks=False), name="notify")
     async def notify(stream: faust.StreamT[bytes]) -> None:
-        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
-        async for event in manual.events():
-            if await handle(event, app.rebalancing_count):
-                await manual.ack(event)
-            else:
-                log.info("let go of an event whose notice waits, for a rebalance or a stop")
-                let_go(event)
+        await take_in_order(app, offsets, stream, handle)
 
     return app
 
