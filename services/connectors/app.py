@@ -26,7 +26,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from faust.types import TP
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
@@ -39,6 +38,7 @@ from services.common.faust_app import (
 )
 from services.common.logging import fields
 from services.common.open_cases import Watching
+from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
@@ -129,7 +129,7 @@ def create_app(
     # The topics whose offsets the connectors keep (offsets.py): every agent's below
     # that takes its events through ``offsets.admit``.
     inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors]
-    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK]
+    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK, topics.RECORD_CHANGES]
     offsets = InputOffsets(app, inputs)
     app.sensors.add(AfterRebalance(offsets))
 
@@ -255,22 +255,10 @@ def create_app(
 
     def agent(choose: Chooser) -> Agent:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
-            tp: TP | None = None
-            try:
-                async for event in stream.events():
-                    tp = event.message.tp
-                    # Read before anything awaits: a rebalance from here on lets it go.
-                    taken_in = app.rebalancing_count
-                    place = await offsets.admit(tp, event.message.offset)
-                    if place is None:
-                        continue  # read before, events before it missing, or not now
-                    if await handle(event, choose, taken_in):
-                        await offsets.finished(tp, place)
-                    else:
-                        await offsets.let_go(tp, place)
-            finally:
-                if tp is not None:
-                    offsets.forget(tp)  # taken away, or crashed: placed afresh
+            async def one(event: Any, taken_in: int) -> bool:
+                return await handle(event, choose, taken_in)
+
+            await take_in_order(app, offsets, stream, one)
 
         return deliver
 
@@ -291,5 +279,5 @@ def create_app(
     incidents = raw_topic(app, topics.INCIDENTS_DESK, acks=False)
     app.agent(incidents, name="deliver-incidents", isolated_partitions=True)(agent(by_destination))
     # What became of the records: polled, or looked up for a vendor's webhook.
-    watch = outcome_sources.install(app, settings, connectors, case_records, policy)
+    watch = outcome_sources.install(app, settings, connectors, case_records, policy, offsets)
     return app
