@@ -21,17 +21,20 @@ import pytest
 from kafka import KafkaProducer
 
 from schemas import (
-    DeliveryResult,
-    DeliveryStatus,
     Destination,
-    Outcome,
     OutcomeStatus,
     RoutedSignal,
     topics,
 )
 from tests.integration.conftest import NOTIFY_FROM, PUBLIC_URL
 from tests.support.broker import own_broker
-from tests.support.builders import build_duplicate, build_routed, build_signal
+from tests.support.builders import (
+    build_delivered,
+    build_duplicate,
+    build_outcome,
+    build_routed,
+    build_signal,
+)
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
 
@@ -110,26 +113,8 @@ class Traffic:
             routed_at=datetime.now(UTC),
         )
         case_id, record = routed.signal.signal_id, str(len(self.emails))
-        now = datetime.now(UTC)
-        delivered = DeliveryResult(
-            signal_id=case_id,
-            destination="servicedesk",
-            connector="request_tracker",
-            status=DeliveryStatus.delivered,
-            external_id=record,
-            attempts=1,
-            at=now,
-        )
-        resolved = Outcome(
-            case_id=case_id,
-            status=OutcomeStatus.resolved,
-            changed_at=now,
-            record_id=record,
-            destination="servicedesk",
-            connector="request_tracker",
-            event_id=f"rt:{record}:resolved",
-            observed_at=now,
-        )
+        delivered = build_delivered(case_id, record)
+        resolved = build_outcome(case_id, OutcomeStatus.resolved, datetime.now(UTC), record)
         for topic, value in (
             (topics.ROUTED_SERVICEDESK, routed),
             (topics.DELIVERED, delivered),
