@@ -11,14 +11,15 @@ such a route needs: no dependencies (deps.DirectJsonKeyedRoute), no path paramet
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
+import inspect
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.routing import APIRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-Handler = Callable[[Request, Any], Coroutine[Any, Any, Response]]
+Handler = Callable[[Request, Any], Response | Awaitable[Response]]
 
 
 class DirectRoutesApp(FastAPI):
@@ -39,10 +40,9 @@ class DirectRoutesApp(FastAPI):
         """The app's handler for ``exc``, found as Starlette's ExceptionMiddleware finds it:
         by the exception's class, then its base classes."""
         for cls in type(exc).__mro__:
-            handler = self.exception_handlers.get(cls)
+            handler: Handler | None = self.exception_handlers.get(cls)
             if handler is not None:
-                found: Handler = handler
-                return found
+                return handler
         return None
 
     def _endpoint(self, route: APIRoute) -> ASGIApp:
@@ -56,7 +56,8 @@ class DirectRoutesApp(FastAPI):
                 problem = self.handler_for(exc)
                 if problem is None:
                     raise  # uvicorn answers 500, as Starlette's error middleware would
-                response = await problem(request, exc)
+                answer = problem(request, exc)
+                response = await answer if inspect.isawaitable(answer) else answer
             await response(scope, receive, send)
 
         return endpoint
@@ -69,7 +70,7 @@ class DirectRoutesApp(FastAPI):
             app = self._endpoint(route)
             for cls, args, kwargs in reversed(self.user_middleware):
                 app = cls(app, *args, **kwargs)
-            for method in route.methods:
+            for method in route.methods or ():
                 direct[(method, route.path)] = app
         return direct
 
