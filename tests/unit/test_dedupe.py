@@ -217,6 +217,78 @@ def test_a_sure_complaint_and_a_sure_lead_in_one_topic_are_one_case_only_in_one_
     assert decide(d, plan, energy_lead).duplicate_of == pump.signal_id
 
 
+def test_one_matter_in_two_languages_and_two_topics_joins_by_the_amount_it_names() -> None:
+    """Seen on text the classifier never saw: one double debit, once in Dutch and once in
+    English, in two categories with topic profiles that hardly overlap. The amount both
+    name makes it one matter; the same amount for another customer does not."""
+    card = classified(Kind.complaint, Category.payments_cards, 0.95)
+    bill = classified(Kind.complaint, Category.invoice_billing, 0.99)
+    d = Deduper({})
+    english = report(
+        "a",
+        customer={"name": "Joost Meijer", "phone": "06-12 34 63 97"},
+        text="Hi, double charge of €86.51 at the DIY store, he is now overdrawn.",
+    )
+    d.decide(english, card, english.received_at, {"payments_cards": 0.9, "other": 0.1})
+    dutch = report(
+        "b",
+        timedelta(days=1),
+        customer={"name": "Joost Meijer", "phone": "06-12346397"},
+        reporter="E-2",
+        text="Een oud-collega ziet een dubbele afschrijving van €86,51 van de bouwmarkt.",
+    )
+    topic = {"invoice_billing": 0.86, "payments_cards": 0.14}
+    assert d.decide(dutch, bill, dutch.received_at, topic).duplicate_of == english.signal_id
+    stranger = report(
+        "c",
+        timedelta(days=1),
+        customer={"phone": "0687654321"},
+        text="Een dubbele afschrijving van €86,51 bij de bouwmarkt.",
+    )
+    assert d.decide(stranger, bill, stranger.received_at, topic).duplicate_of is None
+
+
+def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail() -> None:
+    """A phone number written in the text, or an age, names no matter: a card blocked
+    abroad and a mortgage of the same customer stay two cases."""
+    d = Deduper({})
+    card = report(
+        "a",
+        customer={"phone": "0612341537"},
+        text="Card blocked in Morocco, he is 85; call him on 06 1234 1537 please.",
+    )
+    d.decide(card, CARD, card.received_at, {"payments_cards": 1.0})
+    mortgage = report(
+        "b",
+        timedelta(days=1),
+        customer={"phone": "0612341537"},
+        reporter="E-2",
+        text="He is 85 and wants a mortgage adviser; call 06 1234 1537.",
+    )
+    topic = {"mortgage_loans": 1.0}
+    assert d.decide(mortgage, MORTGAGE_LEAD, mortgage.received_at, topic).duplicate_of is None
+
+
+def test_a_dispute_the_classifier_read_as_a_wish_joins_the_complaint_in_its_topic() -> None:
+    """A reminder's costs she wants waived, read as a lead with 0.71 confidence, and the
+    same reminder reported as a complaint: one case. Only a classifier sure of both kinds
+    (the solar panels and the disputed bill above) keeps them apart."""
+    wish = classified(Kind.opportunity, Category.invoice_billing, 0.71)
+    complaint = classified(Kind.complaint, Category.invoice_billing, 0.93)
+    d = Deduper({})
+    first = report("a", customer={"phone": "0612346987"}, text="Onterechte herinnering.")
+    d.decide(first, wish, first.received_at, {"invoice_billing": 0.6, "other": 0.4})
+    again = report(
+        "b",
+        timedelta(days=2),
+        customer={"phone": "+31 (0)6 12346987"},
+        reporter="E-2",
+        text="Aanmaning met extra kosten, de incasso zou mislukt zijn.",
+    )
+    topic = {"invoice_billing": 0.7, "service_waiting": 0.3}
+    assert d.decide(again, complaint, again.received_at, topic).duplicate_of == first.signal_id
+
+
 def test_a_case_older_than_the_window_is_not_joined() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
     decide(d, report("a", customer={"phone": "0612345678"}))

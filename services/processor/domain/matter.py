@@ -79,6 +79,7 @@ _NOT_NAMES = frozenset(
     please thanks yes nee ja no nog still we wij ik i you jij jullie""".split()
 )
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[.,](?=\d)")
+MIN_PHONE_DIGITS = 9  # a run of fewer digits ("1.250.000", "12-03-2026") is no phone number
 # Function words and the words of every report in Dutch and English, folded; a word
 # shorter than MIN_WORD letters is dropped anyway.
 _COMMON = frozenset(
@@ -129,8 +130,10 @@ def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[st
     """The report's content words and numbers, stemmed; ``leave_out``: folded words not
     to count (the customer's name)."""
     terms: dict[str, None] = {}
-    # "3.900" and "3900" are one amount.
-    for word in _WORD.findall(_DIGIT_GROUPS.sub("", fold(text[:MAX_TEXT]))):
+    # A phone number in the text names the customer, not the matter; "3.900" and "3900"
+    # are one amount.
+    text = _PHONE.sub(_unless_phone, fold(text[:MAX_TEXT]))
+    for word in _WORD.findall(_DIGIT_GROUPS.sub("", text)):
         if word.isdigit():
             if len(word) >= 2:
                 terms[word] = None
@@ -139,6 +142,11 @@ def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[st
         if len(terms) >= MAX_TERMS:
             break
     return frozenset(terms)
+
+
+def _unless_phone(run: re.Match[str]) -> str:
+    digits = sum(c.isdigit() for c in run.group())
+    return " " if digits >= MIN_PHONE_DIGITS else run.group()
 
 
 def name_words(name: str | None) -> frozenset[str]:
@@ -176,6 +184,22 @@ def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | Non
     chaser = is_chaser(text)
     mentions = mentions_of(raw if raw is not None else text) if chaser else ()
     return Matter(chaser=chaser, terms=terms_of(text, leave_out), mentions=mentions)
+
+
+MIN_DETAIL_DIGITS = 3  # "85" may be an age or a house number; "86,51" or "3.900" is an amount
+
+
+def shares_detail(shared: Iterable[str], phones: Iterable[str] = ()) -> bool:
+    """Whether shared terms include a detail that names one matter, whatever the words or
+    the language around it: a figure of at least MIN_DETAIL_DIGITS digits (an amount
+    "€86,51" -> "8651", a contract or invoice number), not part of either customer's
+    phone number (a number written in the text is no matter of its own)."""
+    return any(
+        term.isdigit()
+        and len(term) >= MIN_DETAIL_DIGITS
+        and not any(term in phone for phone in phones)
+        for term in shared
+    )
 
 
 def term_overlap(a: frozenset[str] | set[str], b: Iterable[str]) -> float:
