@@ -269,26 +269,6 @@ def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail(
     assert d.decide(mortgage, MORTGAGE_LEAD, mortgage.received_at, topic).duplicate_of is None
 
 
-def test_a_dispute_the_classifier_read_as_a_wish_joins_the_complaint_in_its_topic() -> None:
-    """A reminder's costs she wants waived, read as a lead with 0.71 confidence, and the
-    same reminder reported as a complaint: one case. Only a classifier sure of both kinds
-    (the solar panels and the disputed bill above) keeps them apart."""
-    wish = classified(Kind.opportunity, Category.invoice_billing, 0.71)
-    complaint = classified(Kind.complaint, Category.invoice_billing, 0.93)
-    d = Deduper({})
-    first = report("a", customer={"phone": "0612346987"}, text="Onterechte herinnering.")
-    d.decide(first, wish, first.received_at, {"invoice_billing": 0.6, "other": 0.4})
-    again = report(
-        "b",
-        timedelta(days=2),
-        customer={"phone": "+31 (0)6 12346987"},
-        reporter="E-2",
-        text="Aanmaning met extra kosten, de incasso zou mislukt zijn.",
-    )
-    topic = {"invoice_billing": 0.7, "service_waiting": 0.3}
-    assert d.decide(again, complaint, again.received_at, topic).duplicate_of == first.signal_id
-
-
 def test_a_case_older_than_the_window_is_not_joined() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
     decide(d, report("a", customer={"phone": "0612345678"}))

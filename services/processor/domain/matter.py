@@ -111,6 +111,10 @@ _COMMON = frozenset(
     yours zeer zich zien zijn zoon zonder zou zouden zwager adres address details
     mevrouw meneer heer back news niks gehoord teruggebeld waiting wachten wacht heard
     answer reply response antwoord reactie bericht update status anybody somebody
+    former mine acquaintance schoolvriendje schoolvriend hardloopclub voetbalteam
+    voetbalclub running football club woman guy girl son daughter another looking asking
+    know knows keeps hasn isn doesn already since sinds time times keer twee vanochtend
+    vanmiddag gisteren
     """.split()
 )
 
