@@ -38,12 +38,45 @@ def test_chasers_in_dutch_and_english(text: str) -> None:
 @pytest.mark.parametrize(
     "text",
     [
+        "has he been contacted yet?",
+        "Has she been called back? Mrs Smith",
+        "anyone picked this up yet? (Jansen)",
+        "did anyone follow up with Mrs Smith",
+        "any luck reaching Mrs Smith?",
+        "still waiting on a callback for Mrs Smith",
+        "no one has called her yet",
+        "she hasn't been called yet",
+        "he still hasnt heard anything",
+        "when will someone call Smith back?",
+        "who is handling the Smith case?",
+        "nog iets gehoord over mevrouw De Vries?",
+        "wordt meneer Bakker nog gebeld?",
+        "wanneer wordt Jansen teruggebeld?",
+        "hoe zit het met de klacht van Jansen?",
+        "Is iemand al met Jansen bezig?",
+        "niemand heeft haar nog gebeld",
+        "nog altijd niet teruggebeld, mevr. Jansen",
+    ],
+)
+def test_chasers_in_other_words_and_chat_shorthand(text: str) -> None:
+    """Phrasings the first pattern missed (issue #9): each asks after an earlier report."""
+    assert is_chaser(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
         "Her card was declined twice today",
         "Mijn buurvrouw heeft een herinnering met aanmaningskosten gekregen",  # a dunning letter
         "My brother got an unjustified reminder plus collection costs",
         "Friend asked how interest is calculated. Explained it, no follow up needed.",
         "Wil graag een offerte voor zonnepanelen, bel haar morgen",
         "The app closes after entering the PIN",
+        "My brother waited at home for nothing: nobody called to cancel",
+        "She keeps being called by the debt collector",
+        "Ze wordt steeds gebeld door een incassobureau",
+        "Ze was beloofd dat ze teruggebeld zou worden, maar niemand heeft gebeld",
+        "How is interest calculated? Hoe zit het met de rente?",
     ],
 )
 def test_reports_that_chase_nothing(text: str) -> None:

@@ -64,6 +64,27 @@ _CHASER = re.compile(
     | still\s+waiting\s+(?:to\s+hear|for\s+(?:a\s+|an\s+|the\s+|any\s+)?(?:call|callback|answer
         |reply|response|news))\b
     | nog\s+(?:even\s+over|nieuws|news)\b
+    | (?:has|have|hasn't|haven't|hasnt|havent)\s+(?:he|she|they|it|this|that|the\s+customer)
+        \s+(?:still\s+)?(?:already\s+)?(?:been\s+)?(?:contacted|called|rung|phoned|reached
+        |picked\s+up|handled|heard)\b
+    | (?:any|some)\s+luck\s+(?:reaching|contacting|getting\s+hold|with)\b
+    | still\s+waiting\s+on\s+(?:a\s+|an\s+|the\s+)?(?:call|callback|answer|reply|response|news)\b
+    | (?:did|has|have)\s+(?:anyone|anybody|someone|somebody|you|they|we)\s+(?:already\s+)?
+        (?:follow(?:ed)?\s+up|pick(?:ed)?\s+(?:this|it)\s+up|reach(?:ed)?\s+out)\b
+    | (?:picked|called|contacted|rung|phoned|reached)\s+(?:this\s+|it\s+|him\s+|her\s+|them\s+)?
+        (?:up\s+|back\s+)?yet\b
+    | (?:no\s+one|nobody)\s+(?:has\s+)?(?:called|contacted|rung|phoned)\s+(?:\w+\s+)?(?:back|yet)\b
+    | still\s+(?:hasn't|haven't|hasnt|havent|has\s+not|have\s+not)\s+(?:heard|been\s+called)\b
+    | when\s+will\s+(?:someone|anyone|somebody|you|they)\s+(?:call|ring|contact|get\s+back)\b
+    | who\s+is\s+(?:handling|dealing\s+with|picking\s+up)\b
+    | nog\s+(?:iets|wat)\s+(?:\w+\s+)?(?:gehoord|vernomen)\b
+    | (?:wordt|worden|is|zijn)\s+(?:\w+\s+){0,3}?nog\s+(?:terug)?gebeld\b
+    | wanneer\s+(?:wordt|worden)\s+(?:\w+\s+){0,3}?(?:terug)?gebeld\b
+    | hoe\s+zit\s+het\s+(?:nu\s+)?met\s+(?:de\s+|het\s+|die\s+|dat\s+)?(?:melding|klacht|aanvraag
+        |terugbelverzoek|zaak)\b
+    | iemand\s+(?:al\s+)?(?:mee|met\s+(?:\w+\s+){0,3}?)bezig\b
+    | (?:steeds|altijd)\s+(?:niet|geen)\s+(?:gebeld|teruggebeld|gehoord)\b
+    | niemand\s+(?:heeft\s+)?(?:\w+\s+)?(?:(?:nog|al)\s+(?:terug)?gebeld|teruggebeld)\b
     )""",
     re.VERBOSE,
 )
