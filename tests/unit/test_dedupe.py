@@ -248,6 +248,36 @@ def test_one_matter_in_two_languages_and_two_topics_joins_by_the_amount_it_names
     assert d.decide(stranger, bill, stranger.received_at, topic).duplicate_of is None
 
 
+def test_two_debits_of_one_customer_with_their_own_amounts_are_two_cases() -> None:
+    """One customer, one topic, the same words, but each report names its own amount:
+    two double debits, two cases (the matter check used to join them on the topic). A
+    year is no amount: the report that names one still joins."""
+    d = Deduper({})
+    topic = {"payments_cards": 1.0}
+    first = report(
+        "a",
+        customer={"phone": "0612346397"},
+        text="Hij ziet een dubbele afschrijving van €86,51 van de bouwmarkt op zijn rekening.",
+    )
+    d.decide(first, CARD, first.received_at, topic)
+    other = report(
+        "b",
+        timedelta(days=2),
+        customer={"phone": "0612346397"},
+        reporter="E-2",
+        text="Hij ziet een dubbele afschrijving van €68,16 van de Jumbo op zijn rekening.",
+    )
+    assert d.decide(other, CARD, other.received_at, topic).duplicate_of is None
+    dated = report(
+        "c",
+        timedelta(days=3),
+        customer={"phone": "0612346397"},
+        reporter="E-3",
+        text="Double charge of 86.51 in March 2026, he wants it reversed.",
+    )
+    assert d.decide(dated, CARD, dated.received_at, topic).duplicate_of == first.signal_id
+
+
 def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail() -> None:
     """A phone number written in the text, or an age, names no matter: a card blocked
     abroad and a mortgage of the same customer stay two cases."""

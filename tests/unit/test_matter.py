@@ -4,6 +4,7 @@ import pytest
 
 from services.processor.domain.matter import (
     MAX_TERMS,
+    details,
     is_chaser,
     matter_of,
     mentions_of,
@@ -109,3 +110,9 @@ def test_a_chaser_mentions_the_phones_mails_and_names_in_its_text() -> None:
         "name:fries",
     }
     assert matter_of(text).mentions and not matter_of("Her card was declined, 0612345678").mentions
+
+
+def test_details_are_amounts_and_numbers_not_years_ages_or_the_phone() -> None:
+    terms = terms_of("Sinds maart 2026 €86,51 en 3.900 euro; hij is 85; bel 06 1234 1537")
+    assert details(terms) == {"8651", "3900"}
+    assert details({"8651", "1234"}, ["612341234"]) == {"8651"}

@@ -10,7 +10,7 @@ processor), and the clock is passed in.
   the classifier gave each report: they name one detail (an amount: matter.py), or
   their words say one thing, or the topic profiles (over the categories) overlap; only
   a complaint and an opportunity that the classifier is sure of, in words that share
-  nothing, are two matters.
+  nothing, are two matters, and so are two reports that each name their own amount.
 - Chaser: a report that asks after an earlier one ("has anyone called him back yet?")
   joins the customer's latest case whatever its topic, even when it names the customer
   only by surname or first name; one that names nobody joins its colleague's latest
@@ -63,7 +63,7 @@ from services.processor.domain.identity import (
     mention_match,
     surname_lookups,
 )
-from services.processor.domain.matter import Matter, matter_of, shares_detail, term_overlap
+from services.processor.domain.matter import Matter, details, matter_of, term_overlap
 
 Memory = MutableMapping[str, Any]  # values must be JSON-serialisable
 EXPIRY = "expiry"
@@ -256,13 +256,15 @@ def topic_overlap(a: dict[str, float], b: dict[str, float]) -> float:
 
 def same_matter(new: Report, old: dict[str, Any], policy: DedupePolicy) -> bool:
     """The same problem or interest, whoever it is about; ``old`` as stored. Whatever kind
-    the classifier gave each: a detail both name, or enough shared words, make one matter
-    in any topic; the topics only decide when the words say nothing."""
+    the classifier gave each: a detail both name (an amount) makes one matter in any
+    topic, and each naming its own makes two; then enough shared words make one matter;
+    the topics decide only when the words say nothing."""
     old_terms = frozenset(old.get("terms", ()))
-    shared = new.term_set & old_terms
     phones = (new.identity.phone or "", (old.get("identity") or {}).get("phone") or "")
-    if shares_detail(shared, phones):
-        return True
+    mine, theirs = details(new.term_set, phones), details(old_terms, phones)
+    if mine and theirs:
+        return bool(mine & theirs)
+    shared = new.term_set & old_terms
     words = term_overlap(new.term_set, old_terms)
     if topic_overlap(new.topic, old["topic"]) >= policy.min_topic_overlap:
         opposed = {new.kind, old["kind"]} == {Kind.complaint.value, Kind.opportunity.value}

@@ -212,18 +212,22 @@ def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | Non
 
 
 MIN_DETAIL_DIGITS = 3  # "85" may be an age or a house number; "86,51" or "3.900" is an amount
+_YEAR = re.compile(r"(?:19|20)\d\d")
 
 
-def shares_detail(shared: Iterable[str], phones: Iterable[str] = ()) -> bool:
-    """Whether shared terms include a detail that names one matter, whatever the words or
-    the language around it: a figure of at least MIN_DETAIL_DIGITS digits (an amount
-    "€86,51" -> "8651", a contract or invoice number), not part of either customer's
-    phone number (a number written in the text is no matter of its own)."""
-    return any(
-        term.isdigit()
+def details(terms: Iterable[str], phones: Iterable[str] = ()) -> frozenset[str]:
+    """The terms that name one matter whatever the words or the language around them:
+    figures of at least MIN_DETAIL_DIGITS digits (an amount "€86,51" -> "8651", a
+    contract or invoice number), but not a year, nor part of a customer's phone number
+    (a number written in the text is no matter of its own)."""
+    numbers = [phone for phone in phones if phone]
+    return frozenset(
+        term
+        for term in terms
+        if term.isdigit()
         and len(term) >= MIN_DETAIL_DIGITS
-        and not any(term in phone for phone in phones)
-        for term in shared
+        and not _YEAR.fullmatch(term)
+        and not any(term in phone for phone in numbers)
     )
 
 
