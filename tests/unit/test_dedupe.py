@@ -217,35 +217,36 @@ def test_a_sure_complaint_and_a_sure_lead_in_one_topic_are_one_case_only_in_one_
     assert decide(d, plan, energy_lead).duplicate_of == pump.signal_id
 
 
+def told(d: Deduper, c: Classification, topic: dict[str, float], **signal: Any) -> Decision:
+    """A report (see ``report``) decided with the classify stage's topic profile."""
+    key, days = signal.pop("key"), signal.pop("days", 0)
+    one = report(key, timedelta(days=days), **signal)
+    return d.decide(one, c, one.received_at, topic)
+
+
 def test_one_matter_in_two_languages_and_two_topics_joins_by_the_amount_it_names() -> None:
     """Seen on text the classifier never saw: one double debit, once in Dutch and once in
     English, in two categories with topic profiles that hardly overlap. The amount both
     name makes it one matter; the same amount for another customer does not."""
     card = classified(Kind.complaint, Category.payments_cards, 0.95)
     bill = classified(Kind.complaint, Category.invoice_billing, 0.99)
+    meijer = {"name": "Joost Meijer", "phone": "06-12 34 63 97"}
     d = Deduper({})
-    english = report(
-        "a",
-        customer={"name": "Joost Meijer", "phone": "06-12 34 63 97"},
+    english = told(
+        d,
+        card,
+        {"payments_cards": 0.9, "other": 0.1},
+        key="a",
+        customer=meijer,
         text="Hi, double charge of €86.51 at the DIY store, he is now overdrawn.",
     )
-    d.decide(english, card, english.received_at, {"payments_cards": 0.9, "other": 0.1})
-    dutch = report(
-        "b",
-        timedelta(days=1),
-        customer={"name": "Joost Meijer", "phone": "06-12346397"},
-        reporter="E-2",
-        text="Een oud-collega ziet een dubbele afschrijving van €86,51 van de bouwmarkt.",
-    )
     topic = {"invoice_billing": 0.86, "payments_cards": 0.14}
-    assert d.decide(dutch, bill, dutch.received_at, topic).duplicate_of == english.signal_id
-    stranger = report(
-        "c",
-        timedelta(days=1),
-        customer={"phone": "0687654321"},
-        text="Een dubbele afschrijving van €86,51 bij de bouwmarkt.",
-    )
-    assert d.decide(stranger, bill, stranger.received_at, topic).duplicate_of is None
+    dutch = "Een oud-collega ziet een dubbele afschrijving van €86,51 van de bouwmarkt."
+    again = told(d, bill, topic, key="b", days=1, customer=meijer, reporter="E-2", text=dutch)
+    assert again.duplicate_of == english.cluster_id
+    stranger, same_words = {"phone": "0687654321"}, "Dubbele afschrijving: €86,51, bouwmarkt."
+    alike = told(d, bill, topic, key="c", days=1, customer=stranger, text=same_words)
+    assert alike.duplicate_of is None
 
 
 def test_two_debits_of_one_customer_with_their_own_amounts_are_two_cases() -> None:
@@ -253,50 +254,28 @@ def test_two_debits_of_one_customer_with_their_own_amounts_are_two_cases() -> No
     two double debits, two cases (the matter check used to join them on the topic). A
     year is no amount: the report that names one still joins."""
     d = Deduper({})
-    topic = {"payments_cards": 1.0}
-    first = report(
-        "a",
-        customer={"phone": "0612346397"},
-        text="Hij ziet een dubbele afschrijving van €86,51 van de bouwmarkt op zijn rekening.",
-    )
-    d.decide(first, CARD, first.received_at, topic)
-    other = report(
-        "b",
-        timedelta(days=2),
-        customer={"phone": "0612346397"},
-        reporter="E-2",
-        text="Hij ziet een dubbele afschrijving van €68,16 van de Jumbo op zijn rekening.",
-    )
-    assert d.decide(other, CARD, other.received_at, topic).duplicate_of is None
-    dated = report(
-        "c",
-        timedelta(days=3),
-        customer={"phone": "0612346397"},
-        reporter="E-3",
-        text="Double charge of 86.51 in March 2026, he wants it reversed.",
-    )
-    assert d.decide(dated, CARD, dated.received_at, topic).duplicate_of == first.signal_id
+    topic, customer = {"payments_cards": 1.0}, {"phone": "0612346397"}
+    debit = "Hij ziet een dubbele afschrijving van €{} van de bouwmarkt op zijn rekening."
+    first = told(d, CARD, topic, key="a", customer=customer, text=debit.format("86,51"))
+    other = told(d, CARD, topic, key="b", days=2, customer=customer, text=debit.format("68,16"))
+    assert other.duplicate_of is None
+    dated = "Double charge of 86.51 in March 2026, he wants it reversed."
+    again = told(d, CARD, topic, key="c", days=3, customer=customer, text=dated)
+    assert again.duplicate_of == first.cluster_id
 
 
 def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail() -> None:
     """A phone number written in the text, or an age, names no matter: a card blocked
     abroad and a mortgage of the same customer stay two cases."""
     d = Deduper({})
-    card = report(
-        "a",
-        customer={"phone": "0612341537"},
-        text="Card blocked in Morocco, he is 85; call him on 06 1234 1537 please.",
+    customer = {"phone": "0612341537"}
+    card = "Card blocked in Morocco, he is 85; call him on 06 1234 1537 please."
+    told(d, CARD, {"payments_cards": 1.0}, key="a", customer=customer, text=card)
+    mortgage = "He is 85 and wants a mortgage adviser; call 06 1234 1537."
+    lead = told(
+        d, MORTGAGE_LEAD, {"mortgage_loans": 1.0}, key="b", days=1, customer=customer, text=mortgage
     )
-    d.decide(card, CARD, card.received_at, {"payments_cards": 1.0})
-    mortgage = report(
-        "b",
-        timedelta(days=1),
-        customer={"phone": "0612341537"},
-        reporter="E-2",
-        text="He is 85 and wants a mortgage adviser; call 06 1234 1537.",
-    )
-    topic = {"mortgage_loans": 1.0}
-    assert d.decide(mortgage, MORTGAGE_LEAD, mortgage.received_at, topic).duplicate_of is None
+    assert lead.duplicate_of is None
 
 
 def test_a_case_older_than_the_window_is_not_joined() -> None:
