@@ -278,6 +278,38 @@ def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail(
     assert lead.duplicate_of is None
 
 
+def test_a_customer_written_only_into_the_text_is_known_by_phone_and_address() -> None:
+    """Chat shorthand: no customer fields, the number in the message. It joins the case
+    of the report whose form held that number; the address in a third joins too."""
+    d = Deduper({})
+    topic = {"payments_cards": 1.0}
+    customer = {"name": "T. Willems", "phone": "06 1234 3876", "email": "t.willems@example.nl"}
+    card = "Pinpas geblokkeerd in Marokko, hij kan niets betalen."
+    first = told(d, CARD, topic, key="a", customer=customer, text=card)
+    chat = "pas geblokkeerd in marokko!! gaat om T Willems, 0612343876"
+    by_phone = told(d, CARD, topic, key="b", days=1, reporter="E-2", text=chat)
+    assert by_phone.duplicate_of == first.cluster_id
+    mail = "Card blocked in Morocco, details: T.Willems@example.nl"
+    by_address = told(d, CARD, topic, key="c", days=1, reporter="E-3", text=mail)
+    assert by_address.duplicate_of == first.cluster_id
+
+
+def test_the_colleague_s_own_address_in_the_text_is_no_customer_s() -> None:
+    """Two customers' card problems from one colleague whose signature holds her own
+    address: two cases."""
+    d = Deduper({})
+    decisions = []
+    for key, text in (("a", "Card blocked abroad."), ("b", "Card declined in the shop.")):
+        signal = build_signal(
+            idempotency_key=key,
+            received_at=T0 + timedelta(hours=len(decisions)),
+            text=f"{text}\n--\nAnna Smit, anna.smit@bank.example",
+            reporter={"employee_id": "E-1", "email": "anna.smit@bank.example"},
+        )
+        decisions.append(d.decide(signal, CARD, signal.received_at, {"payments_cards": 1.0}))
+    assert decisions[1].duplicate_of is None
+
+
 def test_a_case_older_than_the_window_is_not_joined() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
     decide(d, report("a", customer={"phone": "0612345678"}))

@@ -62,6 +62,7 @@ from services.processor.domain.identity import (
     lookup_keys,
     mention_match,
     surname_lookups,
+    with_contacts,
 )
 from services.processor.domain.matter import Matter, details, matter_of, term_overlap
 
@@ -233,7 +234,9 @@ def report_of(
         kind=classification.kind.value,
         confidence=classification.confidence,
         category=category,
-        identity=identity_of(signal.customer, phone_region),
+        identity=with_contacts(
+            identity_of(signal.customer, phone_region), matter.contacts, signal.reporter.email
+        ),
         text_key=text_key(signal.text),
         reporter=str(reporter).lower(),
         # Without a profile, the category alone: all its weight on one point.

@@ -145,6 +145,8 @@ class Matter:
     chaser: bool = False
     terms: frozenset[str] = frozenset()
     mentions: tuple[str, ...] = ()  # a chaser's only (see the module's doc)
+    # Every report's: the phones and e-mail addresses written in its text, as index keys.
+    contacts: tuple[str, ...] = ()
 
 
 def is_chaser(text: str) -> bool:
@@ -179,16 +181,24 @@ def name_words(name: str | None) -> frozenset[str]:
     return frozenset(_WORD.findall(fold(name[:MAX_NAME]))) if name else frozenset()
 
 
-def mentions_of(text: str) -> tuple[str, ...]:
-    """The phones, e-mail addresses and capitalised words of ``text``, as index keys."""
+def contacts_of(text: str, spoken: bool = False) -> tuple[str, ...]:
+    """The e-mail addresses and phone numbers written in ``text``, as index keys
+    ("email:...", "phone:..."); ``spoken``: digits spelled out in words count too."""
     text = text[:MAX_TEXT]
     found: dict[str, None] = {}
     for address in _EMAIL.findall(text):
         if email := normalize_email(address):
             found[f"email:{email}"] = None
-    for run in _PHONE.findall(spoken_digits(text)):
+    for run in _PHONE.findall(spoken_digits(text) if spoken else text):
         if phone := normalize_phone(run):
             found[f"phone:{phone}"] = None
+    return tuple(found)[:MAX_MENTIONS]
+
+
+def mentions_of(text: str) -> tuple[str, ...]:
+    """The phones, e-mail addresses and capitalised words of ``text``, as index keys."""
+    text = text[:MAX_TEXT]
+    found = dict.fromkeys(contacts_of(text, spoken=True))
     for word in _WORD.findall(_EMAIL.sub(" ", text)):
         folded = fold(word)
         if (
@@ -205,10 +215,16 @@ def mentions_of(text: str) -> tuple[str, ...]:
 
 def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | None = None) -> Matter:
     """The matter of a report: ``text`` as the classifier reads it (no quotes, signature
-    or contact details), ``raw`` (default ``text``) for what a chaser mentions."""
+    or contact details), ``raw`` (default ``text``) for what a chaser mentions and the
+    contact details written in it."""
+    raw = raw if raw is not None else text
     chaser = is_chaser(text)
-    mentions = mentions_of(raw if raw is not None else text) if chaser else ()
-    return Matter(chaser=chaser, terms=terms_of(text, leave_out), mentions=mentions)
+    return Matter(
+        chaser=chaser,
+        terms=terms_of(text, leave_out),
+        mentions=mentions_of(raw) if chaser else (),
+        contacts=contacts_of(raw),
+    )
 
 
 MIN_DETAIL_DIGITS = 3  # "85" may be an age or a house number; "86,51" or "3.900" is an amount
