@@ -13,7 +13,12 @@ products), folded and cut to a stem, without function words, the words every rep
 ("klant", "neighbour", "please call") and the customer's own name: two reports about one
 customer that share several of them are about the same thing, even when the classifier
 put them in different kinds. At most ``MAX_TERMS`` are kept, so what dedupe remembers of
-a report stays small.
+a report stays small. Among them, the **details** (amounts and other figures of three or
+more digits, not years, not phone numbers) say the most: two reports that name one are
+about one thing in any words or language, and two that each name their own are not.
+
+The **contacts** are the phone numbers and e-mail addresses written in the text: dedupe
+knows the customer by them when the customer's fields are empty.
 """
 
 from __future__ import annotations
@@ -91,7 +96,8 @@ _CHASER = re.compile(
 
 _WORD = re.compile(r"[^\W_]+")
 # Bounded parts: one pass over the text, whatever it holds.
-_EMAIL = re.compile(r"[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}")
+# An address starts where a word does (the lookbehind): a third fewer tries per text.
+_EMAIL = re.compile(r"(?<![\w.+-])[\w.+-]{1,64}@[\w-]{1,63}(?:\.[\w-]{1,63}){1,6}")
 _PHONE = re.compile(r"[+(]?\d[\d ().\-]{5,24}\d")
 # Capitalised words that name nobody.
 _NOT_NAMES = frozenset(
@@ -100,6 +106,7 @@ _NOT_NAMES = frozenset(
     please thanks yes nee ja no nog still we wij ik i you jij jullie""".split()
 )
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[.,](?=\d)")
+_A_DIGIT = re.compile(r"\d")
 MIN_PHONE_DIGITS = 9  # a run of fewer digits ("1.250.000", "12-03-2026") is no phone number
 # Function words and the words of every report in Dutch and English, folded; a word
 # shorter than MIN_WORD letters is dropped anyway.
@@ -159,7 +166,8 @@ def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[st
     terms: dict[str, None] = {}
     # A phone number in the text names the customer, not the matter; "3.900" and "3900"
     # are one amount.
-    text = _PHONE.sub(_unless_phone, fold(text[:MAX_TEXT]))
+    text = fold(text[:MAX_TEXT])
+    text = _PHONE.sub(_unless_phone, text) if _A_DIGIT.search(text) else text
     for word in _WORD.findall(_DIGIT_GROUPS.sub("", text)):
         if word.isdigit():
             if len(word) >= 2:
@@ -186,10 +194,12 @@ def contacts_of(text: str, spoken: bool = False) -> tuple[str, ...]:
     ("email:...", "phone:..."); ``spoken``: digits spelled out in words count too."""
     text = text[:MAX_TEXT]
     found: dict[str, None] = {}
-    for address in _EMAIL.findall(text):
+    # Most reports hold neither: the cheap checks skip the scans (this runs for each).
+    for address in _EMAIL.findall(text) if "@" in text else ():
         if email := normalize_email(address):
             found[f"email:{email}"] = None
-    for run in _PHONE.findall(spoken_digits(text) if spoken else text):
+    digits = spoken_digits(text) if spoken else text
+    for run in _PHONE.findall(digits) if _A_DIGIT.search(digits) else ():
         if phone := normalize_phone(run):
             found[f"phone:{phone}"] = None
     return tuple(found)[:MAX_MENTIONS]
