@@ -264,6 +264,18 @@ def test_two_debits_of_one_customer_with_their_own_amounts_are_two_cases() -> No
     assert again.duplicate_of == first.cluster_id
 
 
+def test_a_time_or_a_reference_beside_a_sum_of_money_does_not_split_a_case() -> None:
+    """Only sums of money that differ make two matters: a time or a reference number in
+    one report and a fee in the other are one blocked card."""
+    d = Deduper({})
+    topic, customer = {"payments_cards": 1.0}, {"phone": "0612346397"}
+    blocked = "Pas geblokkeerd om 14.30 in Marokko, referentie 48213."
+    first = told(d, CARD, topic, key="a", customer=customer, text=blocked)
+    fee = "His card was blocked abroad and he was charged a €250 fee to unblock it."
+    again = told(d, CARD, topic, key="b", days=1, customer=customer, reporter="E-2", text=fee)
+    assert again.duplicate_of == first.cluster_id
+
+
 def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail() -> None:
     """A phone number written in the text, or an age, names no matter: a card blocked
     abroad and a mortgage of the same customer stay two cases."""

@@ -4,6 +4,7 @@ import pytest
 
 from services.processor.domain.matter import (
     MAX_TERMS,
+    amounts,
     details,
     is_chaser,
     matter_of,
@@ -87,7 +88,7 @@ def test_reports_that_chase_nothing(text: str) -> None:
 def test_terms_are_content_words_and_amounts_without_the_customer_s_name() -> None:
     text = "Lotte Verhoeven wil €3.900 extra aflossen op haar hypotheek; graag even bellen."
     terms = terms_of(text, name_words("Verhoeven, Lotte"))
-    assert terms == {"3900", "extra", "afloss", "hypoth"}
+    assert terms == {"3900", "€3900", "extra", "afloss", "hypoth"}
     assert terms_of("aflossing van 3900 euro") >= {"afloss", "3900"}
 
 
@@ -116,3 +117,9 @@ def test_details_are_amounts_and_numbers_not_years_ages_or_the_phone() -> None:
     terms = terms_of("Sinds maart 2026 €86,51 en 3.900 euro; hij is 85; bel 06 1234 1537")
     assert details(terms) == {"8651", "3900"}
     assert details({"8651", "1234"}, ["612341234"]) == {"8651"}
+
+
+def test_sums_of_money_are_marked_among_the_terms() -> None:
+    terms = terms_of("€86,51 en EUR 3.900, 245 euro, £1,250.00; om 14.30 op 12.03, ref 48213")
+    assert amounts(terms) == {"€8651", "€3900", "€245", "€125000"}
+    assert {"1430", "48213"} <= details(terms)

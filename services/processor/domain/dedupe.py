@@ -10,7 +10,8 @@ processor), and the clock is passed in.
   the classifier gave each report: they name one detail (an amount: matter.py), or
   their words say one thing, or the topic profiles (over the categories) overlap; only
   a complaint and an opportunity that the classifier is sure of, in words that share
-  nothing, are two matters, and so are two reports that each name their own amount.
+  nothing, are two matters, and so are two reports that each name their own sum of
+  money.
 - Chaser: a report that asks after an earlier one ("has anyone called him back yet?")
   joins the customer's latest case whatever its topic, even when it names the customer
   only by surname or first name; one that names nobody joins its colleague's latest
@@ -64,7 +65,7 @@ from services.processor.domain.identity import (
     surname_lookups,
     with_contacts,
 )
-from services.processor.domain.matter import Matter, details, matter_of, term_overlap
+from services.processor.domain.matter import Matter, amounts, details, matter_of, term_overlap
 
 Memory = MutableMapping[str, Any]  # values must be JSON-serialisable
 EXPIRY = "expiry"
@@ -260,13 +261,14 @@ def topic_overlap(a: dict[str, float], b: dict[str, float]) -> float:
 def same_matter(new: Report, old: dict[str, Any], policy: DedupePolicy) -> bool:
     """The same problem or interest, whoever it is about; ``old`` as stored. Whatever kind
     the classifier gave each: a detail both name (an amount) makes one matter in any
-    topic, and each naming its own makes two; then enough shared words make one matter;
+    topic, and each naming its own sum of money makes two; then enough shared words make one matter;
     the topics decide only when the words say nothing."""
     old_terms = frozenset(old.get("terms", ()))
     phones = (new.identity.phone or "", (old.get("identity") or {}).get("phone") or "")
-    mine, theirs = details(new.term_set, phones), details(old_terms, phones)
-    if mine and theirs:
-        return bool(mine & theirs)
+    if details(new.term_set, phones) & details(old_terms, phones):
+        return True
+    if amounts(new.term_set) and amounts(old_terms):
+        return False  # each names its own sum of money
     shared = new.term_set & old_terms
     words = term_overlap(new.term_set, old_terms)
     if topic_overlap(new.topic, old["topic"]) >= policy.min_topic_overlap:

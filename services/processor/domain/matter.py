@@ -15,7 +15,8 @@ customer that share several of them are about the same thing, even when the clas
 put them in different kinds. At most ``MAX_TERMS`` are kept, so what dedupe remembers of
 a report stays small. Among them, the **details** (amounts and other figures of three or
 more digits, not years, not phone numbers) say the most: two reports that name one are
-about one thing in any words or language, and two that each name their own are not.
+about one thing in any words or language, and two that each name their own sum of money
+(marked "€8651" among the terms) are not.
 
 The **contacts** are the phone numbers and e-mail addresses written in the text: dedupe
 knows the customer by them when the customer's fields are empty.
@@ -107,6 +108,12 @@ _NOT_NAMES = frozenset(
 )
 _DIGIT_GROUPS = re.compile(r"(?<=\d)[.,](?=\d)")
 _A_DIGIT = re.compile(r"\d")
+# A sum of money (folded, digit groups joined): a currency sign or word before or after.
+_AMOUNT = re.compile(
+    r"(?:[€$£]|\beur(?:o|os)?\b)[ \t]?(\d{2,12})\b|\b(\d{2,12})[ \t]?(?:[€$£]|euros?\b|eur\b)"
+)
+AMOUNT = "€"  # the mark of an amount among the terms
+MAX_AMOUNTS = 4
 MIN_PHONE_DIGITS = 9  # a run of fewer digits ("1.250.000", "12-03-2026") is no phone number
 # Function words and the words of every report in Dutch and English, folded; a word
 # shorter than MIN_WORD letters is dropped anyway.
@@ -142,7 +149,7 @@ _COMMON = frozenset(
     former mine acquaintance schoolvriendje schoolvriend hardloopclub voetbalteam
     voetbalclub running football club woman guy girl son daughter another looking asking
     know knows keeps hasn isn doesn already since sinds time times keer twee vanochtend
-    vanmiddag gisteren
+    vanmiddag gisteren euro euros
     """.split()
 )
 
@@ -167,8 +174,15 @@ def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[st
     # A phone number in the text names the customer, not the matter; "3.900" and "3900"
     # are one amount.
     text = fold(text[:MAX_TEXT])
-    text = _PHONE.sub(_unless_phone, text) if _A_DIGIT.search(text) else text
-    for word in _WORD.findall(_DIGIT_GROUPS.sub("", text)):
+    if _A_DIGIT.search(text):
+        text = _DIGIT_GROUPS.sub("", _PHONE.sub(_unless_phone, text))
+        # Sums of money also as "€8651": two reports that each name their own are two
+        # matters (dedupe.same_matter); other figures (times, dates, references) are not.
+        for match in _AMOUNT.finditer(text):
+            terms[AMOUNT + (match.group(1) or match.group(2))] = None
+            if len(terms) >= MAX_AMOUNTS:
+                break
+    for word in _WORD.findall(text):
         if word.isdigit():
             if len(word) >= 2:
                 terms[word] = None
@@ -255,6 +269,11 @@ def details(terms: Iterable[str], phones: Iterable[str] = ()) -> frozenset[str]:
         and not _YEAR.fullmatch(term)
         and not any(term in phone for phone in numbers)
     )
+
+
+def amounts(terms: Iterable[str]) -> frozenset[str]:
+    """The sums of money among the terms (see terms_of)."""
+    return frozenset(term for term in terms if term.startswith(AMOUNT))
 
 
 def term_overlap(a: frozenset[str] | set[str], b: Iterable[str]) -> float:
