@@ -47,9 +47,10 @@ def _decisions() -> list[dict[str, Any]]:
     # In batches of 64, as the processor's classify stage hands them over.
     for start in range(0, len(items), 64):
         chunk = items[start : start + 64]
-        for (row_id, _), (c, topic) in zip(chunk, classify_many([i for _, i in chunk], models)):
-            decided = c.model_dump(mode="json", exclude={"classifier_version"})
-            out.append({"id": row_id, **decided, "topic": topic})
+        decided = classify_many([item for _, item in chunk], models)
+        for (row_id, _), (c, topic) in zip(chunk, decided, strict=True):
+            fields = c.model_dump(mode="json", exclude={"classifier_version"})
+            out.append({"id": row_id, **fields, "topic": topic})
     return out
 
 
