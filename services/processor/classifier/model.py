@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -167,6 +167,11 @@ class Head:
     weights: Any  # ndarray (n_features, n_classes)
     intercept: Any  # ndarray (n_classes,)
     beta: float = 1.0
+
+    @cached_property
+    def contrast(self) -> Any:
+        """Each feature's weight for each class against its mean over the classes."""
+        return self.weights - self.weights.mean(axis=1, keepdims=True)
 
     def scores(self, x: Any) -> Any:
         return np.asarray(x @ self.weights) + self.intercept
@@ -365,17 +370,16 @@ def predict_many(
     urgencies = models.urgency.as_dicts(models.urgency.probabilities(x), Urgency)
     cue_offset = models.features.words.size + models.features.chars.block.size
     names = models.features.cue_names
+    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
     outputs = []
     for i, kind in enumerate(kinds):
         columns = x.indices[x.indptr[i] : x.indptr[i + 1]]
-        values = x.data[x.indptr[i] : x.indptr[i + 1]]
-        top = max(kind, key=kind.__getitem__)
         outputs.append(
             ModelOutput(
                 kind=kind,
                 category=categories[i],
                 urgency=urgencies[i],
-                kind_terms=_top_terms(models, columns, values, top),
+                kind_terms=terms[i],
                 cues=tuple(names[j - cue_offset] for j in columns[columns >= cue_offset]),
             )
         )
@@ -387,14 +391,22 @@ def predict(models: TrainedModels, text: str, language: str | None = None) -> Mo
     return predict_many(models, [text], [language or detect_language(text)])[0]
 
 
-def _top_terms(models: TrainedModels, columns: Any, values: Any, kind: Kind) -> tuple[str, ...]:
-    """The features of this text that pushed most towards ``kind`` against the others."""
-    k = models.kind.classes.index(kind.value)
-    weights = models.kind.weights[columns]
-    push = values * (weights[:, k] - weights.mean(axis=1))
-    order = np.argsort(-push, kind="stable")
+def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tuple[str, ...]]:
+    """For each row of ``x``, the features of its text that pushed most towards its kind
+    in ``kinds`` against the others (at most TOP_TERMS, strongest first), for the whole
+    batch at once: one stable sort by row, then by push, keeps each row's order."""
+    head = models.kind
+    row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
+    push = x.data * head.contrast[x.indices, k[row]]
+    order = np.lexsort((-push, row))
+    rank = np.arange(len(order)) - x.indptr[row]  # ``row`` is sorted already
+    chosen = order[(rank < TOP_TERMS) & (push[order] > 0)]
     names = models.feature_names
-    return tuple(names[columns[i]] for i in order[:TOP_TERMS] if push[i] > 0)
+    terms: list[list[str]] = [[] for _ in kinds]
+    for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
+        terms[i].append(names[column])
+    return [tuple(found) for found in terms]
 
 
 def trained_models() -> TrainedModels:
