@@ -178,7 +178,11 @@ class Head:
 
     def probabilities(self, x: Any) -> Any:
         """One row of class probabilities per row of ``x``, in ``classes`` order."""
-        scores = self.beta * self.scores(x)
+        return self.softmax(self.scores(x))
+
+    def softmax(self, scores: Any) -> Any:
+        """Probabilities from ``scores`` (``x . W + b``)."""
+        scores = self.beta * scores
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -208,6 +212,25 @@ class TrainedModels:
 
     def matrix(self, texts: Sequence[str], languages: Sequence[str]) -> Any:
         return self.features.matrix([prepare(text) for text in texts], languages)
+
+    @cached_property
+    def _weights(self) -> Any:
+        """The three heads' weights side by side: one product scores all three (a column's
+        sums are the same as in a product of its head alone)."""
+        return np.ascontiguousarray(
+            np.hstack([self.kind.weights, self.category.weights, self.urgency.weights])
+        )
+
+    def probabilities(self, x: Any) -> tuple[Any, Any, Any]:
+        """Each head's ``probabilities(x)``, from one product."""
+        products = np.asarray(x @ self._weights)
+        out = []
+        start = 0
+        for head in (self.kind, self.category, self.urgency):
+            end = start + len(head.classes)
+            out.append(head.softmax(products[:, start:end] + head.intercept))
+            start = end
+        return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)
@@ -365,9 +388,10 @@ def predict_many(
     if not texts:
         return []
     x = models.matrix(texts, languages)
-    kinds = models.kind.as_dicts(models.kind.probabilities(x), Kind)
-    categories = models.category.as_dicts(models.category.probabilities(x), Category)
-    urgencies = models.urgency.as_dicts(models.urgency.probabilities(x), Urgency)
+    kind_p, category_p, urgency_p = models.probabilities(x)
+    kinds = models.kind.as_dicts(kind_p, Kind)
+    categories = models.category.as_dicts(category_p, Category)
+    urgencies = models.urgency.as_dicts(urgency_p, Urgency)
     cue_offset = models.features.words.size + models.features.chars.block.size
     names = models.features.cue_names
     terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])

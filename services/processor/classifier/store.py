@@ -11,8 +11,10 @@ default ``$ANTENNA_VAR_DIR/models``, i.e. ``var/models``):
 
 ``active.json`` names the version in use. ``current_model()`` loads it once per process
 (the processor at start-up, before it forks its classify workers); ``reload_model()``
-loads it again (the processor on reload). Without an active file in the model directory
-the shipped model is loaded (``data/model/``: what `antenna train` makes from the TRAIN
+loads it again, and a process that follows the active file (``follow_active_model``: the
+processor and each of its classify workers) switches to a newly activated file by itself,
+looking at most every ``ANTENNA_MODEL_RELOAD_INTERVAL_S``. Without an active file in the
+model directory the shipped model is loaded (``data/model/``: what `antenna train` makes from the TRAIN
 split of the shipped labelled data; ``tests/unit/test_model_file.py`` fails when it is
 stale), and only without that the model is trained at start-up (seconds, not milliseconds).
 
