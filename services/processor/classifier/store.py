@@ -14,9 +14,10 @@ default ``$ANTENNA_VAR_DIR/models``, i.e. ``var/models``):
 loads it again, and a process that follows the active file (``follow_active_model``: the
 processor and each of its classify workers) switches to a newly activated file by itself,
 looking at most every ``ANTENNA_MODEL_RELOAD_INTERVAL_S``. Without an active file in the
-model directory the shipped model is loaded (``data/model/``: what `antenna train` makes from the TRAIN
-split of the shipped labelled data; ``tests/unit/test_model_file.py`` fails when it is
-stale), and only without that the model is trained at start-up (seconds, not milliseconds).
+model directory the shipped model is loaded (``data/model/``: what `antenna train` makes
+from the TRAIN split of the shipped labelled data; ``tests/unit/test_model_file.py``
+fails when it is stale), and only without that the model is trained at start-up (seconds,
+not milliseconds).
 
 A model file is tied to the code that turns text into features (``CODE_FILES``): its
 manifest holds their sha256, and a file made by other feature code is refused, since its
