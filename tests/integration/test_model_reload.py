@@ -21,6 +21,7 @@ import pytest
 from schemas import Kind, RoutedSignal, Signal, new_signal_id, topics
 from services.processor.classifier import store
 from services.processor.classifier.model import TrainedModels
+from tests.support.builders import build_signal
 from tests.support.kafka import produce, wait_for_records
 from tests.support.services import Services, stack_on_own_broker, wait_for
 
@@ -34,11 +35,9 @@ def _leaning(models: TrainedModels, kind: Kind) -> TrainedModels:
 
 
 def _signal(text: str, reporter: str) -> Signal:
-    return Signal(
-        signal_id=new_signal_id(),
+    """Another reporter each, and now: dedupe sees no reason to join the two."""
+    return build_signal(
         idempotency_key=new_signal_id(),
-        channel="api",
-        source="test",
         received_at=datetime.now(UTC),
         reporter={"employee_id": reporter},
         text=text,
