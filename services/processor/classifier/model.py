@@ -423,9 +423,11 @@ def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tup
     row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
     push = x.data * head.contrast[x.indices, k[row]]
-    order = np.lexsort((-push, row))
-    rank = np.arange(len(order)) - x.indptr[row]  # ``row`` is sorted already
-    chosen = order[(rank < TOP_TERMS) & (push[order] > 0)]
+    pushing = np.flatnonzero(push > 0)
+    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
+    rows = row[order]
+    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
+    chosen = order[rank < TOP_TERMS]
     names = models.feature_names
     terms: list[list[str]] = [[] for _ in kinds]
     for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
