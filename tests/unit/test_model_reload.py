@@ -18,8 +18,7 @@ from schemas import Kind
 from services.common.budget import ChildPool
 from services.processor import metrics, model_file
 from services.processor.classifier import classify, store
-from services.processor.classifier.model import TrainedModels, train
-from services.processor.classifier.split import train_rows
+from services.processor.classifier.model import TrainedModels
 from services.processor.classifier.store import Fingerprint, Reload, needs_reload
 
 TEXT = "Her card was declined twice at the till today and she is furious."
@@ -27,8 +26,10 @@ LONG = 60.0
 
 
 @pytest.fixture(scope="module")
-def small() -> TrainedModels:
-    return train(train_rows()[:160])
+def shipped() -> TrainedModels:
+    """The shipped model (loading it takes a fraction of a second; training, seconds)."""
+    version = store.active_version(store.SHIPPED_DIR)
+    return store.load_model(store.SHIPPED_DIR / f"classifier-{version}.json")
 
 
 def _leaning_to_opportunity(models: TrainedModels) -> TrainedModels:
@@ -40,20 +41,20 @@ def _leaning_to_opportunity(models: TrainedModels) -> TrainedModels:
 
 @pytest.fixture
 def models_dir(
-    small: TrainedModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    shipped: TrainedModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Path]:
     """A model directory with v1 active, the process following it (checked on every call)."""
     monkeypatch.setenv("ANTENNA_CLASSIFIER_MODEL_DIR", str(tmp_path))
     monkeypatch.setattr(store, "_current", [])
     monkeypatch.setattr(store, "_follow", store._Follow())
-    store.save_model(small, tmp_path, "v1", {})
+    store.save_model(shipped, tmp_path, "v1", {})
     store.activate("v1", tmp_path)
     store.follow_active_model(1e-9)
     yield tmp_path
 
 
-def _activate_leaning(small: TrainedModels, directory: Path, version: str = "v2") -> None:
-    store.save_model(_leaning_to_opportunity(small), directory, version, {})
+def _activate_leaning(shipped: TrainedModels, directory: Path, version: str = "v2") -> None:
+    store.save_model(_leaning_to_opportunity(shipped), directory, version, {})
     store.activate(version, directory)
 
 
@@ -72,22 +73,22 @@ def test_the_decision() -> None:
 
 
 def test_an_activated_model_changes_the_classification_without_a_restart(
-    small: TrainedModels, models_dir: Path
+    shipped: TrainedModels, models_dir: Path
 ) -> None:
     assert store.current_model().version == "v1"
     assert classify(TEXT).kind is not Kind.opportunity
-    _activate_leaning(small, models_dir)
+    _activate_leaning(shipped, models_dir)
     after = classify(TEXT)
     assert after.kind is Kind.opportunity
     assert after.classifier_version.endswith("+v2")
 
 
 def test_without_following_the_model_stays_until_a_reload(
-    small: TrainedModels, models_dir: Path
+    shipped: TrainedModels, models_dir: Path
 ) -> None:
     store.follow_active_model(0)  # as `antenna classify` and the evaluation run
     assert store.current_model().version == "v1"
-    _activate_leaning(small, models_dir)
+    _activate_leaning(shipped, models_dir)
     assert classify(TEXT).kind is not Kind.opportunity
     assert store.reload_if_changed()[0] is Reload.reloaded
     assert classify(TEXT).kind is Kind.opportunity
@@ -98,11 +99,11 @@ def _refused() -> float:
 
 
 def test_a_bad_file_keeps_the_model_in_use_and_is_counted_once(
-    small: TrainedModels, models_dir: Path
+    shipped: TrainedModels, models_dir: Path
 ) -> None:
     store.follow_active_model(3600)  # only the service's timer checks, as in the processor
     assert store.current_model().version == "v1"
-    store.save_model(small, models_dir, "v2", {})
+    store.save_model(shipped, models_dir, "v2", {})
     npz = models_dir / "classifier-v2.npz"
     good = npz.read_bytes()
     npz.write_bytes(b"truncated")
@@ -123,14 +124,14 @@ def model_version_in_worker() -> str:
 
 
 def test_a_forked_classify_worker_follows_the_active_file(
-    small: TrainedModels, models_dir: Path
+    shipped: TrainedModels, models_dir: Path
 ) -> None:
     model_file.follow(1e-9)
     workers = ChildPool(1, "classify")
     workers.start()  # forked with v1, as the processor forks them at start-up
     try:
         assert asyncio.run(workers.run(LONG, model_version_in_worker)) == "v1 no lead"
-        _activate_leaning(small, models_dir)
+        _activate_leaning(shipped, models_dir)
         assert asyncio.run(workers.run(LONG, model_version_in_worker)) == "v2 lead"
     finally:
         workers.close()
