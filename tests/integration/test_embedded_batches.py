@@ -119,7 +119,11 @@ def test_ingest_batches_on_signals_raw_are_all_read_in_order(broker: str, tmp_pa
 
 async def write_both(bootstrap: str, var_dir: Path) -> tuple[str, str]:
     """WRITES table writes and WRITES records on another topic, all sent at once."""
-    app = make_faust_app("batch-probe", broker_settings(bootstrap, var_dir=var_dir))
+    # A linger, so that the other topic's records share batches however slowly this
+    # loop runs on a loaded machine (without it, each send may leave in its own batch).
+    app = make_faust_app(
+        "batch-probe", broker_settings(bootstrap, var_dir=var_dir), producer_linger=0.5
+    )
     table = acked_table(app, "memory", partitions=1)
     out = raw_topic(app, "batch-probe-out", partitions=1)
     await app.producer.start()
