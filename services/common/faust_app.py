@@ -231,7 +231,7 @@ def pause_until_rebalance(
     agent. Only then: every rebalance ends with a seek to the committed offsets, so an
     event let go (``let_go``) is read again by its partition's next owner (a rebalance
     already under way when the event was taken has done its seek). The connectors'
-    inputs keep their own offsets instead (services/connectors/offsets.py): they take
+    inputs keep their own offsets instead (services/common/offsets.py): they take
     nothing during a rebalance and read each partition again from its place after it."""
 
     def released() -> bool:
@@ -257,7 +257,7 @@ def let_go(event: Any) -> None:
     partition's next owner (this worker again, after the seek to the committed offset)
     starts from it. Limits (faust 0.15.3): records Faust drops around a rebalance, and
     partitions with nothing committed, are not read again; the connectors' inputs do not
-    rely on this (services/connectors/offsets.py)."""
+    rely on this (services/common/offsets.py)."""
     event.message.acked = True
 
 

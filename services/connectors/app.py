@@ -51,7 +51,7 @@ from services.connectors.ledger import (
     resumed,
     should_deliver,
 )
-from services.connectors.offsets import AfterRebalance, InputOffsets
+from services.common.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.records import expired_keys as expired_records

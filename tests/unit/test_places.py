@@ -3,7 +3,7 @@ passed over, when to rewind and what to commit."""
 
 from __future__ import annotations
 
-from services.connectors.places import Admission, Place, starting_place
+from services.common.places import Admission, Place, starting_place
 
 
 def test_a_partition_starts_at_its_committed_offset_or_its_first_event() -> None:

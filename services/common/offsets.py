@@ -36,7 +36,7 @@ from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
 
 from services.common.logging import fields
-from services.connectors.places import Admission, Place, starting_place
+from services.common.places import Admission, Place, starting_place
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0

@@ -1,5 +1,5 @@
 """Where each input partition of the connectors stands in this worker: its place. Pure;
-services/connectors/offsets.py seeks and commits accordingly.
+services/common/offsets.py seeks and commits accordingly.
 
 The connectors read their input one event at a time per partition, in order, and commit
 an offset only once every event before it has its outcome published and recorded. They
