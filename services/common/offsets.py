@@ -1,5 +1,5 @@
-"""The connectors' input offsets: kept, committed and sought by the connectors
-themselves, through Faust's consumer (faust-streaming 0.15.3, pinned).
+"""Input offsets kept, committed and sought by a stream worker itself (the connectors,
+the processor's stages), through Faust's consumer (faust-streaming 0.15.3, pinned).
 
 Why not Faust's own acks and commits. Around a rebalance Faust drops records it has
 already fetched, moving the fetch position past them, and counts on its seek to the
@@ -22,13 +22,18 @@ a gap of one (``> 1``). Hence, for the input topics: Faust's acks are off (topic
 ``acks=False``: Faust neither waits for nor commits these events), this module commits
 the first unfinished offset of each partition after each outcome, and after every
 rebalance it seeks each owned partition to its place (places.py); the agents admit
-events by offset and rewind on a gap."""
+events by offset and rewind on a gap (``take_in_order``).
+
+A topic may have several readers (agents that each take every event of it, like the
+processor's judge and incident stages on the classified topic): each has its own place,
+a partition is committed up to the first event one of them has not finished, and read
+again from the earliest place."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
 from typing import Any, cast
 
 import faust
@@ -36,19 +41,28 @@ from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
 
 from services.common.logging import fields
-from services.common.places import Admission, Place, starting_place
+from services.common.places import Admission, Place, commit_point, starting_place
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
+ONLY = ""  # the reader of a topic that has one
 
 
 class InputOffsets:
-    """The place of each input partition this worker owns."""
+    """The place of each input partition this worker owns, for each of its readers."""
 
-    def __init__(self, app: faust.App, topics: Iterable[str]) -> None:
+    def __init__(
+        self,
+        app: faust.App,
+        topics: Iterable[str],
+        readers: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        """``readers``: the names of the readers of a topic that has several (each of
+        them passes its name); a topic not named there has one."""
         self.app = app
         self.topics = frozenset(topics)
-        self._places: dict[TP, Place] = {}
+        self.readers = {topic: tuple((readers or {}).get(topic, (ONLY,))) for topic in self.topics}
+        self._places: dict[tuple[str, TP], Place] = {}
         self._pending: set[asyncio.Task[None]] = set()
 
     @property
@@ -58,7 +72,7 @@ class InputOffsets:
     def owned(self) -> set[TP]:
         return {tp for tp in self.consumer.assignment() if tp.topic in self.topics}
 
-    async def place(self, tp: TP) -> Place | None:
+    async def place(self, tp: TP, reader: str = ONLY) -> Place | None:
         """``tp``'s place, when an event of it may be taken now. None during a rebalance
         or a shutdown, or for a partition this worker does not own: nothing is taken
         then, and the end of the rebalance reads each owned partition again from its
@@ -66,19 +80,19 @@ class InputOffsets:
         events held (Consumer.wait_empty) before it can end."""
         if self.app.rebalancing or self.app.should_stop:
             return None
-        place = self._places.get(tp)
+        place = self._places.get((reader, tp))
         if place is None and tp in self.owned():
             # Taken before this rebalance's end placed it, or its agent restarted.
             await self._start([tp])
-            place = self._places.get(tp)
+            place = self._places.get((reader, tp))
         return place
 
-    async def admit(self, tp: TP, offset: int) -> Place | None:
+    async def admit(self, tp: TP, offset: int, reader: str = ONLY) -> Place | None:
         """``tp``'s place, with the event at ``offset`` taken, when it is the one to take
         now. None: pass it over; it was read before, or the events before it did not
         arrive and the partition is read again from its place, or it cannot be taken now
         (``place``)."""
-        place = await self.place(tp)
+        place = await self.place(tp, reader)
         if place is None:
             return None
         admission = place.admit(offset)
@@ -96,37 +110,46 @@ class InputOffsets:
             await self.rewind(tp)
         return None
 
-    async def finished(self, tp: TP, place: Place) -> None:
-        """The event in hand has its outcome published and recorded: commit past it."""
-        place.finish()
+    async def finished(self, tp: TP, place: Place, offset: int) -> None:
+        """The event taken at ``offset`` has its outcome published and recorded: commit
+        past it (and past every event before it that is finished too)."""
+        place.finish(offset)
         await self.commit(tp)
 
-    async def let_go(self, tp: TP, place: Place) -> None:
-        """The event in hand was let go unfinished: read it again."""
-        place.release()
+    async def let_go(self, tp: TP, place: Place, offset: int) -> None:
+        """The event taken at ``offset`` was let go unfinished: read it again."""
+        place.release(offset)
         await self.rewind(tp)
 
-    def forget(self, tp: TP) -> None:
-        """The agent of ``tp`` stopped: the partition was taken away, or it crashed."""
-        self._places.pop(tp, None)
+    def forget(self, tps: Iterable[TP], reader: str = ONLY) -> None:
+        """The agent reading ``tps`` stopped: taken away, or it crashed."""
+        for tp in tps:
+            self._places.pop((reader, tp), None)
+
+    def _readers(self, tp: TP) -> list[Place] | None:
+        """The places of ``tp``'s readers; None until every one of them has its own."""
+        places = [self._places.get((reader, tp)) for reader in self.readers[tp.topic]]
+        return None if None in places else cast(list[Place], places)
 
     async def rewind(self, tp: TP) -> None:
-        """Read ``tp`` again from its place. During a rebalance, its end does."""
-        place = self._places.get(tp)
-        if place is not None and not self.app.rebalancing:
-            await self._seek(tp, place.next)
+        """Read ``tp`` again from its earliest place. During a rebalance, its end does."""
+        places = [place for (_, of), place in self._places.items() if of == tp]
+        if places and not self.app.rebalancing:
+            await self._seek(tp, min(place.next for place in places))
 
     async def commit(self, tp: TP) -> None:
-        """Commit ``tp`` up to its first unfinished event. During a rebalance, its end
-        does (a commit then may be refused, or land for a partition given away)."""
-        place = self._places.get(tp)
-        offset = place.to_commit() if place is not None else None
-        if place is None or offset is None or self.app.rebalancing:
+        """Commit ``tp`` up to the first event one of its readers has not finished.
+        During a rebalance, its end does (a commit then may be refused, or land for a
+        partition given away)."""
+        places = self._readers(tp)
+        offset = commit_point(places) if places is not None else None
+        if places is None or offset is None or self.app.rebalancing:
             return
         # Consumer._commit_offsets: Faust's own commit of given offsets (it flushes the
         # producer first); False when the group rebalanced meanwhile.
         if await self.consumer._commit_offsets({tp: offset}):
-            place.committed = offset
+            for place in places:
+                place.committed = offset
 
     def after_rebalance(self) -> None:
         """Called as each rebalance ends: place and rewind every owned partition."""
@@ -137,22 +160,23 @@ class InputOffsets:
     async def _settle(self) -> None:
         try:
             owned = self.owned()
-            for tp in set(self._places) - owned:
-                self.forget(tp)
-            await self._start([tp for tp in owned if tp not in self._places])
+            for reader, tp in list(self._places):
+                if tp not in owned:
+                    self.forget([tp], reader)
+            await self._start(owned)
             for tp in sorted(owned):
                 if self.app.rebalancing:
                     return  # another one began: its end settles
-                place = self._places.get(tp)
-                if place is not None:
-                    await self._seek(tp, place.next)
-                    await self.commit(tp)
+                await self.rewind(tp)
+                await self.commit(tp)
         except Exception:  # a task: nobody else would see it; gaps still rewind
             log.exception("input partitions not settled after a rebalance")
 
     async def _start(self, tps: Collection[TP]) -> None:
-        """Place newly owned partitions at their committed offsets (as Faust read them in
-        its seek at the end of the rebalance), or at their first event."""
+        """Place each reader of newly owned partitions at their committed offsets (as
+        Faust read them in its seek at the end of the rebalance), or at their first
+        event. A reader placed already keeps its place."""
+        tps = [tp for tp in tps if self._readers(tp) is None]
         while tps and not self.app.should_stop:
             try:
                 earliest = await self.consumer.earliest_offsets(*tps)
@@ -162,7 +186,10 @@ class InputOffsets:
                 continue
             committed: Any = self.consumer._committed_offset
             for tp in tps:
-                self._places.setdefault(tp, starting_place(committed.get(tp), earliest.get(tp, 0)))
+                for reader in self.readers[tp.topic]:
+                    self._places.setdefault(
+                        (reader, tp), starting_place(committed.get(tp), earliest.get(tp, 0))
+                    )
             return
 
     async def _seek(self, tp: TP, offset: int) -> None:
@@ -173,6 +200,32 @@ class InputOffsets:
                 "input partition not sought",
                 extra=fields(topic=tp.topic, partition=tp.partition, error=repr(exc)),
             )
+
+
+async def take_in_order(
+    offsets: InputOffsets,
+    stream: faust.StreamT[bytes],
+    handle: Callable[[Any], Awaitable[bool]],
+    reader: str = ONLY,
+) -> None:
+    """An agent's loop over input whose offsets ``offsets`` keeps: each event is taken
+    once, in offset order, and committed past once ``handle`` says its outcome is
+    published and recorded (True); False lets it go unfinished, to be read again. Several
+    actors may run it on one stream: their events finish in any order."""
+    seen: set[TP] = set()
+    try:
+        async for event in stream.events():
+            tp, offset = event.message.tp, event.message.offset
+            seen.add(tp)
+            place = await offsets.admit(tp, offset, reader)
+            if place is None:
+                continue  # read before, events before it missing, or not now
+            if await handle(event):
+                await offsets.finished(tp, place, offset)
+            else:
+                await offsets.let_go(tp, place, offset)
+    finally:
+        offsets.forget(seen, reader)  # taken away, or crashed: placed afresh
 
 
 class AfterRebalance(faust.Sensor):

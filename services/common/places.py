@@ -1,24 +1,30 @@
-"""Where each input partition of the connectors stands in this worker: its place. Pure;
+"""Where each input partition of a stream worker stands: its place. Pure;
 services/common/offsets.py seeks and commits accordingly.
 
-The connectors read their input one event at a time per partition, in order, and commit
-an offset only once every event before it has its outcome published and recorded. They
-do not take Faust's word for what comes next: around a rebalance Faust 0.15.3 can drop
-records it already fetched, so the fetch position runs ahead of what reached the agent
-(see offsets.py). Each event is therefore admitted by its offset against the place:
+A worker that keeps its own input offsets (the connectors, the processor's stages) reads
+each partition in offset order and commits an offset only once every event before it has
+its outcome published and recorded. It does not take Faust's word for what comes next:
+around a rebalance Faust 0.15.3 can drop records it already fetched, so the fetch
+position runs ahead of what reached the agent (see offsets.py). Each event is therefore
+admitted by its offset against the place:
 
 - the offset expected next: take it;
 - an earlier one: read again after a rewind (or a let-go signal read again), already
   taken: pass it over;
 - a later one: the events between never arrived: rewind to the expected one.
 
+A place may hold several events at once (the processor's classify stage runs several
+actors on one partition): they may finish in any order, and the commit goes up to the
+first one unfinished.
+
 Input offsets are contiguous here (no transactional producers, no compaction on the
-routed topics); a partition whose offsets jump would keep rewinding instead of skipping
+input topics); a partition whose offsets jump would keep rewinding instead of skipping
 anything, and says so in the log."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from enum import Enum
 
 
@@ -30,13 +36,14 @@ class Admission(Enum):
 
 @dataclass
 class Place:
-    """One input partition's place in this worker."""
+    """One input partition's place in this worker, for one of its readers."""
 
     next: int  # the offset to take next
     # Committed up to here (or nothing before it needs committing): where a new owner of
     # the partition would start.
     committed: int
-    holding: int | None = None  # taken; its outcome is not published and recorded yet
+    # Taken; their outcomes are not published and recorded yet.
+    holding: set[int] = field(default_factory=set)
     rewound_to: int | None = None  # a gap was met: read again from here (until taken)
 
     def admit(self, offset: int) -> Admission:
@@ -45,8 +52,8 @@ class Place:
         return Admission.again if offset < self.next else Admission.gap
 
     def take(self, offset: int) -> None:
-        assert offset == self.next and self.holding is None, (offset, self)
-        self.holding = offset
+        assert offset == self.next and offset not in self.holding, (offset, self)
+        self.holding.add(offset)
         self.next = offset + 1
         self.rewound_to = None
 
@@ -58,23 +65,33 @@ class Place:
         self.rewound_to = self.next
         return news
 
-    def finish(self) -> None:
-        """The event in hand has its outcome published and recorded."""
-        self.holding = None
+    def finish(self, offset: int) -> None:
+        """The event taken at ``offset`` has its outcome published and recorded."""
+        self.holding.discard(offset)
 
-    def release(self) -> None:
-        """Let go of the event in hand unfinished: it is the next to take again."""
-        if self.holding is not None:
-            self.next, self.holding = self.holding, None
+    def release(self, offset: int) -> None:
+        """Let go of the event at ``offset`` unfinished: it is the next to take again,
+        and so is everything taken after it (read again, at least once)."""
+        if offset in self.holding:
+            self.next = offset
+            self.holding = {held for held in self.holding if held < offset}
 
     @property
     def unfinished(self) -> int:
         """The first offset without a recorded outcome: where a new owner must start."""
-        return self.holding if self.holding is not None else self.next
+        return min(self.holding) if self.holding else self.next
 
     def to_commit(self) -> int | None:
         """The offset to commit now, if the place moved past the committed one."""
-        return self.unfinished if self.unfinished > self.committed else None
+        return commit_point([self])
+
+
+def commit_point(readers: Sequence[Place]) -> int | None:
+    """The offset to commit for a partition that each of ``readers`` takes every event
+    of: up to the first event one of them has not finished, once that moved past what
+    was committed."""
+    unfinished = min(place.unfinished for place in readers)
+    return unfinished if unfinished > min(place.committed for place in readers) else None
 
 
 def starting_place(committed: int | None, earliest: int) -> Place:

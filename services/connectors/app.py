@@ -38,6 +38,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets
 from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
@@ -51,7 +52,6 @@ from services.connectors.ledger import (
     resumed,
     should_deliver,
 )
-from services.common.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.records import expired_keys as expired_records
@@ -253,12 +253,12 @@ def create_app(
                     if place is None:
                         continue  # read before, events before it missing, or not now
                     if await handle(event, choose, taken_in):
-                        await offsets.finished(tp, place)
+                        await offsets.finished(tp, place, event.message.offset)
                     else:
-                        await offsets.let_go(tp, place)
+                        await offsets.let_go(tp, place, event.message.offset)
             finally:
                 if tp is not None:
-                    offsets.forget(tp)  # taken away, or crashed: placed afresh
+                    offsets.forget([tp])  # taken away, or crashed: placed afresh
 
         return deliver
 

@@ -9,8 +9,13 @@ goes through two rebalances with a backlog in hand: the window is wide."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 
+from services.common.processes import spawn, terminate
 from tests.integration.test_judgement import crash_at, killed, report_about, unique_phone
 from tests.integration.test_pipeline import for_signal
 from tests.support.http_recorder import Recorder
@@ -23,6 +28,22 @@ BACKLOG = 15
 ROUTED_WITHIN_S = 45.0
 
 
+@contextmanager
+def armed_processor(pipeline: Services, point: str) -> Iterator[subprocess.Popen[bytes]]:
+    """The processor, armed to kill itself at ``point``, not waited for: with a backlog it
+    may die before it says it is ready. Afterwards it runs unarmed again, at once."""
+    pipeline.stop("processor")
+    env = {**pipeline.env, **crash_at(pipeline, point)}
+    worker = spawn(
+        [sys.executable, "-m", "services.cli", "processor"], pipeline.log("processor"), env
+    )
+    try:
+        yield worker
+    finally:
+        terminate(worker)
+        pipeline.start("processor")
+
+
 def test_a_processor_killed_with_a_backlog_routes_every_report_after_its_restart(
     pipeline: Services, recorder: Recorder
 ) -> None:
@@ -30,9 +51,9 @@ def test_a_processor_killed_with_a_backlog_routes_every_report_after_its_restart
         pipeline.stop("processor")
         ids = [report_about(pipeline, unique_phone()) for _ in range(BACKLOG)]
         # Killed right after its first report is handed on, before any commit.
-        with pipeline.running_with("processor", crash_at(pipeline, "judge.handed-on")) as worker:
+        with armed_processor(pipeline, "judge.handed-on") as worker:
             assert killed(worker)
-        # running_with restarted it, unarmed, while the killed member is still in the group.
+        # Restarted, unarmed, while the killed member is still in the group.
         deadline = time.monotonic() + ROUTED_WITHIN_S
         unrouted = []
         for signal_id in ids:
