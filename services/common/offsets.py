@@ -92,6 +92,8 @@ class InputOffsets:
         now. None: pass it over; it was read before, or the events before it did not
         arrive and the partition is read again from its place, or it cannot be taken now
         (``place``)."""
+        if reader not in self.readers[tp.topic]:
+            raise ValueError(f"{reader!r} is not a reader of {tp.topic} in these offsets")
         place = await self.place(tp, reader)
         if place is None:
             return None

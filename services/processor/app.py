@@ -83,15 +83,15 @@ JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified top
 
 
 def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
-    """The offsets of every topic the processor's stages read (all with acks=False)."""
-    inputs = [topics.RAW, CLASSIFIED_TOPIC, decisions_topic(app.conf.id)]
-    inputs += [topics.CASE_CORRECTIONS, topics.LABELS]
-    readers: dict[str, tuple[str, ...]] = {}
+    """The offsets of every topic the processor's stages read (all with acks=False), with
+    the stage that reads each one, where it is not the only stage on its topic."""
+    decisions = decisions_topic(app.conf.id)
+    inputs = [topics.RAW, topics.CASE_CORRECTIONS, topics.LABELS, CLASSIFIED_TOPIC, decisions]
+    readers = {CLASSIFIED_TOPIC: (JUDGE, INCIDENTS) if incidents else (JUDGE,)}
+    readers[decisions] = (JUDGE,)
     if incidents:
         inputs.append(clock_topic(app.conf.id))
-        readers[CLASSIFIED_TOPIC] = (JUDGE, INCIDENTS)
-    else:
-        readers[CLASSIFIED_TOPIC] = (JUDGE,)
+        readers[clock_topic(app.conf.id)] = (INCIDENTS,)
     offsets = InputOffsets(app, inputs, readers)
     app.sensors.add(AfterRebalance(offsets))
     return offsets
