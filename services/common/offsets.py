@@ -204,17 +204,47 @@ class InputOffsets:
             )
 
 
+# What a handler gives back once it has done the part of an event that must keep the
+# partition's order: the rest (waiting for its hand-over's acknowledgement, say), True
+# once the outcome is published and recorded, False to let it go unfinished.
+Rest = Awaitable[bool]
+
+
+async def done(result: bool = True) -> bool:
+    """The rest of an event that has none."""
+    return result
+
+
 async def take_in_order(
     offsets: InputOffsets,
     stream: faust.StreamT[bytes],
-    handle: Callable[[Any], Awaitable[bool]],
+    handle: Callable[[Any], Awaitable[Rest]],
     reader: str = ONLY,
+    in_flight: int = 1,
 ) -> None:
     """An agent's loop over input whose offsets ``offsets`` keeps: each event is taken
-    once, in offset order, and committed past once ``handle`` says its outcome is
-    published and recorded (True); False lets it go unfinished, to be read again. Several
-    actors may run it on one stream: their events finish in any order."""
+    once, in offset order, and ``handle`` does the part of it that keeps that order; the
+    rest it gives back runs beside the next events, up to ``in_flight`` events at once
+    (their acknowledgements overlap), and the event is committed past once its rest says
+    its outcome is published and recorded, and every event before it is too. Several
+    actors may run this on one stream: their events finish in any order."""
     seen: set[TP] = set()
+    running: set[asyncio.Future[None]] = set()
+
+    async def complete(tp: TP, place: Place, offset: int, rest: Rest) -> None:
+        try:
+            done = await rest
+        except Exception:  # e.g. the broker did not take the hand-over: read it again
+            log.exception(
+                "an event was not handed on; it is read again",
+                extra=fields(topic=tp.topic, partition=tp.partition, offset=offset),
+            )
+            done = False
+        if done:
+            await offsets.finished(tp, place, offset)
+        else:
+            await offsets.let_go(tp, place, offset)
+
     try:
         async for event in stream.events():
             tp, offset = event.message.tp, event.message.offset
@@ -222,10 +252,15 @@ async def take_in_order(
             place = await offsets.admit(tp, offset, reader)
             if place is None:
                 continue  # read before, events before it missing, or not now
-            if await handle(event):
-                await offsets.finished(tp, place, offset)
-            else:
-                await offsets.let_go(tp, place, offset)
+            rest = await handle(event)
+            if in_flight <= 1:
+                await complete(tp, place, offset, rest)
+                continue
+            task = asyncio.ensure_future(complete(tp, place, offset, rest))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            if len(running) >= in_flight:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
     finally:
         offsets.forget(seen, reader)  # taken away, or crashed: placed afresh
 

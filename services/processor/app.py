@@ -43,6 +43,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
@@ -56,13 +57,14 @@ from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
-from services.common.offsets import AfterRebalance, InputOffsets, take_in_order
+from services.common.offsets import AfterRebalance, InputOffsets, Rest, done, take_in_order
 from services.processor import metrics
 from services.processor.classifier.model import trained_models
 from services.processor.decision_stage import add_decision_stage, decisions_topic
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     InvalidSignal,
+    Judgement,
     assess,
     decode_classified,
     decode_signal,
@@ -80,6 +82,9 @@ EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified topic
+# Events a stage has taken whose hand-overs wait for the broker's acknowledgement at
+# once: the waits overlap, instead of one round trip per signal.
+IN_FLIGHT = 100
 
 
 def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
@@ -95,6 +100,11 @@ def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
     offsets = InputOffsets(app, inputs, readers)
     app.sensors.add(AfterRebalance(offsets))
     return offsets
+
+
+async def acknowledged(sent: Awaitable[Any]) -> bool:
+    await sent
+    return True
 
 
 def classify_message(value: bytes | None) -> bytes:
@@ -159,14 +169,15 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
-    async def classify_event(event: Any) -> bool:
-        """Classify one event and hand it over (or park it), acknowledged."""
+    async def classify_event(event: Any) -> Rest:
+        """Classify one event and send its hand-over (or park it); the rest waits for the
+        broker's acknowledgement."""
         budget = settings.classify_budget_s
         try:
             handover = await classifiers.run(budget, classify_message, event.value)
         except InvalidSignal as exc:
             await park(event, str(exc))
-            return True
+            return done()
         except OverBudget:
             metrics.OVER_BUDGET.inc()
             await park(
@@ -174,22 +185,22 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 f"classification took longer than its budget of {budget:g} s "
                 "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
             )
-            return True
+            return done()
         except Exception as exc:  # a bug must not stop the partition: park and go on
             log.exception("cannot classify message")
             await park(event, f"{type(exc).__name__}: {exc}")
-            return True
-        await (await classified.send(key=event.key, value=handover))
-        return True
+            return done()
+        # Sent in the partition's order; acknowledged beside the next signals.
+        return acknowledged(await classified.send(key=event.key, value=handover))
 
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
         # Each actor takes the partition's next event; they finish in any order.
-        await take_in_order(offsets, stream, classify_event)
+        await take_in_order(offsets, stream, classify_event, in_flight=IN_FLIGHT)
 
-    async def judge_event(event: Any) -> None:
-        """Judge one event and hand it on. BrokerRefused when the broker will not take
-        what must be written first."""
+    async def judge_event(event: Any) -> Rest:
+        """Judge one event, in the order of the partition (the dedupe memory learns of
+        it at once); the rest hands it on."""
         started = time.perf_counter()
         now = datetime.now(UTC)
         try:
@@ -210,33 +221,42 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 log.exception("cannot judge message")
                 reason = f"{type(exc).__name__}: {exc}"
             await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
-            return
-        # Remembered before handed on: see AckedTable.
-        await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
-        crash_point("judge.remembered")
-        if result.topic is not None and result.routed is not None:
-            send = partial(
-                send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
-            )
-            await with_retries(send, result.topic, BROKER_RETRY)
-        crash_point("judge.handed-on")
-        _count(result, handover.signal.signal_id, time.perf_counter() - started)
+            return done()
+        return hand_on(event.key, result, handover.signal.signal_id, started)
 
-    async def judge_or_apply(event: Any) -> bool:
+    async def hand_on(key: bytes | None, result: Judgement, signal_id: str, started: float) -> bool:
+        """The rest of a judgement, beside the next ones. The broker refusing a write
+        for good stops the worker."""
         try:
-            if event.message.topic == decisions:
-                await apply_decision(event)
-            else:
-                await judge_event(event)
+            # Remembered before handed on: see AckedTable (a wait that overlaps another
+            # judgement's still covers every write made before it).
+            await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+            crash_point("judge.remembered")
+            if result.topic is not None and result.routed is not None:
+                send = partial(
+                    send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
+                )
+                await with_retries(send, result.topic, BROKER_RETRY)
+        except BrokerRefused as refused:
+            stop_judging(key, refused)
+        crash_point("judge.handed-on")
+        _count(result, signal_id, time.perf_counter() - started)
+        return True
+
+    async def judge_or_apply(event: Any) -> Rest:
+        if event.message.topic != decisions:
+            return await judge_event(event)
+        try:  # between two judgements, whole
+            await apply_decision(event)
         except BrokerRefused as refused:
             stop_judging(event.key, refused)
-        return True
+        return done()
 
     judged = raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1, acks=False)
 
     @app.agent(judged)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(offsets, stream, judge_or_apply, JUDGE)
+        await take_in_order(offsets, stream, judge_or_apply, JUDGE, in_flight=IN_FLIGHT)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:

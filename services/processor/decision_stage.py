@@ -27,7 +27,7 @@ from schemas import CaseCorrection, Label, topics
 from services.common.broker_errors import BrokerRetry, with_retries
 from services.common.faust_app import AckedTable, park_on_dlq, raw_topic
 from services.common.logging import fields
-from services.common.offsets import InputOffsets, take_in_order
+from services.common.offsets import InputOffsets, Rest, done, take_in_order
 from services.processor import metrics
 from services.processor.domain.corrections import apply_decision
 from services.processor.domain.dedupe import Deduper
@@ -94,9 +94,9 @@ def add_decision_stage(
 
         await write(name, send)
 
-    async def forwarded(event: Any) -> bool:
+    async def forwarded(event: Any) -> Rest:
         await forward_one(event)
-        return True
+        return done()
 
     public = raw_topic(app, topics.CASE_CORRECTIONS, topics.LABELS, acks=False)
 

@@ -37,7 +37,7 @@ from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retri
 from services.common.crash_points import CrashPoints
 from services.common.faust_app import acked_table, park_on_dlq, raw_topic
 from services.common.logging import fields
-from services.common.offsets import InputOffsets, take_in_order
+from services.common.offsets import InputOffsets, Rest, done, take_in_order
 from services.processor import metrics
 from services.processor.domain.incidents import Change, IncidentDetector, report_of
 from services.processor.handlers import InvalidSignal, decode_classified
@@ -168,12 +168,12 @@ def add_incident_stage(
             await publish(change)
         export_open()
 
-    async def detect_or_stop(event: Any) -> bool:
+    async def detect_or_stop(event: Any) -> Rest:
         try:
             await detect(event)
         except BrokerRefused as refused:
             on_refused(event.key, refused)
-        return True
+        return done()
 
     @app.agent(source, name="detect-incidents")
     async def detect_incidents(stream: faust.StreamT[bytes]) -> None:
