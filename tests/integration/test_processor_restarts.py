@@ -22,7 +22,7 @@ from tests.support.http_recorder import Recorder
 from tests.support.services import Services
 
 ROUNDS = 2
-BACKLOG = 15
+BACKLOG = 40
 # Far more than a restart and the old member's session (6 s) take; without own offsets
 # a dropped report waits until the next restart, however long that is.
 ROUTED_WITHIN_S = 45.0
