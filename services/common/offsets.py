@@ -56,17 +56,10 @@ class InputOffsets:
         app: faust.App,
         topics: Iterable[str],
         readers: Mapping[str, Collection[str]] | None = None,
-        commit_every_s: float = 0.0,
     ) -> None:
         """``readers``: the names of the readers of a topic that has several (each of
-        them passes its name); a topic not named there has one. ``commit_every_s``: 0
-        commits after each outcome; more commits what finished meanwhile at most that
-        often (each commit flushes the producer and asks the broker: per event, at a few
-        hundred events a second, that is most of the work)."""
+        them passes its name); a topic not named there has one."""
         self.app = app
-        self.commit_every_s = commit_every_s
-        self._due: set[TP] = set()  # finished past their commit, not committed yet
-        self._committing: asyncio.Future[None] | None = None
         self.topics = frozenset(topics)
         self.readers = {topic: tuple((readers or {}).get(topic, (ONLY,))) for topic in self.topics}
         self._places: dict[tuple[str, TP], Place] = {}
@@ -123,21 +116,7 @@ class InputOffsets:
         """The event taken at ``offset`` has its outcome published and recorded: commit
         past it (and past every event before it that is finished too)."""
         place.finish(offset)
-        if self.commit_every_s <= 0:
-            await self.commit(tp)
-            return
-        self._due.add(tp)
-        if self._committing is None or self._committing.done():
-            self._committing = asyncio.ensure_future(self._commit_soon())
-
-    async def _commit_soon(self) -> None:
-        await asyncio.sleep(self.commit_every_s)
-        due, self._due = self._due, set()
-        try:
-            for tp in sorted(due):
-                await self.commit(tp)
-        except Exception as exc:  # a task: the next outcome commits again
-            log.warning("input offsets not committed", extra=fields(error=repr(exc)))
+        await self.commit(tp)
 
     async def let_go(self, tp: TP, place: Place, offset: int) -> None:
         """The event taken at ``offset`` was let go unfinished: read it again."""

@@ -85,9 +85,6 @@ JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified top
 # Events a stage has taken whose hand-overs wait for the broker's acknowledgement at
 # once: the waits overlap, instead of one round trip per signal.
 IN_FLIGHT = 100
-# Input offsets are committed this often (Faust's own default is every 2.8 s): a commit
-# per signal would cost a producer flush and a broker round trip each.
-COMMIT_EVERY_S = 0.5
 
 
 def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
@@ -100,7 +97,7 @@ def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
     if incidents:
         inputs.append(clock_topic(app.conf.id))
         readers[clock_topic(app.conf.id)] = (INCIDENTS,)
-    offsets = InputOffsets(app, inputs, readers, commit_every_s=COMMIT_EVERY_S)
+    offsets = InputOffsets(app, inputs, readers)
     app.sensors.add(AfterRebalance(offsets))
     return offsets
 
