@@ -179,11 +179,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     from pydantic import ValidationError
 
-    from services.common.broker import BrokerStartError
-    from services.connectors.base import StartupError
-    from services.connectors.registry import UnknownConnector
-    from services.processor.domain.route import RulesError
-
     args = parser().parse_args(argv)
     try:
         sys.exit(args.run(args))
@@ -194,8 +189,21 @@ def main(argv: list[str] | None = None) -> None:
             for e in exc.errors(include_input=False)
         )
         sys.exit(f"antenna: configuration error in {exc.title}: {problems}")
-    except (BrokerStartError, UnknownConnector, RulesError, StartupError) as exc:
-        sys.exit(f"antenna: {exc}")
+    except Exception as exc:
+        if isinstance(exc, _user_errors()):
+            sys.exit(f"antenna: {exc}")
+        raise
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Errors said in one line. Imported only when one is raised: the broker's and the
+    connectors' modules cost `antenna classify` half a second of start-up."""
+    from services.common.broker import BrokerStartError
+    from services.connectors.base import StartupError
+    from services.connectors.registry import UnknownConnector
+    from services.processor.domain.route import RulesError
+
+    return (BrokerStartError, UnknownConnector, RulesError, StartupError)
 
 
 if __name__ == "__main__":

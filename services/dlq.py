@@ -32,7 +32,6 @@ from pydantic import ValidationError
 
 from schemas import DeadLetter, DeliveryResult, DeliveryStatus, RoutedSignal, topics
 from services.common.dead_letters import REPLAY_HEADER, letter_id
-from services.common.kafka import known_end
 
 PARKED = "parked"
 REPLAYED = "replayed"
@@ -209,6 +208,8 @@ def read_topic(
     """Every record of ``topic`` up to its end when called; no consumer group. ``options``:
     the kafka-python security options (CommonSettings.kafka_client_options)."""
     from kafka import KafkaConsumer, TopicPartition
+
+    from services.common.kafka import known_end
 
     consumer = KafkaConsumer(
         bootstrap_servers=bootstrap,

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from typing import Any
 
 
 class _KeyValueFormatter(logging.Formatter):
     def __init__(self, service: str) -> None:
         super().__init__("%(asctime)s %(levelname)s " + service + " %(name)s: %(message)s")
+        self._stamp = (-1, "")  # (second, its text): swapped whole, so threads may share it
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        """As logging.Formatter's, with one strftime a second instead of one a line."""
+        if datefmt is not None:
+            return super().formatTime(record, datefmt)
+        second, text = self._stamp
+        if second != int(record.created):
+            second = int(record.created)
+            text = time.strftime(self.default_time_format, self.converter(record.created))
+            self._stamp = (second, text)
+        return f"{text},{int(record.msecs):03d}"  # default_msec_format
 
     def format(self, record: logging.LogRecord) -> str:
         text = super().format(record)

@@ -22,11 +22,10 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import faust
-from faust.types import TP
 from pydantic import ValidationError
 
 from schemas import DeliveryResult, DeliveryStatus, RoutedSignal, topics
@@ -39,6 +38,8 @@ from services.common.faust_app import (
 )
 from services.common.logging import fields
 from services.common.offsets import AfterRebalance, InputOffsets
+from services.common.open_cases import Watching
+from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
@@ -115,6 +116,8 @@ def create_app(
     sweep_every_s = min(600.0, window_s / 10)
     keep = share(settings.delivery_ledger_max_entries, settings.topic_partitions)
     sweeps = Sweeps(sweep_every_s, keep)
+    # Open cases' entries outlive the window while their records are polled (open_cases).
+    hold = settings.hold(settings.topic_partitions)
     health = {
         destination: DestinationHealth(destination, metrics.paused) for destination in connectors
     }
@@ -126,7 +129,7 @@ def create_app(
     # The topics whose offsets the connectors keep (offsets.py): every agent's below
     # that takes its events through ``offsets.admit``.
     inputs = [topics.ROUTED_BY_DESTINATION[d] for d in connectors]
-    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK]
+    inputs += [topics.DUPLICATES, topics.INCIDENTS_DESK, topics.RECORD_CHANGES]
     offsets = InputOffsets(app, inputs)
     app.sensors.add(AfterRebalance(offsets))
 
@@ -152,13 +155,22 @@ def create_app(
         now = time.time()
         if not sweeps.due(partition, now):
             return
+        opened = watch.opened(datetime.fromtimestamp(now, UTC))
+        records = expired_records(
+            list(case_records.items()), partition, now, window_s, Watching(opened, hold, now)
+        )
+        if records.crowded:
+            metrics.OUTCOME_WATCH_CROWDED.inc(records.crowded)
+            log.warning(
+                "open cases past the dedupe window let go: no room to poll them",
+                extra=fields(partition=partition, count=records.crowded),
+            )
+        # A case's latest outcome goes with its mapping entry (same key, same partition).
+        outcomes = [key for key in records.keys if key in watch.case_outcomes]
         for name, table, expired in (
             ("ledger", ledger, expired_keys(list(ledger.items()), partition, now, window_s, keep)),
-            (
-                "case-records",
-                case_records,
-                expired_records(list(case_records.items()), partition, now, window_s),
-            ),
+            ("case-records", case_records, records.keys),
+            ("case-outcomes", watch.case_outcomes, outcomes),
         ):
             for key in expired:
                 del table[key]
@@ -243,22 +255,10 @@ def create_app(
 
     def agent(choose: Chooser) -> Agent:
         async def deliver(stream: faust.StreamT[bytes]) -> None:
-            tp: TP | None = None
-            try:
-                async for event in stream.events():
-                    tp = event.message.tp
-                    # Read before anything awaits: a rebalance from here on lets it go.
-                    taken_in = app.rebalancing_count
-                    place = await offsets.admit(tp, event.message.offset)
-                    if place is None:
-                        continue  # read before, events before it missing, or not now
-                    if await handle(event, choose, taken_in):
-                        await offsets.finished(tp, place, event.message.offset)
-                    else:
-                        await offsets.let_go(tp, place, event.message.offset)
-            finally:
-                if tp is not None:
-                    offsets.forget([tp])  # taken away, or crashed: placed afresh
+            async def one(event: Any, taken_in: int) -> bool:
+                return await handle(event, choose, taken_in)
+
+            await take_in_order(app, offsets, stream, one)
 
         return deliver
 
@@ -279,5 +279,5 @@ def create_app(
     incidents = raw_topic(app, topics.INCIDENTS_DESK, acks=False)
     app.agent(incidents, name="deliver-incidents", isolated_partitions=True)(agent(by_destination))
     # What became of the records: polled, or looked up for a vendor's webhook.
-    outcome_sources.install(app, settings, connectors, case_records, policy)
+    watch = outcome_sources.install(app, settings, connectors, case_records, policy, offsets)
     return app

@@ -61,3 +61,8 @@ CHANGES_IGNORED = Counter(
 OUTCOMES_UNREADABLE = Counter(
     "antenna_outcomes_unreadable_total", "Records on signals.outcomes that are not an Outcome"
 )
+OUTCOME_WATCH_CROWDED = Counter(
+    "antenna_outcome_watch_crowded_total",
+    "Open cases past the dedupe window no longer polled for their outcome because the "
+    "partition held its share of ANTENNA_OUTCOME_WATCH_MAX_CASES already (oldest first)",
+)

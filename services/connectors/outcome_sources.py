@@ -12,15 +12,17 @@ outcomes.py).
 - ``resolve-record-changes`` turns a RecordChange (a vendor webhook that names only
   its record) into an Outcome through the destination's ``ChangeResolver``. A vendor
   that is down is waited for as a delivery waits (the connectors' retry policy, let go
-  for a rebalance); what cannot be resolved is parked on signals.dlq."""
+  for a rebalance, its offset kept by the connectors' InputOffsets); what cannot be
+  resolved is parked on signals.dlq."""
 
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 import faust
 from aiokafka.partitioner import murmur2
@@ -28,9 +30,11 @@ from pydantic import ValidationError
 
 from schemas import Outcome, RecordChange, topics
 from services.common.dead_letters import dead_letter
-from services.common.faust_app import acked_table, let_go, pause_until_rebalance, raw_topic
+from services.common.faust_app import acked_table, pause_until_rebalance, raw_topic
 from services.common.logging import fields
 from services.common.metrics import OUTCOMES_PUBLISHED
+from services.common.offsets import InputOffsets
+from services.common.ordered_input import take_in_order
 from services.common.settings import CommonSettings
 from services.connectors import metrics
 from services.connectors.base import Connector, DeliveryError
@@ -41,6 +45,7 @@ from services.connectors.outcomes import (
     changes,
     latest,
     next_page,
+    watched_since,
 )
 from services.connectors.records import Entry, Slot
 from services.connectors.retry import (
@@ -70,13 +75,26 @@ def _outcome(value: Any) -> Outcome | None:
         return None
 
 
+@dataclass(frozen=True)
+class Watch:
+    """What the sweep of the case -> record mapping needs of the outcome sources: the
+    latest outcome of each case (``case_outcomes``, expired with its case's entry) and
+    ``opened``, when a case's record was made while it is still polled (else None)."""
+
+    case_outcomes: Any
+    opened: Callable[[datetime], Callable[[str, dict[str, Any]], float | None]]
+
+
 def install(
     app: faust.App,
     settings: CommonSettings,
     connectors: dict[str, Connector],
     case_records: Any,
     policy: RetryPolicy,
-) -> None:
+    offsets: InputOffsets,
+) -> Watch:
+    """The outcome sources; ``offsets`` keeps the offsets of signals.record-changes
+    (the caller lists it among its InputOffsets' topics)."""
     outcomes_topic = raw_topic(app, topics.OUTCOMES)
     dlq = raw_topic(app, topics.DLQ)
     case_outcomes = acked_table(app, "case-outcomes", partitions=settings.topic_partitions)
@@ -161,6 +179,17 @@ def install(
 
         return poll
 
+    def opened(now: datetime) -> Callable[[str, dict[str, Any]], float | None]:
+        def since(key: str, value: dict[str, Any]) -> float | None:
+            destination, _, case_id = key.partition("|")
+            connector = connectors.get(destination)
+            if not isinstance(connector, StatusSource) or "|" in case_id:
+                return None  # not polled, or a note's slot
+            current = latest(_outcome(case_outcomes.get(key)), sent.get(key))
+            return watched_since(value, current, now, connector.polling.poll_reopen_window_s)
+
+        return since
+
     for destination, connector in connectors.items():
         if isinstance(connector, StatusSource):
             interval = connector.polling.poll_interval_s
@@ -168,7 +197,7 @@ def install(
             app.timer(interval, name=f"poll-outcomes-{destination}")(timer(poller))
 
     async def resolve_change(event: Any, taken_in: int) -> bool:
-        """Resolve one RecordChange. False: let go unacked (a rebalance or a stop)."""
+        """Resolve one RecordChange. False: let go unfinished (a rebalance or a stop)."""
         try:
             change = RecordChange.model_validate_json(event.value)
         except ValidationError as exc:
@@ -194,15 +223,15 @@ def install(
             await publish(found)
         return True
 
-    @app.agent(raw_topic(app, topics.RECORD_CHANGES), name="resolve-record-changes")
+    # While the vendor is down a change waits, in order, like a delivery does; its offset
+    # is kept as a delivery's is (ordered_input.py), not by Faust's acks.
+    changes_topic = raw_topic(app, topics.RECORD_CHANGES, acks=False)
+
+    @app.agent(changes_topic, name="resolve-record-changes")
     async def resolve(stream: faust.StreamT[bytes]) -> None:
-        # While the vendor is down a change waits, in order, like a delivery does.
-        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
-        async for event in manual.events():
-            if await resolve_change(event, app.rebalancing_count):
-                await manual.ack(event)
-            else:
-                let_go(event)
+        await take_in_order(app, offsets, stream, resolve_change)
+
+    return Watch(case_outcomes, opened)
 
 
 class Poller:

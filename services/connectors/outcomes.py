@@ -9,7 +9,10 @@ Two ways a record's status reaches Antenna:
   when a record's status differs from the last one known for its case. A record whose
   outcome is final is no longer polled: ``closed`` at once, ``resolved``/``won``/``lost``
   once ``poll_reopen_window_s`` has passed since the change (a customer's reply reopens
-  a resolved ticket, an opportunity can be taken up again).
+  a resolved ticket, an opportunity can be taken up again). A record still polled keeps
+  its mapping entry past the dedupe window (``watched_since``), up to
+  ``ANTENNA_OUTCOME_WATCH_DAYS`` after it was made and a capacity
+  (services/common/open_cases.py).
 - ``ChangeResolver``: a vendor's webhook names a record but not its case (HubSpot's deal
   events); ingest passes the verified change on as a RecordChange and the connector
   looks the record up to find its case.
@@ -25,13 +28,14 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from pydantic import Field
 
 from schemas import Outcome, OutcomeStatus, RecordChange
 from services.common.outcomes import order_key
 from services.connectors.base import ConnectorConfig
-from services.connectors.records import Record
+from services.connectors.records import Entry, Record
 
 # Polled again (for a reopening) until the window has passed; ``closed`` never is.
 REOPENABLE = frozenset({OutcomeStatus.resolved, OutcomeStatus.won, OutcomeStatus.lost})
@@ -108,6 +112,19 @@ def still_polled(current: Outcome | None, now: datetime, reopen_window_s: float)
     if current.status in REOPENABLE:
         return now - current.changed_at <= timedelta(seconds=reopen_window_s)
     return True
+
+
+def watched_since(
+    value: Any, current: Outcome | None, now: datetime, reopen_window_s: float
+) -> float | None:
+    """When a case -> record entry's record was made (its last write), while the record
+    is still polled for its outcome; None when it is not (no record, a final outcome):
+    what keeps the entry past the dedupe window (services/common/open_cases.py)."""
+    if not isinstance(value, dict) or not isinstance(value.get("at"), int | float):
+        return None
+    if Entry.from_json(value).record is None or not still_polled(current, now, reopen_window_s):
+        return None
+    return float(value["at"])
 
 
 def next_page(

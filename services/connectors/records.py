@@ -24,7 +24,9 @@ case's entry and its notes' entries live in the partition of the case's own even
 Table entries expire with the delivery ledger's (the dedupe window, ``expired_keys``):
 each stored value carries when it was written and its table partition. A report about
 an expired case finds no entry and asks the vendor by the case's key, as for a case
-delivered before the mapping existed."""
+delivered before the mapping existed. A case whose record is still polled for its
+outcome is kept past the window, up to a horizon and a capacity
+(services/common/open_cases.py): the pollers read their records from this mapping."""
 
 from __future__ import annotations
 
@@ -34,6 +36,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
+from services.common.open_cases import Released, Watching, everything_past
 from services.connectors.expiry import expires
 
 Clock = Callable[[], datetime]
@@ -217,11 +220,16 @@ class TableRecords(CaseRecords):
 
 
 def expired_keys(
-    items: Iterable[tuple[Any, Any]], partition: int, now: float, window_s: float
-) -> list[Any]:
+    items: Iterable[tuple[Any, Any]],
+    partition: int,
+    now: float,
+    window_s: float,
+    watching: Watching | None = None,
+) -> Released[Any]:
     """Keys of ``partition`` written last before the window (expiry.expires), in the
-    table of every destination's mapping."""
-    expired = []
+    table of every destination's mapping; with ``watching``, a case whose record is still
+    polled for its outcome is kept past the window (services/common/open_cases.py)."""
+    past = []
     for key, value in items:
         if not isinstance(value, dict):
             continue
@@ -231,8 +239,8 @@ def expired_keys(
             and isinstance(written_in, int)
             and expires(at, written_in, partition, now, window_s)
         ):
-            expired.append(key)
-    return expired
+            past.append((key, value))
+    return watching.release(past) if watching is not None else everything_past(past)
 
 
 Find = Callable[[Entry], Awaitable[Record | None]]

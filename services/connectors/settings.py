@@ -4,6 +4,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.open_cases import OutcomeWatchSettings
 from services.common.settings import CommonSettings
 from services.connectors.retry import HOUR, RetryPolicy
 
@@ -24,7 +25,7 @@ class DestinationSettings(BaseModel):
         return {k: v for k, v in (self.model_extra or {}).items() if v not in ("", None)}
 
 
-class ConnectorSettings(CommonSettings):
+class ConnectorSettings(CommonSettings, OutcomeWatchSettings):
     servicedesk: DestinationSettings = Field(default_factory=DestinationSettings)
     crm: DestinationSettings = Field(default_factory=DestinationSettings)
     # Attempts before a signal is set aside when it fails while other signals to its

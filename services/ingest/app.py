@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from services.common.follower import merged
 from services.common.preferences import PreferenceBook
 from services.ingest.api import problems
+from services.ingest.api.direct import DirectRoutesApp
 from services.ingest.api.limits import BodySizeLimit
 from services.ingest.api.routes import (
     chat,
@@ -97,7 +98,7 @@ def create_app(
                 await listener.stop()
             publisher.close()
 
-    app = FastAPI(title="Antenna ingest", version="1", lifespan=lifespan)
+    app = DirectRoutesApp(title="Antenna ingest", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.publisher = publisher
     app.state.idempotency = IdempotencyCache(
@@ -117,6 +118,7 @@ def create_app(
     )
     problems.install(app)
     app.include_router(signals.router)  # first: the busiest route is matched first
+    app.add_direct_route(signals.SUBMIT)  # and not through the router at all (api.direct)
     app.include_router(health.router)
     app.include_router(forms.router)
     app.include_router(chat.router)

@@ -60,5 +60,5 @@ def to_signal(
         received_at=received_at,
         # The submission's fields as they are: its nested models (Reporter, Customer, ...)
         # are the Signal's own types and are taken without being dumped and validated again.
-        **{name: getattr(submission, name) for name in SignalSubmission.model_fields},
+        **vars(submission),
     )

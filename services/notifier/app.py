@@ -6,13 +6,21 @@ One agent reads the topics that speak of a case: signals.routed.servicedesk and
 (duplicates by their cluster_id, contract 3), so a case's events share a partition
 number and its state is local to one worker.
 
+The inputs are read in offset order per partition, and their offsets kept by the notifier
+(services/common/ordered_input.py; Faust's acks are off for them): an event's offset is
+committed once its notices are settled, and an event let go (its notice waited for its
+channel when a rebalance or a stop began) is read again, by this worker or the next
+owner of its partition.
+
 Per event: fold it into the case's file (a changelog-backed table), list the notices the
 file justifies (``cases.due``), and settle each one the ledger (a second table, keyed by
 report and kind) does not know yet: send it, or record why not (opted out, too old, no
 way to reach the employee). Both tables are acknowledged by the broker before the event
 counts as processed (AckedTable); both expire with the dedupe window, and a partition
 keeps at most its share of ANTENNA_NOTIFY_MAX_CASES case files (the oldest go first,
-with their ledger entries). An event that
+with their ledger entries). A case whose outcome is still to be told keeps its file past
+the window, up to ANTENNA_OUTCOME_WATCH_DAYS and its share of
+ANTENNA_OUTCOME_WATCH_MAX_CASES (services/common/open_cases.py). An event that
 cannot be read goes to signals.dlq.
 """
 
@@ -21,7 +29,7 @@ from __future__ import annotations
 import logging
 import time
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import Any
 
 import faust
 from pydantic import ValidationError
@@ -29,7 +37,6 @@ from pydantic import ValidationError
 from schemas import topics
 from services.common.faust_app import (
     acked_table,
-    let_go,
     make_faust_app,
     park_on_dlq,
     pause_until_rebalance,
@@ -37,11 +44,23 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets
+from services.common.open_cases import Watching
+from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
-from services.notifier.cases import CaseFile, Notice, case_of, due, new_case, read_fact, with_fact
+from services.notifier.cases import (
+    CaseFile,
+    Notice,
+    awaiting_since,
+    case_of,
+    due,
+    new_case,
+    read_fact,
+    with_fact,
+)
 from services.notifier.ledger import (
     Settled,
     before_sending,
@@ -74,6 +93,10 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
     ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
     dlq = raw_topic(app, topics.DLQ)
+    # The inputs' offsets are kept here, not by Faust's acks (ordered_input.py): an event
+    # is committed past once its notices are settled, and read again after a let-go.
+    offsets = InputOffsets(app, INPUTS)
+    app.sensors.add(AfterRebalance(offsets))
     book = PreferenceBook()
 
     def prefer(topic: str, record: Any) -> bool:
@@ -95,6 +118,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     max_age = timedelta(days=settings.notify_max_age_days)
     keep = share(settings.notify_max_cases, settings.topic_partitions)
     sweeps = Sweeps(EXPIRE_EVERY_S, keep)
+    hold = settings.hold(settings.topic_partitions)
 
     @app.task  # type: ignore[untyped-decorator]
     async def follow_preferences() -> None:
@@ -181,16 +205,25 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
 
     def expire(partition: int, now: float) -> None:
         cutoff = now - window_s
-        for key in expired_keys(list(ledger.items()), partition, cutoff):
+        for key in expired_keys(list(ledger.items()), partition, cutoff).keys:
             del ledger[key]
-        for key in expired_keys(list(cases.items()), partition, cutoff, keep):
+        # A case whose outcome is still to be told outlives the window (open_cases.py).
+        watching = Watching(lambda _key, value: awaiting_since(value), hold, now)
+        files = expired_keys(list(cases.items()), partition, cutoff, keep, watching)
+        if files.crowded:
+            metrics.OPEN_CASES_CROWDED.inc(files.crowded)
+            log.warning(
+                "open cases past the dedupe window let go: no room to tell their outcome",
+                extra=fields(partition=partition, count=files.crowded),
+            )
+        for key in files.keys:
             for notice in notice_keys(cases.get(key)):
                 if notice in ledger:
                     del ledger[notice]
             del cases[key]
 
     async def handle(event: Any, taken_in: int) -> bool:
-        """Fold one event in and settle what it makes due. False: let go unacked (a
+        """Fold one event in and settle what it makes due. False: let go unfinished (a
         rebalance or a shutdown started while a notice waited for its channel)."""
         msg = event.message
         try:
@@ -213,6 +246,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             if not settled(ledger.get(notice.key)) and not await settle(
                 notice, msg.partition, pause
             ):
+                log.info("let go of an event whose notice waits, for a rebalance or a stop")
                 return False
         # Deletions go to the partition of the event being processed: expire each
         # partition while one of its events is.
@@ -222,15 +256,11 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             await ledger.written()
         return True
 
-    @app.agent(raw_topic(app, *INPUTS), name="notify")
+    # One actor for every input (not one per partition): a case's events come from five
+    # topics, and two actors could both send a notice neither has recorded yet.
+    @app.agent(raw_topic(app, *INPUTS, acks=False), name="notify")
     async def notify(stream: faust.StreamT[bytes]) -> None:
-        manual = cast(faust.Stream[bytes], stream).noack()  # StreamT lacks noack
-        async for event in manual.events():
-            if await handle(event, app.rebalancing_count):
-                await manual.ack(event)
-            else:
-                log.info("let go of an event whose notice waits, for a rebalance or a stop")
-                let_go(event)
+        await take_in_order(app, offsets, stream, handle)
 
     return app
 

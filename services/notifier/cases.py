@@ -13,8 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from schemas import (
     Channel,
@@ -26,6 +27,7 @@ from schemas import (
     RoutedSignal,
     topics,
 )
+from services.common.open_cases import awaited
 from services.common.outcomes import DONE, current_outcome, fold_outcome
 
 # Reporters remembered per case. A case reported more often is an incident; later
@@ -192,6 +194,20 @@ def with_fact(case: CaseFile, fact: Fact) -> CaseFile:
     if isinstance(fact, DeliveryResult):
         return with_delivery(case, fact)
     return with_outcome(case, fact)
+
+
+def awaiting_since(value: Any) -> float | None:
+    """When a stored case file's record was made, while its outcome is still to be
+    told (someone reported it, a record exists, no final outcome is known); else None.
+    What keeps the file past the dedupe window (services/common/open_cases.py)."""
+    try:
+        case = CaseFile.model_validate(value)
+    except ValidationError:
+        return None
+    current = current_outcome(case.outcomes)
+    if case.record is None or not case.reports or not awaited(current.status if current else None):
+        return None
+    return case.record.at.timestamp()
 
 
 def due(case: CaseFile) -> list[Notice]:

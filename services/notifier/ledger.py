@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from services.common.open_cases import Released, Watching, everything_past
 from services.common.table_bounds import oldest_past
 from services.notifier.cases import Notice, NoticeKind
 
@@ -49,13 +50,19 @@ def before_sending(
 
 
 def expired_keys(
-    items: Iterable[tuple[Any, Any]], partition: int, cutoff: float, keep: int | None = None
-) -> list[Any]:
+    items: Iterable[tuple[Any, Any]],
+    partition: int,
+    cutoff: float,
+    keep: int | None = None,
+    watching: Watching | None = None,
+) -> Released[Any]:
     """Keys of ``partition`` untouched since ``cutoff`` (case files and ledger entries),
-    and past the newest ``keep`` of the partition the oldest (table_bounds). Faust writes
-    a deletion to the partition of the event being processed, so an entry can only be
-    deleted while an event of its own partition is."""
-    expired, kept = [], []
+    and past the newest ``keep`` of the partition the oldest (table_bounds). With
+    ``watching``, a case file whose outcome is still to be told is kept past the cutoff
+    (services/common/open_cases.py). Faust writes a deletion to the partition of the
+    event being processed, so an entry can only be deleted while an event of its own
+    partition is."""
+    past, kept = [], []
     for key, value in items:
         if (
             isinstance(value, dict)
@@ -63,12 +70,13 @@ def expired_keys(
             and isinstance(value.get("touched_at"), int | float)
         ):
             if value["touched_at"] < cutoff:
-                expired.append(key)
+                past.append((key, value))
             else:
                 kept.append((key, float(value["touched_at"])))
+    released = watching.release(past) if watching is not None else everything_past(past)
     if keep is not None:
-        expired += oldest_past(kept, keep)
-    return expired
+        released.keys += oldest_past(kept, keep)
+    return released
 
 
 def notice_keys(case_file: Any) -> list[str]:

@@ -22,3 +22,8 @@ OPTED_OUT = Gauge(
     "antenna_notifier_opted_out_employees",
     "Employees whose preference says: tell me nothing (as read from employees.preferences)",
 )
+OPEN_CASES_CROWDED = Counter(
+    "antenna_notifier_open_cases_crowded_total",
+    "Open cases past the dedupe window forgotten before their outcome was told, because the "
+    "partition held its share of ANTENNA_OUTCOME_WATCH_MAX_CASES already (oldest first)",
+)

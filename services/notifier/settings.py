@@ -2,10 +2,11 @@ from __future__ import annotations
 
 from pydantic import Field, SecretStr, ValidationInfo, field_validator, model_validator
 
+from services.common.open_cases import OutcomeWatchSettings
 from services.common.settings import PLACEHOLDER_SECRETS, CommonSettings, check_secret
 
 
-class NotifierSettings(CommonSettings):
+class NotifierSettings(CommonSettings, OutcomeWatchSettings):
     # E-mail: off until a relay is set. STARTTLS and AUTH only when asked for.
     notify_smtp_host: str | None = None
     notify_smtp_port: int = Field(default=25, gt=0, lt=65536)

@@ -39,6 +39,7 @@ scale out without that.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import re
@@ -58,8 +59,7 @@ from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
 from services.common.offsets import AfterRebalance, InputOffsets, Rest, done, take_in_order
-from services.processor import metrics
-from services.processor.classifier.model import trained_models
+from services.processor import metrics, model_file
 from services.processor.decision_stage import add_decision_stage, decisions_topic
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
@@ -114,7 +114,8 @@ def classify_message(value: bytes | None) -> bytes:
 
 
 def create_app(settings: ProcessorSettings) -> faust.App:
-    trained_models()  # train now (1-2 s), not on the first signal
+    # Load the model now, not on the first signal, and follow `antenna train --activate`.
+    model_file.follow(settings.model_reload_interval_s)
     # Forked with the trained model, before the worker starts any thread. Not closed when
     # the app stops: a call still running would fail and park its signal. The workers go
     # when this process exits (the pool's finalizer, or their socket closing).
@@ -261,6 +262,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
         rules.reload_if_changed()
+
+    @app.timer(settings.model_reload_interval_s)  # type: ignore[untyped-decorator]
+    async def reload_model() -> None:
+        await asyncio.to_thread(model_file.reload_if_changed)  # a load takes ~0.2 s
 
     if settings.incidents_enabled:
         add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
 from services.processor.classifier import classify_many
-from services.processor.classifier.model import report_text
+from services.processor.classifier.model import TrainedModels, report_text
 from services.processor.domain.dedupe import Decision, Deduper
 from services.processor.domain.matter import Matter, matter_of, name_words
 from services.processor.domain.route import Route, RuleSet, route
@@ -51,11 +51,15 @@ def assess(signal: Signal) -> ClassifiedSignal:
     return assess_many([signal])[0]
 
 
-def assess_many(signals: Sequence[Signal]) -> list[ClassifiedSignal]:
-    """``[assess(s) for s in signals]``, in order; the classifier scores the batch at once."""
+def assess_many(
+    signals: Sequence[Signal], models: TrainedModels | None = None
+) -> list[ClassifiedSignal]:
+    """``[assess(s) for s in signals]``, in order; the classifier scores the batch at once.
+    ``models``: another classifier than the current one (the dedupe evaluation's)."""
     texts = [f"{s.subject}\n{s.text}" if s.subject else s.text for s in signals]
     classified = classify_many(
-        [(text, s.language, s.channel.value) for text, s in zip(texts, signals, strict=True)]
+        [(text, s.language, s.channel.value) for text, s in zip(texts, signals, strict=True)],
+        models,
     )
     assessed = []
     for signal, text, (classification, topic) in zip(signals, texts, classified, strict=True):

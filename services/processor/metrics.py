@@ -22,6 +22,12 @@ RULES_RELOAD_FAILURES = Counter(
     "antenna_routing_rules_reload_failures_total",
     "Routing rule files refused as invalid (the previous rules stay in force)",
 )
+MODEL_RELOADS = Counter(
+    "antenna_classifier_model_reloads_total",
+    "Switches to a newly activated classifier model file (outcome reloaded), and activated "
+    "files that could not be loaded (outcome refused: the model in use stays)",
+    ["outcome"],
+)
 OVER_BUDGET = Counter(
     "antenna_classify_over_budget_total",
     "Signals whose classification ran past ANTENNA_CLASSIFY_BUDGET_S (parked on signals.dlq)",

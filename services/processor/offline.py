@@ -13,9 +13,10 @@ import multiprocessing
 import os
 import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from pydantic import ValidationError
 
@@ -30,17 +31,19 @@ Row = dict[str, Any]
 
 def read_rows(stream: IO[str]) -> Iterator[tuple[int, Row | None, str | None]]:
     for number, line in enumerate(stream, start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except ValueError as exc:
-            yield number, None, f"not JSON: {exc}"
-            continue
-        if not isinstance(row, dict):
-            yield number, None, "expected a JSON object"
-        else:
-            yield number, row, None
+        if line.strip():
+            yield (number, *read_row(line))
+
+
+def read_row(line: str) -> tuple[Row | None, str | None]:
+    """One non-blank line: its row, or None and why it cannot be read."""
+    try:
+        row = json.loads(line)
+    except ValueError as exc:
+        return None, f"not JSON: {exc}"
+    if not isinstance(row, dict):
+        return None, "expected a JSON object"
+    return row, None
 
 
 def _customer(raw: Any) -> Customer | None:
@@ -120,11 +123,23 @@ def _classified(row: Row, c: Classification) -> Row:
     }
 
 
+@dataclass(frozen=True)
+class RowWise:
+    """A processor whose output for a row depends on that row alone: `run` hands whole
+    lines to the worker processes, which read, classify and process them, and get back
+    only the output lines (no signals pickled to and fro, no parsing in the parent)."""
+
+    process: Processor
+
+    def __call__(self, row: Row, judged: ClassifiedSignal) -> Row:
+        return self.process(row, judged)
+
+
 def classifier() -> Processor:
     def process(row: Row, judged: ClassifiedSignal) -> Row:
         return {**_classified(row, judged.classification), "reasons": judged.classification.reasons}
 
-    return process
+    return RowWise(process)
 
 
 def deduplicator(policy: DedupePolicy | None = None, deduper: type[Deduper] = Deduper) -> Processor:
@@ -163,7 +178,7 @@ def router(rules: RuleSet, explain: bool) -> Processor:
             out["why"] = list(chosen.why)
         return out
 
-    return process
+    return RowWise(process)
 
 
 def load_rules(path: Path | None) -> RuleSet:
@@ -177,28 +192,54 @@ BATCH = 64  # signals the classifier scores at once
 def assess_all(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
-    workers = os.cpu_count() or 1
     batches = [signals[i : i + BATCH] for i in range(0, len(signals), BATCH)]
-    if len(signals) < PARALLEL_FROM or workers < 2:
-        for batch in batches:
-            yield from assess_many(batch)
+    for assessed in _spread(assess_many, batches, len(signals)):
+        yield from assessed
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def _spread(work: Callable[[T], U], batches: list[T], rows: int) -> Iterator[U]:
+    """``map(work, batches)``, over a pool of forked workers when there are enough
+    ``rows``. The model is loaded before the pool forks, so every worker shares it."""
+    workers = os.cpu_count() or 1
+    if rows < PARALLEL_FROM or workers < 2:
+        yield from map(work, batches)
         return
     trained_models()
     with multiprocessing.get_context("fork").Pool(workers) as pool:
-        for assessed in pool.imap(assess_many, batches):
-            yield from assessed
+        yield from pool.imap(work, batches)
 
 
-def run(
+def _assess_here(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
+    return iter(assess_many(signals))
+
+
+# What the forked workers of `run` apply to their lines (set before the pool forks).
+_row_job: list[tuple[Processor, datetime]] = []
+Line = tuple[int, str]  # the line's number, its text
+
+
+def _row_wise(lines: list[Line]) -> list[tuple[str, bool]]:
+    """Output lines for ``lines`` (each with whether it is an error), by a RowWise job."""
+    process, now = _row_job[-1]
+    return [
+        (json.dumps(result, ensure_ascii=False), error)
+        for result, error in _processed(
+            process, [(n, *read_row(line)) for n, line in lines], now, _assess_here
+        )
+    ]
+
+
+def _processed(
     process: Processor,
-    source: Path | None,
-    out: IO[str] = sys.stdout,
-    err: IO[str] = sys.stderr,
-    source_stream: IO[str] | None = None,
-) -> int:
-    """Write one output line per input line, in order; return the number of error lines."""
-    rows = load_rows(source, source_stream)
-    now = datetime.now(UTC)
+    rows: list[tuple[int, Row | None, str | None]],
+    now: datetime,
+    assess: Callable[[list[Signal]], Iterator[ClassifiedSignal]],
+) -> Iterator[tuple[Row, bool]]:
+    """One result per row, in order: ``process``'s output, or the line's error (True)."""
     # Per line: the row to process, or (the row's id, the error) for a line that cannot be.
     results: list[Row | tuple[Any, str]] = []
     signals: list[Signal] = []
@@ -211,25 +252,59 @@ def run(
             results.append(row)
         except (ValueError, TypeError, ValidationError) as exc:
             results.append((row.get("id"), _first_line(exc)))
-    progress = err.isatty()
-    errors = 0
-    assessed = assess_all(signals)
-    for done, ((number, _, _), item) in enumerate(zip(rows, results, strict=True), start=1):
+    assessed = assess(signals)
+    for (number, _, _), item in zip(rows, results, strict=True):
         if isinstance(item, dict):
             try:
-                result = process(item, next(assessed))
+                yield process(item, next(assessed)), False
             except (ValueError, TypeError, ValidationError) as exc:
-                result = {"line": number, "id": item.get("id"), "error": _first_line(exc)}
-                errors += 1
+                yield {"line": number, "id": item.get("id"), "error": _first_line(exc)}, True
         else:
-            result = {"line": number, "id": item[0], "error": item[1]}
-            errors += 1
-        out.write(json.dumps(result, ensure_ascii=False) + "\n")
+            yield {"line": number, "id": item[0], "error": item[1]}, True
+
+
+def run(
+    process: Processor,
+    source: Path | None,
+    out: IO[str] = sys.stdout,
+    err: IO[str] = sys.stderr,
+    source_stream: IO[str] | None = None,
+) -> int:
+    """Write one output line per input line, in order; return the number of error lines."""
+    now = datetime.now(UTC)
+    if isinstance(process, RowWise):
+        lines = _numbered_lines(source, source_stream)
+        batches = [lines[i : i + BATCH] for i in range(0, len(lines), BATCH)]
+        _row_job[:] = [(process, now)]
+        outputs: Iterator[tuple[str, bool]] = (
+            line for done in _spread(_row_wise, batches, len(lines)) for line in done
+        )
+        total = len(lines)
+    else:
+        rows = load_rows(source, source_stream)
+        results = _processed(process, rows, now, assess_all)
+        outputs = ((json.dumps(r, ensure_ascii=False), error) for r, error in results)
+        total = len(rows)
+    progress = err.isatty()
+    errors = 0
+    for done, (line, error) in enumerate(outputs, start=1):
+        errors += error
+        out.write(line + "\n")
         if progress and done % 500 == 0:
-            err.write(f"\r{done}/{len(rows)} lines")
+            err.write(f"\r{done}/{total} lines")
     if progress:
-        err.write(f"\r{len(rows)} lines, {errors} errors\n")
+        err.write(f"\r{total} lines, {errors} errors\n")
     return errors
+
+
+def _numbered_lines(source: Path | None, source_stream: IO[str] | None) -> list[Line]:
+    """The non-blank lines of ``source``, else ``source_stream``, else stdin."""
+    stream = source.open(encoding="utf-8") if source else (source_stream or sys.stdin)
+    try:
+        return [(number, line) for number, line in enumerate(stream, start=1) if line.strip()]
+    finally:
+        if source:
+            stream.close()
 
 
 def _first_line(exc: BaseException) -> str:

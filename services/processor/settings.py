@@ -14,6 +14,8 @@ class ProcessorSettings(CommonSettings):
     # None: the built-in rules (complaints -> servicedesk, opportunities -> crm, rest -> triage)
     routing_rules: Path | None = None
     rules_reload_interval_s: float = Field(default=2.0, gt=0)
+    # How often the processor and its classify workers look for a newly activated model file.
+    model_reload_interval_s: float = Field(default=10.0, gt=0)
     dedupe_window_days: float = Field(default=14, gt=0)
     resend_window_minutes: float = Field(default=10, gt=0)
     # Reports remembered per phone, e-mail, surname+initial or text: the most recent ones.

@@ -22,11 +22,8 @@ from kafka import KafkaProducer
 
 from schemas import (
     Classification,
-    DeliveryResult,
-    DeliveryStatus,
     Kind,
     NotificationPreference,
-    Outcome,
     OutcomeStatus,
     RoutedSignal,
     new_signal_id,
@@ -35,7 +32,7 @@ from schemas import (
 from services.common.processes import terminate
 from tests.integration.conftest import EMPLOYEE_DOMAIN, NOTIFY_FROM, PUBLIC_URL, SIGNAL_ADDRESS
 from tests.support.broker import own_broker
-from tests.support.builders import build_routed, build_signal
+from tests.support.builders import build_delivered, build_outcome, build_routed, build_signal
 from tests.support.http_recorder import Recorder
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
@@ -151,34 +148,15 @@ def _report(producer: KafkaProducer, routed: RoutedSignal, record: str | None) -
 
 
 def _delivered(producer: KafkaProducer, case_id: str, record: str) -> None:
-    result = DeliveryResult(
-        signal_id=case_id,
-        destination="servicedesk",
-        connector="request_tracker",
-        status=DeliveryStatus.delivered,
-        external_id=record,
-        external_url=f"https://rt.example.com/Ticket/Display.html?id={record}",
-        attempts=1,
-        at=datetime.now(UTC),
-    )
-    _send(producer, topics.DELIVERED, case_id, result.model_dump_json().encode())
+    value = build_delivered(case_id, record).model_dump_json().encode()
+    _send(producer, topics.DELIVERED, case_id, value)
 
 
 def _outcome(
     producer: KafkaProducer, case_id: str, status: OutcomeStatus, at: datetime, record: str
 ) -> None:
-    outcome = Outcome(
-        case_id=case_id,
-        status=status,
-        changed_at=at,
-        record_id=record,
-        record_url=f"https://rt.example.com/Ticket/Display.html?id={record}",
-        destination="servicedesk",
-        connector="request_tracker",
-        event_id=f"rt:{record}:{status.value}:{at.isoformat()}",
-        observed_at=datetime.now(UTC),
-    )
-    _send(producer, topics.OUTCOMES, case_id, outcome.model_dump_json().encode())
+    value = build_outcome(case_id, status, at, record).model_dump_json().encode()
+    _send(producer, topics.OUTCOMES, case_id, value)
 
 
 def _marker(producer: KafkaProducer, sink: MailSink) -> None:

@@ -6,6 +6,7 @@ ticket's resolution comes back as one outcome."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
@@ -13,10 +14,12 @@ from typing import Any
 
 import httpx
 import pytest
+from kafka import KafkaProducer
 
 from schemas import Destination, Outcome, OutcomeStatus, Urgency, topics
 from services.common.broker import free_port
 from services.connectors.base import Connector, ConnectorContext, DeliveryError
+from services.connectors.outcome_sources import partition_of
 from services.connectors.records import Record
 from services.connectors.registry import build
 from services.connectors.request_tracker import RequestTrackerConnector
@@ -273,3 +276,71 @@ def test_pipeline_reports_a_resolved_ticket_once(
     mine = records_until_now(bootstrap, topics.OUTCOMES, lambda r: r.key == case.encode())
     statuses = [Outcome.model_validate_json(r.value).status for r in mine]
     assert statuses == [OutcomeStatus.opened, OutcomeStatus.resolved]
+
+
+# --- an open ticket outlives the dedupe window -------------------------------------------
+
+WINDOW_S = 8.64  # ANTENNA_DEDUPE_WINDOW_DAYS=0.0001: the connectors sweep every 0.86 s
+
+
+@pytest.fixture
+def short_window(rt: RequestTracker, tmp_path: Path) -> Iterator[Services]:
+    """The connectors alone (routed events are produced here), with a dedupe window of
+    seconds and Request Tracker as the service desk."""
+    env = {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "request_tracker",
+        "ANTENNA_SERVICEDESK__URL": rt.url,
+        "ANTENNA_SERVICEDESK__TOKEN": rt.token,
+        "ANTENNA_SERVICEDESK__POLL_INTERVAL_S": "1",
+        "ANTENNA_DEDUPE_WINDOW_DAYS": str(WINDOW_S / 86400),
+    }
+    with stack_on_own_broker(tmp_path, env, "connectors") as services:
+        yield services
+
+
+def _routed_into(producer: KafkaProducer, partition: int | None = None) -> str:
+    """A new case routed to the service desk, into its key's partition (or, with
+    ``partition``, a case whose key falls in that one)."""
+    while True:
+        routed = build_routed(destination=Destination(name="servicedesk"))
+        case_id = routed.signal.signal_id
+        if partition is None or partition_of(case_id, 3) == partition:
+            break
+    producer.send(
+        topics.ROUTED_SERVICEDESK,
+        key=case_id.encode(),
+        value=routed.model_dump_json().encode(),
+        partition=partition_of(case_id, 3),
+    ).get(timeout=10)
+    return case_id
+
+
+def test_a_ticket_still_open_after_the_dedupe_window_is_still_polled_for_its_resolution(
+    short_window: Services, rt: RequestTracker
+) -> None:
+    """Once its case's entries of the window were swept, an open ticket used to be polled
+    no more: its resolution reached nobody."""
+    bootstrap = short_window.env["KAFKA_BOOTSTRAP_SERVERS"]
+    producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
+    try:
+        case = _routed_into(producer)
+        [ticket_id] = wait_for(lambda: rt.tickets_for(case), f"no ticket for {case}")
+        wait_for_records(bootstrap, topics.OUTCOMES, _outcome_of(case, OutcomeStatus.opened))
+        delivered_at = time.time()
+        wait_for(lambda: time.time() > delivered_at + WINDOW_S, "the dedupe window passed")
+        # A later case of the same partition: its delivery sweeps the partition's tables.
+        later = _routed_into(producer, partition_of(case, 3))
+        wait_for(lambda: rt.tickets_for(later), f"no ticket for {later}")
+    finally:
+        producer.close()
+    log = short_window.log("connectors")
+    wait_for(
+        lambda: "table entries expired" in log.read_text(errors="replace"),
+        "the case's ledger entry expired",
+    )
+
+    rt.set_status(ticket_id, "resolved")
+
+    wait_for_records(
+        bootstrap, topics.OUTCOMES, _outcome_of(case, OutcomeStatus.resolved), timeout_s=30
+    )

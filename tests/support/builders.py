@@ -8,8 +8,12 @@ from typing import Any
 from schemas import (
     Classification,
     Dedupe,
+    DeliveryResult,
+    DeliveryStatus,
     Destination,
     Kind,
+    Outcome,
+    OutcomeStatus,
     RoutedSignal,
     Signal,
     new_signal_id,
@@ -60,4 +64,33 @@ def build_duplicate(first: RoutedSignal, **signal: Any) -> RoutedSignal:
         again,
         dedupe=Dedupe(duplicate_of=case, cluster_id=case, reporters_count=2),
         destination=first.destination,
+    )
+
+
+def build_delivered(case_id: str, record: str) -> DeliveryResult:
+    """A case's ticket at a Request Tracker service desk, delivered now."""
+    return DeliveryResult(
+        signal_id=case_id,
+        destination="servicedesk",
+        connector="request_tracker",
+        status=DeliveryStatus.delivered,
+        external_id=record,
+        external_url=f"https://rt.example.com/Ticket/Display.html?id={record}",
+        attempts=1,
+        at=datetime.now(UTC),
+    )
+
+
+def build_outcome(case_id: str, status: OutcomeStatus, at: datetime, record: str) -> Outcome:
+    """What became of that ticket, as the Request Tracker poller publishes it."""
+    return Outcome(
+        case_id=case_id,
+        status=status,
+        changed_at=at,
+        record_id=record,
+        record_url=f"https://rt.example.com/Ticket/Display.html?id={record}",
+        destination="servicedesk",
+        connector="request_tracker",
+        event_id=f"rt:{record}:{status.value}:{at.isoformat()}",
+        observed_at=datetime.now(UTC),
     )

@@ -374,3 +374,70 @@ def test_a_direct_route_takes_the_request_alone() -> None:
 
         @router.post("/v1/other")
         async def other(count: int) -> None: ...
+
+
+def test_posts_are_dispatched_without_the_router_and_answer_as_before(
+    client, publisher, monkeypatch
+) -> None:
+    """POST /v1/signals skips the middleware chain and the router (api.direct): each
+    answer, errors included, is the one the routed app gave."""
+    from starlette.routing import Router
+
+    async def routed(self, scope, receive, send):
+        raise AssertionError(f"{scope['method']} {scope['path']} went through the router")
+
+    monkeypatch.setattr(Router, "__call__", routed)
+    assert _post(client).status_code == 202
+    refused = _post(client, key="wrong-key")
+    assert (refused.status_code, refused.headers["www-authenticate"]) == (401, "Bearer")
+    _problem(refused)
+    unsupported = client.post("/v1/signals", content=b"text", headers=_auth())
+    assert unsupported.status_code == 415
+    _problem(unsupported)
+    invalid = _post(client, _payload(channel="fax"))
+    assert invalid.status_code == 422
+    assert [error["field"] for error in _problem(invalid)["errors"]] == ["channel"]
+    assert _post(client, _payload(text="x" * (MAX_BODY + 1))).status_code == 413
+    publisher.unavailable = True
+    assert _post(client).status_code == 503
+    assert len(publisher.published) == 1
+
+
+def test_a_direct_route_runs_behind_the_apps_middlewares_in_order() -> None:
+    from fastapi import APIRouter, Request
+    from fastapi.responses import PlainTextResponse
+
+    from services.ingest.api.deps import DirectJsonKeyedRoute
+    from services.ingest.api.direct import DirectRoutesApp
+
+    seen: list[str] = []
+
+    def tagging(name: str):
+        class Tag:
+            def __init__(self, app) -> None:
+                self.app = app
+
+            async def __call__(self, scope, receive, send) -> None:
+                if scope["type"] == "http":
+                    seen.append(name)
+                await self.app(scope, receive, send)
+
+        return Tag
+
+    router = APIRouter(route_class=DirectJsonKeyedRoute)
+
+    @router.post("/v1/echo")
+    async def echo(request: Request) -> PlainTextResponse:
+        raise ValueError("not handled by the app")
+
+    app = DirectRoutesApp()
+    app.state.settings = IngestSettings(api_keys=[KEY])
+    app.add_middleware(tagging("inner"))
+    app.add_middleware(tagging("outer"))
+    app.include_router(router)
+    [route] = router.routes
+    app.add_direct_route(route)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        assert test_client.post("/v1/echo", json={}, headers=_auth()).status_code == 500
+        assert test_client.post("/v1/echo", json={}).status_code == 401  # handled by the app
+    assert seen == ["outer", "inner", "outer", "inner"]

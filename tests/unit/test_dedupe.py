@@ -217,6 +217,111 @@ def test_a_sure_complaint_and_a_sure_lead_in_one_topic_are_one_case_only_in_one_
     assert decide(d, plan, energy_lead).duplicate_of == pump.signal_id
 
 
+def told(d: Deduper, c: Classification, topic: dict[str, float], **signal: Any) -> Decision:
+    """A report (see ``report``) decided with the classify stage's topic profile."""
+    key, days = signal.pop("key"), signal.pop("days", 0)
+    one = report(key, timedelta(days=days), **signal)
+    return d.decide(one, c, one.received_at, topic)
+
+
+def test_one_matter_in_two_languages_and_two_topics_joins_by_the_amount_it_names() -> None:
+    """Seen on text the classifier never saw: one double debit, once in Dutch and once in
+    English, in two categories with topic profiles that hardly overlap. The amount both
+    name makes it one matter; the same amount for another customer does not."""
+    card = classified(Kind.complaint, Category.payments_cards, 0.95)
+    bill = classified(Kind.complaint, Category.invoice_billing, 0.99)
+    meijer = {"name": "Joost Meijer", "phone": "06-12 34 63 97"}
+    d = Deduper({})
+    english = told(
+        d,
+        card,
+        {"payments_cards": 0.9, "other": 0.1},
+        key="a",
+        customer=meijer,
+        text="Hi, double charge of €86.51 at the DIY store, he is now overdrawn.",
+    )
+    topic = {"invoice_billing": 0.86, "payments_cards": 0.14}
+    dutch = "Een oud-collega ziet een dubbele afschrijving van €86,51 van de bouwmarkt."
+    again = told(d, bill, topic, key="b", days=1, customer=meijer, reporter="E-2", text=dutch)
+    assert again.duplicate_of == english.cluster_id
+    stranger, same_words = {"phone": "0687654321"}, "Dubbele afschrijving: €86,51, bouwmarkt."
+    alike = told(d, bill, topic, key="c", days=1, customer=stranger, text=same_words)
+    assert alike.duplicate_of is None
+
+
+def test_two_debits_of_one_customer_with_their_own_amounts_are_two_cases() -> None:
+    """One customer, one topic, the same words, but each report names its own amount:
+    two double debits, two cases (the matter check used to join them on the topic). A
+    year is no amount: the report that names one still joins."""
+    d = Deduper({})
+    topic, customer = {"payments_cards": 1.0}, {"phone": "0612346397"}
+    debit = "Hij ziet een dubbele afschrijving van €{} van de bouwmarkt op zijn rekening."
+    first = told(d, CARD, topic, key="a", customer=customer, text=debit.format("86,51"))
+    other = told(d, CARD, topic, key="b", days=2, customer=customer, text=debit.format("68,16"))
+    assert other.duplicate_of is None
+    dated = "Double charge of 86.51 in March 2026, he wants it reversed."
+    again = told(d, CARD, topic, key="c", days=3, customer=customer, text=dated)
+    assert again.duplicate_of == first.cluster_id
+
+
+def test_a_time_or_a_reference_beside_a_sum_of_money_does_not_split_a_case() -> None:
+    """Only sums of money that differ make two matters: a time or a reference number in
+    one report and a fee in the other are one blocked card."""
+    d = Deduper({})
+    topic, customer = {"payments_cards": 1.0}, {"phone": "0612346397"}
+    blocked = "Pas geblokkeerd om 14.30 in Marokko, referentie 48213."
+    first = told(d, CARD, topic, key="a", customer=customer, text=blocked)
+    fee = "His card was blocked abroad and he was charged a €250 fee to unblock it."
+    again = told(d, CARD, topic, key="b", days=1, customer=customer, reporter="E-2", text=fee)
+    assert again.duplicate_of == first.cluster_id
+
+
+def test_a_number_from_the_customers_phone_or_of_two_digits_is_no_shared_detail() -> None:
+    """A phone number written in the text, or an age, names no matter: a card blocked
+    abroad and a mortgage of the same customer stay two cases."""
+    d = Deduper({})
+    customer = {"phone": "0612341537"}
+    card = "Card blocked in Morocco, he is 85; call him on 06 1234 1537 please."
+    told(d, CARD, {"payments_cards": 1.0}, key="a", customer=customer, text=card)
+    mortgage = "He is 85 and wants a mortgage adviser; call 06 1234 1537."
+    lead = told(
+        d, MORTGAGE_LEAD, {"mortgage_loans": 1.0}, key="b", days=1, customer=customer, text=mortgage
+    )
+    assert lead.duplicate_of is None
+
+
+def test_a_customer_written_only_into_the_text_is_known_by_phone_and_address() -> None:
+    """Chat shorthand: no customer fields, the number in the message. It joins the case
+    of the report whose form held that number; the address in a third joins too."""
+    d = Deduper({})
+    topic = {"payments_cards": 1.0}
+    customer = {"name": "T. Willems", "phone": "06 1234 3876", "email": "t.willems@example.nl"}
+    card = "Pinpas geblokkeerd in Marokko, hij kan niets betalen."
+    first = told(d, CARD, topic, key="a", customer=customer, text=card)
+    chat = "pas geblokkeerd in marokko!! gaat om T Willems, 0612343876"
+    by_phone = told(d, CARD, topic, key="b", days=1, reporter="E-2", text=chat)
+    assert by_phone.duplicate_of == first.cluster_id
+    mail = "Card blocked in Morocco, details: T.Willems@example.nl"
+    by_address = told(d, CARD, topic, key="c", days=1, reporter="E-3", text=mail)
+    assert by_address.duplicate_of == first.cluster_id
+
+
+def test_the_colleague_s_own_address_in_the_text_is_no_customer_s() -> None:
+    """Two customers' card problems from one colleague whose signature holds her own
+    address: two cases."""
+    d = Deduper({})
+    decisions = []
+    for key, text in (("a", "Card blocked abroad."), ("b", "Card declined in the shop.")):
+        signal = build_signal(
+            idempotency_key=key,
+            received_at=T0 + timedelta(hours=len(decisions)),
+            text=f"{text}\n--\nAnna Smit, anna.smit@bank.example",
+            reporter={"employee_id": "E-1", "email": "anna.smit@bank.example"},
+        )
+        decisions.append(d.decide(signal, CARD, signal.received_at, {"payments_cards": 1.0}))
+    assert decisions[1].duplicate_of is None
+
+
 def test_a_case_older_than_the_window_is_not_joined() -> None:
     d = Deduper({}, DedupePolicy(window=timedelta(days=14)))
     decide(d, report("a", customer={"phone": "0612345678"}))

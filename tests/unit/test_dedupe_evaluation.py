@@ -5,14 +5,20 @@ matching the customer's identity alone."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from services.processor import evaluation
+from services.processor.classifier import current_model
+from services.processor.classifier.model import TrainedModels
+from services.processor.classifier.split import LabelledSignal, train_rows
 from services.processor.evaluation import (
     IdentityAlone,
     dedupe_table,
+    fold_of,
+    judged_unseen,
     load_dedupe_rows,
     score_dedupe,
     split_dedupe,
@@ -26,10 +32,10 @@ def labelled() -> tuple[list[dict], list[dict]]:
     return split_dedupe(load_dedupe_rows())
 
 
-# The held-out cases' recall with the calibrated classifier's topic profiles: 20 of 23
-# (0.870; the rule-based classifier's topics reached the 0.90 target). Below the target,
-# and said so in /work/coord/readme-classifier.md; a further drop fails.
-HELD_OUT_RECALL_FLOOR = 0.86
+# The held-out cases' recall: 21 of 23 (0.913) since matter matching trusts a shared
+# amount and shared words over the calibrated classifier's topics (20 of 23 before). The
+# target itself; a drop below it fails.
+HELD_OUT_RECALL_FLOOR = RECALL_TARGET
 
 
 def test_dedupe_meets_its_targets_on_the_labelled_cases(labelled) -> None:
@@ -77,17 +83,71 @@ def test_the_table_says_when_identity_alone_does_better() -> None:
     assert lines[-1] == "NOTE: on made up, identity alone has the better recall"
 
 
-def test_evaluate_scores_the_third_set_once_clearly_labelled(
-    labelled, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
+@pytest.fixture
+def stand_ins(labelled, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A stand-in third set; the classifier's report and the unseen-topics training left
+    out (tested below)."""
     stand_in = tmp_path / "third_dedupe.jsonl"
     stand_in.write_text("".join(json.dumps(row) + "\n" for row in labelled[0][:12]))
     monkeypatch.setattr(evaluation, "THIRD_DEDUPE", stand_in)
     monkeypatch.setattr("services.processor.classifier.evaluate.main", lambda **_: None)
-    evaluation.main()
+    monkeypatch.setattr(evaluation, "judged_unseen", lambda rows: None)
+    # The labelled set's first 60 rows stand in for it: the table's lines, in seconds less.
+    monkeypatch.setattr(
+        evaluation,
+        "load_dedupe_rows",
+        lambda path=None: load_dedupe_rows(path) if path else load_dedupe_rows()[:60],
+    )
+
+
+@pytest.mark.usefixtures("stand_ins")
+def test_evaluate_scores_the_third_set_once_clearly_labelled(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    evaluation.main(third_set=True)
     out = capsys.readouterr().out
-    for name in ("labelled_dedupe, tuning cases", "labelled_dedupe, held-out cases"):
+    names = (
+        "labelled_dedupe, tuning cases",
+        "labelled_dedupe, tuning, unseen topics",
+        "labelled_dedupe, held-out cases",
+    )
+    for name in names:
         assert name in out
     third = [line for line in out.splitlines() if line.startswith("third set, scored once")]
     assert len(third) == 2  # ours and identity alone
     assert "never" in out and "honest" in out
+
+
+@pytest.mark.usefixtures("stand_ins")
+def test_evaluate_leaves_the_third_set_alone_unless_asked(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """`antenna evaluate` without --third-set used to score the third dedupe set all the
+    same: a figure that must be seen once only."""
+    evaluation.main()
+    lines = capsys.readouterr().out.splitlines()
+    assert "labelled_dedupe, held-out cases" in "\n".join(lines)
+    assert not [line for line in lines if line.startswith("third set")]
+
+
+def test_unseen_topics_come_from_a_classifier_trained_without_the_fold(labelled) -> None:
+    """Each fold's tuning cases are classified by a classifier that did not train on
+    them, and did train on every other training row."""
+    tuning, _ = labelled
+    rows = tuning[:40]
+    trained: list[set[str]] = []
+
+    def fit(training: Sequence[LabelledSignal]) -> TrainedModels:
+        trained.append({row.id for row in training})
+        return current_model()
+
+    judged = judged_unseen(rows, folds=3, fit=fit)
+    assert set(judged) == {row["id"] for row in rows}
+    assert len(trained) == 3
+    everything = {row.id for row in train_rows()}
+    for fold, ids in enumerate(trained):
+        left_out = {row.id for row in train_rows() if row.case and fold_of(row.case, 3) == fold}
+        assert left_out and ids == everything - left_out
+    assert all(fold_of(row["case"], 3) in range(3) for row in rows)
+    score = score_dedupe(rows, judged=judged)
+    assert score == score_dedupe(rows)  # the same classifier: the same figures

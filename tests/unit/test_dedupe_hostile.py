@@ -109,6 +109,13 @@ TEXTS: dict[str, Callable[[int], str]] = {
     "number words": lambda n: grown("nul zes vierendertig ", n),
     "capitals": lambda n: grown("Jansen ", n, "Has anyone called "),
     "amounts": lambda n: grown("3.900,", n),
+    # terms_of drops phone numbers (runs of 9+ digits) and keeps shorter runs.
+    "phone runs": lambda n: grown("06-1234 (5678) ", n),
+    "words before nog gebeld": lambda n: grown("wordt Jan de ", n, "", "nog gebeld"),
+    "words before bezig": lambda n: grown("iemand met aa ", n),
+    "one long word before nog gebeld": lambda n: grown("a", n, "wordt ", " nog gebeld"),
+    "no one has called": lambda n: grown("no one has called x ", n),
+    "runs short of a phone": lambda n: grown("1 2-3.4 5 x ", n),
     "a compound that never ends": lambda n: grown("en", n, "Any news? vier", "tig"),
 }
 

@@ -47,3 +47,16 @@ def test_a_record_looks_up_no_caller_thread_or_process(restored) -> None:
     record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "m", None, None)
     assert (record.thread, record.process, record.processName) == (None, None, None)
     assert logging._srcfile is None  # findCaller is skipped: no frame walk per record
+
+
+def test_the_time_is_written_as_logging_writes_it() -> None:
+    """The formatter keeps one second's text for the lines of that second."""
+    from services.common.logging import _KeyValueFormatter
+
+    ours, standard = _KeyValueFormatter("ingest"), logging.Formatter()
+    stamps = [1_764_560_000.0, 1_764_560_000.123, 1_764_560_000.999, 1_764_560_001.5, 5.25]
+    for created in stamps:
+        record = logging.getLogger("x").makeRecord("x", logging.INFO, "f", 1, "m", None, None)
+        record.created, record.msecs = created, int((created - int(created)) * 1000)
+        assert ours.formatTime(record) == standard.formatTime(record)
+        assert ours.formatTime(record, "%H") == standard.formatTime(record, "%H")

@@ -6,6 +6,8 @@ import io
 import json
 from pathlib import Path
 
+import pytest
+
 from services.processor import offline
 from services.processor.domain.route import DEFAULT_RULES
 
@@ -116,3 +118,24 @@ def test_route_explain_names_the_rule_and_why() -> None:
     assert rows[1]["destination"] == "crm"
     plain, _ = run(offline.router(DEFAULT_RULES, explain=False), lines[:1])
     assert "why" not in plain[0]
+
+
+def test_classify_in_worker_processes_prints_what_one_process_prints(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """From PARALLEL_FROM lines the workers read, classify and print whole lines: the
+    output, bad lines included, is line for line what the one-process path prints."""
+    texts = [
+        "Her card was declined three times, she is furious.",
+        "Hij wil een offerte voor zonnepanelen en morgen gebeld worden.",
+        "My laptop will not start, who do I call?",
+    ]
+    lines = [json.dumps({"id": f"r{i}", "text": texts[i % 3]}) for i in range(300)]
+    lines[7], lines[150] = "not json", json.dumps({"id": "no-text"})
+    monkeypatch.setattr(offline.os, "cpu_count", lambda: 2)
+    parallel, parallel_errors = run(offline.classifier(), lines)
+    monkeypatch.setattr(offline, "PARALLEL_FROM", len(lines) + 1)
+    serial, serial_errors = run(offline.classifier(), lines)
+    assert parallel == serial
+    assert parallel_errors == serial_errors == 2
+    assert parallel[7]["line"] == 8 and parallel[150]["error"] == "text is missing"

@@ -150,3 +150,47 @@ def test_routed_signal_round_trips_through_json(make_routed) -> None:
     again = RoutedSignal.model_validate_json(routed.model_dump_json())
     assert again == routed
     assert again.signal.signal_id == routed.signal.signal_id
+
+
+def test_a_signal_id_is_checked_exactly_as_ulid_parses_it() -> None:
+    """schemas.signal checks ids with a pattern instead of decoding them: it must accept
+    what ULID.from_str accepts and nothing else, case, overflow and look-alikes included."""
+    from ulid import ULID
+
+    from schemas.signal import _check_ulid
+
+    def parses(value: str) -> bool:
+        try:
+            ULID.from_str(value)
+        except ValueError:
+            return False
+        return True
+
+    def checks(value: str) -> bool:
+        try:
+            _check_ulid(value)
+        except ValueError:
+            return False
+        return True
+
+    look_alikes = "\u017f\u212a\u0130\u0131\uff10\u0660\u00b2\n "  # long s, Kelvin, ...
+    characters = [chr(c) for c in range(0x250)] + list(look_alikes)
+    candidates = ["", "0" * 25, "0" * 27, "0" * 26 + "\n", "8" + "0" * 25]
+    for c in characters:
+        candidates += [c + "0" * 25, "0" + c + "0" * 24, "7" * 25 + c]
+    verdicts = [(value, parses(value), checks(value)) for value in candidates]
+    assert [v for v in verdicts if v[1] != v[2]] == []
+    assert sum(v[1] for v in verdicts) > 60  # both cases of the alphabet, in each place
+
+
+def test_a_derived_signal_id_is_the_ulid_of_its_bytes() -> None:
+    import os
+
+    from ulid import ULID
+
+    from schemas.signal import ulid_text
+
+    samples = [bytes(16), b"\xff" * 16, bytes(range(16))] + [os.urandom(16) for _ in range(500)]
+    assert [ulid_text(b) for b in samples] == [str(ULID.from_bytes(b)) for b in samples]
+    with pytest.raises(ValueError):
+        ulid_text(bytes(15))

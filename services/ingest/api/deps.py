@@ -6,6 +6,7 @@ on every request."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import inspect
@@ -41,6 +42,7 @@ PublisherDep = Annotated[Publisher, Depends(get_publisher)]
 IdempotencyDep = Annotated[IdempotencyCache, Depends(get_idempotency)]
 
 
+@functools.lru_cache(maxsize=64)  # only valid keys reach it (client_for): a few, in settings
 def key_fingerprint(key: str) -> str:
     """A stable, non-secret name for an API key: it becomes the signal's ``source``."""
     return "api-key-" + hashlib.sha256(key.encode()).hexdigest()[:10]

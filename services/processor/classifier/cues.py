@@ -21,6 +21,8 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from re import _constants, _parser  # type: ignore[attr-defined]
+from typing import Any
 
 from schemas import Category
 from services.processor.classifier import rules
@@ -1110,10 +1112,106 @@ _MATCHERS = tuple(_matcher(cue) for cue in ALL_CUES)
 # A category counts up to 2; any other cue fires or not.
 _ENOUGH = {cue.name: 2 if cue in CATEGORY_CUES else 1 for cue in ALL_CUES}
 _PHRASES = tuple((m.name, rules._rx(*m.phrases), _ENOUGH[m.name]) for m in _MATCHERS if m.phrases)
-# Where any phrase of any cue starts (zero-width: every such place, none consumed).
-_ANY_PHRASE = re.compile(
-    r"(?<![\w])(?=(?:" + "|".join(p for m in _MATCHERS for p in m.phrases) + "))"
-)
+PREFIX = 4  # characters of a phrase's start that choose the cues tried there
+Phrase = tuple[str, re.Pattern[str], int]  # a cue's name, its phrases' pattern, enough
+
+
+def _starts(items: Any, k: int) -> set[str] | None:
+    """What every string the parsed regex ``items`` matches starts with: its first ``k``
+    characters, or fewer where the match may end or the next part is no small set of
+    characters (a class such as ``\\w``). None: not even the first character is known.
+    Lookarounds and anchors are skipped: they only narrow what matches."""
+    open_, done = {""}, set()
+    for op, av in items:
+        step = _item_starts(op, av, k)
+        if step is None:
+            break
+        grown = {(end + more)[:k] for end in open_ for more in step}
+        done |= {end for end in grown if len(end) >= k}
+        open_ = {end for end in grown if len(end) < k}
+        if not open_:
+            break
+    done |= open_
+    return None if "" in done else done
+
+
+def _item_starts(op: Any, av: Any, k: int) -> set[str] | None:
+    c = _constants
+    if op is c.LITERAL:
+        return {chr(av)}
+    if op in (c.AT, c.ASSERT, c.ASSERT_NOT):
+        return {""}
+    if op is c.IN:
+        chars: set[str] = set()
+        for kind, value in av:
+            if kind is c.LITERAL:
+                chars.add(chr(value))
+            elif kind is c.RANGE and value[1] - value[0] < 64:
+                chars.update(map(chr, range(value[0], value[1] + 1)))
+            else:
+                return None
+        return chars
+    if op is c.SUBPATTERN:
+        return _starts(av[-1], k) if av[-1] else {""}
+    if op is c.ATOMIC_GROUP:
+        return _starts(av, k)
+    if op is c.BRANCH:
+        union: set[str] = set()
+        for branch in av[1]:
+            found = _starts(branch, k) if branch else {""}
+            if found is None:
+                return None
+            union |= found
+        return union
+    if op in (c.MAX_REPEAT, c.MIN_REPEAT, c.POSSESSIVE_REPEAT):
+        low, high, item = av
+        once = _starts(item, k)
+        if once is None:
+            return None
+        out = {""} if low == 0 else set()
+        ends = {""}
+        for count in range(1, min(high, k) + 1):
+            ends = {(end + more)[:k] for end in ends for more in once}
+            if count >= low:
+                out |= ends
+        return out if low <= k else ends
+    return None
+
+
+def _trie(prefixes: set[str]) -> str:
+    """One regex for a set of literal strings, each alternative led by a literal."""
+    heads: dict[str, set[str]] = {}
+    for prefix in prefixes:
+        heads.setdefault(prefix[0], set()).add(prefix[1:])
+    parts = []
+    for head, tails in sorted(heads.items()):
+        rest = {tail for tail in tails if tail}
+        # A prefix that ends here matches whatever follows: its longer ones add nothing.
+        parts.append(re.escape(head) + ("" if "" in tails or not rest else f"(?:{_trie(rest)})"))
+    return "|".join(parts)
+
+
+def _phrase_index(
+    phrases: Sequence[Phrase], alternatives: dict[str, tuple[str, ...]]
+) -> tuple[str, dict[str, tuple[Phrase, ...]]]:
+    """Where a phrase may start, and which cues to try there: the source of a scan for the first
+    characters (up to ``PREFIX``) a phrase can start with, and the cues of each such
+    start. A phrase whose first character is not known is tried at every word start."""
+    by_prefix: dict[str, list[Phrase]] = {}
+    for phrase in phrases:
+        for alternative in alternatives[phrase[0]]:
+            for prefix in _starts(_parser.parse(alternative), PREFIX) or {""}:
+                cues = by_prefix.setdefault(prefix, [])
+                if phrase not in cues:
+                    cues.append(phrase)
+    known = {prefix for prefix in by_prefix if prefix}
+    scan = r"(?<![\w])" + ("" if "" in by_prefix else f"(?={_trie(known)})")
+    return scan, {prefix: tuple(cues) for prefix, cues in by_prefix.items()}
+
+
+_PHRASE_SCAN, _PHRASES_AT = _phrase_index(_PHRASES, {m.name: m.phrases for m in _MATCHERS})
+_PHRASE_START = re.compile(_PHRASE_SCAN)
+_PREFIX_LENGTHS = sorted({len(prefix) for prefix in _PHRASES_AT})
 _WORD_CUES: dict[str, tuple[str, ...]] = {}
 
 
@@ -1134,9 +1232,10 @@ def _cues_of_word(word: str) -> tuple[str, ...]:
 def _found(text: str) -> Counter[str]:
     """How often each cue's alternatives occur in ``text``, as far as a feature needs to
     know (once, or twice for a category): a cue found among the words is not searched
-    for again as a phrase. Phrases are tried only where one of them starts (one scan of
-    ``_ANY_PHRASE``), each cue from where its previous match ended: the counts of a
-    ``finditer`` per cue, at a third of the cost (``test_classifier.py`` compares them)."""
+    for again as a phrase. Phrases are tried only where the first characters of one of them
+    stand (one scan of ``_PHRASE_START``), only the cues that have a phrase starting so,
+    each cue from where its previous match ended: the counts of a ``finditer`` per cue
+    (``test_classifier.py`` compares them)."""
     found: Counter[str] = Counter()
     known = _WORD_CUES.get
     for word in _WORD.findall(text):
@@ -1145,11 +1244,12 @@ def _found(text: str) -> Counter[str]:
             cues_of_word = _cues_of_word(word)
         if cues_of_word:  # most words are no cue: skip the Counter's overhead
             found.update(cues_of_word)
-    pending = [phrase for phrase in _PHRASES if found[phrase[0]] < phrase[2]]
     resume: dict[str, int] = {}  # cue -> where its next match may start
-    for start in _ANY_PHRASE.finditer(text) if pending else ():
+    at_prefix = _PHRASES_AT.get
+    for start in _PHRASE_START.finditer(text):
         at = start.start()
-        for name, pattern, enough in pending:
+        tried = [cue for n in _PREFIX_LENGTHS for cue in at_prefix(text[at : at + n], ())]
+        for name, pattern, enough in tried:
             have = found[name]
             if have >= enough or at < resume.get(name, 0):
                 continue

@@ -24,6 +24,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -69,25 +70,25 @@ STEM = Stemmer()
 
 def word_terms(text: str, language: str, negation: bool = True) -> list[str]:
     """The word unigrams and bigrams of ``text`` (prepared: lower-case, placeholders)."""
-    stems: list[str] = []
     terms: list[str] = []
     negated = 0
     previous: str | None = None
+    known = STEM.cache.get
     for token in _TOKEN.findall(text):
         if token in _PUNCTUATION:
             negated, previous = 0, None
             continue
-        stem = STEM(token, language)
-        if negation and negated:
-            stem = "not_" + stem
-            negated -= 1
-        if negation and token in NEGATIONS:
-            negated = NEGATION_REACH
+        stem = known((language, token)) or STEM(token, language)
+        if negation:
+            if negated:
+                stem = "not_" + stem
+                negated -= 1
+            if token in NEGATIONS:
+                negated = NEGATION_REACH
         terms.append(stem)
         if previous is not None:
             terms.append(previous + " " + stem)
         previous = stem
-        stems.append(stem)
     return terms
 
 
@@ -131,8 +132,9 @@ class Block:
 
     def counts(self, terms: Iterable[str]) -> Counter[int]:
         """How often each column's term occurs in ``terms``."""
-        vocabulary = self.vocabulary
-        return Counter(column for column in map(vocabulary.get, terms) if column is not None)
+        counts: Counter[int | None] = Counter(map(self.vocabulary.get, terms))  # in C
+        counts.pop(None, None)  # the terms the vocabulary does not have
+        return counts  # type: ignore[return-value]
 
 
 @dataclass
@@ -173,6 +175,20 @@ class Features:
     def size(self) -> int:
         return self.words.size + self.chars.block.size + len(self.cue_names)
 
+    @cached_property
+    def cue_columns(self) -> dict[str, int]:
+        return {name: i for i, name in enumerate(self.cue_names)}
+
+    @cached_property
+    def block_offsets(self) -> Any:
+        """The first column of each block: words, chars, cues."""
+        return np.array([0, self.words.size, self.words.size + self.chars.block.size], np.intp)
+
+    @cached_property
+    def idf(self) -> Any:
+        """The idf of every column (1 for the cues)."""
+        return np.concatenate([self.words.idf, self.chars.block.idf, np.ones(len(self.cue_names))])
+
     def names(self) -> list[str]:
         """A name for every column: word terms, char n-grams, cues."""
         by_column = [""] * self.size
@@ -192,32 +208,27 @@ class Features:
         Per text only dictionary work (terms to columns, counted); the weighting of the
         whole batch is done at once: sublinear tf times idf, each block of each row
         l2-normalised. A row depends on its own text alone."""
-        cue_column = {name: i for i, name in enumerate(self.cue_names)}
-        char_offset = self.words.size
-        cue_offset = char_offset + self.chars.block.size
-        columns: list[int] = []
+        cue_column = self.cue_columns
+        columns: list[int] = []  # within the entry's block
         tfs: list[float] = []
-        segments: list[int] = []  # per entry: 3 * row + block (0 words, 1 chars, 2 cues)
+        lengths: list[int] = []  # entries per row and block (words, chars, cues)
         indptr = [0]
-        for row, (text, language) in enumerate(zip(texts, languages, strict=True)):
+        for text, language in zip(texts, languages, strict=True):
             words = self.words.counts(word_terms(text, language, self.negation))
             chars = self.chars.counts(text)
             fired = cue_module.cues(text)
-            cues = {cue_column[n] + cue_offset: v for n, v in fired.items() if n in cue_column}
-            for block, counts in enumerate((words, chars)):
-                offset = char_offset if block else 0
-                columns += [offset + column for column in counts]
+            cues = {cue_column[n]: v for n, v in fired.items() if n in cue_column}
+            for counts in (words, chars, cues):
+                columns += counts
                 tfs += counts.values()
-                segments += [3 * row + block] * len(counts)
-            columns += cues
-            tfs += cues.values()
-            segments += [3 * row + 2] * len(cues)
+                lengths.append(len(counts))
             indptr.append(len(columns))
-        column_array = np.array(columns, dtype=np.intp)
+        segment = np.repeat(np.arange(len(lengths), dtype=np.intp), lengths)
+        block = segment % 3
+        column_array = np.array(columns, dtype=np.intp) + self.block_offsets[block]
         tf = np.array(tfs, dtype=float)
-        segment = np.array(segments, dtype=np.intp)
-        is_cue = segment % 3 == 2
-        idf = np.concatenate([self.words.idf, self.chars.block.idf, np.ones(len(self.cue_names))])
+        is_cue = block == 2
+        idf = self.idf
         values = np.where(is_cue, tf * self.cue_scale, (1.0 + np.log(tf)) * idf[column_array])
         norms = np.sqrt(np.bincount(segment, weights=values * values, minlength=3 * len(texts)))
         norms[2::3] = 1.0  # cues are not normalised

@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from functools import cache, lru_cache
+from functools import cache, cached_property, lru_cache
 from typing import Any, TypeVar
 
 import numpy as np
@@ -168,12 +168,21 @@ class Head:
     intercept: Any  # ndarray (n_classes,)
     beta: float = 1.0
 
+    @cached_property
+    def contrast(self) -> Any:
+        """Each feature's weight for each class against its mean over the classes."""
+        return self.weights - self.weights.mean(axis=1, keepdims=True)
+
     def scores(self, x: Any) -> Any:
         return np.asarray(x @ self.weights) + self.intercept
 
     def probabilities(self, x: Any) -> Any:
         """One row of class probabilities per row of ``x``, in ``classes`` order."""
-        scores = self.beta * self.scores(x)
+        return self.softmax(self.scores(x))
+
+    def softmax(self, scores: Any) -> Any:
+        """Probabilities from ``scores`` (``x . W + b``)."""
+        scores = self.beta * scores
         scores -= scores.max(axis=1, keepdims=True)
         exp = np.exp(scores)
         return exp / exp.sum(axis=1, keepdims=True)
@@ -203,6 +212,25 @@ class TrainedModels:
 
     def matrix(self, texts: Sequence[str], languages: Sequence[str]) -> Any:
         return self.features.matrix([prepare(text) for text in texts], languages)
+
+    @cached_property
+    def _weights(self) -> Any:
+        """The three heads' weights side by side: one product scores all three (a column's
+        sums are the same as in a product of its head alone)."""
+        return np.ascontiguousarray(
+            np.hstack([self.kind.weights, self.category.weights, self.urgency.weights])
+        )
+
+    def probabilities(self, x: Any) -> tuple[Any, Any, Any]:
+        """Each head's ``probabilities(x)``, from one product."""
+        products = np.asarray(x @ self._weights)
+        out = []
+        start = 0
+        for head in (self.kind, self.category, self.urgency):
+            end = start + len(head.classes)
+            out.append(head.softmax(products[:, start:end] + head.intercept))
+            start = end
+        return out[0], out[1], out[2]
 
 
 @dataclass(frozen=True)
@@ -360,22 +388,22 @@ def predict_many(
     if not texts:
         return []
     x = models.matrix(texts, languages)
-    kinds = models.kind.as_dicts(models.kind.probabilities(x), Kind)
-    categories = models.category.as_dicts(models.category.probabilities(x), Category)
-    urgencies = models.urgency.as_dicts(models.urgency.probabilities(x), Urgency)
+    kind_p, category_p, urgency_p = models.probabilities(x)
+    kinds = models.kind.as_dicts(kind_p, Kind)
+    categories = models.category.as_dicts(category_p, Category)
+    urgencies = models.urgency.as_dicts(urgency_p, Urgency)
     cue_offset = models.features.words.size + models.features.chars.block.size
     names = models.features.cue_names
+    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
     outputs = []
     for i, kind in enumerate(kinds):
         columns = x.indices[x.indptr[i] : x.indptr[i + 1]]
-        values = x.data[x.indptr[i] : x.indptr[i + 1]]
-        top = max(kind, key=kind.__getitem__)
         outputs.append(
             ModelOutput(
                 kind=kind,
                 category=categories[i],
                 urgency=urgencies[i],
-                kind_terms=_top_terms(models, columns, values, top),
+                kind_terms=terms[i],
                 cues=tuple(names[j - cue_offset] for j in columns[columns >= cue_offset]),
             )
         )
@@ -387,14 +415,24 @@ def predict(models: TrainedModels, text: str, language: str | None = None) -> Mo
     return predict_many(models, [text], [language or detect_language(text)])[0]
 
 
-def _top_terms(models: TrainedModels, columns: Any, values: Any, kind: Kind) -> tuple[str, ...]:
-    """The features of this text that pushed most towards ``kind`` against the others."""
-    k = models.kind.classes.index(kind.value)
-    weights = models.kind.weights[columns]
-    push = values * (weights[:, k] - weights.mean(axis=1))
-    order = np.argsort(-push, kind="stable")
+def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tuple[str, ...]]:
+    """For each row of ``x``, the features of its text that pushed most towards its kind
+    in ``kinds`` against the others (at most TOP_TERMS, strongest first), for the whole
+    batch at once: one stable sort by row, then by push, keeps each row's order."""
+    head = models.kind
+    row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
+    k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
+    push = x.data * head.contrast[x.indices, k[row]]
+    pushing = np.flatnonzero(push > 0)
+    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
+    rows = row[order]
+    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
+    chosen = order[rank < TOP_TERMS]
     names = models.feature_names
-    return tuple(names[columns[i]] for i in order[:TOP_TERMS] if push[i] > 0)
+    terms: list[list[str]] = [[] for _ in kinds]
+    for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
+        terms[i].append(names[column])
+    return [tuple(found) for found in terms]
 
 
 def trained_models() -> TrainedModels:

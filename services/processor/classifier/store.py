@@ -11,10 +11,13 @@ default ``$ANTENNA_VAR_DIR/models``, i.e. ``var/models``):
 
 ``active.json`` names the version in use. ``current_model()`` loads it once per process
 (the processor at start-up, before it forks its classify workers); ``reload_model()``
-loads it again (the processor on reload). Without an active file in the model directory
-the shipped model is loaded (``data/model/``: what `antenna train` makes from the TRAIN
-split of the shipped labelled data; ``tests/unit/test_model_file.py`` fails when it is
-stale), and only without that the model is trained at start-up (seconds, not milliseconds).
+loads it again, and a process that follows the active file (``follow_active_model``: the
+processor and each of its classify workers) switches to a newly activated file by itself,
+looking at most every ``ANTENNA_MODEL_RELOAD_INTERVAL_S``. Without an active file in the
+model directory the shipped model is loaded (``data/model/``: what `antenna train` makes
+from the TRAIN split of the shipped labelled data; ``tests/unit/test_model_file.py``
+fails when it is stale), and only without that the model is trained at start-up (seconds,
+not milliseconds).
 
 A model file is tied to the code that turns text into features (``CODE_FILES``): its
 manifest holds their sha256, and a file made by other feature code is refused, since its
@@ -27,8 +30,10 @@ import hashlib
 import json
 import os
 import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -216,9 +221,87 @@ _lock = threading.Lock()
 _current: list[TrainedModels] = []
 
 
+@dataclass(frozen=True)
+class Fingerprint:
+    """What the active pointer names, and when that file was written: a file rewritten
+    under the same name is another file."""
+
+    version: str
+    written_ns: tuple[int, ...]
+
+
+def active_fingerprint(directory: Path | None = None) -> Fingerprint | None:
+    """The active model file's fingerprint; None without an active file."""
+    directory = directory or model_dir()
+    version = active_version(directory)
+    if version is None:
+        return None
+    stamps = []
+    for path in (directory / f"classifier-{version}.json", directory / f"classifier-{version}.npz"):
+        try:
+            stamps.append(path.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(-1)
+    return Fingerprint(version, tuple(stamps))
+
+
+def needs_reload(loaded: str, active: Fingerprint | None, refused: Fingerprint | None) -> bool:
+    """Load the active file again when it names another version than the one in use,
+    unless that very file was refused already (it is tried again once it changes). No
+    active file (deactivated, or the directory gone): the model in use stays."""
+    return active is not None and active.version != loaded and active != refused
+
+
+class Reload(StrEnum):
+    unchanged = "unchanged"
+    reloaded = "reloaded"
+    refused = "refused"
+
+
+@dataclass
+class _Follow:
+    interval_s: float = 0.0  # 0: load once and keep it (offline commands, evaluation)
+    next_check: float = 0.0
+    refused: Fingerprint | None = None  # the last file that could not be loaded
+
+
+_follow = _Follow()
+
+
+def follow_active_model(interval_s: float) -> None:
+    """From now on ``current_model()`` looks at the active pointer at most every
+    ``interval_s`` seconds and switches to a newly activated file (the processor, after
+    `antenna train --activate`). Called before the classify workers fork, so that each
+    of them follows the file too: they load the new model on their next signal."""
+    _follow.interval_s = interval_s
+    _follow.next_check = time.monotonic() + interval_s
+
+
+def reload_if_changed() -> tuple[Reload, str]:
+    """Switch to the active model file if it changed (``needs_reload``); a file that cannot
+    be loaded leaves the model in use and is reported once: (refused, why)."""
+    active = active_fingerprint()
+    if not needs_reload(_in_use().version, active, _follow.refused):
+        return Reload.unchanged, ""
+    try:
+        reload_model()
+    except ModelFileError as exc:
+        _follow.refused = active
+        return Reload.refused, str(exc)
+    return Reload.reloaded, ""
+
+
 def current_model() -> TrainedModels:
     """The model in use: the active model file, else the built-in model (trained once
-    per process from the shipped labelled data)."""
+    per process from the shipped labelled data). Following (``follow_active_model``), a
+    newly activated file replaces it, looked for at most every interval."""
+    if _follow.interval_s and time.monotonic() >= _follow.next_check:
+        _follow.next_check = time.monotonic() + _follow.interval_s
+        reload_if_changed()
+    return _in_use()
+
+
+def _in_use() -> TrainedModels:
     if not _current:
         with _lock:
             if not _current:

@@ -15,7 +15,7 @@ built-in model) on the same held-out rows: macro-F1, accuracy, the share sent to
 the accuracy of the rest. ``--activate`` makes the new file the active one if its macro-F1
 is not lower by more than ``TOLERANCE`` and its accuracy outside triage not lower by more
 than ``TOLERANCE`` (``--force`` switches anyway); a running processor picks it up on
-reload (``store.reload_model``) or restart.
+its next look at the active file (``ANTENNA_MODEL_RELOAD_INTERVAL_S``), no restart needed.
 """
 
 from __future__ import annotations
@@ -227,5 +227,5 @@ def run(args: argparse.Namespace, out: IO[str] = sys.stdout) -> int:
         out.write("Not activated: worse than the current model on held-out rows (--force).\n")
         return 1
     store.activate(version, directory, note="forced" if not verdict else "not worse")
-    out.write(f"Activated {version}; the processor loads it on reload or restart.\n")
+    out.write(f"Activated {version}; a running processor switches to it within seconds.\n")
     return 0

@@ -409,6 +409,30 @@ def identity_of(customer: Customer | None, region: str = DEFAULT_PHONE_REGION) -
     )
 
 
+def with_contacts(
+    identity: Identity, contacts: tuple[str, ...], reporter_email: str | None = None
+) -> Identity:
+    """``identity`` with the first phone number and e-mail address written in the report's
+    text (``contacts``: matter.contacts_of) where the customer's fields have none: a
+    colleague often writes the customer only into the message ("gaat om T Willems, 06
+    1234 3876"). An address of the colleague's own domain is the colleague's, not the
+    customer's."""
+    if identity.phone and identity.email:
+        return identity
+    own = normalize_email(reporter_email)
+    domain = own.partition("@")[2] if own else None
+    phone, email = identity.phone, identity.email
+    for contact in contacts:
+        kind, _, value = contact.partition(":")
+        if kind == "phone" and phone is None:
+            phone = value
+        elif kind == "email" and email is None and value.partition("@")[2] != domain:
+            email = value
+    if (phone, email) == (identity.phone, identity.email):
+        return identity
+    return Identity(phone, email, identity.name)
+
+
 # --- one person? ------------------------------------------------------------------------
 
 _EMAIL_WORD = re.compile(r"[a-z]+")
