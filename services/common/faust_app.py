@@ -174,6 +174,7 @@ class AckedTable(faust.Table[str, Any]):
         super().__init__(*args, **kwargs)
         self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
         self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
+        self._waiting: asyncio.Future[Any] | None = None  # the last call's wait
 
     def send_changelog(
         self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any
@@ -183,9 +184,10 @@ class AckedTable(faust.Table[str, Any]):
         return sent
 
     async def written(self) -> None:
-        """Return once the broker has acknowledged every write made so far. If one was
-        refused, raise its error; the next call writes the current value of each key
-        whose write failed (a later write of the key is not undone) and waits again."""
+        """Return once the broker has acknowledged every write made so far. If one this
+        call waited for was refused, raise its error; the next call writes the current
+        value of each key whose write failed (a later write of the key is not undone) and
+        waits again."""
         failed, self._failed = self._failed, {}
         for key, partition in failed.items():
             if key in self.data:
@@ -193,9 +195,18 @@ class AckedTable(faust.Table[str, Any]):
             else:
                 self.send_changelog(partition, key, None, value_serializer="raw")
         pending, self._unacked = self._unacked, {}
-        if not pending:
+        # An earlier call, still waiting, took writes made before this one: wait for them
+        # too (their errors are that call's to raise), so that callers overlapping each
+        # other still hand on nothing before everything written so far is acknowledged.
+        earlier = self._waiting
+        waiting = asyncio.gather(*pending, return_exceptions=True) if pending else None
+        if waiting is not None:
+            self._waiting = waiting
+        if earlier is not None and not earlier.done():
+            await asyncio.wait([earlier])
+        if waiting is None:
             return
-        results = await asyncio.gather(*pending, return_exceptions=True)
+        results = await waiting
         errors = []
         for (partition, key), result in zip(pending.values(), results, strict=True):
             if isinstance(result, BaseException):
@@ -231,7 +242,7 @@ def pause_until_rebalance(
     agent. Only then: every rebalance ends with a seek to the committed offsets, so an
     event let go (``let_go``) is read again by its partition's next owner (a rebalance
     already under way when the event was taken has done its seek). The connectors'
-    inputs keep their own offsets instead (services/connectors/offsets.py): they take
+    inputs keep their own offsets instead (services/common/offsets.py): they take
     nothing during a rebalance and read each partition again from its place after it."""
 
     def released() -> bool:
@@ -257,7 +268,7 @@ def let_go(event: Any) -> None:
     partition's next owner (this worker again, after the seek to the committed offset)
     starts from it. Limits (faust 0.15.3): records Faust drops around a rebalance, and
     partitions with nothing committed, are not read again; the connectors' inputs do not
-    rely on this (services/connectors/offsets.py)."""
+    rely on this (services/common/offsets.py)."""
     event.message.acked = True
 
 

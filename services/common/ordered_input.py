@@ -1,5 +1,5 @@
 """An agent's loop over input topics whose offsets the service keeps itself (Faust's
-acks off: ``raw_topic(..., acks=False)``; InputOffsets, services/connectors/offsets.py):
+acks off: ``raw_topic(..., acks=False)``; InputOffsets, services/common/offsets.py):
 each event is admitted by its offset, handled, and then committed past (finished) or
 read again (let go, when a rebalance or a shutdown started while it waited).
 
@@ -16,7 +16,7 @@ from typing import Any
 import faust
 from faust.types import TP
 
-from services.connectors.offsets import InputOffsets
+from services.common.offsets import InputOffsets
 
 # Handles one event; True: done (its outcome recorded), False: let go unfinished.
 # Its second argument is ``app.rebalancing_count`` when the event was taken.
@@ -37,10 +37,10 @@ async def take_in_order(
             place = await offsets.admit(tp, event.message.offset)
             if place is None:
                 continue  # read before, events before it missing, or not now
+            offset = event.message.offset
             if await handle(event, taken_in):
-                await offsets.finished(tp, place)
+                await offsets.finished(tp, place, offset)
             else:
-                await offsets.let_go(tp, place)
+                await offsets.let_go(tp, place, offset)
     finally:
-        for tp in taken:
-            offsets.forget(tp)  # taken away, or crashed: placed afresh
+        offsets.forget(taken)  # taken away, or crashed: placed afresh

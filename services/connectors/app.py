@@ -37,6 +37,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets
 from services.common.open_cases import Watching
 from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
@@ -52,7 +53,6 @@ from services.connectors.ledger import (
     resumed,
     should_deliver,
 )
-from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.connectors.pause import DestinationHealth
 from services.connectors.records import CaseRecords, MemoryRecords, TableRecords
 from services.connectors.records import expired_keys as expired_records

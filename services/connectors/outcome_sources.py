@@ -33,11 +33,11 @@ from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, pause_until_rebalance, raw_topic
 from services.common.logging import fields
 from services.common.metrics import OUTCOMES_PUBLISHED
+from services.common.offsets import InputOffsets
 from services.common.ordered_input import take_in_order
 from services.common.settings import CommonSettings
 from services.connectors import metrics
 from services.connectors.base import Connector, DeliveryError
-from services.connectors.offsets import InputOffsets
 from services.connectors.outcomes import (
     ChangeResolver,
     StatusSource,

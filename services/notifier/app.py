@@ -44,11 +44,11 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets
 from services.common.open_cases import Watching
 from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
-from services.connectors.offsets import AfterRebalance, InputOffsets
 from services.notifier import metrics
 from services.notifier.addressing import Address, MailTo, SlackTo, address, mail, medium
 from services.notifier.cases import (

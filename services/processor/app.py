@@ -15,13 +15,23 @@ The judge stage is a single partition on purpose: one customer may be known by p
 in one report and by e-mail in the next, so no partitioning key keeps a customer's
 reports together. Classification, the costly part, stays parallel.
 
+Every stage keeps its input offsets itself (services/common/offsets.py, as the connectors
+do; Faust's acks are off for these topics): Faust 0.15.3 drops records it has fetched
+around a rebalance, the first one at start-up included, and with its own offsets a
+report it dropped stayed uncommitted and unjudged until the next restart. An event is
+taken in offset order and its offset committed only once its outcome is handed on and
+acknowledged (and, in the judge and incident stages, their tables' writes with it);
+after every rebalance each partition is read again from its first unfinished event. The
+judge and incident stages both read the classified topic: it is committed up to the
+first event one of them has not finished.
+
 Classification runs in worker processes (services.common.budget) with a time budget,
 ``ANTENNA_CLASSIFY_BUDGET_S``: a message that takes longer is parked on signals.dlq with
 that reason, its worker is killed and replaced, and the partition goes on. The workers
 are forked once the model is trained, so they start with it. The classify agent runs one
 actor per worker (``ANTENNA_CLASSIFY_WORKERS``, default 1, which keeps each partition's
 order). With more, signals are classified side by side on several cores and offsets are
-committed only up to the oldest signal not yet handed over (at-least-once holds), but two
+committed only up to the first signal not yet handed over (at-least-once holds), but two
 signals of one partition classified at the same moment may reach the judge stage in
 either order, as signals of different partitions always could. More processor replicas
 scale out without that.
@@ -34,6 +44,7 @@ import logging
 import os
 import re
 import time
+from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
@@ -47,17 +58,19 @@ from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets, Rest, done, take_in_order
 from services.processor import metrics, model_file
-from services.processor.decision_stage import add_decision_stage
+from services.processor.decision_stage import add_decision_stage, decisions_topic
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
     InvalidSignal,
+    Judgement,
     assess,
     decode_classified,
     decode_signal,
     judge,
 )
-from services.processor.incident_stage import add_incident_stage
+from services.processor.incident_stage import add_incident_stage, clock_topic
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
 
@@ -68,6 +81,33 @@ CLASSIFIED_TOPIC = f"{APP_ID}-classified"
 EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
+JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified topic
+# Events a stage may have taken whose hand-overs wait for the broker's acknowledgement at
+# once (take_in_order). 1: one at a time. With 100 the waits overlapped, but the rate did
+# not rise measurably (a commit per event is the limit), and an oversized routed event
+# then stopped the worker through Faust's producer buffer (exit 1) in 2 of 4 runs of
+# test_processor_faults instead of the judge's own exit 70.
+IN_FLIGHT = 1
+
+
+def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
+    """The offsets of every topic the processor's stages read (all with acks=False), with
+    the stage that reads each one, where it is not the only stage on its topic."""
+    decisions = decisions_topic(app.conf.id)
+    inputs = [topics.RAW, topics.CASE_CORRECTIONS, topics.LABELS, CLASSIFIED_TOPIC, decisions]
+    readers = {CLASSIFIED_TOPIC: (JUDGE, INCIDENTS) if incidents else (JUDGE,)}
+    readers[decisions] = (JUDGE,)
+    if incidents:
+        inputs.append(clock_topic(app.conf.id))
+        readers[clock_topic(app.conf.id)] = (INCIDENTS,)
+    offsets = InputOffsets(app, inputs, readers)
+    app.sensors.add(AfterRebalance(offsets))
+    return offsets
+
+
+async def acknowledged(sent: Awaitable[Any]) -> bool:
+    await sent
+    return True
 
 
 def classify_message(value: bytes | None) -> bytes:
@@ -88,8 +128,10 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         APP_ID, settings, producer_max_request_size=settings.kafka_max_request_bytes
     )
     rules = RulesFile(settings.routing_rules)
-    raw = raw_topic(app, topics.RAW)
-    classified = raw_topic(app, CLASSIFIED_TOPIC, internal=True, partitions=1)
+    offsets = input_offsets(app, settings.incidents_enabled)
+    raw = raw_topic(app, topics.RAW, acks=False)
+    # acks=False on every topic object of an input: Faust acks by topic name.
+    classified = raw_topic(app, CLASSIFIED_TOPIC, internal=True, partitions=1, acks=False)
     outputs = {
         name: raw_topic(app, name)
         for name in (
@@ -118,7 +160,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         await (await outputs[topic].send(key=key, value=value))
 
     # Operators' same-case corrections and triage labels, applied between two judgements.
-    decisions, apply_decision = add_decision_stage(app, deduper, memory, rules, send_acked)
+    decisions, apply_decision = add_decision_stage(app, deduper, memory, rules, send_acked, offsets)
 
     async def park(event: Any, error: str) -> None:
         msg = event.message
@@ -131,32 +173,38 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
+    async def classify_event(event: Any) -> Rest:
+        """Classify one event and send its hand-over (or park it); the rest waits for the
+        broker's acknowledgement."""
+        budget = settings.classify_budget_s
+        try:
+            handover = await classifiers.run(budget, classify_message, event.value)
+        except InvalidSignal as exc:
+            await park(event, str(exc))
+            return done()
+        except OverBudget:
+            metrics.OVER_BUDGET.inc()
+            await park(
+                event,
+                f"classification took longer than its budget of {budget:g} s "
+                "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+            )
+            return done()
+        except Exception as exc:  # a bug must not stop the partition: park and go on
+            log.exception("cannot classify message")
+            await park(event, f"{type(exc).__name__}: {exc}")
+            return done()
+        # Sent in the partition's order; acknowledged beside the next signals.
+        return acknowledged(await classified.send(key=event.key, value=handover))
+
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
-        budget = settings.classify_budget_s
-        async for event in stream.events():
-            try:
-                handover = await classifiers.run(budget, classify_message, event.value)
-            except InvalidSignal as exc:
-                await park(event, str(exc))
-                continue
-            except OverBudget:
-                metrics.OVER_BUDGET.inc()
-                await park(
-                    event,
-                    f"classification took longer than its budget of {budget:g} s "
-                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
-                )
-                continue
-            except Exception as exc:  # a bug must not stop the partition: park and go on
-                log.exception("cannot classify message")
-                await park(event, f"{type(exc).__name__}: {exc}")
-                continue
-            await (await classified.send(key=event.key, value=handover))
+        # Each actor takes the partition's next event; they finish in any order.
+        await take_in_order(offsets, stream, classify_event, in_flight=IN_FLIGHT)
 
-    async def judge_event(event: Any) -> None:
-        """Judge one event and hand it on. BrokerRefused when the broker will not take
-        what must be written first."""
+    async def judge_event(event: Any) -> Rest:
+        """Judge one event, in the order of the partition (the dedupe memory learns of
+        it at once); the rest hands it on."""
         started = time.perf_counter()
         now = datetime.now(UTC)
         try:
@@ -177,28 +225,42 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 log.exception("cannot judge message")
                 reason = f"{type(exc).__name__}: {exc}"
             await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
-            return
-        # Remembered before handed on: see AckedTable.
-        await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
-        crash_point("judge.remembered")
-        if result.topic is not None and result.routed is not None:
-            send = partial(
-                send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
-            )
-            await with_retries(send, result.topic, BROKER_RETRY)
-        crash_point("judge.handed-on")
-        _count(result, handover.signal.signal_id, time.perf_counter() - started)
+            return done()
+        return hand_on(event.key, result, handover.signal.signal_id, started)
 
-    @app.agent(raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1))
+    async def hand_on(key: bytes | None, result: Judgement, signal_id: str, started: float) -> bool:
+        """The rest of a judgement, beside the next ones. The broker refusing a write
+        for good stops the worker."""
+        try:
+            # Remembered before handed on: see AckedTable (a wait that overlaps another
+            # judgement's still covers every write made before it).
+            await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+            crash_point("judge.remembered")
+            if result.topic is not None and result.routed is not None:
+                send = partial(
+                    send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
+                )
+                await with_retries(send, result.topic, BROKER_RETRY)
+        except BrokerRefused as refused:
+            stop_judging(key, refused)
+        crash_point("judge.handed-on")
+        _count(result, signal_id, time.perf_counter() - started)
+        return True
+
+    async def judge_or_apply(event: Any) -> Rest:
+        if event.message.topic != decisions:
+            return await judge_event(event)
+        try:  # between two judgements, whole
+            await apply_decision(event)
+        except BrokerRefused as refused:
+            stop_judging(event.key, refused)
+        return done()
+
+    judged = raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1, acks=False)
+
+    @app.agent(judged)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                if event.message.topic == decisions:
-                    await apply_decision(event)
-                else:
-                    await judge_event(event)
-            except BrokerRefused as refused:
-                stop_judging(event.key, refused)
+        await take_in_order(offsets, stream, judge_or_apply, JUDGE, in_flight=IN_FLIGHT)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -209,7 +271,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         await asyncio.to_thread(model_file.reload_if_changed)  # a load takes ~0.2 s
 
     if settings.incidents_enabled:
-        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging)
+        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS)
     return app
 
 

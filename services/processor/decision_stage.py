@@ -27,6 +27,7 @@ from schemas import CaseCorrection, Label, topics
 from services.common.broker_errors import BrokerRetry, with_retries
 from services.common.faust_app import AckedTable, park_on_dlq, raw_topic
 from services.common.logging import fields
+from services.common.offsets import InputOffsets, Rest, done, take_in_order
 from services.processor import metrics
 from services.processor.domain.corrections import apply_decision
 from services.processor.domain.dedupe import Deduper
@@ -58,11 +59,12 @@ def add_decision_stage(
     memory: AckedTable,
     rules: RulesFile,
     send_acked: SendAcked,
+    offsets: InputOffsets,
 ) -> tuple[str, Callable[[Any], Awaitable[None]]]:
     """Add the forwarding agent; return the internal topic the judge stage must also read,
-    and the handler for its events."""
+    and the handler for its events. ``offsets`` keeps the offsets of the topics it reads."""
     name = decisions_topic(app.conf.id)
-    internal = raw_topic(app, name, internal=True, partitions=1)
+    internal = raw_topic(app, name, internal=True, partitions=1, acks=False)
     dlq = raw_topic(app, topics.DLQ)
 
     async def write(what: str, make: Callable[[], Awaitable[Any]]) -> None:
@@ -92,10 +94,15 @@ def add_decision_stage(
 
         await write(name, send)
 
-    @app.agent(raw_topic(app, topics.CASE_CORRECTIONS, topics.LABELS), name="forward-decisions")
+    async def forwarded(event: Any) -> Rest:
+        await forward_one(event)
+        return done()
+
+    public = raw_topic(app, topics.CASE_CORRECTIONS, topics.LABELS, acks=False)
+
+    @app.agent(public, name="forward-decisions")
     async def forward_decisions(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            await forward_one(event)
+        await take_in_order(offsets, stream, forwarded)
 
     async def apply(event: Any) -> None:
         try:

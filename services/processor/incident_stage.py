@@ -6,8 +6,9 @@ antenna-processor-classified (1 partition) ──► judge (unchanged)
                                             └► detect-incidents ──► signals.incidents
 antenna-processor-incident-clock (1 partition) ┘                 └► signals.incidents.desk
 
-The agent reads the topic the judge reads: Faust hands each record to both agents and
-commits its offset only once both have acked it, so neither waits for the other's
+The agent reads the topic the judge reads: Faust hands each record to both agents, and
+its offset is committed only once both have finished it (services/common/offsets.py,
+each a reader of the topic with a place of its own), so neither waits for the other's
 decisions and every report stays its own case. The clock topic brings a tick every
 ``incident_clock_interval_s`` from each worker's timer, so that incidents close when they
 have gone quiet even if no signal comes in (a Faust table can be written only while an
@@ -36,6 +37,7 @@ from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retri
 from services.common.crash_points import CrashPoints
 from services.common.faust_app import acked_table, park_on_dlq, raw_topic
 from services.common.logging import fields
+from services.common.offsets import InputOffsets, Rest, done, take_in_order
 from services.processor import metrics
 from services.processor.domain.incidents import Change, IncidentDetector, report_of
 from services.processor.handlers import InvalidSignal, decode_classified
@@ -79,15 +81,18 @@ def add_incident_stage(
     classified: str,
     rules: RulesFile,
     on_refused: OnRefused,
+    offsets: InputOffsets,
+    reader: str,
 ) -> None:
     """Add the agent, its table and its clock to the processor's ``app``; ``classified``
-    is the judge stage's input topic."""
+        is the judge stage's input topic; ``offsets`` keeps the stage's input offsets, as
+    ``reader`` of the classified topic."""
     policy = settings.incident_policy()
     clock_name = clock_topic(app.conf.id)
     memory = acked_table(app, "incident-memory", partitions=1)
     detector = IncidentDetector(memory, policy)
-    source = raw_topic(app, classified, clock_name, internal=True, partitions=1)
-    clock = raw_topic(app, clock_name, internal=True, partitions=1)
+    source = raw_topic(app, classified, clock_name, internal=True, partitions=1, acks=False)
+    clock = raw_topic(app, clock_name, internal=True, partitions=1, acks=False)
     outputs = {name: raw_topic(app, name) for name in (topics.INCIDENTS, topics.INCIDENTS_DESK)}
     dlq = raw_topic(app, topics.DLQ)
     crash_point = CrashPoints(settings.test_crash_at, settings.var_dir)
@@ -163,13 +168,16 @@ def add_incident_stage(
             await publish(change)
         export_open()
 
+    async def detect_or_stop(event: Any) -> Rest:
+        try:
+            await detect(event)
+        except BrokerRefused as refused:
+            on_refused(event.key, refused)
+        return done()
+
     @app.agent(source, name="detect-incidents")
     async def detect_incidents(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
-            try:
-                await detect(event)
-            except BrokerRefused as refused:
-                on_refused(event.key, refused)
+        await take_in_order(offsets, stream, detect_or_stop, reader)
 
     @app.timer(settings.incident_clock_interval_s)  # type: ignore[untyped-decorator]
     async def incident_clock() -> None:

@@ -4,7 +4,7 @@ back, every notice (a ticket's, and its resolution's) reaches its employee exact
 
 The notices wait for the relay, so nothing is committed on the input partitions: the
 case Faust 0.15.3 handles worst around a rebalance (records it fetched are dropped, and
-its seek to "no committed offset" does nothing; services/connectors/offsets.py). Passing
+its seek to "no committed offset" does nothing; services/common/offsets.py). Passing
 events keep arriving while the workers change, so that fetches complete meanwhile."""
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ joins, and then it leaves again within seconds (or the first one leaves). After 
 change, whoever owns a partition has its waiting head in hand again; when the targets
 answer again, every signal is delivered exactly once, in its partition's order.
 
-Built to meet what Faust 0.15.3 does around a rebalance (services/connectors/offsets.py):
+Built to meet what Faust 0.15.3 does around a rebalance (services/common/offsets.py):
 it drops records it has fetched while a partition is paused or its agents' queues are
 cleared, and relies on its seek to the committed offsets to read them again. Here:
 

@@ -77,3 +77,32 @@ def test_a_refused_delete_is_sent_again_as_a_delete(
 
     asyncio.run(scenario())
     assert changelog.sent == [("forgotten", None), ("forgotten", None)]
+
+
+def test_a_wait_that_overlaps_an_earlier_one_also_waits_for_the_writes_that_one_took(
+    table: AckedTable, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The judge stage waits for the dedupe memory of one signal while it judges the
+    next: a second wait, with no write of its own left, must not return before the
+    first wait's writes are acknowledged."""
+    acks: list[asyncio.Future[None]] = []
+
+    def send(_table: Any, *args: Any, **kwargs: Any) -> asyncio.Future[None]:
+        acks.append(asyncio.get_running_loop().create_future())
+        return acks[-1]
+
+    monkeypatch.setattr(faust.Table, "send_changelog", send)
+
+    async def scenario() -> None:
+        table.send_changelog(0, "first", {"x": 1})
+        table.send_changelog(0, "second", {"x": 2})
+        first = asyncio.ensure_future(table.written())  # takes both writes
+        await asyncio.sleep(0)
+        second = asyncio.ensure_future(table.written())  # nothing of its own left
+        await asyncio.sleep(0)
+        assert not second.done()
+        acks[0].set_result(None)
+        acks[1].set_result(None)
+        await asyncio.gather(first, second)
+
+    asyncio.run(scenario())

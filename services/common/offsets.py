@@ -1,0 +1,277 @@
+"""Input offsets kept, committed and sought by a stream worker itself (the connectors,
+the processor's stages), through Faust's consumer (faust-streaming 0.15.3, pinned).
+
+Why not Faust's own acks and commits. Around a rebalance Faust drops records it has
+already fetched, moving the fetch position past them, and counts on its seek to the
+committed offsets at the end of the rebalance to read them again:
+
+- records fetched while Faust has paused the partition, or while its flow is stopped,
+  are thrown away (``Consumer.getmany``); aiokafka hands over the records of every
+  partition when Faust's set of active partitions is empty at that moment;
+- the agents' queues are cleared when the flow resumes (``Recovery._resume_streams``:
+  ``flow_control.resume()`` comes after ``perform_seek()``), dropping what the fetcher
+  put there in between: records read after the seek are lost until the next rebalance;
+- the seek itself does nothing for a partition with no committed offset, or offset 0
+  (aiokafka ``seek_to_committed`` seeks only ``if offset and offset > 0``).
+
+So a partition whose head is waiting (nothing committed past it) could resume after a
+rebalance with its head in hand and the signals behind it gone, or with nothing at all.
+Faust's commits could also pass a lost record: it acks stale records it skips, and its
+gap check (``Consumer._new_offset``) is skipped when nothing is committed yet and misses
+a gap of one (``> 1``). Hence, for the input topics: Faust's acks are off (topics with
+``acks=False``: Faust neither waits for nor commits these events), this module commits
+the first unfinished offset of each partition after each outcome, and after every
+rebalance it seeks each owned partition to its place (places.py); the agents admit
+events by offset and rewind on a gap (``take_in_order``).
+
+A topic may have several readers (agents that each take every event of it, like the
+processor's judge and incident stages on the classified topic): each has its own place,
+a partition is committed up to the first event one of them has not finished, and read
+again from the earliest place."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from typing import Any, cast
+
+import faust
+from faust.transport.consumer import ThreadDelegateConsumer
+from faust.types import TP
+
+from services.common.logging import fields
+from services.common.places import Admission, Place, commit_point, starting_place
+
+log = logging.getLogger(__name__)
+RETRY_S = 1.0
+ONLY = ""  # the reader of a topic that has one
+
+
+class InputOffsets:
+    """The place of each input partition this worker owns, for each of its readers."""
+
+    def __init__(
+        self,
+        app: faust.App,
+        topics: Iterable[str],
+        readers: Mapping[str, Collection[str]] | None = None,
+    ) -> None:
+        """``readers``: the names of the readers of a topic that has several (each of
+        them passes its name); a topic not named there has one."""
+        self.app = app
+        self.topics = frozenset(topics)
+        self.readers = {topic: tuple((readers or {}).get(topic, (ONLY,))) for topic in self.topics}
+        self._places: dict[tuple[str, TP], Place] = {}
+        self._pending: set[asyncio.Task[None]] = set()
+
+    @property
+    def consumer(self) -> ThreadDelegateConsumer:
+        return cast(ThreadDelegateConsumer, self.app.consumer)
+
+    def owned(self) -> set[TP]:
+        return {tp for tp in self.consumer.assignment() if tp.topic in self.topics}
+
+    async def place(self, tp: TP, reader: str = ONLY) -> Place | None:
+        """``tp``'s place, when an event of it may be taken now. None during a rebalance
+        or a shutdown, or for a partition this worker does not own: nothing is taken
+        then, and the end of the rebalance reads each owned partition again from its
+        place. Waiting here instead would hold the event, and a rebalance waits for the
+        events held (Consumer.wait_empty) before it can end."""
+        if self.app.rebalancing or self.app.should_stop:
+            return None
+        place = self._places.get((reader, tp))
+        if place is None and tp in self.owned():
+            # Taken before this rebalance's end placed it, or its agent restarted.
+            await self._start([tp])
+            place = self._places.get((reader, tp))
+        return place
+
+    async def admit(self, tp: TP, offset: int, reader: str = ONLY) -> Place | None:
+        """``tp``'s place, with the event at ``offset`` taken, when it is the one to take
+        now. None: pass it over; it was read before, or the events before it did not
+        arrive and the partition is read again from its place, or it cannot be taken now
+        (``place``)."""
+        if reader not in self.readers[tp.topic]:
+            raise ValueError(f"{reader!r} is not a reader of {tp.topic} in these offsets")
+        place = await self.place(tp, reader)
+        if place is None:
+            return None
+        admission = place.admit(offset)
+        if admission is Admission.take:
+            place.take(offset)
+            return place
+        if admission is Admission.gap:
+            if place.rewind():
+                log.info(
+                    "input rewound: events before this one did not arrive",
+                    extra=fields(
+                        topic=tp.topic, partition=tp.partition, offset=offset, expected=place.next
+                    ),
+                )
+            await self.rewind(tp)
+        return None
+
+    async def finished(self, tp: TP, place: Place, offset: int) -> None:
+        """The event taken at ``offset`` has its outcome published and recorded: commit
+        past it (and past every event before it that is finished too)."""
+        place.finish(offset)
+        await self.commit(tp)
+
+    async def let_go(self, tp: TP, place: Place, offset: int) -> None:
+        """The event taken at ``offset`` was let go unfinished: read it again."""
+        place.release(offset)
+        await self.rewind(tp)
+
+    def forget(self, tps: Iterable[TP], reader: str = ONLY) -> None:
+        """The agent reading ``tps`` stopped: taken away, or it crashed."""
+        for tp in tps:
+            self._places.pop((reader, tp), None)
+
+    def _readers(self, tp: TP) -> list[Place] | None:
+        """The places of ``tp``'s readers; None until every one of them has its own."""
+        places = [self._places.get((reader, tp)) for reader in self.readers[tp.topic]]
+        return None if None in places else cast(list[Place], places)
+
+    async def rewind(self, tp: TP) -> None:
+        """Read ``tp`` again from its earliest place. During a rebalance, its end does."""
+        places = [place for (_, of), place in self._places.items() if of == tp]
+        if places and not self.app.rebalancing:
+            await self._seek(tp, min(place.next for place in places))
+
+    async def commit(self, tp: TP) -> None:
+        """Commit ``tp`` up to the first event one of its readers has not finished.
+        During a rebalance, its end does (a commit then may be refused, or land for a
+        partition given away)."""
+        places = self._readers(tp)
+        offset = commit_point(places) if places is not None else None
+        if places is None or offset is None or self.app.rebalancing:
+            return
+        # Consumer._commit_offsets: Faust's own commit of given offsets (it flushes the
+        # producer first); False when the group rebalanced meanwhile.
+        if await self.consumer._commit_offsets({tp: offset}):
+            for place in places:
+                place.committed = offset
+
+    def after_rebalance(self) -> None:
+        """Called as each rebalance ends: place and rewind every owned partition."""
+        task = asyncio.ensure_future(self._settle())
+        self._pending.add(task)
+        task.add_done_callback(self._pending.discard)
+
+    async def _settle(self) -> None:
+        try:
+            owned = self.owned()
+            for reader, tp in list(self._places):
+                if tp not in owned:
+                    self.forget([tp], reader)
+            await self._start(owned)
+            for tp in sorted(owned):
+                if self.app.rebalancing:
+                    return  # another one began: its end settles
+                await self.rewind(tp)
+                await self.commit(tp)
+        except Exception:  # a task: nobody else would see it; gaps still rewind
+            log.exception("input partitions not settled after a rebalance")
+
+    async def _start(self, tps: Collection[TP]) -> None:
+        """Place each reader of newly owned partitions at their committed offsets (as
+        Faust read them in its seek at the end of the rebalance), or at their first
+        event. A reader placed already keeps its place."""
+        tps = [tp for tp in tps if self._readers(tp) is None]
+        while tps and not self.app.should_stop:
+            try:
+                earliest = await self.consumer.earliest_offsets(*tps)
+            except Exception as exc:  # the broker did not answer: try again
+                log.warning("earliest offsets not read", extra=fields(error=repr(exc)))
+                await asyncio.sleep(RETRY_S)
+                continue
+            committed: Any = self.consumer._committed_offset
+            for tp in tps:
+                for reader in self.readers[tp.topic]:
+                    self._places.setdefault(
+                        (reader, tp), starting_place(committed.get(tp), earliest.get(tp, 0))
+                    )
+            return
+
+    async def _seek(self, tp: TP, offset: int) -> None:
+        try:
+            await self.consumer.seek_wait({tp: offset})
+        except Exception as exc:  # e.g. no longer assigned: the next rebalance settles
+            log.warning(
+                "input partition not sought",
+                extra=fields(topic=tp.topic, partition=tp.partition, error=repr(exc)),
+            )
+
+
+# What a handler gives back once it has done the part of an event that must keep the
+# partition's order: the rest (waiting for its hand-over's acknowledgement, say), True
+# once the outcome is published and recorded, False to let it go unfinished.
+Rest = Awaitable[bool]
+
+
+async def done(result: bool = True) -> bool:
+    """The rest of an event that has none."""
+    return result
+
+
+async def take_in_order(
+    offsets: InputOffsets,
+    stream: faust.StreamT[bytes],
+    handle: Callable[[Any], Awaitable[Rest]],
+    reader: str = ONLY,
+    in_flight: int = 1,
+) -> None:
+    """An agent's loop over input whose offsets ``offsets`` keeps: each event is taken
+    once, in offset order, and ``handle`` does the part of it that keeps that order; the
+    rest it gives back runs beside the next events, up to ``in_flight`` events at once
+    (their acknowledgements overlap), and the event is committed past once its rest says
+    its outcome is published and recorded, and every event before it is too. Several
+    actors may run this on one stream: their events finish in any order."""
+    seen: set[TP] = set()
+    running: set[asyncio.Future[None]] = set()
+
+    async def complete(tp: TP, place: Place, offset: int, rest: Rest) -> None:
+        try:
+            done = await rest
+        except Exception:  # e.g. the broker did not take the hand-over: read it again
+            log.exception(
+                "an event was not handed on; it is read again",
+                extra=fields(topic=tp.topic, partition=tp.partition, offset=offset),
+            )
+            done = False
+        if done:
+            await offsets.finished(tp, place, offset)
+        else:
+            await offsets.let_go(tp, place, offset)
+
+    try:
+        async for event in stream.events():
+            tp, offset = event.message.tp, event.message.offset
+            seen.add(tp)
+            place = await offsets.admit(tp, offset, reader)
+            if place is None:
+                continue  # read before, events before it missing, or not now
+            rest = await handle(event)
+            if in_flight <= 1:
+                await complete(tp, place, offset, rest)
+                continue
+            task = asyncio.ensure_future(complete(tp, place, offset, rest))
+            running.add(task)
+            task.add_done_callback(running.discard)
+            if len(running) >= in_flight:
+                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        offsets.forget(seen, reader)  # taken away, or crashed: placed afresh
+
+
+class AfterRebalance(faust.Sensor):
+    """Tells InputOffsets when a rebalance has fully ended: Faust has sought to the
+    committed offsets, resumed the flow and cleared the agents' queues."""
+
+    def __init__(self, offsets: InputOffsets) -> None:
+        super().__init__()
+        self.offsets = offsets
+
+    def on_rebalance_end(self, app: Any, state: dict[str, Any]) -> None:
+        self.offsets.after_rebalance()
