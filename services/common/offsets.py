@@ -59,7 +59,6 @@ from services.common.places import Admission, Place, commits_due, starting_place
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
-STOP_COMMIT_S = 5.0
 ONLY = ""  # the reader of a topic that has one
 
 
@@ -192,12 +191,8 @@ class InputOffsets:
 
     async def _before_shutdown(self, sender: Any, **_: Any) -> None:
         """A graceful stop: the agents' events are done (Faust waited for them); commit
-        what they finished before the consumer lets go of the partitions. Bounded: a commit
-        that hangs must not hold the group's rebalance (what it missed is read again)."""
-        try:
-            await asyncio.wait_for(self.commit(), STOP_COMMIT_S)
-        except TimeoutError:
-            log.warning("input offsets not committed before the stop; read again after it")
+        what they finished before the consumer lets go of the partitions."""
+        await self.commit()
 
     def after_rebalance(self) -> None:
         """Called as each rebalance ends: place and rewind every owned partition."""
