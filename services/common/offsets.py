@@ -20,28 +20,14 @@ Faust's commits could also pass a lost record: it acks stale records it skips, a
 gap check (``Consumer._new_offset``) is skipped when nothing is committed yet and misses
 a gap of one (``> 1``). Hence, for the input topics: Faust's acks are off (topics with
 ``acks=False``: Faust neither waits for nor commits these events), this module commits
-the first unfinished offset of each partition once outcomes are recorded, and after every
+the first unfinished offset of each partition after each outcome, and after every
 rebalance it seeks each owned partition to its place (places.py); the agents admit
 events by offset and rewind on a gap (``take_in_order``).
 
 A topic may have several readers (agents that each take every event of it, like the
 processor's judge and incident stages on the classified topic): each has its own place,
 a partition is committed up to the first event one of them has not finished, and read
-again from the earliest place.
-
-Commits are coalesced, without a timer: an outcome recorded schedules a commit and the
-agent goes on with its next event; at most one commit is in flight per InputOffsets
-(every owned partition in it, each at its latest commit point), and when it ends whatever
-moved on meanwhile is committed at once (places.commits_due). A commit flushes Faust's
-producer and asks the broker, so committing after each event before taking the next one
-cost a third of the processor's rate. A graceful stop awaits the commit in flight and
-commits what is due before Faust lets go of the partitions (``on_before_shutdown``:
-after the agents' events are done, before the consumer leaves the group). During a
-rebalance nothing is committed (a commit then may be refused, and a refused commit
-crashes Faust's consumer); its end commits what is due for the partitions still owned,
-and a partition given away is read again by its new owner from its last commit: at least
-once, as after a crash (``kill -9``), where events handed on but not yet committed are
-handed on again (the judge recognises them as re-submissions)."""
+again from the earliest place."""
 
 from __future__ import annotations
 
@@ -55,7 +41,7 @@ from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
 
 from services.common.logging import fields
-from services.common.places import Admission, Place, commits_due, starting_place
+from services.common.places import Admission, Place, commit_point, starting_place
 
 log = logging.getLogger(__name__)
 RETRY_S = 1.0
@@ -78,9 +64,6 @@ class InputOffsets:
         self.readers = {topic: tuple((readers or {}).get(topic, (ONLY,))) for topic in self.topics}
         self._places: dict[tuple[str, TP], Place] = {}
         self._pending: set[asyncio.Task[None]] = set()
-        self._committer: asyncio.Future[None] | None = None  # the commit in flight
-        # cast: mode's handler type is a union of callables mypy cannot match a method to.
-        app.on_before_shutdown.connect(cast(Any, self._before_shutdown))
 
     @property
     def consumer(self) -> ThreadDelegateConsumer:
@@ -131,10 +114,9 @@ class InputOffsets:
 
     async def finished(self, tp: TP, place: Place, offset: int) -> None:
         """The event taken at ``offset`` has its outcome published and recorded: commit
-        past it (and past every event before it that is finished too), soon; the caller
-        does not wait for the commit."""
+        past it (and past every event before it that is finished too)."""
         place.finish(offset)
-        self._schedule_commit()
+        await self.commit(tp)
 
     async def let_go(self, tp: TP, place: Place, offset: int) -> None:
         """The event taken at ``offset`` was let go unfinished: read it again."""
@@ -157,42 +139,19 @@ class InputOffsets:
         if places and not self.app.rebalancing:
             await self._seek(tp, min(place.next for place in places))
 
-    def _schedule_commit(self) -> None:
-        """Start the committer unless a commit is in flight: its end commits again."""
-        if self._committer is None or self._committer.done():
-            self._committer = asyncio.ensure_future(self._commit_due())
-
-    async def commit(self) -> None:
-        """Commit every owned partition up to the first event one of its readers has not
-        finished, and return once that is done (or cannot be done now)."""
-        self._schedule_commit()
-        assert self._committer is not None
-        await asyncio.shield(self._committer)
-
-    def _due(self) -> dict[TP, int]:
-        owned = self.owned()
-        partitions = {tp: self._readers(tp) or [] for _, tp in self._places if tp in owned}
-        return commits_due(partitions)
-
-    async def _commit_due(self) -> None:
-        """Commit what is due until nothing is. During a rebalance, its end does (a commit
-        then may be refused, or land for a partition given away)."""
-        try:
-            while not self.app.rebalancing and (due := self._due()):
-                # Consumer._commit_offsets: Faust's own commit of given offsets (it
-                # flushes the producer first); False when the group rebalanced meanwhile.
-                if not await self.consumer._commit_offsets(due):
-                    return  # the next outcome, or the rebalance's end, commits again
-                for tp, offset in due.items():
-                    for place in self._readers(tp) or []:
-                        place.committed_up_to(offset)
-        except Exception:  # a task: nobody else would see it
-            log.exception("input offsets not committed; the next outcome commits again")
-
-    async def _before_shutdown(self, sender: Any, **_: Any) -> None:
-        """A graceful stop: the agents' events are done (Faust waited for them); commit
-        what they finished before the consumer lets go of the partitions."""
-        await self.commit()
+    async def commit(self, tp: TP) -> None:
+        """Commit ``tp`` up to the first event one of its readers has not finished.
+        During a rebalance, its end does (a commit then may be refused, or land for a
+        partition given away)."""
+        places = self._readers(tp)
+        offset = commit_point(places) if places is not None else None
+        if places is None or offset is None or self.app.rebalancing:
+            return
+        # Consumer._commit_offsets: Faust's own commit of given offsets (it flushes the
+        # producer first); False when the group rebalanced meanwhile.
+        if await self.consumer._commit_offsets({tp: offset}):
+            for place in places:
+                place.committed = offset
 
     def after_rebalance(self) -> None:
         """Called as each rebalance ends: place and rewind every owned partition."""
@@ -211,7 +170,7 @@ class InputOffsets:
                 if self.app.rebalancing:
                     return  # another one began: its end settles
                 await self.rewind(tp)
-            await self.commit()
+                await self.commit(tp)
         except Exception:  # a task: nobody else would see it; gaps still rewind
             log.exception("input partitions not settled after a rebalance")
 

@@ -23,12 +23,9 @@ anything, and says so in the log."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeVar
-
-Partition = TypeVar("Partition")
 
 
 class Admission(Enum):
@@ -84,11 +81,6 @@ class Place:
         """The first offset without a recorded outcome: where a new owner must start."""
         return min(self.holding) if self.holding else self.next
 
-    def committed_up_to(self, offset: int) -> None:
-        """A commit of ``offset`` was acknowledged. Commits only move forward: one that
-        ends late (several coalesced) never takes the place back."""
-        self.committed = max(self.committed, offset)
-
     def to_commit(self) -> int | None:
         """The offset to commit now, if the place moved past the committed one."""
         return commit_point([self])
@@ -100,21 +92,6 @@ def commit_point(readers: Sequence[Place]) -> int | None:
     was committed."""
     unfinished = min(place.unfinished for place in readers)
     return unfinished if unfinished > min(place.committed for place in readers) else None
-
-
-def commits_due(
-    partitions: Mapping[Partition, Sequence[Place]], committing: bool = False
-) -> dict[Partition, int]:
-    """What to commit next, for each partition (its readers' places) that moved past its
-    committed offset: every partition in one commit, each at its latest commit point.
-    Nothing while a commit is in flight (``committing``): commits are coalesced, at most
-    one at a time, and when it ends whatever moved on meanwhile is committed at once, at
-    the latest offsets (the event loop does not wait for a commit before the next
-    event)."""
-    if committing:
-        return {}
-    due = {tp: commit_point(readers) for tp, readers in partitions.items() if readers}
-    return {tp: offset for tp, offset in due.items() if offset is not None}
 
 
 def starting_place(committed: int | None, earliest: int) -> Place:

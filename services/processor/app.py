@@ -84,8 +84,7 @@ SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified topic
 # Events a stage may have taken whose hand-overs wait for the broker's acknowledgement at
 # once (take_in_order). 1: one at a time. With 100 the waits overlapped, but the rate did
-# not rise measurably (a commit awaited per event was the limit then; commits are
-# coalesced since, see InputOffsets), and an oversized routed event
+# not rise measurably (a commit per event is the limit), and an oversized routed event
 # then stopped the worker through Faust's producer buffer (exit 1) in 2 of 4 runs of
 # test_processor_faults instead of the judge's own exit 70.
 IN_FLIGHT = 1

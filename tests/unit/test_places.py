@@ -3,7 +3,7 @@ passed over, when to rewind and what to commit."""
 
 from __future__ import annotations
 
-from services.common.places import Admission, Place, commit_point, commits_due, starting_place
+from services.common.places import Admission, Place, commit_point, starting_place
 
 
 def test_a_partition_starts_at_its_committed_offset_or_its_first_event() -> None:
@@ -106,30 +106,3 @@ def test_a_partition_with_two_readers_is_committed_up_to_the_one_behind() -> Non
     assert commit_point([judge, incidents]) is None
     incidents.finish(4)
     assert commit_point([judge, incidents]) == 5
-
-
-def test_commits_are_coalesced_one_in_flight_then_the_latest_offsets() -> None:
-    raw, classified = starting_place(0, 0), starting_place(7, 0)
-    for offset in (0, 1, 2):
-        raw.take(offset)
-        raw.finish(offset)
-    partitions = {"raw": [raw], "classified": [classified]}
-    # Every partition that moved on, in one commit; one that did not is left out.
-    assert commits_due(partitions) == {"raw": 3}
-    # Events finish while that commit is in flight: nothing more is started ...
-    for offset in (3, 4):
-        raw.take(offset)
-        raw.finish(offset)
-    assert commits_due(partitions, committing=True) == {}
-    # ... and once it ends, the latest offset goes in the next one.
-    raw.committed_up_to(3)
-    assert commits_due(partitions) == {"raw": 5}
-    raw.committed_up_to(5)
-    assert commits_due(partitions) == {}
-
-
-def test_a_commit_ending_late_never_takes_the_place_back() -> None:
-    place = starting_place(0, 0)
-    place.committed_up_to(9)
-    place.committed_up_to(4)
-    assert place.committed == 9
