@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from schemas import Category, Classification, Kind, Urgency
+from schemas import Category, Classification, Kind, Signal, Urgency
 from services.common.language import detect_language
 from services.processor.classifier import cues, rules
 from services.processor.classifier.model import (
@@ -38,6 +38,7 @@ __all__ = [
     "classify",
     "classify_detailed",
     "classify_many",
+    "classify_signals",
     "classify_with",
     "current_model",
     "predict",
@@ -116,6 +117,19 @@ def classify_many(items: Sequence[Item], models: TrainedModels | None = None) ->
     for (i, words, decisive, _), output, language in zip(pending, outputs, languages, strict=True):
         results[i] = _decide(output, decisive, words, language, version)
     return [result for result in results if result is not None]
+
+
+def signal_text(signal: Signal) -> str:
+    """What the classifier reads of a signal: its subject, if any, and its text."""
+    return f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
+
+
+def classify_signals(
+    signals: Sequence[Signal], models: TrainedModels | None = None
+) -> list[Result]:
+    """``classify_many`` for signals: each one's text (``signal_text``), language hint and
+    channel."""
+    return classify_many([(signal_text(s), s.language, s.channel.value) for s in signals], models)
 
 
 def models_version(models: TrainedModels) -> str:
