@@ -98,6 +98,9 @@ class Speller:
 
     counts: dict[str, int]
     cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    # Words as written that are left as they are (known, too short or long, or no known
+    # word one slip away): a text of only such words is returned without a substitution.
+    kept: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def of(cls, texts: Sequence[str], lexicon: Iterable[str] = ()) -> Speller:
@@ -108,10 +111,26 @@ class Speller:
         return cls(dict(counts))
 
     def correct(self, text: str) -> str:
-        return _LETTERS.sub(self._fix, text)
+        kept = self.kept
+        words = _LETTERS.findall(text)
+        if kept.issuperset(words):  # nearly every text: no call per word
+            return text
+        if len(kept) >= MAX_CACHED_WORDS:
+            kept.clear()
+        changed = False
+        for word in words:
+            if word not in kept:
+                if self._fix_word(word) is word:
+                    kept.add(word)
+                else:
+                    changed = True
+        return _LETTERS.sub(self._fix, text) if changed else text
 
     def _fix(self, match: re.Match[str]) -> str:
-        word = match.group(0)
+        return self._fix_word(match.group(0))
+
+    def _fix_word(self, word: str) -> str:
+        """``word`` itself (the same object) when it stays, else its correction."""
         lower = word.lower()
         if not MIN_TYPO_LENGTH <= len(lower) <= MAX_TYPO_LENGTH or lower in self.counts:
             return word
@@ -417,21 +436,29 @@ def predict(models: TrainedModels, text: str, language: str | None = None) -> Mo
 
 def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tuple[str, ...]]:
     """For each row of ``x``, the features of its text that pushed most towards its kind
-    in ``kinds`` against the others (at most TOP_TERMS, strongest first), for the whole
-    batch at once: one stable sort by row, then by push, keeps each row's order."""
+    in ``kinds`` against the others (at most TOP_TERMS, strongest first; of equal pushes
+    the first column in the row), for the whole batch at once: TOP_TERMS rounds, each
+    takes every row's strongest remaining push (no sort of all the entries)."""
     head = models.kind
     row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
     push = x.data * head.contrast[x.indices, k[row]]
-    pushing = np.flatnonzero(push > 0)
-    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
-    rows = row[order]
-    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
-    chosen = order[rank < TOP_TERMS]
+    left = np.flatnonzero(push > 0)  # entries still in the running, in row order
     names = models.feature_names
     terms: list[list[str]] = [[] for _ in kinds]
-    for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
-        terms[i].append(names[column])
+    for _ in range(TOP_TERMS):
+        if not left.size:
+            break
+        rows = row[left]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first
+        segment = np.cumsum(np.r_[False, rows[1:] != rows[:-1]])  # each entry's row, 0..
+        strongest = np.maximum.reduceat(push[left], starts)
+        ties = np.flatnonzero(push[left] == strongest[segment])
+        first = ties[np.r_[True, segment[ties[1:]] != segment[ties[:-1]]]]
+        taken = left[first]
+        for column, i in zip(x.indices[taken].tolist(), row[taken].tolist(), strict=True):
+            terms[i].append(names[column])
+        left = np.delete(left, first)
     return [tuple(found) for found in terms]
 
 
