@@ -437,29 +437,52 @@ def predict(models: TrainedModels, text: str, language: str | None = None) -> Mo
 def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tuple[str, ...]]:
     """For each row of ``x``, the features of its text that pushed most towards its kind
     in ``kinds`` against the others (at most TOP_TERMS, strongest first; of equal pushes
-    the first column in the row), for the whole batch at once: TOP_TERMS rounds, each
-    takes every row's strongest remaining push (no sort of all the entries)."""
+    the first in the row), for the whole batch at once."""
     head = models.kind
     row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
     push = x.data * head.contrast[x.indices, k[row]]
-    left = np.flatnonzero(push > 0)  # entries still in the running, in row order
+    pushing = np.flatnonzero(push > 0)
+    chosen = (_by_sorting if len(pushing) < SORT_BELOW else _by_rounds)(push, row, pushing)
     names = models.feature_names
     terms: list[list[str]] = [[] for _ in kinds]
+    for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
+        terms[i].append(names[column])
+    return [tuple(found) for found in terms]
+
+
+# Entries that push: below this many one sort of them all is quicker than the rounds.
+SORT_BELOW = 2000
+
+
+def _by_sorting(push: Any, row: Any, pushing: Any) -> Any:
+    """The TOP_TERMS strongest of ``pushing`` per row, by row, strongest first: one
+    stable sort by row, then by push, keeps each row's order."""
+    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
+    rows = row[order]
+    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
+    return order[rank < TOP_TERMS]
+
+
+def _by_rounds(push: Any, row: Any, pushing: Any) -> Any:
+    """What ``_by_sorting`` chooses (in round order: each row's strongest, then each
+    row's second, ...), in TOP_TERMS rounds that each take every row's strongest
+    remaining push: a few passes over the entries instead of a sort of them all."""
+    left = pushing  # entries still in the running, in row order
+    taken = []
     for _ in range(TOP_TERMS):
         if not left.size:
             break
         rows = row[left]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])  # each row's first
-        segment = np.cumsum(np.r_[False, rows[1:] != rows[:-1]])  # each entry's row, 0..
+        new_row = rows[1:] != rows[:-1]
+        starts = np.flatnonzero(np.concatenate(([True], new_row)))
+        segment = np.concatenate(([0], np.cumsum(new_row)))  # the entry's row, from 0
         strongest = np.maximum.reduceat(push[left], starts)
         ties = np.flatnonzero(push[left] == strongest[segment])
-        first = ties[np.r_[True, segment[ties[1:]] != segment[ties[:-1]]]]
-        taken = left[first]
-        for column, i in zip(x.indices[taken].tolist(), row[taken].tolist(), strict=True):
-            terms[i].append(names[column])
+        first = ties[np.concatenate(([True], segment[ties[1:]] != segment[ties[:-1]]))]
+        taken.append(left[first])
         left = np.delete(left, first)
-    return [tuple(found) for found in terms]
+    return np.concatenate(taken) if taken else left
 
 
 def trained_models() -> TrainedModels:
