@@ -5,7 +5,9 @@ same run, written to bench/results/latest.json and bench/results/latest.md.
 - processor: the processor against a bare Faust forward, and against the same decisions
   made offline (no broker);
 - latency: received_at -> delivery at a webhook, the whole stack at a fixed rate;
-- memory: each service's RSS after ``first`` and after ``last`` signals.
+- memory: each service's RSS after ``first`` and after ``last`` signals;
+- classify: `antenna classify` on 10,000 lines and the processor's classify CPU per signal
+  (issue #9, part 5; absolute targets, the load average says how loaded the machine was).
 
 The machine is shared and small: absolute rates move with its load, so each figure comes
 with its baseline from the same run, and the load average is recorded."""
@@ -25,11 +27,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_ingest, bench_latency, bench_memory, bench_processor
+from tests.bench import bench_classify, bench_ingest, bench_latency, bench_memory, bench_processor
 
 ROOT = Path(__file__).parents[2]
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("ingest", "processor", "latency", "memory")
+SECTIONS = ("ingest", "processor", "latency", "memory", "classify")
 TARGETS = {
     "ingest": "ingest >= 0.60 x the bare endpoint's requests/s",
     "processor": "processor >= 0.70 x the offline judgement rate",
@@ -64,6 +66,11 @@ def holds(section: str, result: dict[str, Any]) -> bool:
         return bool(result["processor_vs_offline"] >= 0.70)
     if section == "latency":
         return bool(result["p99_ms"] < 500 and result["delivered"] > 0)
+    if section == "classify":
+        return bool(
+            result["offline"]["wall_s"] <= bench_classify.TARGET_OFFLINE_S
+            and result["processor_batched"]["cpu_ms_per_signal"] <= bench_classify.TARGET_CPU_MS
+        )
     return all(growth <= 1.20 for growth in result["growth"].values())
 
 
@@ -120,6 +127,22 @@ def markdown(report: dict[str, Any]) -> str:
                 f"{r['rss_mib'][first][name]:.0f} MiB | {growth:.2f} | <= 1.20 "
                 f"| {_yes(growth <= 1.20)} |"
             )
+    if "classify" in results:
+        r = results["classify"]
+        o, b = r["offline"], r["processor_batched"]
+        lines.append(
+            f"| classify: `antenna classify`, {o['lines']:,} lines, fresh process | "
+            f"{o['wall_s']:.2f} s wall ({o['cpu_s']:.2f} s CPU; start-up "
+            f"{r['start_up']['wall_s']:.2f} s) | — | — | <= {bench_classify.TARGET_OFFLINE_S:g} s "
+            f"| {_yes(o['wall_s'] <= bench_classify.TARGET_OFFLINE_S)} |"
+        )
+        lines.append(
+            f"| classify: the processor's path, batches of {b['batch']} | "
+            f"{b['cpu_ms_per_signal']:.3f} ms CPU a signal (one at a time "
+            f"{r['processor_single']['cpu_ms_per_signal']:.3f}) | — | — "
+            f"| <= {bench_classify.TARGET_CPU_MS:g} ms "
+            f"| {_yes(b['cpu_ms_per_signal'] <= bench_classify.TARGET_CPU_MS)} |"
+        )
     if report.get("not_run"):
         lines += ["", f"Not run (stopped before): {', '.join(report['not_run'])}."]
     lines += ["", "Details: `bench/results/latest.json`.", ""]
@@ -156,6 +179,7 @@ def main() -> None:
             tmp / "latency", args.latency_rate, args.latency_seconds
         ),
         "memory": lambda: bench_memory.measure(tmp / "memory", args.memory_first, args.memory_last),
+        "classify": lambda: bench_classify.run(),
     }
     started, clock = datetime.now(UTC), time.monotonic()
     load_before = os.getloadavg()
