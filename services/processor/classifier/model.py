@@ -78,6 +78,7 @@ L = TypeVar("L", bound=StrEnum)
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzëéïöü"
+_IN_ALPHABET = frozenset(_ALPHABET)
 # Words shorter than this are left alone; an inserted letter is only tried from INSERT_FROM.
 MIN_TYPO_LENGTH = 4
 INSERT_FROM = 6
@@ -127,7 +128,8 @@ class Speller:
         return _LETTERS.sub(self._fix, text) if changed else text
 
     def _fix(self, match: re.Match[str]) -> str:
-        return self._fix_word(match.group(0))
+        word = match.group(0)
+        return word if word in self.kept else self._fix_word(word)
 
     def _fix_word(self, word: str) -> str:
         """``word`` itself (the same object) when it stays, else its correction."""
@@ -137,7 +139,7 @@ class Speller:
         if lower not in self.cache:
             if len(self.cache) >= MAX_CACHED_WORDS:
                 self.cache.clear()
-            known = [w for w in _slips_undone(lower) if w in self.counts]
+            known = self._slips_undone(lower)
             self.cache[lower] = max(known, key=lambda w: (self.counts[w], w)) if known else None
         fixed = self.cache[lower]
         if fixed is None:
@@ -146,15 +148,30 @@ class Speller:
             return fixed.upper()
         return fixed.capitalize() if word[0].isupper() else fixed
 
+    def _slips_undone(self, word: str) -> list[str]:
+        """The known words one slip away from ``word``: two neighbouring letters swapped
+        back, a doubled letter once, and (from INSERT_FROM letters) a left-out letter put
+        back, the last found in ``_left_out`` rather than by trying every letter in
+        every place."""
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        words = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        words |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
+        if len(word) >= INSERT_FROM:
+            words.update(self._left_out.get(word, ()))
+        words.discard(word)
+        return [w for w in words if w in self.counts]
 
-def _slips_undone(word: str) -> set[str]:
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    words = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    words |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
-    if len(word) >= INSERT_FROM:
-        words |= {a + c + b for a, b in splits for c in _ALPHABET}
-    words.discard(word)
-    return words
+    @cached_property
+    def _left_out(self) -> dict[str, list[str]]:
+        """Each known word with one of its letters (of _ALPHABET) left out -> the known
+        words it comes from: a word plus one letter anywhere is known exactly when the
+        word is a key here. Built on the first such look-up (a few milliseconds)."""
+        index: dict[str, list[str]] = {}
+        for known in self.counts:
+            for i, letter in enumerate(known):
+                if letter in _IN_ALPHABET:
+                    index.setdefault(known[:i] + known[i + 1 :], []).append(known)
+        return index
 
 
 def prepare(text: str) -> str:
