@@ -797,3 +797,26 @@ def test_top_terms_are_the_same_by_sorting_and_by_rounds() -> None:
             mine = [int(e) for e in pushing if row[e] == i]
             strongest = sorted(mine, key=lambda e: (-push[e], e))[:3]
             assert [int(e) for e in by_sorting if row[e] == i] == strongest
+
+
+def test_the_speller_finds_a_left_out_letter_as_trying_every_letter_would() -> None:
+    """The index of known words with a letter left out finds what putting each letter of
+    the alphabet back in each place finds."""
+    speller = Speller.of(
+        [
+            "connection colleague schoonmoeder afschrijving zonnepanelen klantenservice "
+            "overstappen overstap ëénmalig geïnteresseerd storingen storing"
+        ]
+    )
+    alphabet = "abcdefghijklmnopqrstuvwxyzëéïöü"
+    for known in speller.counts:
+        for i in range(len(known)):
+            slip = known[:i] + known[i + 1 :]
+            if len(slip) < 6:
+                continue
+            splits = [(slip[:j], slip[j:]) for j in range(len(slip) + 1)]
+            every = {a + c + b for a, b in splits for c in alphabet}
+            every |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            every |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
+            expected = {w for w in every - {slip} if w in speller.counts}
+            assert set(speller._slips_undone(slip)) == expected, slip
