@@ -178,7 +178,14 @@ def _decide(
         reasons=reasons,
         classifier_version=version,
     )
-    return classification, {c.value: p for c, p in output.category.items()}
+    topic = output.category
+    return classification, dict(zip(map(_NAMES.__getitem__, topic), topic.values(), strict=True))
+
+
+# Enum members iterated and named once: per signal they cost more than the decision.
+_NAMES = {category: category.value for category in Category}
+_PRODUCTS = tuple(category for category in Category if category is not Category.other)
+_URGENCIES = tuple(Urgency)
 
 
 def _term(term: str) -> str:
@@ -199,7 +206,7 @@ def _decide_category(
         category = best if p[best] >= 2 * p[Category.other] else Category.other
     else:
         # Complaints and leads are nearly always about a product.
-        category = max((c for c in Category if c is not Category.other), key=p.__getitem__)
+        category = max(_PRODUCTS, key=p.__getitem__)
         if p[Category.other] > 0.5:
             category = Category.other
     return category, f"category: {category.value} {p[category]:.2f}"
@@ -217,7 +224,7 @@ def _decide_urgency(output: ModelOutput, kind: Kind, decisive: bool) -> tuple[Ur
     elif kind is Kind.opportunity:
         allowed = (Urgency.low, Urgency.normal)
     else:
-        allowed = tuple(Urgency)
+        allowed = _URGENCIES
     urgency = max(allowed, key=p.__getitem__)
     if urgency is Urgency.normal:
         return urgency, None

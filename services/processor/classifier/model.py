@@ -178,8 +178,11 @@ def prepare(text: str) -> str:
     """Lower-case, with addresses, phone numbers and digits replaced by placeholders, and
     structured payloads ('lead_type=energy_switch;') turned into plain words."""
     text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
-    text = _EMAIL.sub(" emailaddress ", text)
-    text = _URL.sub(" webaddress ", text)
+    # Each of these needs a character or a piece the text may not have.
+    if "@" in text:
+        text = _EMAIL.sub(" emailaddress ", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" webaddress ", text)
     text = _PHONE.sub(" phonenumber ", text)
     text = _DIGIT.sub("0", text)
     return _PAYLOAD_PUNCTUATION.sub(" ", text)
@@ -225,11 +228,9 @@ class Head:
 
     def as_dicts(self, p: Any, labels: type[L]) -> list[dict[L, float]]:
         order = [labels(label) for label in self.classes]
-        missing = [label for label in labels if label not in order]
-        return [
-            {**dict(zip(order, map(float, row), strict=True)), **dict.fromkeys(missing, 0.0)}
-            for row in p
-        ]
+        missing = dict.fromkeys((label for label in labels if label not in order), 0.0)
+        # tolist(): Python floats at once, the same values as float() of each.
+        return [{**dict(zip(order, row, strict=True)), **missing} for row in p.tolist()]
 
 
 @dataclass(frozen=True)
@@ -428,22 +429,30 @@ def predict_many(
     kinds = models.kind.as_dicts(kind_p, Kind)
     categories = models.category.as_dicts(category_p, Category)
     urgencies = models.urgency.as_dicts(urgency_p, Urgency)
+    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
+    fired = _fired_cues(models, x)
+    return [
+        ModelOutput(
+            kind=kind,
+            category=categories[i],
+            urgency=urgencies[i],
+            kind_terms=terms[i],
+            cues=tuple(fired[i]),
+        )
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def _fired_cues(models: TrainedModels, x: Any) -> list[list[str]]:
+    """For each row of ``x``, the names of its cue columns, in column order."""
     cue_offset = models.features.words.size + models.features.chars.block.size
     names = models.features.cue_names
-    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
-    outputs = []
-    for i, kind in enumerate(kinds):
-        columns = x.indices[x.indptr[i] : x.indptr[i + 1]]
-        outputs.append(
-            ModelOutput(
-                kind=kind,
-                category=categories[i],
-                urgency=urgencies[i],
-                kind_terms=terms[i],
-                cues=tuple(names[j - cue_offset] for j in columns[columns >= cue_offset]),
-            )
-        )
-    return outputs
+    entries = np.flatnonzero(x.indices >= cue_offset)
+    rows = np.searchsorted(x.indptr, entries, side="right") - 1
+    fired: list[list[str]] = [[] for _ in range(x.shape[0])]
+    for i, column in zip(rows.tolist(), x.indices[entries].tolist(), strict=True):
+        fired[i].append(names[column - cue_offset])
+    return fired
 
 
 def predict(models: TrainedModels, text: str, language: str | None = None) -> ModelOutput:
