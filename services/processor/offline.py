@@ -149,7 +149,7 @@ Assessed = Callable[[Row, "ClassifiedSignal"], Row]
 Processor = RowWise | Assessed
 
 
-def classifier() -> RowWise:
+def classifier() -> Processor:
     def process(row: Row, signal: Signal, classification: Classification) -> Row:
         return {**_classified(row, classification), "reasons": classification.reasons}
 
@@ -183,7 +183,7 @@ def deduplicator(
     return process
 
 
-def router(rules: RuleSet, explain: bool) -> RowWise:
+def router(rules: RuleSet, explain: bool) -> Processor:
     from services.processor.domain.route import route
 
     def process(row: Row, signal: Signal, classification: Classification) -> Row:
