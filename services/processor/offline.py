@@ -112,7 +112,8 @@ def load_rows(
             stream.close()
 
 
-# A processor turns one readable row, with its signal already judged, into output.
+# What a processor gets with a readable row: its signal's classification (RowWise) or the
+# whole assessment (Assessed); it turns the two into the row's output.
 Judged = TypeVar("Judged")
 
 
