@@ -58,9 +58,10 @@ clean:
 # Issue #10's benchmarks, each against its baseline in the same run, into
 # bench/results/latest.{md,json}: ingest vs a bare endpoint (wrk), the processor vs a bare
 # Faust forward and vs offline, end-to-end latency at RATE/s for SECONDS, and each
-# service's RSS after MEMORY_FIRST and MEMORY_LAST signals. ONLY=ingest,latency runs some.
+# service's RSS after MEMORY_FIRST and MEMORY_LAST signals, and classification (issue #9
+# part 5, bench-classify). ONLY=ingest,latency runs some.
 # About 25 minutes with the defaults on 2 cores, most of it the 100,000 signals.
-ONLY ?= ingest,processor,latency,memory
+ONLY ?= ingest,processor,latency,memory,classify
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run --only $(ONLY) \
 		--processor-signals $(or $(N),2000) \

@@ -11,7 +11,7 @@ from typing import TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, topics
-from services.processor.classifier import classify_many
+from services.processor.classifier import classify_signals, signal_text
 from services.processor.classifier.model import TrainedModels, report_text
 from services.processor.domain.dedupe import Decision, Deduper
 from services.processor.domain.matter import Matter, matter_of, name_words
@@ -56,13 +56,11 @@ def assess_many(
 ) -> list[ClassifiedSignal]:
     """``[assess(s) for s in signals]``, in order; the classifier scores the batch at once.
     ``models``: another classifier than the current one (the dedupe evaluation's)."""
-    texts = [f"{s.subject}\n{s.text}" if s.subject else s.text for s in signals]
-    classified = classify_many(
-        [(text, s.language, s.channel.value) for text, s in zip(texts, signals, strict=True)],
-        models,
-    )
     assessed = []
-    for signal, text, (classification, topic) in zip(signals, texts, classified, strict=True):
+    for signal, (classification, topic) in zip(
+        signals, classify_signals(signals, models), strict=True
+    ):
+        text = signal_text(signal)
         customer = signal.customer.name if signal.customer else None
         matter = matter_of(report_text(text), name_words(customer), text)
         assessed.append(

@@ -16,15 +16,20 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from pydantic import ValidationError
 
 from schemas import Channel, Classification, Customer, Reporter, Signal, new_signal_id
+from services.processor.classifier import classify_signals
 from services.processor.classifier.model import trained_models
-from services.processor.domain.dedupe import DedupePolicy, Deduper
-from services.processor.domain.route import DEFAULT_RULES, RuleSet, parse_rules, route
-from services.processor.handlers import ClassifiedSignal, assess_many
+
+# `classify` needs neither dedupe nor the routing rules: they are imported when used, so
+# that its start-up does not pay for them (a tenth of a second).
+if TYPE_CHECKING:
+    from services.processor.domain.dedupe import DedupePolicy, Deduper
+    from services.processor.domain.route import RuleSet
+    from services.processor.handlers import ClassifiedSignal
 
 Row = dict[str, Any]
 
@@ -107,8 +112,9 @@ def load_rows(
             stream.close()
 
 
-# A processor turns one readable row, with its signal already classified, into output.
-Processor = Callable[[Row, ClassifiedSignal], Row]
+# What a processor gets with a readable row: its signal's classification (RowWise) or the
+# whole assessment (Assessed); it turns the two into the row's output.
+Judged = TypeVar("Judged")
 
 
 def _classified(row: Row, c: Classification) -> Row:
@@ -123,29 +129,42 @@ def _classified(row: Row, c: Classification) -> Row:
     }
 
 
+Classified = tuple[Signal, Classification]
+
+
 @dataclass(frozen=True)
 class RowWise:
-    """A processor whose output for a row depends on that row alone: `run` hands whole
-    lines to the worker processes, which read, classify and process them, and get back
-    only the output lines (no signals pickled to and fro, no parsing in the parent)."""
+    """A processor whose output for a row depends on that row and its classification
+    alone (no topic or matter profile: those are for dedupe): `run` hands whole lines to
+    the worker processes, which read, classify and process them, and get back only the
+    output lines (no signals pickled to and fro, no parsing in the parent)."""
 
-    process: Processor
+    process: Callable[[Row, Signal, Classification], Row]
 
-    def __call__(self, row: Row, judged: ClassifiedSignal) -> Row:
-        return self.process(row, judged)
+    def __call__(self, row: Row, judged: Classified) -> Row:
+        return self.process(row, *judged)
+
+
+# A processor that needs the whole assessment (topic, matter) and state across rows.
+Assessed = Callable[[Row, "ClassifiedSignal"], Row]
+Processor = RowWise | Assessed
 
 
 def classifier() -> Processor:
-    def process(row: Row, judged: ClassifiedSignal) -> Row:
-        return {**_classified(row, judged.classification), "reasons": judged.classification.reasons}
+    def process(row: Row, signal: Signal, classification: Classification) -> Row:
+        return {**_classified(row, classification), "reasons": classification.reasons}
 
     return RowWise(process)
 
 
-def deduplicator(policy: DedupePolicy | None = None, deduper: type[Deduper] = Deduper) -> Processor:
+def deduplicator(
+    policy: DedupePolicy | None = None, deduper: type[Deduper] | None = None
+) -> Assessed:
     """Rows must come in arrival order; state carries over from row to row. ``deduper``:
     another matcher to compare with (see evaluation.IdentityAlone)."""
-    judge = deduper({}, policy)
+    from services.processor.domain.dedupe import Deduper
+
+    judge = (deduper or Deduper)({}, policy)
     input_id: dict[str, Any] = {}  # signal_id -> the row's own id
 
     def process(row: Row, judged: ClassifiedSignal) -> Row:
@@ -166,10 +185,12 @@ def deduplicator(policy: DedupePolicy | None = None, deduper: type[Deduper] = De
 
 
 def router(rules: RuleSet, explain: bool) -> Processor:
-    def process(row: Row, judged: ClassifiedSignal) -> Row:
-        chosen = route(rules, judged.classification, judged.signal)
+    from services.processor.domain.route import route
+
+    def process(row: Row, signal: Signal, classification: Classification) -> Row:
+        chosen = route(rules, classification, signal)
         out: Row = {
-            **_classified(row, judged.classification),
+            **_classified(row, classification),
             "destination": chosen.destination,
             "target": chosen.target,
             "rule_id": chosen.rule_id,
@@ -182,6 +203,8 @@ def router(rules: RuleSet, explain: bool) -> Processor:
 
 
 def load_rules(path: Path | None) -> RuleSet:
+    from services.processor.domain.route import DEFAULT_RULES, parse_rules
+
     return parse_rules(path.read_text(encoding="utf-8"), str(path)) if path else DEFAULT_RULES
 
 
@@ -192,6 +215,8 @@ BATCH = 64  # signals the classifier scores at once
 def assess_all(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
     """Classification is per signal and the costly part: spread it over the cores.
     The model is trained before the pool forks, so every worker shares it."""
+    from services.processor.handlers import assess_many
+
     batches = [signals[i : i + BATCH] for i in range(0, len(signals), BATCH)]
     for assessed in _spread(assess_many, batches, len(signals)):
         yield from assessed
@@ -213,12 +238,12 @@ def _spread(work: Callable[[T], U], batches: list[T], rows: int) -> Iterator[U]:
         yield from pool.imap(work, batches)
 
 
-def _assess_here(signals: list[Signal]) -> Iterator[ClassifiedSignal]:
-    return iter(assess_many(signals))
+def _classify_here(signals: list[Signal]) -> Iterator[Classified]:
+    return zip(signals, (c for c, _ in classify_signals(signals)), strict=True)
 
 
 # What the forked workers of `run` apply to their lines (set before the pool forks).
-_row_job: list[tuple[Processor, datetime]] = []
+_row_job: list[tuple[RowWise, datetime]] = []
 Line = tuple[int, str]  # the line's number, its text
 
 
@@ -228,16 +253,16 @@ def _row_wise(lines: list[Line]) -> list[tuple[str, bool]]:
     return [
         (json.dumps(result, ensure_ascii=False), error)
         for result, error in _processed(
-            process, [(n, *read_row(line)) for n, line in lines], now, _assess_here
+            process, [(n, *read_row(line)) for n, line in lines], now, _classify_here
         )
     ]
 
 
 def _processed(
-    process: Processor,
+    process: Callable[[Row, Judged], Row],
     rows: list[tuple[int, Row | None, str | None]],
     now: datetime,
-    assess: Callable[[list[Signal]], Iterator[ClassifiedSignal]],
+    assess: Callable[[list[Signal]], Iterator[Judged]],
 ) -> Iterator[tuple[Row, bool]]:
     """One result per row, in order: ``process``'s output, or the line's error (True)."""
     # Per line: the row to process, or (the row's id, the error) for a line that cannot be.

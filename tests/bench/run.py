@@ -8,7 +8,10 @@ same run, written to bench/results/latest.json and bench/results/latest.md.
 - memory: each service's RSS after ``first`` and after ``last`` signals.
 
 The machine is shared and small: absolute rates move with its load, so each figure comes
-with its baseline from the same run, and the load average is recorded."""
+with its baseline from the same run, and the load average is recorded.
+
+- classify (issue #9, part 5; `make bench-classify` alone): `antenna classify` on 10,000
+  lines and the processor's classify CPU a signal, against absolute targets."""
 
 from __future__ import annotations
 
@@ -25,16 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from tests.bench import bench_ingest, bench_latency, bench_memory, bench_processor
+from tests.bench import bench_classify, bench_ingest, bench_latency, bench_memory, bench_processor
 
 ROOT = Path(__file__).parents[2]
 RESULTS = ROOT / "bench" / "results"
-SECTIONS = ("ingest", "processor", "latency", "memory")
+SECTIONS = ("ingest", "processor", "latency", "memory", "classify")
 TARGETS = {
     "ingest": "ingest >= 0.60 x the bare endpoint's requests/s",
     "processor": "processor >= 0.70 x the offline judgement rate",
     "latency": "p99 < 500 ms",
     "memory": "RSS after the last count <= 1.20 x RSS after the first, for each service",
+    "classify": "antenna classify on 10,000 lines <= 3 s; processor classify <= 0.3 ms CPU",
 }
 
 
@@ -58,6 +62,11 @@ def machine() -> dict[str, Any]:
 
 
 def holds(section: str, result: dict[str, Any]) -> bool:
+    if section == "classify":
+        return bool(
+            result["offline"]["wall_s"] <= bench_classify.TARGET_OFFLINE_S
+            and result["processor_batched"]["cpu_ms_per_signal"] <= bench_classify.TARGET_CPU_MS
+        )
     if section == "ingest":
         return bool(result["ratio"] >= 0.60)
     if section == "processor":
@@ -85,6 +94,8 @@ def markdown(report: dict[str, Any]) -> str:
     for name, failed in report["results"].items():
         if "error" in failed:
             lines.insert(len(lines) - 2, f"{name}: failed ({failed['error']}); see the log.")
+    if "classify" in results:
+        lines += _classify_rows(results["classify"])
     if "ingest" in results:
         r = results["ingest"]
         lines.append(
@@ -126,6 +137,21 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def _classify_rows(r: dict[str, Any]) -> list[str]:
+    o, b = r["offline"], r["processor_batched"]
+    offline_target, cpu_target = bench_classify.TARGET_OFFLINE_S, bench_classify.TARGET_CPU_MS
+    return [
+        f"| classify: `antenna classify`, {o['lines']:,} lines, fresh process | "
+        f"{o['wall_s']:.2f} s wall ({o['cpu_s']:.2f} s CPU; start-up "
+        f"{r['start_up']['wall_s']:.2f} s) | — | — | <= {offline_target:g} s "
+        f"| {_yes(o['wall_s'] <= offline_target)} |",
+        f"| classify: the processor's path, batches of {b['batch']} | "
+        f"{b['cpu_ms_per_signal']:.3f} ms CPU a signal (one at a time "
+        f"{r['processor_single']['cpu_ms_per_signal']:.3f}) | — | — | <= {cpu_target:g} ms "
+        f"| {_yes(b['cpu_ms_per_signal'] <= cpu_target)} |",
+    ]
+
+
 def _yes(value: bool) -> str:
     return "yes" if value else "**no**"
 
@@ -148,6 +174,7 @@ def main() -> None:
         parser.error(f"unknown sections: {', '.join(sorted(unknown))}")
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-"))
     runs: dict[str, Callable[[], dict[str, Any]]] = {
+        "classify": lambda: bench_classify.run(),
         "ingest": lambda: bench_ingest.measure(
             tmp / "ingest", args.ingest_rounds, args.ingest_seconds
         ),

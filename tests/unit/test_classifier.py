@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 
+import numpy as np
 import pytest
 
 from schemas import Category, Kind, Urgency
@@ -25,6 +26,8 @@ from services.processor.classifier.evaluate import evaluate, format_report
 from services.processor.classifier.features import CHAR_NGRAMS, char_terms
 from services.processor.classifier.model import (
     Speller,
+    _by_rounds,
+    _by_sorting,
     classification_only_models,
     predict,
     train,
@@ -772,3 +775,48 @@ def test_the_phrase_scan_counts_what_a_search_per_cue_counts() -> None:
     ]
     for text in texts:
         assert cues._found(text) == _found_one_cue_at_a_time(text), text
+
+
+def test_top_terms_are_the_same_by_sorting_and_by_rounds() -> None:
+    """A batch's top terms come from one sort of the pushing entries when they are few and
+    from rounds of each row's strongest push when they are many: both choose alike."""
+
+    rng = np.random.default_rng(7)
+    for rows, width in ((1, 40), (5, 30), (64, 300)):
+        lengths = rng.integers(0, width, rows)
+        row = np.repeat(np.arange(rows), lengths)
+        # Few distinct values: ties, broken by the place in the row.
+        push = rng.integers(-3, 6, len(row)).astype(float)
+        pushing = np.flatnonzero(push > 0)
+        by_sorting = _by_sorting(push, row, pushing)
+        by_rounds = _by_rounds(push, row, pushing)
+        assert by_sorting.tolist() == sorted(
+            by_rounds.tolist(), key=lambda e: (row[e], -push[e], e)
+        )
+        for i in range(rows):
+            mine = [int(e) for e in pushing if row[e] == i]
+            strongest = sorted(mine, key=lambda e: (-push[e], e))[:3]
+            assert [int(e) for e in by_sorting if row[e] == i] == strongest
+
+
+def test_the_speller_finds_a_left_out_letter_as_trying_every_letter_would() -> None:
+    """The index of known words with a letter left out finds what putting each letter of
+    the alphabet back in each place finds."""
+    speller = Speller.of(
+        [
+            "connection colleague schoonmoeder afschrijving zonnepanelen klantenservice "
+            "overstappen overstap ëénmalig geïnteresseerd storingen storing"
+        ]
+    )
+    alphabet = "abcdefghijklmnopqrstuvwxyzëéïöü"
+    for known in speller.counts:
+        for i in range(len(known)):
+            slip = known[:i] + known[i + 1 :]
+            if len(slip) < 6:
+                continue
+            splits = [(slip[:j], slip[j:]) for j in range(len(slip) + 1)]
+            every = {a + c + b for a, b in splits for c in alphabet}
+            every |= {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+            every |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
+            expected = {w for w in every - {slip} if w in speller.counts}
+            assert set(speller._slips_undone(slip)) == expected, slip

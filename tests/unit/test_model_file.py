@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from services.processor.classifier import classify_many, store
+from services.processor.classifier import classify_many, features, store
 from services.processor.classifier import train as train_command
 from services.processor.classifier.model import SETTINGS, TrainedModels, train
 from services.processor.classifier.split import held_out_rows, is_held_out, train_rows
@@ -68,7 +68,7 @@ def test_an_altered_or_foreign_file_is_refused(small, tmp_path: Path) -> None:
 
 
 def test_the_processor_loads_the_active_file_and_reloads_it(
-    small, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    small: TrainedModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANTENNA_CLASSIFIER_MODEL_DIR", str(tmp_path))
     monkeypatch.setattr(store, "_current", [])
@@ -176,3 +176,23 @@ def test_operator_labels_are_read_from_the_export_and_split_like_every_row(
     held = [row for row in rows if row.held_out]
     assert 0 < len(held) < len(rows)  # the one split, on the export's id
     assert all(is_held_out(row.id) for row in held)
+
+
+def test_a_model_file_brings_the_stems_of_its_words(
+    small: TrainedModels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fresh process does not stem the training texts' words again: the file holds their
+    stems, exactly what the stemmer makes, and loading it fills the stem cache."""
+    manifest = _save(small, tmp_path)
+    with np.load(manifest.with_suffix(".npz"), allow_pickle=False) as data:
+        words = data["speller_words"].tolist()
+        stems = {language: data[f"stems_{language}"].tolist() for language in store.STEMMED}
+    fresh = features.Stemmer()
+    for language, stemmed in stems.items():
+        assert stemmed == [fresh(word, language) for word in words]
+    empty = features.Stemmer()
+    monkeypatch.setattr(features, "STEM", empty)
+    monkeypatch.setattr(store, "STEM", empty)
+    store.load_model(manifest)
+    assert len(empty.cache) == len(store.STEMMED) * len(words)
+    assert empty.cache[("nl", words[0])] == stems["nl"][0]

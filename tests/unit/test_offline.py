@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -139,3 +141,19 @@ def test_classify_in_worker_processes_prints_what_one_process_prints(
     assert parallel == serial
     assert parallel_errors == serial_errors == 2
     assert parallel[7]["line"] == 8 and parallel[150]["error"] == "text is missing"
+
+
+def test_classify_starts_without_dedupe_or_the_routing_rules() -> None:
+    """`antenna classify` loads only what classification needs: dedupe (phone numbers,
+    names) and the routing rules (YAML) cost its start-up a tenth of a second."""
+    unneeded = ("services.processor.domain", "services.processor.handlers", "yaml", "phonenumbers")
+    probe = (
+        "import sys\n"
+        "from services.processor import offline\n"
+        "offline.classifier()\n"
+        f"print(' '.join(sorted(m for m in sys.modules if m.startswith({unneeded!r}))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout.split() == []

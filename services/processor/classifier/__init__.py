@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from schemas import Category, Classification, Kind, Urgency
+from schemas import Category, Classification, Kind, Signal, Urgency
 from services.common.language import detect_language
 from services.processor.classifier import cues, rules
 from services.processor.classifier.model import (
@@ -38,6 +38,7 @@ __all__ = [
     "classify",
     "classify_detailed",
     "classify_many",
+    "classify_signals",
     "classify_with",
     "current_model",
     "predict",
@@ -118,6 +119,19 @@ def classify_many(items: Sequence[Item], models: TrainedModels | None = None) ->
     return [result for result in results if result is not None]
 
 
+def signal_text(signal: Signal) -> str:
+    """What the classifier reads of a signal: its subject, if any, and its text."""
+    return f"{signal.subject}\n{signal.text}" if signal.subject else signal.text
+
+
+def classify_signals(
+    signals: Sequence[Signal], models: TrainedModels | None = None
+) -> list[Result]:
+    """``classify_many`` for signals: each one's text (``signal_text``), language hint and
+    channel."""
+    return classify_many([(signal_text(s), s.language, s.channel.value) for s in signals], models)
+
+
 def models_version(models: TrainedModels) -> str:
     """The version a classification names: the classifier's and the model file's."""
     version = getattr(models, "version", "")
@@ -164,7 +178,14 @@ def _decide(
         reasons=reasons,
         classifier_version=version,
     )
-    return classification, {c.value: p for c, p in output.category.items()}
+    topic = output.category
+    return classification, dict(zip(map(_NAMES.__getitem__, topic), topic.values(), strict=True))
+
+
+# Enum members iterated and named once: per signal they cost more than the decision.
+_NAMES = {category: category.value for category in Category}
+_PRODUCTS = tuple(category for category in Category if category is not Category.other)
+_URGENCIES = tuple(Urgency)
 
 
 def _term(term: str) -> str:
@@ -185,7 +206,7 @@ def _decide_category(
         category = best if p[best] >= 2 * p[Category.other] else Category.other
     else:
         # Complaints and leads are nearly always about a product.
-        category = max((c for c in Category if c is not Category.other), key=p.__getitem__)
+        category = max(_PRODUCTS, key=p.__getitem__)
         if p[Category.other] > 0.5:
             category = Category.other
     return category, f"category: {category.value} {p[category]:.2f}"
@@ -203,7 +224,7 @@ def _decide_urgency(output: ModelOutput, kind: Kind, decisive: bool) -> tuple[Ur
     elif kind is Kind.opportunity:
         allowed = (Urgency.low, Urgency.normal)
     else:
-        allowed = tuple(Urgency)
+        allowed = _URGENCIES
     urgency = max(allowed, key=p.__getitem__)
     if urgency is Urgency.normal:
         return urgency, None

@@ -1213,6 +1213,21 @@ _PHRASE_SCAN, _PHRASES_AT = _phrase_index(_PHRASES, {m.name: m.phrases for m in 
 _PHRASE_START = re.compile(_PHRASE_SCAN)
 _PREFIX_LENGTHS = sorted({len(prefix) for prefix in _PHRASES_AT})
 _WORD_CUES: dict[str, tuple[str, ...]] = {}
+# The cues to try where a text continues with these (up to PREFIX) characters.
+_TRIED_AT: dict[str, tuple[Phrase, ...]] = {}
+
+
+def _tried_at(start: str) -> tuple[Phrase, ...]:
+    """The cues with a phrase that may start with ``start``'s first 1 to PREFIX
+    characters, shortest prefix first (the order ``_found`` tries them in)."""
+    tried = _TRIED_AT.get(start)
+    if tried is None:
+        if len(_TRIED_AT) >= MAX_CACHED_WORDS:
+            _TRIED_AT.clear()
+        tried = _TRIED_AT[start] = tuple(
+            cue for n in _PREFIX_LENGTHS for cue in _PHRASES_AT.get(start[:n], ())
+        )
+    return tried
 
 
 def _cues_of_word(word: str) -> tuple[str, ...]:
@@ -1245,12 +1260,15 @@ def _found(text: str) -> Counter[str]:
         if cues_of_word:  # most words are no cue: skip the Counter's overhead
             found.update(cues_of_word)
     resume: dict[str, int] = {}  # cue -> where its next match may start
-    at_prefix = _PHRASES_AT.get
+    known_starts = _TRIED_AT.get
     for start in _PHRASE_START.finditer(text):
         at = start.start()
-        tried = [cue for n in _PREFIX_LENGTHS for cue in at_prefix(text[at : at + n], ())]
+        head = text[at : at + PREFIX]
+        tried = known_starts(head)
+        if tried is None:
+            tried = _tried_at(head)
         for name, pattern, enough in tried:
-            have = found[name]
+            have = found.get(name, 0)
             if have >= enough or at < resume.get(name, 0):
                 continue
             match = pattern.match(text, at)

@@ -64,6 +64,14 @@ class Stemmer:
             stem = self.cache[key] = stemmer.stemWord(word) if len(word) > 2 else word
         return stem
 
+    def preload(self, language: str, words: Sequence[str], stems: Sequence[str]) -> None:
+        """Take ``stems`` (``self(word, language)`` of each of ``words``, computed when a
+        model file was written) into the cache: a fresh process does not stem the
+        training texts' words again, a tenth of `antenna classify`'s CPU on 10,000 lines."""
+        if len(self.cache) + len(words) > MAX_CACHED_WORDS:
+            return
+        self.cache.update(zip(((language, word) for word in words), stems, strict=True))
+
 
 STEM = Stemmer()
 

@@ -78,6 +78,7 @@ L = TypeVar("L", bound=StrEnum)
 
 _LETTERS = re.compile(r"[^\W\d_]+")
 _ALPHABET = "abcdefghijklmnopqrstuvwxyzëéïöü"
+_IN_ALPHABET = frozenset(_ALPHABET)
 # Words shorter than this are left alone; an inserted letter is only tried from INSERT_FROM.
 MIN_TYPO_LENGTH = 4
 INSERT_FROM = 6
@@ -98,6 +99,9 @@ class Speller:
 
     counts: dict[str, int]
     cache: dict[str, str | None] = field(default_factory=dict, compare=False, repr=False)
+    # Words as written that are left as they are (known, too short or long, or no known
+    # word one slip away): a text of only such words is returned without a substitution.
+    kept: set[str] = field(default_factory=set, compare=False, repr=False)
 
     @classmethod
     def of(cls, texts: Sequence[str], lexicon: Iterable[str] = ()) -> Speller:
@@ -108,17 +112,34 @@ class Speller:
         return cls(dict(counts))
 
     def correct(self, text: str) -> str:
-        return _LETTERS.sub(self._fix, text)
+        kept = self.kept
+        words = _LETTERS.findall(text)
+        if kept.issuperset(words):  # nearly every text: no call per word
+            return text
+        if len(kept) >= MAX_CACHED_WORDS:
+            kept.clear()
+        changed = False
+        for word in words:
+            if word not in kept:
+                if self._fix_word(word) is word:
+                    kept.add(word)
+                else:
+                    changed = True
+        return _LETTERS.sub(self._fix, text) if changed else text
 
     def _fix(self, match: re.Match[str]) -> str:
         word = match.group(0)
+        return word if word in self.kept else self._fix_word(word)
+
+    def _fix_word(self, word: str) -> str:
+        """``word`` itself (the same object) when it stays, else its correction."""
         lower = word.lower()
         if not MIN_TYPO_LENGTH <= len(lower) <= MAX_TYPO_LENGTH or lower in self.counts:
             return word
         if lower not in self.cache:
             if len(self.cache) >= MAX_CACHED_WORDS:
                 self.cache.clear()
-            known = [w for w in _slips_undone(lower) if w in self.counts]
+            known = self._slips_undone(lower)
             self.cache[lower] = max(known, key=lambda w: (self.counts[w], w)) if known else None
         fixed = self.cache[lower]
         if fixed is None:
@@ -127,23 +148,41 @@ class Speller:
             return fixed.upper()
         return fixed.capitalize() if word[0].isupper() else fixed
 
+    def _slips_undone(self, word: str) -> list[str]:
+        """The known words one slip away from ``word``: two neighbouring letters swapped
+        back, a doubled letter once, and (from INSERT_FROM letters) a left-out letter put
+        back, the last found in ``_left_out`` rather than by trying every letter in
+        every place."""
+        splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
+        words = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
+        words |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
+        if len(word) >= INSERT_FROM:
+            words.update(self._left_out.get(word, ()))
+        words.discard(word)
+        return [w for w in words if w in self.counts]
 
-def _slips_undone(word: str) -> set[str]:
-    splits = [(word[:i], word[i:]) for i in range(len(word) + 1)]
-    words = {a + b[1] + b[0] + b[2:] for a, b in splits if len(b) > 1}
-    words |= {a + b[1:] for a, b in splits if a and b and a[-1] == b[0]}
-    if len(word) >= INSERT_FROM:
-        words |= {a + c + b for a, b in splits for c in _ALPHABET}
-    words.discard(word)
-    return words
+    @cached_property
+    def _left_out(self) -> dict[str, list[str]]:
+        """Each known word with one of its letters (of _ALPHABET) left out -> the known
+        words it comes from: a word plus one letter anywhere is known exactly when the
+        word is a key here. Built on the first such look-up (a few milliseconds)."""
+        index: dict[str, list[str]] = {}
+        for known in self.counts:
+            for i, letter in enumerate(known):
+                if letter in _IN_ALPHABET:
+                    index.setdefault(known[:i] + known[i + 1 :], []).append(known)
+        return index
 
 
 def prepare(text: str) -> str:
     """Lower-case, with addresses, phone numbers and digits replaced by placeholders, and
     structured payloads ('lead_type=energy_switch;') turned into plain words."""
     text = text.lower().replace("\u2019", "'").replace("\u2018", "'").replace("\u00a0", " ")
-    text = _EMAIL.sub(" emailaddress ", text)
-    text = _URL.sub(" webaddress ", text)
+    # Each of these needs a character or a piece the text may not have.
+    if "@" in text:
+        text = _EMAIL.sub(" emailaddress ", text)
+    if "://" in text or "www." in text:
+        text = _URL.sub(" webaddress ", text)
     text = _PHONE.sub(" phonenumber ", text)
     text = _DIGIT.sub("0", text)
     return _PAYLOAD_PUNCTUATION.sub(" ", text)
@@ -189,11 +228,9 @@ class Head:
 
     def as_dicts(self, p: Any, labels: type[L]) -> list[dict[L, float]]:
         order = [labels(label) for label in self.classes]
-        missing = [label for label in labels if label not in order]
-        return [
-            {**dict(zip(order, map(float, row), strict=True)), **dict.fromkeys(missing, 0.0)}
-            for row in p
-        ]
+        missing = dict.fromkeys((label for label in labels if label not in order), 0.0)
+        # tolist(): Python floats at once, the same values as float() of each.
+        return [{**dict(zip(order, row, strict=True)), **missing} for row in p.tolist()]
 
 
 @dataclass(frozen=True)
@@ -392,22 +429,30 @@ def predict_many(
     kinds = models.kind.as_dicts(kind_p, Kind)
     categories = models.category.as_dicts(category_p, Category)
     urgencies = models.urgency.as_dicts(urgency_p, Urgency)
+    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
+    fired = _fired_cues(models, x)
+    return [
+        ModelOutput(
+            kind=kind,
+            category=categories[i],
+            urgency=urgencies[i],
+            kind_terms=terms[i],
+            cues=tuple(fired[i]),
+        )
+        for i, kind in enumerate(kinds)
+    ]
+
+
+def _fired_cues(models: TrainedModels, x: Any) -> list[list[str]]:
+    """For each row of ``x``, the names of its cue columns, in column order."""
     cue_offset = models.features.words.size + models.features.chars.block.size
     names = models.features.cue_names
-    terms = _top_terms(models, x, [max(kind, key=kind.__getitem__) for kind in kinds])
-    outputs = []
-    for i, kind in enumerate(kinds):
-        columns = x.indices[x.indptr[i] : x.indptr[i + 1]]
-        outputs.append(
-            ModelOutput(
-                kind=kind,
-                category=categories[i],
-                urgency=urgencies[i],
-                kind_terms=terms[i],
-                cues=tuple(names[j - cue_offset] for j in columns[columns >= cue_offset]),
-            )
-        )
-    return outputs
+    entries = np.flatnonzero(x.indices >= cue_offset)
+    rows = np.searchsorted(x.indptr, entries, side="right") - 1
+    fired: list[list[str]] = [[] for _ in range(x.shape[0])]
+    for i, column in zip(rows.tolist(), x.indices[entries].tolist(), strict=True):
+        fired[i].append(names[column - cue_offset])
+    return fired
 
 
 def predict(models: TrainedModels, text: str, language: str | None = None) -> ModelOutput:
@@ -417,22 +462,53 @@ def predict(models: TrainedModels, text: str, language: str | None = None) -> Mo
 
 def _top_terms(models: TrainedModels, x: Any, kinds: Sequence[Kind]) -> list[tuple[str, ...]]:
     """For each row of ``x``, the features of its text that pushed most towards its kind
-    in ``kinds`` against the others (at most TOP_TERMS, strongest first), for the whole
-    batch at once: one stable sort by row, then by push, keeps each row's order."""
+    in ``kinds`` against the others (at most TOP_TERMS, strongest first; of equal pushes
+    the first in the row), for the whole batch at once."""
     head = models.kind
     row = np.repeat(np.arange(x.shape[0]), np.diff(x.indptr))
     k = np.array([head.classes.index(kind.value) for kind in kinds], dtype=np.intp)
     push = x.data * head.contrast[x.indices, k[row]]
     pushing = np.flatnonzero(push > 0)
-    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
-    rows = row[order]
-    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
-    chosen = order[rank < TOP_TERMS]
+    chosen = (_by_sorting if len(pushing) < SORT_BELOW else _by_rounds)(push, row, pushing)
     names = models.feature_names
     terms: list[list[str]] = [[] for _ in kinds]
     for column, i in zip(x.indices[chosen].tolist(), row[chosen].tolist(), strict=True):
         terms[i].append(names[column])
     return [tuple(found) for found in terms]
+
+
+# Entries that push: below this many one sort of them all is quicker than the rounds.
+SORT_BELOW = 2000
+
+
+def _by_sorting(push: Any, row: Any, pushing: Any) -> Any:
+    """The TOP_TERMS strongest of ``pushing`` per row, by row, strongest first: one
+    stable sort by row, then by push, keeps each row's order."""
+    order = pushing[np.lexsort((-push[pushing], row[pushing]))]
+    rows = row[order]
+    rank = np.arange(len(order)) - np.searchsorted(rows, rows)  # place within its row
+    return order[rank < TOP_TERMS]
+
+
+def _by_rounds(push: Any, row: Any, pushing: Any) -> Any:
+    """What ``_by_sorting`` chooses (in round order: each row's strongest, then each
+    row's second, ...), in TOP_TERMS rounds that each take every row's strongest
+    remaining push: a few passes over the entries instead of a sort of them all."""
+    left = pushing  # entries still in the running, in row order
+    taken = []
+    for _ in range(TOP_TERMS):
+        if not left.size:
+            break
+        rows = row[left]
+        new_row = rows[1:] != rows[:-1]
+        starts = np.flatnonzero(np.concatenate(([True], new_row)))
+        segment = np.concatenate(([0], np.cumsum(new_row)))  # the entry's row, from 0
+        strongest = np.maximum.reduceat(push[left], starts)
+        ties = np.flatnonzero(push[left] == strongest[segment])
+        first = ties[np.concatenate(([True], segment[ties[1:]] != segment[ties[:-1]]))]
+        taken.append(left[first])
+        left = np.delete(left, first)
+    return np.concatenate(taken) if taken else left
 
 
 def trained_models() -> TrainedModels:

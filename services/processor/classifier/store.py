@@ -4,8 +4,9 @@
 default ``$ANTENNA_VAR_DIR/models``, i.e. ``var/models``):
 
 - ``classifier-<version>.npz``: the arrays (vocabularies, idf weights, the heads' weights,
-  the speller's words), read with ``allow_pickle=False``: loading a file runs no code, so
-  a file from elsewhere can at worst classify badly, never take over the process;
+  the speller's words and their Dutch and English stems, so that a fresh process need not
+  stem them again), read with ``allow_pickle=False``: loading a file runs no code, so a
+  file from elsewhere can at worst classify badly, never take over the process;
 - ``classifier-<version>.json``: the manifest: version, when, the hyperparameters, the
   sha256 of the training data and of the .npz (checked on load), and the evaluation.
 
@@ -40,10 +41,11 @@ from typing import Any
 
 import numpy as np
 
-from services.processor.classifier.features import Block, CharBlock, Features
+from services.processor.classifier.features import STEM, Block, CharBlock, Features
 from services.processor.classifier.model import Head, Settings, Speller, TrainedModels
 
-FORMAT = 1
+FORMAT = 2  # 2: with the stems of the speller's words
+STEMMED = ("nl", "en")  # the languages whose stems a model file holds
 ACTIVE = "active.json"
 SHIPPED_DIR = Path(__file__).parent / "data" / "model"
 _HERE = Path(__file__).parent
@@ -96,6 +98,8 @@ def _arrays(models: TrainedModels) -> dict[str, Any]:
         "speller_words": np.array(speller, dtype=str),
         "speller_counts": np.array([models.speller.counts[w] for w in speller], dtype=np.int64),
     }
+    for language in STEMMED:
+        arrays[f"stems_{language}"] = np.array([STEM(w, language) for w in speller], dtype=str)
     for name in ("kind", "category", "urgency"):
         head: Head = getattr(models, name)
         arrays[f"{name}_classes"] = np.array(head.classes, dtype=str)
@@ -147,8 +151,8 @@ def load_model(path: Path) -> TrainedModels:
     with np.load(npz, allow_pickle=False) as data:
         a = {key: data[key] for key in data.files}
     settings = Settings(**manifest["settings"])
-    words = Block({str(t): i for i, t in enumerate(a["words"])}, a["words_idf"])
-    chars = Block({str(t): i for i, t in enumerate(a["chars"])}, a["chars_idf"])
+    words = Block(_columns(a["words"]), a["words_idf"])
+    chars = Block(_columns(a["chars"]), a["chars_idf"])
     features = Features(
         words,
         CharBlock(chars),
@@ -165,9 +169,10 @@ def load_model(path: Path) -> TrainedModels:
         )
         for name in ("kind", "category", "urgency")
     }
-    speller = Speller(
-        {str(w): int(c) for w, c in zip(a["speller_words"], a["speller_counts"], strict=True)}
-    )
+    speller_words = a["speller_words"].tolist()
+    speller = Speller(dict(zip(speller_words, a["speller_counts"].tolist(), strict=True)))
+    for language in STEMMED:
+        STEM.preload(language, speller_words, a[f"stems_{language}"].tolist())
     return TrainedModels(
         features=features,
         speller=speller,
@@ -179,6 +184,12 @@ def load_model(path: Path) -> TrainedModels:
         feature_names=tuple(features.names()),
         version=str(manifest["version"]),
     )
+
+
+def _columns(terms: Any) -> dict[str, int]:
+    """A vocabulary from its terms in column order."""
+    listed = terms.tolist()
+    return dict(zip(listed, range(len(listed)), strict=True))
 
 
 def model_files(directory: Path | None = None) -> list[ModelFile]:
