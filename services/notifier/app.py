@@ -92,7 +92,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
     ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
     dlq = raw_topic(app, topics.DLQ)
-    # The inputs' offsets are kept here, not by Faust's acks (ordered_input.py): an event
+    # The inputs' offsets are kept here, not by Faust's acks (offsets.py): an event
     # is committed past once its notices are settled, and read again after a let-go.
     offsets = InputOffsets(app, INPUTS)
     app.sensors.add(AfterRebalance(offsets))
