@@ -41,7 +41,7 @@ import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -61,6 +61,14 @@ class OverBudget(ChildFailed):
 
 class WorkerLost(ChildFailed):
     """The worker died during the call (killed from outside, out of memory, a crash)."""
+
+
+@dataclass(frozen=True)
+class Outcome(Generic[T]):
+    """What one item of ``ChildPool.run_each`` came to: its value, or what it raised."""
+
+    value: T | None = None
+    error: Exception | None = None
 
 
 @dataclass
@@ -126,6 +134,30 @@ class ChildPool:
             value.add_note(f"in {self.name} worker {worker.pid}:\n{trace}")
             raise value
         raise ChildFailed(f"{self.name}: {value}")
+
+    async def run_each(
+        self, budget_s: float, fn: Callable[[Any], T], items: list[Any]
+    ) -> list[Outcome[T]]:
+        """``fn(item)`` for each of ``items``: all in one call (one round trip to a worker)
+        when the whole batch finishes within ``budget_s``; otherwise, or when its worker
+        was lost, one call per item, each with ``budget_s``, so that only an item that
+        alone takes longer comes back OverBudget (and one that kills its worker,
+        WorkerLost). The budget holds per item: no item is cut short that would have
+        finished in time on its own."""
+        if len(items) > 1:
+            try:
+                answers = await self.run(budget_s, _each, fn, items)
+            except ChildFailed:
+                pass  # over budget or lost: item by item, to find the culprit
+            else:
+                return [Outcome(value) if ok else Outcome(error=value) for ok, value in answers]
+        outcomes: list[Outcome[T]] = []
+        for item in items:
+            try:
+                outcomes.append(Outcome(await self.run(budget_s, fn, item)))
+            except Exception as exc:
+                outcomes.append(Outcome(error=exc))
+        return outcomes
 
     def close(self) -> None:
         """Stop every worker (idle ones see their socket close; all are killed and reaped)."""
@@ -314,6 +346,26 @@ def _fork_worker() -> _Worker:
     child_end.close()
     parent_end.setblocking(False)
     return _Worker(pid, parent_end)
+
+
+def _each(fn: Callable[[Any], Any], items: list[Any]) -> list[tuple[bool, Any]]:
+    """Runs in a worker: ``fn`` over ``items``, each item's value or exception."""
+    answers: list[tuple[bool, Any]] = []
+    for item in items:
+        try:
+            answers.append((True, fn(item)))
+        except Exception as exc:
+            exc.add_note(f"in a worker:\n{traceback.format_exc()}")
+            answers.append((False, _picklable(exc)))
+    return answers
+
+
+def _picklable(exc: Exception) -> Exception:
+    try:
+        pickle.loads(pickle.dumps(exc, protocol=pickle.HIGHEST_PROTOCOL))  # noqa: S301 - ours
+    except Exception:
+        return ChildFailed(f"{type(exc).__name__}: {exc}")
+    return exc
 
 
 def _serve(sock: socket.socket) -> None:  # pragma: no cover - runs in the child

@@ -5,19 +5,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable, Mapping
+from functools import partial
 from typing import Any, cast
 
 import faust
-from aiokafka.producer.message_accumulator import MessageAccumulator
 from faust.transport.drivers import aiokafka as faust_aiokafka
-from faust.types import AppT, FutureMessage, TransportT
+from faust.types import TP, AppT, FutureMessage, TransportT
 from faust.types.auth import CredentialsT
+from kafka import KafkaConsumer, TopicPartition
 from prometheus_client import Counter, Gauge
 
 from services.common.dead_letters import dead_letter
 from services.common.gc_tuning import tune_gc
-from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, wait_for_broker
+from services.common.kafka import MIN_INSYNC_REPLICAS, ensure_topics, known_end, wait_for_broker
 from services.common.logging import configure, fields
 from services.common.metrics import WORKER_READY_METRIC, serve_metrics
 from services.common.settings import CommonSettings, KafkaSecurityProtocol
@@ -67,20 +68,38 @@ def broker_credentials(settings: CommonSettings) -> CredentialsT | None:
     return None
 
 
-class _OneRecordBatches(MessageAccumulator):  # type: ignore[misc]
-    """aiokafka's accumulator, closing each batch of the ``one_record`` topics after one
-    record: for table changelogs on a broker that counts its end offset per batch (see
-    CommonSettings.kafka_changelog_one_record_batches). Every other topic batches."""
+def true_end_offsets(
+    consumer: KafkaConsumer, partitions: list[TopicPartition], timeout_s: float = 30.0
+) -> dict[TopicPartition, int]:
+    """Where each partition ends now. ``end_offsets`` alone is short on Tansu when a
+    partition's last batch holds several records (services.common.kafka.known_end): fetch
+    that last batch, whose answer carries the true high watermark. Leaves ``consumer``
+    assigned to ``partitions``, at their ends."""
+    listed = consumer.end_offsets(partitions)
+    consumer.assign(partitions)
+    for tp in partitions:
+        consumer.seek(tp, max(listed[tp] - 1, 0))
+    deadline = time.monotonic() + timeout_s
+    while any(listed[tp] and consumer.highwater(tp) is None for tp in partitions):
+        if time.monotonic() > deadline:
+            raise TimeoutError("no fetch answered with a high watermark")
+        consumer.poll(timeout_ms=200)
+    return {tp: known_end(consumer, tp, listed[tp]) for tp in partitions}
 
-    one_record: frozenset[str] = frozenset()
 
-    async def add_message(self, tp: Any, *args: Any, **kwargs: Any) -> Any:
-        sent = await super().add_message(tp, *args, **kwargs)
-        if tp.topic in self.one_record:
-            # The batch just appended to; nothing ran in between (no await). A closed
-            # batch takes no more records: the next one waits for a batch of its own.
-            self._batches[tp][-1]._builder.close()
-        return sent
+def fetched_ends(
+    bootstrap: list[str], client_options: Mapping[str, Any], partitions: Iterable[TP]
+) -> dict[TP, int]:
+    """The true ends of ``partitions``, read by a consumer of its own (true_end_offsets)."""
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap, enable_auto_commit=False, **client_options
+    )
+    try:
+        wanted = [TopicPartition(tp.topic, tp.partition) for tp in partitions]
+        ends = true_end_offsets(consumer, wanted)
+        return {TP(tp.topic, tp.partition): end for tp, end in ends.items()}
+    finally:
+        consumer.close()
 
 
 class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
@@ -98,30 +117,30 @@ class _Consumer(faust_aiokafka.Consumer):
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
-
-class _Producer(faust_aiokafka.Producer):
-    def _new_producer(self, transactional_id: str | None = None) -> Any:
-        producer = super()._new_producer(transactional_id)
-        if cast(AntennaApp, self.app).changelog_one_record_batches:
-            # The tables are declared before the worker starts its producer.
-            accumulator = producer._message_accumulator
-            accumulator.__class__ = _OneRecordBatches
-            accumulator.one_record = frozenset(self.app.tables.changelog_topics)
-        return producer
+    async def highwaters(self, *partitions: TP) -> Mapping[TP, int]:
+        """Where partitions end; a table's recovery reads its changelog up to here. On a
+        broker that lists ends per batch, each changelog's true end, read by a fetch."""
+        listed = dict(await super().highwaters(*partitions))
+        ends = cast(AntennaApp, self.app).true_ends
+        changelogs = self.app.tables.changelog_topics
+        short = [tp for tp in partitions if tp.topic in changelogs and listed.get(tp)]
+        if ends is None or not short:
+            return listed
+        return {**listed, **await asyncio.to_thread(ends, short)}
 
 
 class _Transport(faust_aiokafka.Transport):
     Consumer = _Consumer
-    Producer = _Producer
 
 
 class AntennaApp(faust.App):
     """A Faust app that knows the configuration its changelog topics need, and how to
-    talk to the embedded broker (fetch wait, one-record changelog batches)."""
+    talk to the embedded broker (fetch wait, true ends of changelogs)."""
 
     changelog_topic_config: dict[str, Any]
     fetch_max_wait_ms: int | None = None
-    changelog_one_record_batches = False
+    # Reads the true ends of changelog partitions, where the broker lists them short.
+    true_ends: Callable[[list[TP]], Mapping[TP, int]] | None = None
 
     def _new_transport(self) -> TransportT:
         return cast(TransportT, _Transport(self.conf.broker_consumer, self))
@@ -154,7 +173,10 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
     app = AntennaApp(app_id, **options)
     app.changelog_topic_config = {MIN_INSYNC_REPLICAS: str(settings.min_insync_replicas)}
     app.fetch_max_wait_ms = settings.kafka_fetch_max_wait_ms
-    app.changelog_one_record_batches = settings.kafka_changelog_one_record_batches
+    if settings.kafka_listed_ends_per_batch:
+        app.true_ends = partial(
+            fetched_ends, settings.bootstrap_list, settings.kafka_client_options()
+        )
     WORKER_READY.labels(app_id).set(0)
     app.sensors.add(ReadinessSensor())
     return app

@@ -20,7 +20,7 @@ Faust's commits could also pass a lost record: it acks stale records it skips, a
 gap check (``Consumer._new_offset``) is skipped when nothing is committed yet and misses
 a gap of one (``> 1``). Hence, for the input topics: Faust's acks are off (topics with
 ``acks=False``: Faust neither waits for nor commits these events), this module commits
-the first unfinished offset of each partition after each outcome, and after every
+the first unfinished offset of each partition after each batch of outcomes, and after every
 rebalance it seeks each owned partition to its place (places.py); the agents admit
 events by offset and rewind on a gap (``take_in_order``).
 
@@ -33,7 +33,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
@@ -112,16 +113,13 @@ class InputOffsets:
             await self.rewind(tp)
         return None
 
-    async def finished(self, tp: TP, place: Place, offset: int) -> None:
-        """The event taken at ``offset`` has its outcome published and recorded: commit
-        past it (and past every event before it that is finished too)."""
-        place.finish(offset)
+    async def settle(self, tp: TP, place: Place, results: Sequence[tuple[int, bool]]) -> None:
+        """The outcomes of events taken from ``tp`` (offset, finished), in offset order:
+        the finished ones up to the first let go count as done; that one is read again,
+        with everything after it; then one commit, past every finished event."""
+        if place.settle(results):
+            await self.rewind(tp)
         await self.commit(tp)
-
-    async def let_go(self, tp: TP, place: Place, offset: int) -> None:
-        """The event taken at ``offset`` was let go unfinished: read it again."""
-        place.release(offset)
-        await self.rewind(tp)
 
     def forget(self, tps: Iterable[TP], reader: str = ONLY) -> None:
         """The agent reading ``tps`` stopped: taken away, or it crashed."""
@@ -204,65 +202,90 @@ class InputOffsets:
             )
 
 
-# What a handler gives back once it has done the part of an event that must keep the
-# partition's order: the rest (waiting for its hand-over's acknowledgement, say), True
-# once the outcome is published and recorded, False to let it go unfinished.
-Rest = Awaitable[bool]
+@dataclass(frozen=True)
+class Taken:
+    """An event taken in its partition's order, with ``app.rebalancing_count`` at the
+    moment it was taken (read before anything awaited): a rebalance from then on lets
+    a waiting handler go (faust_app.pause_until_rebalance)."""
+
+    event: Any
+    taken_in: int
 
 
-async def done(result: bool = True) -> bool:
-    """The rest of an event that has none."""
-    return result
+# Handles a batch of taken events (each partition's in offset order) and says, for each,
+# True once its outcome is published and recorded, or False to let it go unfinished: it
+# is read again, with every event after it of its partition.
+HandleBatch = Callable[[list[Taken]], Awaitable[Sequence[bool]]]
+
+
+def one_by_one(handle: Callable[[Any, int], Awaitable[bool]]) -> HandleBatch:
+    """A handler of one event at a time (with its ``taken_in``) as a batch handler."""
+
+    async def each(batch: list[Taken]) -> list[bool]:
+        return [await handle(taken.event, taken.taken_in) for taken in batch]
+
+    return each
 
 
 async def take_in_order(
     offsets: InputOffsets,
     stream: faust.StreamT[bytes],
-    handle: Callable[[Any], Awaitable[Rest]],
+    handle: HandleBatch,
     reader: str = ONLY,
-    in_flight: int = 1,
+    most: int = 1,
 ) -> None:
     """An agent's loop over input whose offsets ``offsets`` keeps: each event is taken
-    once, in offset order, and ``handle`` does the part of it that keeps that order; the
-    rest it gives back runs beside the next events, up to ``in_flight`` events at once
-    (their acknowledgements overlap), and the event is committed past once its rest says
-    its outcome is published and recorded, and every event before it is too. Several
-    actors may run this on one stream: their events finish in any order."""
+    once, in offset order; ``handle`` gets them in batches of up to ``most``, of what the
+    stream has buffered (a batch never waits for more events), and each partition is
+    committed once per batch, up to its first event not finished (by this or by another
+    reader, or another actor of the stream).
+
+    ``most`` > 1 only for stages whose tables have one partition (or that have none):
+    Faust writes a table in the partition of the stream's current event, which is the
+    batch's last one while a batch is handled."""
     seen: set[TP] = set()
-    running: set[asyncio.Future[None]] = set()
-
-    async def complete(tp: TP, place: Place, offset: int, rest: Rest) -> None:
-        try:
-            done = await rest
-        except Exception:  # e.g. the broker did not take the hand-over: read it again
-            log.exception(
-                "an event was not handed on; it is read again",
-                extra=fields(topic=tp.topic, partition=tp.partition, offset=offset),
-            )
-            done = False
-        if done:
-            await offsets.finished(tp, place, offset)
-        else:
-            await offsets.let_go(tp, place, offset)
-
+    batch: list[Taken] = []
+    places: dict[TP, Place] = {}
+    buffered = _queue(stream)
     try:
         async for event in stream.events():
             tp, offset = event.message.tp, event.message.offset
             seen.add(tp)
+            # Read before anything awaits: a rebalance from here on lets it go.
+            taken_in = offsets.app.rebalancing_count
             place = await offsets.admit(tp, offset, reader)
-            if place is None:
-                continue  # read before, events before it missing, or not now
-            rest = await handle(event)
-            if in_flight <= 1:
-                await complete(tp, place, offset, rest)
-                continue
-            task = asyncio.ensure_future(complete(tp, place, offset, rest))
-            running.add(task)
-            task.add_done_callback(running.discard)
-            if len(running) >= in_flight:
-                await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+            if place is not None:  # else read before, events before it missing, or not now
+                batch.append(Taken(event, taken_in))
+                places[tp] = place
+            if batch and (len(batch) >= most or buffered is None or buffered.empty()):
+                await _handle_batch(offsets, handle, batch, places)
+                batch, places = [], {}
     finally:
         offsets.forget(seen, reader)  # taken away, or crashed: placed afresh
+
+
+async def _handle_batch(
+    offsets: InputOffsets, handle: HandleBatch, batch: list[Taken], places: dict[TP, Place]
+) -> None:
+    try:
+        outcomes: Sequence[bool] = await handle(batch)
+    except Exception:  # e.g. the broker did not take a hand-over: read them again
+        log.exception(
+            "events were not handed on; they are read again", extra=fields(events=len(batch))
+        )
+        outcomes = [False] * len(batch)
+    by_partition: dict[TP, list[tuple[int, bool]]] = {}
+    for taken, finished in zip(batch, outcomes, strict=True):
+        message = taken.event.message
+        by_partition.setdefault(message.tp, []).append((message.offset, finished))
+    for tp, results in by_partition.items():
+        await offsets.settle(tp, places[tp], results)
+
+
+def _queue(stream: faust.StreamT[bytes]) -> Any:
+    """The queue of events the stream has received and not yet given out, if it has one."""
+    channel = stream.channel
+    return channel.queue if isinstance(channel, faust.ChannelT) else None
 
 
 class AfterRebalance(faust.Sensor):

@@ -76,6 +76,17 @@ class Place:
             self.next = offset
             self.holding = {held for held in self.holding if held < offset}
 
+    def settle(self, results: Sequence[tuple[int, bool]]) -> bool:
+        """The outcomes of a batch of events taken here, in offset order (offset,
+        finished): those finished before the first one let go count as done; that one
+        is released (read again, with everything after it). True when one was."""
+        for offset, finished in results:
+            if not finished:
+                self.release(offset)
+                return True
+            self.finish(offset)
+        return False
+
     @property
     def unfinished(self) -> int:
         """The first offset without a recorded outcome: where a new owner must start."""

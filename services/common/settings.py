@@ -96,10 +96,11 @@ class CommonSettings(BaseSettings):
     kafka_producer_max_batch_bytes: int = Field(default=16384, ge=1)
     # Tansu 0.6 answers "where does this partition end?" (ListOffsets) with the first
     # offset of its last batch plus one: a changelog whose last batch holds several records
-    # looks shorter than it is, and a restarted worker stops restoring its table early.
-    # One record per batch on the tables' changelogs avoids that (other topics batch as
-    # usual); `antenna up` and the tests set it for the embedded broker. Kafka needs none.
-    kafka_changelog_one_record_batches: bool = False
+    # looks shorter than it is, and a restarted worker would stop restoring its table
+    # early. With this set, a table's recovery reads each changelog's true end from a
+    # fetch instead (its high watermark), and changelogs batch like every other topic;
+    # `antenna up` and the tests set it for the embedded broker. Kafka needs none.
+    kafka_listed_ends_per_batch: bool = False
     # How long a fetch may wait at the broker for data (ms); unset: each client's default
     # (Faust 1500, kafka-python 500). Kafka answers as soon as data arrives; Tansu waits
     # the whole time, on every hop, so `antenna up` and the tests set a short one for it.

@@ -37,9 +37,8 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
-from services.common.offsets import AfterRebalance, InputOffsets
+from services.common.offsets import AfterRebalance, InputOffsets, one_by_one, take_in_order
 from services.common.open_cases import Watching
-from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors import metrics, outcome_sources
 from services.connectors.base import Connector, ConnectorContext
@@ -258,7 +257,7 @@ def create_app(
             async def one(event: Any, taken_in: int) -> bool:
                 return await handle(event, choose, taken_in)
 
-            await take_in_order(app, offsets, stream, one)
+            await take_in_order(offsets, stream, one_by_one(one))
 
         return deliver
 

@@ -33,8 +33,7 @@ from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, pause_until_rebalance, raw_topic
 from services.common.logging import fields
 from services.common.metrics import OUTCOMES_PUBLISHED
-from services.common.offsets import InputOffsets
-from services.common.ordered_input import take_in_order
+from services.common.offsets import InputOffsets, one_by_one, take_in_order
 from services.common.settings import CommonSettings
 from services.connectors import metrics
 from services.connectors.base import Connector, DeliveryError
@@ -224,12 +223,12 @@ def install(
         return True
 
     # While the vendor is down a change waits, in order, like a delivery does; its offset
-    # is kept as a delivery's is (ordered_input.py), not by Faust's acks.
+    # is kept as a delivery's is (offsets.py), not by Faust's acks.
     changes_topic = raw_topic(app, topics.RECORD_CHANGES, acks=False)
 
     @app.agent(changes_topic, name="resolve-record-changes")
     async def resolve(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(app, offsets, stream, resolve_change)
+        await take_in_order(offsets, stream, one_by_one(resolve_change))
 
     return Watch(case_outcomes, opened)
 

@@ -7,7 +7,7 @@ One agent reads the topics that speak of a case: signals.routed.servicedesk and
 number and its state is local to one worker.
 
 The inputs are read in offset order per partition, and their offsets kept by the notifier
-(services/common/ordered_input.py; Faust's acks are off for them): an event's offset is
+(services/common/offsets.py; Faust's acks are off for them): an event's offset is
 committed once its notices are settled, and an event let go (its notice waited for its
 channel when a rebalance or a stop began) is read again, by this worker or the next
 owner of its partition.
@@ -44,9 +44,8 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
-from services.common.offsets import AfterRebalance, InputOffsets
+from services.common.offsets import AfterRebalance, InputOffsets, one_by_one, take_in_order
 from services.common.open_cases import Watching
-from services.common.ordered_input import take_in_order
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
 from services.notifier import metrics
@@ -93,7 +92,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
     ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
     dlq = raw_topic(app, topics.DLQ)
-    # The inputs' offsets are kept here, not by Faust's acks (ordered_input.py): an event
+    # The inputs' offsets are kept here, not by Faust's acks (offsets.py): an event
     # is committed past once its notices are settled, and read again after a let-go.
     offsets = InputOffsets(app, INPUTS)
     app.sensors.add(AfterRebalance(offsets))
@@ -260,7 +259,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
     # topics, and two actors could both send a notice neither has recorded yet.
     @app.agent(raw_topic(app, *INPUTS, acks=False), name="notify")
     async def notify(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(app, offsets, stream, handle)
+        await take_in_order(offsets, stream, one_by_one(handle))
 
     return app
 

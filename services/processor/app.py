@@ -18,9 +18,11 @@ reports together. Classification, the costly part, stays parallel.
 Every stage keeps its input offsets itself (services/common/offsets.py, as the connectors
 do; Faust's acks are off for these topics): Faust 0.15.3 drops records it has fetched
 around a rebalance, the first one at start-up included, and with its own offsets a
-report it dropped stayed uncommitted and unjudged until the next restart. An event is
-taken in offset order and its offset committed only once its outcome is handed on and
-acknowledged (and, in the judge and incident stages, their tables' writes with it);
+report it dropped stayed uncommitted and unjudged until the next restart. Events are
+taken in offset order, in batches of what has been fetched (up to ``BATCH``): a batch is
+classified in one call to a worker, judged in order, its table writes acknowledged before
+anything of it is handed on, its hand-overs sent together, and its offsets committed once
+all their acknowledgements are in (one commit per batch and partition);
 after every rebalance each partition is read again from its first unfinished event. The
 judge and incident stages both read the classified topic: it is committed up to the
 first event one of them has not finished.
@@ -52,13 +54,13 @@ from typing import Any, NoReturn
 import faust
 
 from schemas import topics
-from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.broker_errors import BrokerRefused, BrokerRetry, broker_error, with_retries
 from services.common.budget import ChildPool, OverBudget
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
 from services.common.faust_app import acked_table, make_faust_app, raw_topic
 from services.common.logging import fields
-from services.common.offsets import AfterRebalance, InputOffsets, Rest, done, take_in_order
+from services.common.offsets import AfterRebalance, InputOffsets, Taken, take_in_order
 from services.processor import metrics, model_file
 from services.processor.decision_stage import add_decision_stage, decisions_topic
 from services.processor.domain.dedupe import DedupePolicy, Deduper
@@ -82,12 +84,11 @@ EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
 SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
 JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified topic
-# Events a stage may have taken whose hand-overs wait for the broker's acknowledgement at
-# once (take_in_order). 1: one at a time. With 100 the waits overlapped, but the rate did
-# not rise measurably (a commit per event is the limit), and an oversized routed event
-# then stopped the worker through Faust's producer buffer (exit 1) in 2 of 4 runs of
-# test_processor_faults instead of the judge's own exit 70.
-IN_FLIGHT = 1
+# The most events a stage takes at once (of those already fetched: a batch never waits
+# for more). Their hand-overs are sent together and acknowledged together, and each
+# partition is committed once per batch: a round trip to the broker per batch instead of
+# several per event.
+BATCH = 100
 
 
 def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
@@ -103,11 +104,6 @@ def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
     offsets = InputOffsets(app, inputs, readers)
     app.sensors.add(AfterRebalance(offsets))
     return offsets
-
-
-async def acknowledged(sent: Awaitable[Any]) -> bool:
-    await sent
-    return True
 
 
 def classify_message(value: bytes | None) -> bytes:
@@ -173,94 +169,127 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             "parked on dlq", extra=fields(topic=msg.topic, offset=msg.offset, error=error[:200])
         )
 
-    async def classify_event(event: Any) -> Rest:
-        """Classify one event and send its hand-over (or park it); the rest waits for the
-        broker's acknowledgement."""
+    async def classify_batch(batch: list[Taken]) -> list[bool]:
+        """Classify a batch in one call to a worker (signal by signal when it is over
+        budget: the culprit alone is parked), send the hand-overs in the partitions'
+        order, and wait for all their acknowledgements."""
         budget = settings.classify_budget_s
-        try:
-            handover = await classifiers.run(budget, classify_message, event.value)
-        except InvalidSignal as exc:
-            await park(event, str(exc))
-            return done()
-        except OverBudget:
-            metrics.OVER_BUDGET.inc()
-            await park(
-                event,
-                f"classification took longer than its budget of {budget:g} s "
-                "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
-            )
-            return done()
-        except Exception as exc:  # a bug must not stop the partition: park and go on
-            log.exception("cannot classify message")
-            await park(event, f"{type(exc).__name__}: {exc}")
-            return done()
-        # Sent in the partition's order; acknowledged beside the next signals.
-        return acknowledged(await classified.send(key=event.key, value=handover))
+        outcomes = await classifiers.run_each(
+            budget, classify_message, [taken.event.value for taken in batch]
+        )
+        sent = []
+        for taken, outcome in zip(batch, outcomes, strict=True):
+            event, error = taken.event, outcome.error
+            if outcome.value is not None:
+                sent.append(await classified.send(key=event.key, value=outcome.value))
+            elif isinstance(error, InvalidSignal):
+                await park(event, str(error))
+            elif isinstance(error, OverBudget):
+                metrics.OVER_BUDGET.inc()
+                await park(
+                    event,
+                    f"classification took longer than its budget of {budget:g} s "
+                    "(ANTENNA_CLASSIFY_BUDGET_S): parked so that the partition goes on",
+                )
+            else:  # a bug must not stop the partition: park and go on
+                log.error("cannot classify message", exc_info=error)
+                await park(event, f"{type(error).__name__}: {error}")
+        await asyncio.gather(*sent)
+        return [True] * len(batch)
 
     @app.agent(raw, concurrency=settings.classify_workers)
     async def classify(stream: faust.StreamT[bytes]) -> None:
-        # Each actor takes the partition's next event; they finish in any order.
-        await take_in_order(offsets, stream, classify_event, in_flight=IN_FLIGHT)
+        # Each actor takes the partition's next events; they finish in any order.
+        await take_in_order(offsets, stream, classify_batch, most=BATCH)
 
-    async def judge_event(event: Any) -> Rest:
+    def judge_event(event: Any) -> tuple[str, Judgement]:
         """Judge one event, in the order of the partition (the dedupe memory learns of
-        it at once); the rest hands it on."""
-        started = time.perf_counter()
-        now = datetime.now(UTC)
-        try:
-            handover = decode_classified(event.value)
-            result = judge(
-                handover.signal,
-                handover.classification,
-                deduper,
-                rules.rules,
-                now,
-                handover.topic,
-                handover.matter,
-            )
-        except Exception as exc:  # poison, or a bug: park it, the partition goes on
-            if isinstance(exc, InvalidSignal):
-                reason = str(exc)
-            else:
-                log.exception("cannot judge message")
-                reason = f"{type(exc).__name__}: {exc}"
-            await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
-            return done()
-        return hand_on(event.key, result, handover.signal.signal_id, started)
+        it at once): its signal's id, and the judgement. InvalidSignal for poison."""
+        handover = decode_classified(event.value)
+        return handover.signal.signal_id, judge(
+            handover.signal,
+            handover.classification,
+            deduper,
+            rules.rules,
+            datetime.now(UTC),
+            handover.topic,
+            handover.matter,
+        )
 
-    async def hand_on(key: bytes | None, result: Judgement, signal_id: str, started: float) -> bool:
-        """The rest of a judgement, beside the next ones. The broker refusing a write
-        for good stops the worker."""
+    Judged = tuple[Any, str, Judgement, float]  # event, signal_id, judgement, started
+
+    async def hand_on(judged: list[Judged]) -> None:
+        """Hand on what was judged, all at once, once the dedupe memory has it. The
+        broker refusing a write for good stops the worker."""
+        if not judged:
+            return
         try:
             # Remembered before handed on: see AckedTable (a wait that overlaps another
             # judgement's still covers every write made before it).
             await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
             crash_point("judge.remembered")
-            if result.topic is not None and result.routed is not None:
-                send = partial(
-                    send_acked, result.topic, result.key, result.routed.model_dump_json().encode()
-                )
-                await with_retries(send, result.topic, BROKER_RETRY)
+            await send_all(
+                [
+                    (result.topic, result.key, result.routed.model_dump_json().encode())
+                    for _, _, result, _ in judged
+                    if result.topic is not None and result.routed is not None
+                ]
+            )
         except BrokerRefused as refused:
-            stop_judging(key, refused)
+            stop_judging(judged[0][0].key, refused)
         crash_point("judge.handed-on")
-        _count(result, signal_id, time.perf_counter() - started)
-        return True
+        for _, signal_id, result, started in judged:
+            _count(result, signal_id, time.perf_counter() - started)
 
-    async def judge_or_apply(event: Any) -> Rest:
-        if event.message.topic != decisions:
-            return await judge_event(event)
-        try:  # between two judgements, whole
-            await apply_decision(event)
-        except BrokerRefused as refused:
-            stop_judging(event.key, refused)
-        return done()
+    async def send_all(records: list[tuple[str, bytes | None, bytes]]) -> None:
+        """Send ``records`` in their order and wait for every acknowledgement; one the
+        broker did not take is sent again, as often as BROKER_RETRY says."""
+        acks: list[Awaitable[Any]] = []
+        for topic, key, value in records:
+            try:
+                acks.append(await outputs[topic].send(key=key, value=value))
+            except Exception as exc:  # refused before it left: the same as a refusal
+                acks.append(refused(exc))
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        for (topic, key, value), result in zip(records, results, strict=True):
+            if isinstance(result, BaseException):
+                if broker_error(result) is None:
+                    raise result
+                await with_retries(partial(send_acked, topic, key, value), topic, BROKER_RETRY)
+
+    async def judge_batch(batch: list[Taken]) -> list[bool]:
+        """Judge a batch in order; hand on its judgements together. An operator's
+        decision comes between two judgements, whole: what was judged before it is
+        handed on first."""
+        judged: list[Judged] = []
+        for taken in batch:
+            event = taken.event
+            if event.message.topic == decisions:
+                await hand_on(judged)
+                judged = []
+                try:
+                    await apply_decision(event)
+                except BrokerRefused as refused:
+                    stop_judging(event.key, refused)
+                continue
+            started = time.perf_counter()
+            try:
+                judged.append((event, *judge_event(event), started))
+            except Exception as exc:  # poison, or a bug: park it, the partition goes on
+                if isinstance(exc, InvalidSignal):
+                    reason = str(exc)
+                else:
+                    log.exception("cannot judge message")
+                    reason = f"{type(exc).__name__}: {exc}"
+                await with_retries(partial(park, event, reason), topics.DLQ, BROKER_RETRY)
+        await hand_on(judged)
+        return [True] * len(batch)
 
     judged = raw_topic(app, CLASSIFIED_TOPIC, decisions, internal=True, partitions=1, acks=False)
 
     @app.agent(judged)
     async def judge_signals(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(offsets, stream, judge_or_apply, JUDGE, in_flight=IN_FLIGHT)
+        await take_in_order(offsets, stream, judge_batch, JUDGE, most=BATCH)
 
     @app.timer(settings.rules_reload_interval_s)  # type: ignore[untyped-decorator]
     async def reload_rules() -> None:
@@ -271,8 +300,14 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         await asyncio.to_thread(model_file.reload_if_changed)  # a load takes ~0.2 s
 
     if settings.incidents_enabled:
-        add_incident_stage(app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS)
+        add_incident_stage(
+            app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS, BATCH
+        )
     return app
+
+
+async def refused(error: Exception) -> NoReturn:
+    raise error
 
 
 def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:

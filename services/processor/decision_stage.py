@@ -27,7 +27,7 @@ from schemas import CaseCorrection, Label, topics
 from services.common.broker_errors import BrokerRetry, with_retries
 from services.common.faust_app import AckedTable, park_on_dlq, raw_topic
 from services.common.logging import fields
-from services.common.offsets import InputOffsets, Rest, done, take_in_order
+from services.common.offsets import InputOffsets, one_by_one, take_in_order
 from services.processor import metrics
 from services.processor.domain.corrections import apply_decision
 from services.processor.domain.dedupe import Deduper
@@ -94,15 +94,15 @@ def add_decision_stage(
 
         await write(name, send)
 
-    async def forwarded(event: Any) -> Rest:
+    async def forwarded(event: Any, taken_in: int) -> bool:
         await forward_one(event)
-        return done()
+        return True
 
     public = raw_topic(app, topics.CASE_CORRECTIONS, topics.LABELS, acks=False)
 
     @app.agent(public, name="forward-decisions")
     async def forward_decisions(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(offsets, stream, forwarded)
+        await take_in_order(offsets, stream, one_by_one(forwarded))
 
     async def apply(event: Any) -> None:
         try:

@@ -37,7 +37,7 @@ from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retri
 from services.common.crash_points import CrashPoints
 from services.common.faust_app import acked_table, park_on_dlq, raw_topic
 from services.common.logging import fields
-from services.common.offsets import InputOffsets, Rest, done, take_in_order
+from services.common.offsets import InputOffsets, Taken, take_in_order
 from services.processor import metrics
 from services.processor.domain.incidents import Change, IncidentDetector, report_of
 from services.processor.handlers import InvalidSignal, decode_classified
@@ -83,10 +83,12 @@ def add_incident_stage(
     on_refused: OnRefused,
     offsets: InputOffsets,
     reader: str,
+    batch: int = 1,
 ) -> None:
     """Add the agent, its table and its clock to the processor's ``app``; ``classified``
-        is the judge stage's input topic; ``offsets`` keeps the stage's input offsets, as
-    ``reader`` of the classified topic."""
+    is the judge stage's input topic; ``offsets`` keeps the stage's input offsets, as
+    ``reader`` of the classified topic; ``batch``: the most events taken at once (their
+    table writes acknowledged together, before any of their incidents is published)."""
     policy = settings.incident_policy()
     clock_name = clock_topic(app.conf.id)
     memory = acked_table(app, "incident-memory", partitions=1)
@@ -152,15 +154,17 @@ def add_incident_stage(
         report = report_of(handover.signal, handover.classification, policy)
         return detector.observe(report) if report is not None else []
 
-    async def detect(event: Any) -> None:
-        try:
-            changes = changes_of(event)
-        except Exception as exc:  # a bug must not stop the stage: park and go on
-            log.exception("cannot detect incidents")
-            error = f"{type(exc).__name__}: {exc}"
-            await write(topics.DLQ, partial(park_on_dlq, dlq, "incidents", event, error))
-            metrics.DEAD_LETTERS.labels("incidents").inc()
-            return
+    async def detect(batch: list[Taken]) -> None:
+        changes: list[Change] = []
+        for taken in batch:
+            event = taken.event
+            try:
+                changes.extend(changes_of(event))
+            except Exception as exc:  # a bug must not stop the stage: park and go on
+                log.exception("cannot detect incidents")
+                error = f"{type(exc).__name__}: {exc}"
+                await write(topics.DLQ, partial(park_on_dlq, dlq, "incidents", event, error))
+                metrics.DEAD_LETTERS.labels("incidents").inc()
         await write("incident memory", memory.written)  # remembered before handed on
         if changes:
             crash_point("incidents.remembered")
@@ -168,16 +172,16 @@ def add_incident_stage(
             await publish(change)
         export_open()
 
-    async def detect_or_stop(event: Any) -> Rest:
+    async def detect_or_stop(batch: list[Taken]) -> list[bool]:
         try:
-            await detect(event)
+            await detect(batch)
         except BrokerRefused as refused:
-            on_refused(event.key, refused)
-        return done()
+            on_refused(batch[-1].event.key, refused)
+        return [True] * len(batch)
 
     @app.agent(source, name="detect-incidents")
     async def detect_incidents(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(offsets, stream, detect_or_stop, reader)
+        await take_in_order(offsets, stream, detect_or_stop, reader, most=batch)
 
     @app.timer(settings.incident_clock_interval_s)  # type: ignore[untyped-decorator]
     async def incident_clock() -> None:

@@ -29,6 +29,7 @@ from services.common.kafka import ensure_topics
 from services.processor.domain.dedupe import Deduper
 from services.processor.domain.route import DEFAULT_RULES
 from services.processor.handlers import assess, judge
+from tests.bench.bench_ingest import cpu_seconds
 from tests.support.kafka import broker_settings, true_end_offsets
 from tests.support.services import Services, service_env
 
@@ -105,10 +106,22 @@ def drain(bootstrap: str, out_topics: list[str], n: int, timeout_s: float) -> fl
 Payloads = list[tuple[bytes, bytes]]
 
 
+def family_cpu_s(pid: int) -> float:
+    """CPU seconds so far of a process and its live children (the classify workers)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return cpu_seconds(pid) + sum(cpu_seconds(int(child)) for child in children)
+
+
 def timed_run(
-    bootstrap: str, in_topic: str, out_topics: list[str], payloads: Payloads, warmup: Payloads
-) -> float:
-    """Signals per second, after a warm-up batch has passed through (workers joined)."""
+    bootstrap: str,
+    in_topic: str,
+    out_topics: list[str],
+    payloads: Payloads,
+    warmup: Payloads,
+    pid: int,
+) -> tuple[float, float]:
+    """Signals per second, after a warm-up batch has passed through (workers joined), and
+    the CPU seconds the worker ``pid`` (with its children) used meanwhile."""
     result: dict[str, float] = {}
 
     def wait_for(n: int, timeout_s: float) -> threading.Thread:
@@ -123,10 +136,11 @@ def timed_run(
     waiter.join()
     waiter = wait_for(len(payloads), 600)
     time.sleep(1)
+    cpu = family_cpu_s(pid)
     start = time.monotonic()
     pump(bootstrap, in_topic, payloads)
     waiter.join()
-    return len(payloads) / (result["end"] - start)
+    return len(payloads) / (result["end"] - start), family_cpu_s(pid) - cpu
 
 
 def measure(n: int = 2000) -> dict[str, float]:
@@ -149,8 +163,13 @@ def measure(n: int = 2000) -> dict[str, float]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            bare = timed_run(
-                broker.bootstrap, "bench.in", ["bench.out"], encode(work), encode(warm)
+            bare, _ = timed_run(
+                broker.bootstrap,
+                "bench.in",
+                ["bench.out"],
+                encode(work),
+                encode(warm),
+                baseline.pid,
             )
         finally:
             baseline.terminate()
@@ -158,16 +177,21 @@ def measure(n: int = 2000) -> dict[str, float]:
         services.start("processor")
         try:
             outs = [topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DUPLICATES]
-            processor = timed_run(broker.bootstrap, topics.RAW, outs, encode(work), encode(warm))
+            worker = services.procs["processor"].pid
+            processor, processor_cpu = timed_run(
+                broker.bootstrap, topics.RAW, outs, encode(work), encode(warm), worker
+            )
         finally:
             services.stop()
     # The same decisions in one process, no broker: classify + dedupe + route per signal.
     deduper, rules = Deduper({}), DEFAULT_RULES
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for signal in work:
         judged = assess(signal)
         judge(signal, judged.classification, deduper, rules, signal.received_at, judged.topic)
     offline = len(work) / (time.perf_counter() - start)
+    offline_cpu = time.process_time() - cpu
+    per_signal_ms = lambda seconds: round(seconds / len(work) * 1000, 3)  # noqa: E731
     return {
         "signals": len(work),
         "baseline_faust_forward_per_s": round(bare, 1),
@@ -175,6 +199,10 @@ def measure(n: int = 2000) -> dict[str, float]:
         "processor_vs_baseline": round(processor / bare, 3),
         "offline_judgements_per_s": round(offline, 1),
         "processor_vs_offline": round(processor / offline, 3),
+        # CPU per signal moves less with the machine's load than rates do: the processor
+        # worker with its classify workers (not the broker), and the offline loop.
+        "processor_cpu_ms_per_signal": per_signal_ms(processor_cpu),
+        "offline_cpu_ms_per_signal": per_signal_ms(offline_cpu),
     }
 
 

@@ -109,6 +109,8 @@ def markdown(report: dict[str, Any]) -> str:
         r = results["processor"]
         lines.append(
             f"| processor, {r['signals']:,} signals | {r['processor_per_s']:,.0f} signals/s "
+            f"({r['processor_cpu_ms_per_signal']:.2f} ms CPU each; offline "
+            f"{r['offline_cpu_ms_per_signal']:.2f} ms) "
             f"| bare Faust forward {r['baseline_faust_forward_per_s']:,.0f}/s; offline "
             f"{r['offline_judgements_per_s']:,.0f}/s | {r['processor_vs_baseline']:.2f} of the "
             f"forward; {r['processor_vs_offline']:.2f} of offline | >= 0.70 of offline "

@@ -9,7 +9,7 @@ from kafka import KafkaConsumer, TopicPartition
 from ulid import ULID
 
 from services.common.faust_app import acked_table, make_faust_app
-from tests.support.kafka import broker_settings
+from tests.support.kafka import broker_settings, true_end_offsets
 
 WRITES = 25
 
@@ -18,7 +18,7 @@ def stored_records(bootstrap: str, topic: str) -> int:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
     try:
         partition = TopicPartition(topic, 0)
-        return int(consumer.end_offsets([partition])[partition])
+        return true_end_offsets(consumer, [partition])[partition]
     finally:
         consumer.close()
 

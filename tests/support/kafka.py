@@ -15,7 +15,7 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer, TopicPartition
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource
 
 from services.common.broker import EMBEDDED_BROKER_ENV
-from services.common.kafka import known_end
+from services.common.faust_app import true_end_offsets as true_end_offsets  # re-exported
 from services.common.settings import CommonSettings
 
 # The test broker is a single node (embedded, or a one-node testcontainers Kafka).
@@ -111,22 +111,6 @@ def records_until_now(bootstrap: str, topic: str, predicate: Callable[[Any], boo
         return [r for r in found if predicate(r)]
     finally:
         consumer.close()
-
-
-def true_end_offsets(consumer: KafkaConsumer, partitions: list[TopicPartition]) -> dict[Any, int]:
-    """Where each partition ends now. ``end_offsets`` alone is short on Tansu when a
-    partition's last batch holds several records (services.common.kafka.known_end): fetch
-    that last batch, whose answer carries the true high watermark. Leaves ``consumer``
-    assigned to ``partitions``, at their ends."""
-    listed = consumer.end_offsets(partitions)
-    consumer.assign(partitions)
-    for tp in partitions:
-        consumer.seek(tp, max(listed[tp] - 1, 0))
-    deadline = time.monotonic() + 30
-    while any(listed[tp] and consumer.highwater(tp) is None for tp in partitions):
-        assert time.monotonic() < deadline, "no fetch answered with a high watermark"
-        consumer.poll(timeout_ms=200)
-    return {tp: known_end(consumer, tp, listed[tp]) for tp in partitions}
 
 
 def wait_until_processed(

@@ -192,3 +192,30 @@ def test_one_pool_serves_one_event_loop_after_another(pool: ChildPool) -> None:
     # The ingest shares one pool between the API and the SMTP listener, and tests run
     # each app on a loop of its own.
     assert [asyncio.run(pool.run(LONG, add, i, 1)) for i in range(3)] == [1, 2, 3]
+
+
+def item(value: str) -> tuple[str, int]:
+    """One item of a batch: an error for "bad", a runaway for "runaway", else its worker."""
+    if value == "bad":
+        raise LookupError("no such customer")
+    if value == "runaway":
+        runaway()
+    return value, os.getpid()
+
+
+def test_a_batch_runs_in_one_call_each_item_with_its_own_value_or_error(pool: ChildPool) -> None:
+    outcomes = asyncio.run(pool.run_each(LONG, item, ["a", "bad", "b"]))
+    assert [o.value[0] if o.value else None for o in outcomes] == ["a", None, "b"]
+    assert isinstance(outcomes[1].error, LookupError)
+    # One call: both items were handled by the same worker, which is still there.
+    a, b = (o.value for o in (outcomes[0], outcomes[2]))
+    assert a is not None and b is not None and a[1] == b[1] and a[1] in pool.pids
+
+
+def test_a_batch_over_budget_runs_again_item_by_item_and_only_the_culprit_is_over(
+    pool: ChildPool,
+) -> None:
+    outcomes = asyncio.run(pool.run_each(0.5, item, ["a", "runaway", "b", "bad"]))
+    assert [o.value[0] if o.value else None for o in outcomes] == ["a", None, "b", None]
+    assert isinstance(outcomes[1].error, OverBudget)
+    assert isinstance(outcomes[3].error, LookupError)

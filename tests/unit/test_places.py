@@ -106,3 +106,21 @@ def test_a_partition_with_two_readers_is_committed_up_to_the_one_behind() -> Non
     assert commit_point([judge, incidents]) is None
     incidents.finish(4)
     assert commit_point([judge, incidents]) == 5
+
+
+def test_a_batch_is_done_up_to_the_first_event_let_go_which_is_read_again() -> None:
+    place = starting_place(committed=10, earliest=0)
+    for offset in range(10, 15):
+        place.take(offset)
+    released = place.settle([(10, True), (11, True), (12, False), (13, True), (14, True)])
+    assert released
+    # One commit covers the two done; 12 is the next to take, and 13 and 14 after it.
+    assert (place.to_commit(), place.next, place.holding) == (12, 12, set())
+
+
+def test_a_batch_all_done_commits_past_its_last_event() -> None:
+    place = starting_place(committed=0, earliest=0)
+    for offset in range(3):
+        place.take(offset)
+    assert not place.settle([(0, True), (1, True), (2, True)])
+    assert (place.to_commit(), place.next) == (3, 3)
