@@ -66,7 +66,8 @@ bench: $(STAMP)
 		--processor-signals $(or $(N),2000) \
 		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
 		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
-		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000)
+		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000) \
+		--memory-minutes $(or $(MEMORY_MINUTES),10)
 
 # Dedupe cost per signal as its memory fills (no broker): 1k, 10k, 100k signals.
 SIZES ?= 1000,10000,100000
