@@ -213,6 +213,16 @@ class Stand:
             self.error = f"{type(exc).__name__}: {exc}"
 
 
+STANDS: dict[str, tuple[tuple[str, ...], Feed, tuple[tuple[str, str], ...]]] = {
+    "processor": (("processor",), feed_processor, tuple(PROCESSOR_STAGES)),
+    "downstream": (
+        ("connectors", "notifier", "insight", "ingest"),
+        feed_downstream,
+        tuple(DOWNSTREAM_STAGES),
+    ),
+}
+
+
 def measure(
     tmp: Path,
     first: int = 10_000,
@@ -220,6 +230,7 @@ def measure(
     log_level: str = "WARNING",
     env: Mapping[str, str] = {},
     minutes: float = 10.0,
+    only: Sequence[str] = ("processor", "downstream"),
 ) -> dict[str, Any]:
     """``env``: settings for the services, e.g. small capacities to see them fill.
     ``minutes``: no chunk is fed past this time box (counted from the start); a stand
@@ -229,22 +240,17 @@ def measure(
     with ExitStack() as stacks:
         url = stacks.enter_context(receiver.serving())
         extra = {**webhook_env(url, log_level), **env}
-        names = ["connectors", "notifier", "insight", "ingest"]
         stands = {
-            "processor": Stand(
-                stacks.enter_context(stack(tmp / "processor", ["processor"], extra)),
-                feed_processor,
-                PROCESSOR_STAGES,
-            ),
-            "downstream": Stand(
-                stacks.enter_context(stack(tmp / "downstream", names, extra)),
-                feed_downstream,
-                DOWNSTREAM_STAGES,
-            ),
+            name: Stand(
+                stacks.enter_context(stack(tmp / name, services, extra)), feed, list(stages)
+            )
+            for name, (services, feed, stages) in STANDS.items()
+            if name in only
         }
         deadline = time.monotonic() + minutes * 60
         threads = [
-            threading.Thread(target=stand.run, args=(first, last, deadline, started))
+            # Daemons: an interrupted run exits, its services stopped by the ExitStack.
+            threading.Thread(target=stand.run, args=(first, last, deadline, started), daemon=True)
             for stand in stands.values()
         ]
         for thread in threads:
@@ -297,12 +303,24 @@ def main() -> None:
     parser.add_argument("--last", type=int, default=100_000)
     parser.add_argument("--minutes", type=float, default=10.0, help="time box for feeding")
     parser.add_argument("--log-level", default="WARNING")
+    parser.add_argument("--stands", default="processor,downstream", help="which stands to run")
     parser.add_argument("--set", action="append", default=[], help="NAME=VALUE for the services")
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-memory-"))
     env = dict(item.split("=", 1) for item in args.set)
     print(
-        json.dumps(measure(tmp, args.first, args.last, args.log_level, env, args.minutes), indent=2)
+        json.dumps(
+            measure(
+                tmp,
+                args.first,
+                args.last,
+                args.log_level,
+                env,
+                args.minutes,
+                args.stands.split(","),
+            ),
+            indent=2,
+        )
     )
 
 
