@@ -193,7 +193,12 @@ class Stand:
     samples: dict[int, dict[str, int]] = field(default_factory=dict)
     load: dict[int, float] = field(default_factory=dict)
     minutes: dict[int, float] = field(default_factory=dict)
+    # After every chunk, as soon as it is processed (no idle first): the trend.
+    trajectory: dict[int, dict[str, int]] = field(default_factory=dict)
     error: str | None = None
+
+    def rss(self) -> dict[str, int]:
+        return {name: rss_kib(proc.pid) for name, proc in self.services.procs.items()}
 
     def run(self, first: int, last: int, deadline: float, started: float) -> None:
         try:
@@ -205,8 +210,9 @@ class Stand:
                     fed += n
                     bootstrap = self.services.env["KAFKA_BOOTSTRAP_SERVERS"]
                     wait_until_processed(bootstrap, self.stages, DRAIN_TIMEOUT_S)
+                    self.trajectory[fed] = self.rss()
                 time.sleep(QUIET_S)
-                self.samples[fed] = {n: rss_kib(p.pid) for n, p in self.services.procs.items()}
+                self.samples[fed] = self.rss()
                 self.load[fed] = round(os.getloadavg()[0], 2)
                 self.minutes[fed] = round((time.monotonic() - started) / 60, 1)
         except Exception as exc:  # the other stand's figures still count
@@ -281,6 +287,9 @@ def summary(
                 "growth": round(stand.samples[reached][name] / stand.samples[first][name], 3),
                 "minutes": stand.minutes,
                 "load": stand.load,
+                "trajectory_mib": {
+                    n: round(sample[name] / 1024, 1) for n, sample in stand.trajectory.items()
+                },
             }
     return {
         "first": first,
