@@ -39,7 +39,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from kafka import KafkaProducer
+from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
 from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, new_signal_id, topics
 from services.common.broker import EmbeddedBroker
@@ -55,7 +55,7 @@ from services.processor.app import CLASSIFIED_TOPIC
 from services.processor.domain.route import DEFAULT_RULES, route
 from services.processor.handlers import assess
 from tests.bench.bench_processor import signals as labelled_signals
-from tests.bench.pipeline import Receiver, post, reports, surname, webhook_env
+from tests.bench.pipeline import Receiver, post, surname, webhook_env
 from tests.support.kafka import broker_settings, wait_until_processed
 from tests.support.services import Services, service_env
 
@@ -173,13 +173,47 @@ def feed_processor(services: Services, start: int, n: int) -> None:
     )
 
 
-def feed_downstream(services: Services, start: int, n: int) -> None:
-    """The routed events of signals start .. start + n, and as many posts to ingest."""
-    produce(
-        services.env["KAFKA_BOOTSTRAP_SERVERS"],
-        [routed(s) for s in distinct_signals(start, n, "m")],
-    )
-    post(services.api, reports(n, f"p{start}"), f"p{start}", rate=None)
+class Downstream:
+    """Feeds the second stand as the pipeline would, the processor aside: ``n`` reports
+    posted to ingest, and for each signal ingest wrote on signals.raw the routed event the
+    processor would write (``routed``), which the connectors deliver and the notifier,
+    insight and ingest's own views follow. So ingest keeps the statuses of its own
+    signals, as in the pipeline."""
+
+    def __init__(self) -> None:
+        self._raw: KafkaConsumer | None = None
+
+    def __call__(self, services: Services, start: int, n: int) -> None:
+        bodies = [post_body(signal) for signal in distinct_signals(start, n, "d")]
+        posted = post(services.api, bodies, f"d{start}", rate=None)
+        if posted.accepted != n:
+            raise RuntimeError(f"ingest accepted {posted.accepted} of {n} posts")
+        bootstrap = services.env["KAFKA_BOOTSTRAP_SERVERS"]
+        produce(bootstrap, [routed(signal) for signal in self.accepted(bootstrap, n)])
+
+    def accepted(self, bootstrap: str, n: int) -> list[Signal]:
+        """The next ``n`` signals on signals.raw (ingest publishes each one once)."""
+        if self._raw is None:
+            self._raw = KafkaConsumer(bootstrap_servers=bootstrap, auto_offset_reset="earliest")
+            partitions = self._raw.partitions_for_topic(topics.RAW) or set()
+            self._raw.assign([TopicPartition(topics.RAW, p) for p in partitions])
+        found: list[Signal] = []
+        deadline = time.monotonic() + 120
+        while len(found) < n:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"only {len(found)} of {n} signals on {topics.RAW}")
+            for records in self._raw.poll(timeout_ms=500).values():
+                found += [Signal.model_validate_json(r.value) for r in records]
+        return found
+
+    def close(self) -> None:
+        if self._raw is not None:
+            self._raw.close()
+
+
+def post_body(signal: Signal) -> dict[str, Any]:
+    """``signal`` as a form tool posts it to /v1/signals."""
+    return signal.model_dump(mode="json", include={"text", "channel", "reporter", "customer"})
 
 
 @dataclass
@@ -217,13 +251,18 @@ class Stand:
                 self.minutes[fed] = round((time.monotonic() - started) / 60, 1)
         except Exception as exc:  # the other stand's figures still count
             self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            close = getattr(self.feed, "close", None)
+            if close is not None:
+                close()
 
 
-STANDS: dict[str, tuple[tuple[str, ...], Feed, tuple[tuple[str, str], ...]]] = {
-    "processor": (("processor",), feed_processor, tuple(PROCESSOR_STAGES)),
+# name: (its services, a new feed, the (group, topic) stages that count as processed)
+STANDS: dict[str, tuple[tuple[str, ...], Callable[[], Feed], tuple[tuple[str, str], ...]]] = {
+    "processor": (("processor",), lambda: feed_processor, tuple(PROCESSOR_STAGES)),
     "downstream": (
         ("connectors", "notifier", "insight", "ingest"),
-        feed_downstream,
+        Downstream,
         tuple(DOWNSTREAM_STAGES),
     ),
 }
@@ -248,7 +287,7 @@ def measure(
         extra = {**webhook_env(url, log_level), **env}
         stands = {
             name: Stand(
-                stacks.enter_context(stack(tmp / name, services, extra)), feed, list(stages)
+                stacks.enter_context(stack(tmp / name, services, extra)), feed(), list(stages)
             )
             for name, (services, feed, stages) in STANDS.items()
             if name in only
