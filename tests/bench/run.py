@@ -125,7 +125,7 @@ def markdown(report: dict[str, Any]) -> str:
                 else (f" (time box of {r['time_box_minutes']:g} min: {r['last']:,} not reached)")
             )
             lines.append(
-                f"| memory: {name} RSS after {reached:,} signals{short}, fed directly "
+                f"| memory: {name} RSS after {reached:,} signals{short}, fed on its own input "
                 f"| {figures['rss_mib'][reached]:.0f} MiB | after {first:,}: "
                 f"{figures['rss_mib'][first]:.0f} MiB | {figures['growth']:.2f} | <= 1.20 "
                 f"after {r['last']:,} | {_yes(ok)} |"
