@@ -58,8 +58,9 @@ clean:
 # Issue #10's benchmarks, each against its baseline in the same run, into
 # bench/results/latest.{md,json}: ingest vs a bare endpoint (wrk), the processor vs a bare
 # Faust forward and vs offline, end-to-end latency at RATE/s for SECONDS, and each
-# service's RSS after MEMORY_FIRST and MEMORY_LAST signals. ONLY=ingest,latency runs some.
-# About 25 minutes with the defaults on 2 cores, most of it the 100,000 signals.
+# service's RSS after MEMORY_FIRST and MEMORY_LAST signals, each fed on its own input, no
+# chunk started after MEMORY_MINUTES (tests/bench/bench_memory.py). ONLY=ingest,latency runs
+# some. About 20 minutes with the defaults on 2 cores, half of it the memory time box.
 ONLY ?= ingest,processor,latency,memory
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run --only $(ONLY) \
