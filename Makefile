@@ -58,16 +58,18 @@ clean:
 # Issue #10's benchmarks, each against its baseline in the same run, into
 # bench/results/latest.{md,json}: ingest vs a bare endpoint (wrk), the processor vs a bare
 # Faust forward and vs offline, end-to-end latency at RATE/s for SECONDS, and each
-# service's RSS after MEMORY_FIRST and MEMORY_LAST signals, and classification (issue #9
-# part 5, bench-classify). ONLY=ingest,latency runs some.
-# About 25 minutes with the defaults on 2 cores, most of it the 100,000 signals.
+# service's RSS after MEMORY_FIRST and MEMORY_LAST signals, each fed on its own input, no
+# chunk started after MEMORY_MINUTES (tests/bench/bench_memory.py), and classification
+# (issue #9 part 5, bench-classify). ONLY=ingest,latency runs some. About 20 minutes with
+# the defaults on 2 cores, half of it the memory time box.
 ONLY ?= ingest,processor,latency,memory,classify
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.run --only $(ONLY) \
 		--processor-signals $(or $(N),2000) \
 		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
 		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
-		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000)
+		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000) \
+		--memory-minutes $(or $(MEMORY_MINUTES),10)
 
 # Dedupe cost per signal as its memory fills (no broker): 1k, 10k, 100k signals.
 SIZES ?= 1000,10000,100000

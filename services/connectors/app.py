@@ -156,7 +156,7 @@ def create_app(
             return
         opened = watch.opened(datetime.fromtimestamp(now, UTC))
         records = expired_records(
-            list(case_records.items()), partition, now, window_s, Watching(opened, hold, now)
+            list(case_records.items()), partition, now, window_s, Watching(opened, hold, now), keep
         )
         if records.crowded:
             metrics.OUTCOME_WATCH_CROWDED.inc(records.crowded)

@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from services.common.open_cases import Released, Watching, everything_past
+from services.common.table_bounds import oldest_past
 from services.connectors.expiry import expires
 
 Clock = Callable[[], datetime]
@@ -225,22 +226,30 @@ def expired_keys(
     now: float,
     window_s: float,
     watching: Watching | None = None,
+    keep: int | None = None,
 ) -> Released[Any]:
     """Keys of ``partition`` written last before the window (expiry.expires), in the
     table of every destination's mapping; with ``watching``, a case whose record is still
-    polled for its outcome is kept past the window (services/common/open_cases.py)."""
-    past = []
+    polled for its outcome is kept past the window (services/common/open_cases.py). With
+    ``keep``, of the partition's entries inside the window the oldest past the newest
+    ``keep`` with a record go too (table_bounds): a busy window must not grow the mapping
+    without end. A case let go early is looked up by its own key at the vendor, as an
+    expired one; its outcome is no longer polled."""
+    past, inside = [], []
     for key, value in items:
         if not isinstance(value, dict):
             continue
         at, written_in = value.get("at"), value.get("partition")
-        if (
-            isinstance(at, int | float)
-            and isinstance(written_in, int)
-            and expires(at, written_in, partition, now, window_s)
-        ):
+        if not isinstance(at, int | float) or written_in != partition:
+            continue  # another partition's, or written by an older version: kept
+        if expires(at, written_in, partition, now, window_s):
             past.append((key, value))
-    return watching.release(past) if watching is not None else everything_past(past)
+        elif value.get("record"):  # a pending marker stays: the next attempt asks first
+            inside.append((key, at))
+    released = watching.release(past) if watching is not None else everything_past(past)
+    if keep is not None:
+        released.keys += oldest_past(inside, keep)
+    return released
 
 
 Find = Callable[[Entry], Awaitable[Record | None]]

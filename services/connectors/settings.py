@@ -41,7 +41,8 @@ class ConnectorSettings(CommonSettings, OutcomeWatchSettings):
     delivery_status_interval_s: float = Field(default=300.0, gt=0)
     # Shared with the processor: how long the ledger and the outbox remember a delivery.
     dedupe_window_days: float = Field(default=14, gt=0)
-    # Deliveries the ledger remembers at most (the most recent; waiting ones always).
+    # Deliveries the ledger remembers at most (the most recent; waiting ones always), and
+    # as many case -> record entries inside the window (records.py; pending ones always).
     delivery_ledger_max_entries: int = Field(default=20_000, ge=100)
     connectors_metrics_host: str = "127.0.0.1"
     connectors_metrics_port: int = 9102

@@ -12,8 +12,9 @@ signals.outcomes (N partitions)
      insight.summary, which ingest follows for /insight and /v1/insight.
 
 The tables survive a restart: they are rebuilt from their changelogs. Their growth is
-bounded by the horizon and the caps (expired every EXPIRE_EVERY_S, while facts arrive;
-the summary itself ignores anything outside the horizon)."""
+bounded by the horizon and the caps (expired every EXPIRE_EVERY_S while facts arrive, and
+sooner once facts for a tenth of the smaller cap have come: ``expiry_sweeps``; the
+summary itself ignores anything outside the horizon)."""
 
 from __future__ import annotations
 
@@ -41,6 +42,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.table_bounds import Sweeps
 from services.insight import metrics
 from services.insight.facts import INPUTS, Change, Record, Report, decode, encode, read_fact
 from services.insight.settings import InsightSettings
@@ -70,7 +72,13 @@ REPUBLISH_EVERY_S = 900.0
 class Publication:
     dirty: bool = True  # a fresh worker publishes once it holds the tables
     published_at: float = 0.0
-    expired_at: float = 0.0
+
+
+def expiry_sweeps(settings: InsightSettings) -> Sweeps:
+    """When the tally expires its tables: every EXPIRE_EVERY_S, and sooner once facts
+    for a tenth of the smaller cap have come since the last time. On the clock alone, the
+    tables held every report of a busy ten minutes on top of their caps."""
+    return Sweeps(EXPIRE_EVERY_S, min(settings.insight_max_reports, settings.insight_max_cases))
 
 
 def create_app(settings: InsightSettings) -> faust.App:
@@ -82,6 +90,7 @@ def create_app(settings: InsightSettings) -> faust.App:
     reports = acked_table(app, "insight-reports", partitions=1)
     cases = acked_table(app, "insight-cases", partitions=1)
     publication = Publication()
+    sweeps = expiry_sweeps(settings)
     tally_partition = TP(FACTS_TOPIC, 0)
     decoded_reports, decoded_cases = Decoded(_report), Decoded(_progress)
 
@@ -152,8 +161,7 @@ def create_app(settings: InsightSettings) -> faust.App:
                 publication.dirty = True
             metrics.FACTS.labels(fact.fact).inc()
             # Deletions need an event's context (the partition they are written to).
-            if time.time() - publication.expired_at > EXPIRE_EVERY_S:
-                publication.expired_at = time.time()
+            if sweeps.due(0, time.time()):
                 expire(datetime.now(UTC))
                 await written()
             metrics.KEPT.labels("reports").set(len(reports))

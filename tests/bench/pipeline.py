@@ -103,22 +103,26 @@ def pipeline(
     and the broker's pid."""
     with receiver.serving() as url, EmbeddedBroker(tmp / "broker.log") as broker:
         ensure_topics(broker_settings(broker.bootstrap, topic_partitions=3))
-        extra = {
-            "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
-            "ANTENNA_SERVICEDESK__URL": f"{url}/desk",
-            "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
-            "ANTENNA_CRM__CONNECTOR": "webhook",
-            "ANTENNA_CRM__URL": f"{url}/crm",
-            "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
-            "ANTENNA_LOG_LEVEL": log_level,  # WARNING: no line per signal at these rates
-            **env,
-        }
+        extra = {**webhook_env(url, log_level), **env}
         services = Services(service_env(broker.bootstrap, tmp, extra), tmp)
         services.start(*SERVICES)
         try:
             yield services, broker.pid or 0
         finally:
             services.stop()
+
+
+def webhook_env(url: str, log_level: str) -> dict[str, str]:
+    """Both destinations on the webhook connector to the receiver at ``url``."""
+    return {
+        "ANTENNA_SERVICEDESK__CONNECTOR": "webhook",
+        "ANTENNA_SERVICEDESK__URL": f"{url}/desk",
+        "ANTENNA_SERVICEDESK__SECRET": WEBHOOK_SECRET,
+        "ANTENNA_CRM__CONNECTOR": "webhook",
+        "ANTENNA_CRM__URL": f"{url}/crm",
+        "ANTENNA_CRM__SECRET": WEBHOOK_SECRET,
+        "ANTENNA_LOG_LEVEL": log_level,  # WARNING: no line per signal at these rates
+    }
 
 
 def reports(n: int, run: str) -> list[dict[str, Any]]:

@@ -23,7 +23,9 @@ from schemas import (
 )
 from schemas.classification import Category
 from schemas.insight import InsightSnapshot, reporter_ref
+from services.insight.app import EXPIRE_EVERY_S, expiry_sweeps
 from services.insight.facts import Change, Record, Report, decode, encode, read_fact
+from services.insight.settings import InsightSettings
 from services.insight.summary import median, settled_at, summarise
 from services.insight.tally import (
     CaseProgress,
@@ -218,6 +220,18 @@ def test_expiry_forgets_what_is_older_than_the_horizon_and_beyond_the_cap() -> N
     ]
     assert sorted(expired(entries, cutoff, keep=10)) == ["old"]
     assert sorted(expired(entries, cutoff, keep=2)) == ["b", "edge", "old"]
+
+
+def test_the_tables_are_expired_once_a_tenth_of_the_smaller_cap_has_come() -> None:
+    """Not on the clock alone: facts arriving faster than the cap within EXPIRE_EVERY_S
+    would all be held on top of it until then (a busy hour grew insight past its caps)."""
+    settings = InsightSettings(insight_max_reports=1000, insight_max_cases=500)
+    sweeps = expiry_sweeps(settings)
+    start = 1_000_000.0
+    assert not any(sweeps.due(0, start + i * 0.001) for i in range(49))
+    assert sweeps.due(0, start + 0.05)  # the 50th fact: a tenth of 500
+    assert not sweeps.due(0, start + 0.06)
+    assert sweeps.due(0, start + 0.06 + EXPIRE_EVERY_S)  # and on the clock, as before
 
 
 # --------------------------------------------------------------------------- summary

@@ -232,3 +232,26 @@ def test_the_context_keeps_an_in_memory_mapping_by_default() -> None:
     assert isinstance(context.records, MemoryRecords)
     assert context.records.destination == "crm"
     assert ConnectorContext("crm", Path("unused")).records is not context.records
+
+
+def test_a_partition_past_its_share_lets_its_oldest_records_go_inside_the_window() -> None:
+    """The mapping stays bounded within the window (a busy one, 100,000 cases in a day):
+    past ``keep`` entries of a partition, the oldest with a record go; a pending marker
+    stays (without it, the next attempt would create without asking the vendor)."""
+    table = DictTable()
+    at = {"now": NOW}
+    crm = TableRecords(table, "crm", clock=lambda: at["now"], partition=lambda: 0)
+    other = TableRecords(table, "crm", clock=lambda: at["now"], partition=lambda: 1)
+    run(crm.begin(Slot("01PENDING")))  # the oldest, never done
+    for i in range(5):
+        at["now"] = NOW + timedelta(minutes=i + 1)
+        run(crm.done(Slot(f"01CASE{i}"), Record(f"lead-{i}")))
+    run(other.done(Slot("01THERE"), Record("lead-9")))
+    now = (NOW + timedelta(hours=1)).timestamp()
+    items = list(table.items())
+    assert sorted(expired_keys(items, 0, now, 14 * 86400.0, keep=3).keys) == [
+        "crm|01CASE0",
+        "crm|01CASE1",
+    ]
+    assert expired_keys(items, 0, now, 14 * 86400.0).keys == []
+    assert expired_keys(items, 1, now, 14 * 86400.0, keep=1).keys == []
