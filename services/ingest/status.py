@@ -189,16 +189,19 @@ class _Readers(TypedDict):
     clients: frozenset[str]
 
 
-def _readers(status: SignalStatus, signal: Signal | Received) -> _Readers:
-    """The ``reporters`` and ``clients`` of ``status`` with ``signal``'s added: fields for
-    the one ``replace`` of each change (a dataclass replace costs microseconds, and the
-    follower applies every record ingest publishes)."""
+def _readers(status: SignalStatus | None, signal: Signal | Received) -> _Readers:
+    """The ``reporters`` and ``clients`` of ``status`` (None: nobody yet) with ``signal``'s
+    added: fields for the one ``replace`` of each change (a dataclass replace costs
+    microseconds, and the follower applies every record ingest publishes)."""
     reporter = signal.reporter
     names = {n.strip().lower() for n in (reporter.employee_id, reporter.email) if n}
     clients = {c for c in (signal.source, signal.metadata.get("client")) if c}
+    if status is not None:
+        names |= status.reporters
+        clients |= status.clients
     return {
-        "reporters": frozenset(list(status.reporters | names)[:MAX_READERS]),
-        "clients": frozenset(list(status.clients | clients)[:MAX_READERS]),
+        "reporters": frozenset(list(names)[:MAX_READERS]),
+        "clients": frozenset(list(clients)[:MAX_READERS]),
     }
 
 
@@ -258,13 +261,20 @@ class StatusBook:
             return status
 
     def _update(
-        self, signal_id: str, at: datetime, change: Callable[[SignalStatus], SignalStatus]
+        self,
+        signal_id: str,
+        at: datetime,
+        change: Callable[[SignalStatus], SignalStatus],
+        first: Callable[[], SignalStatus] | None = None,
     ) -> SignalStatus:
+        """``change`` the signal's status; ``first``, when given, builds the status of a
+        signal not known yet in one go (what ``change`` would make of an empty one)."""
         with self._lock:
             current = self._entries.pop(signal_id, None)
-            if current is None:
-                current = SignalStatus(signal_id=signal_id, updated_at=at)
-            updated = change(current)
+            if current is None and first is not None:
+                updated = first()
+            else:
+                updated = change(current or SignalStatus(signal_id=signal_id, updated_at=at))
             if updated.updated_at < at:
                 updated = replace(updated, updated_at=at)
             self._entries[signal_id] = updated
@@ -293,7 +303,17 @@ class StatusBook:
                 return replace(status, **readers, key_reused=True)
             return replace(status, **readers)
 
-        status = self._update(signal.signal_id, signal.received_at, change)
+        def first() -> SignalStatus:
+            # The usual case: ingest's follower reads back what it just published.
+            return SignalStatus(
+                signal_id=signal.signal_id,
+                updated_at=signal.received_at,
+                received_at=signal.received_at,
+                body_fingerprint=signal.body_fingerprint,
+                **_readers(None, signal),
+            )
+
+        status = self._update(signal.signal_id, signal.received_at, change, first)
         if reused:
             metrics.KEY_REUSES.inc()
             log.warning(
