@@ -63,7 +63,7 @@ async def accept(
         try:
             await publisher.publish(signal)
         except BrokerUnavailable:
-            metrics.REQUESTS.labels(channel, "unavailable").inc()
+            metrics.signals_counter(channel, "unavailable").inc()
             log.warning(
                 "broker unavailable, not accepted", extra=fields(signal_id=signal.signal_id)
             )
@@ -77,6 +77,6 @@ async def accept(
         signal_id, replayed = await idempotency.run_once(
             source, idempotency_key, fingerprint, publish
         )
-    metrics.REQUESTS.labels(channel, "replayed" if replayed else "accepted").inc()
+    metrics.signals_counter(channel, "replayed" if replayed else "accepted").inc()
     log.info("accepted", extra=fields(signal_id=signal_id, channel=channel, replayed=replayed))
     return Accepted(signal_id, replayed)

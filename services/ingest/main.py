@@ -11,7 +11,9 @@ from services.ingest.settings import IngestSettings
 
 def serve(app: FastAPI, settings: IngestSettings) -> None:
     """Serve ``app`` as ingest is served (the benchmark serves its bare endpoint here too,
-    so that both are measured with the same server settings)."""
+    so that both are measured with the same server and process settings: the garbage
+    collector's too, which ingest tuned and the bare endpoint once did not)."""
+    tune_gc()
     uvicorn.run(
         app,
         host=settings.api_host,
@@ -25,5 +27,4 @@ def main() -> None:
     settings = IngestSettings()
     configure("ingest", settings.log_level)
     app = create_app(settings, smtp=True, follow_status=True)
-    tune_gc()
     serve(app, settings)

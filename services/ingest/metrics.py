@@ -1,3 +1,5 @@
+import functools
+
 from prometheus_client import Counter, Histogram
 
 REQUESTS = Counter(
@@ -5,6 +7,15 @@ REQUESTS = Counter(
     "Signals offered to ingest, by channel and outcome",
     ["channel", "outcome"],  # outcome: accepted, replayed, unavailable
 )
+
+
+@functools.cache  # a few channels x three outcomes
+def signals_counter(channel: str, outcome: str) -> Counter:
+    """REQUESTS' child for (channel, outcome), looked up once: ``labels`` takes a lock and
+    builds the label tuple on every call, and ingest counts every post."""
+    return REQUESTS.labels(channel, outcome)
+
+
 SIGN_IN_REFUSALS = Counter(
     "antenna_ingest_sign_in_refusals_total",
     "Refused Basic sign-ins on the employee pages",

@@ -27,6 +27,7 @@ from kafka.errors import KafkaError
 from schemas import Signal, topics
 from services.common.kafka import BrokerUnavailable, broker_reachable
 from services.common.settings import CommonSettings
+from services.ingest.partitioner import KeyHashPartitioner
 from services.ingest.settings import PUBLISH_BATCH_BYTES, PUBLISH_LINGER_MS
 
 
@@ -137,6 +138,7 @@ class KafkaSignalPublisher:
                     enable_idempotence=True,
                     linger_ms=self.linger_ms,
                     batch_size=self.batch_bytes,
+                    partitioner=KeyHashPartitioner(),  # kafka-python's partitions, cheaper
                     bootstrap_timeout_ms=ms,
                     max_block_ms=ms,
                     request_timeout_ms=max(ms // 2, 1000),

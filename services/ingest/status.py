@@ -33,7 +33,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from functools import partial
-from typing import Any, Final
+from typing import Any, Final, TypedDict
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -184,15 +184,25 @@ def _iso(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def _readers(status: SignalStatus, signal: Signal | Received) -> SignalStatus:
+class _Readers(TypedDict):
+    reporters: frozenset[str]
+    clients: frozenset[str]
+
+
+def _readers(status: SignalStatus | None, signal: Signal | Received) -> _Readers:
+    """The ``reporters`` and ``clients`` of ``status`` (None: nobody yet) with ``signal``'s
+    added: fields for the one ``replace`` of each change (a dataclass replace costs
+    microseconds, and the follower applies every record ingest publishes)."""
     reporter = signal.reporter
     names = {n.strip().lower() for n in (reporter.employee_id, reporter.email) if n}
     clients = {c for c in (signal.source, signal.metadata.get("client")) if c}
-    return replace(
-        status,
-        reporters=frozenset(list(status.reporters | names)[:MAX_READERS]),
-        clients=frozenset(list(status.clients | clients)[:MAX_READERS]),
-    )
+    if status is not None:
+        names |= status.reporters
+        clients |= status.clients
+    return {
+        "reporters": frozenset(list(names)[:MAX_READERS]),
+        "clients": frozenset(list(clients)[:MAX_READERS]),
+    }
 
 
 def _split_off(status: SignalStatus, topic: str, routed: RoutedSignal) -> bool:
@@ -251,13 +261,20 @@ class StatusBook:
             return status
 
     def _update(
-        self, signal_id: str, at: datetime, change: Callable[[SignalStatus], SignalStatus]
+        self,
+        signal_id: str,
+        at: datetime,
+        change: Callable[[SignalStatus], SignalStatus],
+        first: Callable[[], SignalStatus] | None = None,
     ) -> SignalStatus:
+        """``change`` the signal's status; ``first``, when given, builds the status of a
+        signal not known yet in one go (what ``change`` would make of an empty one)."""
         with self._lock:
             current = self._entries.pop(signal_id, None)
-            if current is None:
-                current = SignalStatus(signal_id=signal_id, updated_at=at)
-            updated = change(current)
+            if current is None and first is not None:
+                updated = first()
+            else:
+                updated = change(current or SignalStatus(signal_id=signal_id, updated_at=at))
             if updated.updated_at < at:
                 updated = replace(updated, updated_at=at)
             self._entries[signal_id] = updated
@@ -272,20 +289,31 @@ class StatusBook:
 
         def change(status: SignalStatus) -> SignalStatus:
             nonlocal reused
-            status = _readers(status, signal)
+            readers = _readers(status, signal)
             first, this = status.body_fingerprint, signal.body_fingerprint
             if first is None:
                 return replace(
                     status,
+                    **readers,
                     received_at=status.received_at or signal.received_at,
                     body_fingerprint=this,
                 )
             if this is not None and this != first and not status.key_reused:
                 reused = True
-                return replace(status, key_reused=True)
-            return status
+                return replace(status, **readers, key_reused=True)
+            return replace(status, **readers)
 
-        status = self._update(signal.signal_id, signal.received_at, change)
+        def first() -> SignalStatus:
+            # The usual case: ingest's follower reads back what it just published.
+            return SignalStatus(
+                signal_id=signal.signal_id,
+                updated_at=signal.received_at,
+                received_at=signal.received_at,
+                body_fingerprint=signal.body_fingerprint,
+                **_readers(None, signal),
+            )
+
+        status = self._update(signal.signal_id, signal.received_at, change, first)
         if reused:
             metrics.KEY_REUSES.inc()
             log.warning(
@@ -306,14 +334,16 @@ class StatusBook:
                 # An earlier routing read late (a triage record after the operator's, a
                 # note after its split): what it says is out of date.
                 return replace(
-                    _readers(status, signal),
+                    status,
+                    **_readers(status, signal),
                     received_at=status.received_at or signal.received_at,
                 )
             delivery = status.delivery
             if _split_off(status, topic, routed) and _before(delivery, routed.routed_at):
                 delivery = None  # the note on the old case's record is not its own record
             return replace(
-                _readers(status, signal),
+                status,
+                **_readers(status, signal),
                 delivery=delivery,
                 received_at=status.received_at or signal.received_at,
                 routed_at=routed.routed_at,

@@ -82,6 +82,27 @@ def test_a_received_signal_is_received() -> None:
     assert book.get(new_signal_id()) is None
 
 
+def test_a_first_read_report_is_known_as_a_later_one_would_be() -> None:
+    """The book builds a report it has not seen in one go (the follower's usual case):
+    its readers, fingerprint and times are those of a report read after another record."""
+    signal = build_signal(
+        reporter={"employee_id": "Anna", "email": "Anna@Example.org"},
+        body_fingerprint="ab" * 32,
+        metadata={"client": "form-tool"},
+        received_at=RECEIVED_AT,
+    )
+    first = StatusBook().apply_received(signal)
+    later_book = StatusBook()
+    later_book.apply_delivery(delivery(signal.signal_id, at=RECEIVED_AT))
+    later = later_book.apply_received(signal)
+    for status in (first, later):
+        assert status.received_at == status.updated_at == RECEIVED_AT
+        assert status.body_fingerprint == "ab" * 32
+        assert status.reporters == {"anna", "anna@example.org"}
+        assert status.clients == {SOURCE, "form-tool"}
+        assert not status.key_reused
+
+
 def test_routed_then_delivered() -> None:
     book = StatusBook()
     routed = build_routed(destination=Destination(name="servicedesk", target="cards"))
