@@ -21,8 +21,8 @@ from services.common.processes import spawn, terminate
 EMBEDDED_FETCH_MAX_WAIT_MS = 50
 
 # What the services need against the embedded broker: it is one node (one copy of each
-# topic); Tansu's end offset counts batches, so table changelogs take one record per
-# batch; and it answers a fetch only when its wait is over, so the wait is short
+# topic); Tansu lists a partition's end per batch, so a recovering table reads each
+# changelog's true end from a fetch; and it answers a fetch only when its wait is over, so the wait is short
 # (CommonSettings). `antenna up` and the test harness set these, unless the environment
 # already does.
 EMBEDDED_BROKER_ENV = {
