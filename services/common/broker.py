@@ -22,9 +22,9 @@ EMBEDDED_FETCH_MAX_WAIT_MS = 50
 
 # What the services need against the embedded broker: it is one node (one copy of each
 # topic); Tansu lists a partition's end per batch, so a recovering table reads each
-# changelog's true end from a fetch; and it answers a fetch only when its wait is over, so the wait is short
-# (CommonSettings). `antenna up` and the test harness set these, unless the environment
-# already does.
+# changelog's true end from a fetch; and it answers a fetch only when its wait is over,
+# so the wait is short (CommonSettings). `antenna up` and the test harness set these,
+# unless the environment already does.
 EMBEDDED_BROKER_ENV = {
     "ANTENNA_KAFKA_REPLICATION_FACTOR": "1",
     "ANTENNA_KAFKA_MIN_INSYNC_REPLICAS": "1",
