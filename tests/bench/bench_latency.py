@@ -56,9 +56,18 @@ def measure(
         "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
         "max_ms": round(max(latencies) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
+        "elapsed_s": round(elapsed, 1),
         # CPU seconds per second of the run, per process (1.0 = one core).
         "cpu_cores": {name: round(used / elapsed, 2) for name, used in cpu.items()},
+        # What each accepted signal cost each process, and all together: at R signals/s
+        # on C cores the pipeline keeps up only while the sum stays under C / R seconds.
+        "cpu_ms_per_signal": cpu_ms_per_signal(cpu, posted.accepted),
     }
+
+
+def cpu_ms_per_signal(cpu_s: Mapping[str, float], signals: int) -> dict[str, float]:
+    each = {name: round(used * 1000 / max(signals, 1), 2) for name, used in cpu_s.items()}
+    return each | {"all": round(sum(cpu_s.values()) * 1000 / max(signals, 1), 2)}
 
 
 def main() -> None:

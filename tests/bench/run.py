@@ -126,6 +126,15 @@ def markdown(report: dict[str, Any]) -> str:
             f"({r['delivered']:,} delivered) | p50 {r['p50_ms']:,.0f} ms, p99 {r['p99_ms']:,.0f} "
             f"ms | — | — | p99 < 500 ms | {_yes(report['holds']['latency'])} |"
         )
+        if "cpu_ms_per_signal" in r:
+            cost = r["cpu_ms_per_signal"]
+            budget = 1000 * (report["machine"]["cores"] or 1) / r["rate_per_s"]
+            parts = ", ".join(f"{name} {ms:.1f}" for name, ms in cost.items() if name != "all")
+            lines.append(
+                f"| end to end: CPU a signal, every process | {cost['all']:.1f} ms ({parts}) "
+                f"| all cores / rate: {budget:.1f} ms | {cost['all'] / budget:.2f} | <= 1.00 "
+                f"to keep up | {_yes(cost['all'] <= budget)} |"
+            )
     if "memory" in results:
         r = results["memory"]
         first = r["first"]
