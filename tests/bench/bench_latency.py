@@ -17,8 +17,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from tests.bench.bench_ingest import cpu_seconds
+from tests.bench.bench_processor import family_cpu_s
 from tests.bench.pipeline import Receiver, pipeline, post, reports, wait_for_arrivals
+
+IDLE_S = 10.0  # how long the idle cost is measured, after the warm-up
 
 
 def percentile(ordered: list[float], q: float) -> float:
@@ -34,13 +36,14 @@ def measure(
         wait_for_arrivals(receiver, 1, quiet_s=3, timeout_s=120)
         receiver.reset()
         pids = {name: proc.pid for name, proc in services.procs.items()} | {"broker": broker_pid}
-        cpu_before = {name: cpu_seconds(pid) for name, pid in pids.items()}
+        idle = idle_cores(pids, IDLE_S)
+        cpu_before = {name: family_cpu_s(pid) for name, pid in pids.items()}
         started = time.monotonic()
         bodies = reports(int(rate * seconds), "run")
         posted = post(services.api, bodies, "run", rate=rate)
         arrived = wait_for_arrivals(receiver, 1, quiet_s=5, timeout_s=600)
         elapsed = time.monotonic() - started
-        cpu = {name: cpu_seconds(pid) - cpu_before[name] for name, pid in pids.items()}
+        cpu = {name: family_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
     latencies = receiver.latencies()
     return {
         "rate_per_s": rate,
@@ -59,10 +62,21 @@ def measure(
         "elapsed_s": round(elapsed, 1),
         # CPU seconds per second of the run, per process (1.0 = one core).
         "cpu_cores": {name: round(used / elapsed, 2) for name, used in cpu.items()},
-        # What each accepted signal cost each process, and all together: at R signals/s
-        # on C cores the pipeline keeps up only while the sum stays under C / R seconds.
+        # What each accepted signal cost each process (with its children), and all
+        # together: at R signals/s on C cores the pipeline keeps up only while the sum
+        # stays under C / R seconds.
         "cpu_ms_per_signal": cpu_ms_per_signal(cpu, posted.accepted),
+        # The same processes with nothing to do (polling the broker, timers), measured
+        # before the run; over a long drain this idle cost is part of the figure above.
+        "idle_cpu_cores": {name: round(cores, 3) for name, cores in idle.items()},
     }
+
+
+def idle_cores(pids: Mapping[str, int], seconds: float) -> dict[str, float]:
+    """CPU seconds per second each process uses while no signal arrives."""
+    before = {name: family_cpu_s(pid) for name, pid in pids.items()}
+    time.sleep(seconds)
+    return {name: (family_cpu_s(pid) - before[name]) / seconds for name, pid in pids.items()}
 
 
 def cpu_ms_per_signal(cpu_s: Mapping[str, float], signals: int) -> dict[str, float]:
