@@ -69,6 +69,10 @@ def measure(
         # The same processes with nothing to do (polling the broker, timers), measured
         # before the run; over a long drain this idle cost is part of the figure above.
         "idle_cpu_cores": {name: round(cores, 3) for name, cores in idle.items()},
+        # What the signals themselves cost: the figure above less that idle cost.
+        "busy_cpu_ms_per_signal": cpu_ms_per_signal(
+            {name: used - idle[name] * elapsed for name, used in cpu.items()}, posted.accepted
+        ),
     }
 
 
