@@ -267,9 +267,7 @@ class AckedTable(faust.Table[str, Any]):
             raise errors[0]
 
 
-def acked_table(
-    app: faust.App, name: str, partitions: int, coalesce: bool = False
-) -> AckedTable:
+def acked_table(app: faust.App, name: str, partitions: int, coalesce: bool = False) -> AckedTable:
     """``coalesce``: see AckedTable (each key written once per ``written()``)."""
     table = AckedTable(
         app,
