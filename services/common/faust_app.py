@@ -190,13 +190,45 @@ class AckedTable(faust.Table[str, Any]):
     ProducerBuffer.flush_atmost); a write the broker refuses is only logged. On a slow
     broker, or when the worker stops, the last writes can be lost while their input
     counts as processed. Agents that must not lose state call ``await table.written()``
-    before they hand an event on."""
+    before they hand an event on.
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    With ``coalesce`` a write is not sent when it is made: the table only notes the key,
+    and ``written()`` sends each noted key once, with its value then (or its deletion),
+    before it waits. An agent that writes a key many times between two waits (a batch)
+    sends it once; reads see every write at once (the table holds it). Only for agents
+    that call ``written()`` before they hand anything on or commit: a write is not even
+    sent before that, and a worker killed before it loses the write together with the
+    events that made it, which are read again. Not for windowed tables (no key expiry)."""
+
+    def __init__(self, *args: Any, coalesce: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.coalesce = coalesce
         self._unacked: dict[FutureMessage, tuple[int | None, Any]] = {}
         self._failed: dict[Any, int | None] = {}  # key -> partition, to write again
+        self._dirty: dict[Any, int | None] = {}  # coalesced: key -> partition, to write
         self._waiting: asyncio.Future[Any] | None = None  # the last call's wait
+
+    def on_key_set(self, key: Any, value: Any) -> None:
+        if not self.coalesce:
+            super().on_key_set(key, value)
+            return
+        self._dirty[key] = self.partition_for_key(key)
+        self._sensor_on_set(self, key, value)
+
+    def on_key_del(self, key: Any) -> None:
+        if not self.coalesce:
+            super().on_key_del(key)
+            return
+        self._dirty[key] = self.partition_for_key(key)
+        self._sensor_on_del(self, key)
+
+    def _write_current(self, keys: dict[Any, int | None]) -> None:
+        """Send the value each of ``keys`` now has in the table, or its deletion."""
+        for key, partition in keys.items():
+            if key in self.data:
+                self.send_changelog(partition, key, self.data[key])
+            else:
+                self.send_changelog(partition, key, None, value_serializer="raw")
 
     def send_changelog(
         self, partition: int | None, key: Any, value: Any, *args: Any, **kwargs: Any
@@ -211,11 +243,8 @@ class AckedTable(faust.Table[str, Any]):
         value of each key whose write failed (a later write of the key is not undone) and
         waits again."""
         failed, self._failed = self._failed, {}
-        for key, partition in failed.items():
-            if key in self.data:
-                self.send_changelog(partition, key, self.data[key])
-            else:
-                self.send_changelog(partition, key, None, value_serializer="raw")
+        dirty, self._dirty = self._dirty, {}
+        self._write_current({**failed, **dirty})
         pending, self._unacked = self._unacked, {}
         # An earlier call, still waiting, took writes made before this one: wait for them
         # too (their errors are that call's to raise), so that callers overlapping each
@@ -238,9 +267,11 @@ class AckedTable(faust.Table[str, Any]):
             raise errors[0]
 
 
-def acked_table(app: faust.App, name: str, partitions: int) -> AckedTable:
+def acked_table(app: faust.App, name: str, partitions: int, coalesce: bool = False) -> AckedTable:
+    """``coalesce``: see AckedTable (each key written once per ``written()``)."""
     table = AckedTable(
         app,
+        coalesce=coalesce,
         name=name,
         default=None,
         partitions=partitions,

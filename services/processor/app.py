@@ -138,7 +138,8 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             topics.DLQ,
         )
     }
-    memory = acked_table(app, "dedupe-memory", partitions=1)
+    # Each key written once per batch, its latest value, before the batch is handed on.
+    memory = acked_table(app, "dedupe-memory", partitions=1, coalesce=True)
     deduper = Deduper(
         memory,
         DedupePolicy(
@@ -220,13 +221,15 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     async def hand_on(judged: list[Judged]) -> None:
         """Hand on what was judged, all at once, once the dedupe memory has it. The
-        broker refusing a write for good stops the worker."""
-        if not judged:
-            return
+        broker refusing a write for good stops the worker. The memory's writes are sent
+        here, once per key (a coalesced table), even when nothing was judged: a message
+        parked half-way may have written some."""
         try:
             # Remembered before handed on: see AckedTable (a wait that overlaps another
             # judgement's still covers every write made before it).
             await with_retries(memory.written, "dedupe memory", BROKER_RETRY)
+            if not judged:
+                return
             crash_point("judge.remembered")
             await send_all(
                 [
@@ -236,7 +239,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
                 ]
             )
         except BrokerRefused as refused:
-            stop_judging(judged[0][0].key, refused)
+            stop_judging(judged[0][0].key if judged else None, refused)
         crash_point("judge.handed-on")
         for _, signal_id, result, started in judged:
             _count(result, signal_id, time.perf_counter() - started)

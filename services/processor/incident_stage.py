@@ -91,7 +91,9 @@ def add_incident_stage(
     table writes acknowledged together, before any of their incidents is published)."""
     policy = settings.incident_policy()
     clock_name = clock_topic(app.conf.id)
-    memory = acked_table(app, "incident-memory", partitions=1)
+    # Coalesced: a category's window, rewritten by each of its complaints, is sent once
+    # per batch (its latest value), before anything of the batch is published.
+    memory = acked_table(app, "incident-memory", partitions=1, coalesce=True)
     detector = IncidentDetector(memory, policy)
     source = raw_topic(app, classified, clock_name, internal=True, partitions=1, acks=False)
     clock = raw_topic(app, clock_name, internal=True, partitions=1, acks=False)

@@ -119,9 +119,11 @@ def timed_run(
     payloads: Payloads,
     warmup: Payloads,
     pid: int,
-) -> tuple[float, float]:
-    """Signals per second, after a warm-up batch has passed through (workers joined), and
-    the CPU seconds the worker ``pid`` (with its children) used meanwhile."""
+    broker_pid: int | None = None,
+) -> tuple[float, float, float]:
+    """Signals per second, after a warm-up batch has passed through (workers joined), the
+    CPU seconds the worker ``pid`` (with its children) used meanwhile, and the broker's
+    (``broker_pid``; 0 without it)."""
     result: dict[str, float] = {}
 
     def wait_for(n: int, timeout_s: float) -> threading.Thread:
@@ -137,10 +139,12 @@ def timed_run(
     waiter = wait_for(len(payloads), 600)
     time.sleep(1)
     cpu = family_cpu_s(pid)
+    broker_cpu = cpu_seconds(broker_pid) if broker_pid else 0.0
     start = time.monotonic()
     pump(bootstrap, in_topic, payloads)
     waiter.join()
-    return len(payloads) / (result["end"] - start), family_cpu_s(pid) - cpu
+    broker_used = cpu_seconds(broker_pid) - broker_cpu if broker_pid else 0.0
+    return len(payloads) / (result["end"] - start), family_cpu_s(pid) - cpu, broker_used
 
 
 def measure(n: int = 2000) -> dict[str, float]:
@@ -163,7 +167,7 @@ def measure(n: int = 2000) -> dict[str, float]:
             stderr=subprocess.DEVNULL,
         )
         try:
-            bare, _ = timed_run(
+            bare, _, _ = timed_run(
                 broker.bootstrap,
                 "bench.in",
                 ["bench.out"],
@@ -178,8 +182,8 @@ def measure(n: int = 2000) -> dict[str, float]:
         try:
             outs = [topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DUPLICATES]
             worker = services.procs["processor"].pid
-            processor, processor_cpu = timed_run(
-                broker.bootstrap, topics.RAW, outs, encode(work), encode(warm), worker
+            processor, processor_cpu, broker_cpu = timed_run(
+                broker.bootstrap, topics.RAW, outs, encode(work), encode(warm), worker, broker.pid
             )
         finally:
             services.stop()
@@ -202,6 +206,7 @@ def measure(n: int = 2000) -> dict[str, float]:
         # CPU per signal moves less with the machine's load than rates do: the processor
         # worker with its classify workers (not the broker), and the offline loop.
         "processor_cpu_ms_per_signal": per_signal_ms(processor_cpu),
+        "broker_cpu_ms_per_signal_during_processor": per_signal_ms(broker_cpu),
         "offline_cpu_ms_per_signal": per_signal_ms(offline_cpu),
     }
 

@@ -106,3 +106,61 @@ def test_a_wait_that_overlaps_an_earlier_one_also_waits_for_the_writes_that_one_
         await asyncio.gather(first, second)
 
     asyncio.run(scenario())
+
+
+@pytest.fixture
+def coalesced(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> AckedTable:
+    app = make_faust_app("acked-unit-coalesced", CommonSettings(var_dir=tmp_path))
+    table = acked_table(app, "memory", partitions=1, coalesce=True)
+    # Outside a stream there is no current event to take the partition from.
+    monkeypatch.setattr(table, "partition_for_key", lambda key: 0)
+    return table
+
+
+def test_a_coalesced_table_sends_each_key_once_per_wait_with_its_latest_value(
+    coalesced: AckedTable, changelog: Changelog
+) -> None:
+    async def scenario() -> None:
+        coalesced["case"] = {"reporters_count": 1}
+        coalesced["index"] = ["case"]
+        coalesced["case"] = {"reporters_count": 2}
+        assert coalesced["case"] == {"reporters_count": 2}  # reads see the writes at once
+        assert changelog.sent == []  # nothing is sent before the wait
+        await coalesced.written()
+        coalesced["case"] = {"reporters_count": 3}
+        await coalesced.written()
+        await coalesced.written()  # nothing left to write
+
+    asyncio.run(scenario())
+    assert changelog.sent == [
+        ("case", {"reporters_count": 2}),
+        ("index", ["case"]),
+        ("case", {"reporters_count": 3}),
+    ]
+
+
+def test_a_coalesced_key_written_then_deleted_is_sent_as_a_delete(
+    coalesced: AckedTable, changelog: Changelog
+) -> None:
+    async def scenario() -> None:
+        coalesced["gone"] = {"x": 1}
+        del coalesced["gone"]
+        await coalesced.written()
+
+    asyncio.run(scenario())
+    assert changelog.sent == [("gone", None)]
+
+
+def test_a_coalesced_write_refused_is_sent_again_with_the_value_of_the_retry(
+    coalesced: AckedTable, changelog: Changelog
+) -> None:
+    async def scenario() -> None:
+        changelog.refuse = {0}
+        coalesced["case"] = {"reporters_count": 1}
+        with pytest.raises(KafkaTimeoutError):
+            await coalesced.written()
+        coalesced["case"] = {"reporters_count": 2}
+        await coalesced.written()  # the failed key and the new write: sent once
+
+    asyncio.run(scenario())
+    assert changelog.sent == [("case", {"reporters_count": 1}), ("case", {"reporters_count": 2})]

@@ -346,3 +346,24 @@ def test_a_signal_without_reporter_ids_counts_as_one_unknown_employee() -> None:
         POLICY,
     )
     assert made is not None and made.employee == "(unknown)"
+
+
+def test_a_window_taken_from_the_detector_s_own_last_write_is_the_one_read_back() -> None:
+    """The detector keeps the window it last stored and does not read it back while the
+    memory holds that value; a memory rebuilt from its changelog (every value a copy)
+    gives the same changes and the same state."""
+    reports = [
+        *outage_reports(12, MORNING, timedelta(minutes=3)),
+        *outage_reports(4, MORNING + timedelta(hours=1), timedelta(minutes=1)),
+    ]
+    kept: dict[str, Any] = {}
+    restored: dict[str, Any] = {}
+    with_cache, without = IncidentDetector(kept, POLICY), IncidentDetector(restored, POLICY)
+    for n, one in enumerate(reports):
+        assert with_cache.observe(one) == without.observe(one)
+        restored_now = json.loads(json.dumps(restored))  # as a restore gives it back
+        restored.clear()
+        restored.update(restored_now)
+        if n % 5 == 4:
+            assert with_cache.tick(one.at, f"0-{n}") == without.tick(one.at, f"0-{n}")
+    assert json.loads(json.dumps(kept)) == restored

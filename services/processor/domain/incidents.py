@@ -280,6 +280,12 @@ class Report:
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Its form in the memory: the same dict each time (a report is written in its
+        window's every update; nobody changes what is stored)."""
+        return self._json
+
+    @cached_property
+    def _json(self) -> dict[str, Any]:
         return {
             "signal_id": self.signal_id,
             "at": self.at.isoformat(),
@@ -603,6 +609,22 @@ class IncidentDetector:
     def __init__(self, memory: Memory, policy: IncidentPolicy | None = None) -> None:
         self.memory = memory
         self.policy = policy or IncidentPolicy()
+        # The window each category's report last stored, with the value it stored: while
+        # the memory still holds that very value, the window is not read back from it.
+        self._windows: dict[str, tuple[Any, _Window]] = {}
+
+    def _window(self, key: str) -> _Window:
+        data = self.memory.get(key)
+        known = self._windows.get(key)
+        if known is not None and known[0] is data:
+            window = known[1]
+            return _Window(list(window.reports), list(window.open), list(window.closed))
+        return _Window.from_json(data)
+
+    def _store_window(self, key: str, window: _Window) -> None:
+        data = window.to_json()
+        self.memory[key] = data
+        self._windows[key] = (data, window)
 
     # --- reports ---
 
@@ -611,7 +633,7 @@ class IncidentDetector:
         now holds enough alike reports, or let the report join an open one."""
         policy = self.policy
         key = _window_key(report.category)
-        window = _Window.from_json(self.memory.get(key))
+        window = self._window(key)
         for earlier in window.reports:
             if earlier.signal_id == report.signal_id:
                 return self._replay(earlier)
@@ -659,7 +681,7 @@ class IncidentDetector:
                 changes.append(Change(incident.model(), DeskAction.open))
         reports.append(report)
         window.reports = reports[-policy.max_window_reports :]
-        self.memory[key] = window.to_json()
+        self._store_window(key, window)
         return changes
 
     def _enough(self, star: Sequence[Report]) -> bool:
