@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, Generic, TypeVar
+from typing import Any, cast
 
 import faust
 from faust.types import TP
@@ -46,17 +45,24 @@ from services.common.table_bounds import Sweeps
 from services.insight import metrics
 from services.insight.facts import INPUTS, Change, Record, Report, decode, encode, read_fact
 from services.insight.settings import InsightSettings
-from services.insight.summary import summarise
+from services.insight.summary import summarise_tables
 from services.insight.tally import (
-    CaseProgress,
+    case_time,
+    case_with_change,
+    case_with_record,
+    compact_case,
+    compact_report,
     expired,
     horizon_start,
-    with_change,
-    with_record,
+    kept_report,
+    micros,
+    pack_case,
+    pack_report,
+    read_case,
+    report_time,
 )
 
 log = logging.getLogger(__name__)
-M = TypeVar("M")
 APP_ID = "antenna-insight"
 FACTS_TOPIC = f"{APP_ID}-facts"
 EXPIRE_EVERY_S = 600.0
@@ -89,10 +95,12 @@ def create_app(settings: InsightSettings) -> faust.App:
     dlq = raw_topic(app, topics.DLQ)
     reports = acked_table(app, "insight-reports", partitions=1)
     cases = acked_table(app, "insight-cases", partitions=1)
+    # What an earlier version wrote (a JSON-mode dict) is compacted as it is restored.
+    setattr(reports, "_to_value", compact_report)  # noqa: B010 (faust's hook, no API)
+    setattr(cases, "_to_value", compact_case)  # noqa: B010
     publication = Publication()
     sweeps = expiry_sweeps(settings)
     tally_partition = TP(FACTS_TOPIC, 0)
-    decoded_reports, decoded_cases = Decoded(_report), Decoded(_progress)
 
     async def park(event: Any, error: str) -> None:
         await park_on_dlq(dlq, "insight", event, error)
@@ -119,28 +127,31 @@ def create_app(settings: InsightSettings) -> faust.App:
     def apply(fact: Report | Record | Change) -> bool:
         """One idempotent table write; False when the fact was known already."""
         if isinstance(fact, Report):
-            value = fact.model_dump(mode="json")
+            value = pack_report(fact.signal_id, kept_report(fact))
             if reports.get(fact.signal_id) == value:
                 return False
             reports[fact.signal_id] = value
             return True
         key = fact.signal_id if isinstance(fact, Record) else fact.outcome.case_id
-        before = _progress(cases.get(key))
-        after = (
-            with_record(before, fact)
+        before = cases.get(key)
+        case = read_case(before)
+        if case is None and before is not None:
+            log.warning("unreadable case progress, starting afresh")
+        after = pack_case(
+            case_with_record(case, fact)
             if isinstance(fact, Record)
-            else with_change(before, fact.outcome)
+            else case_with_change(case, fact.outcome)
         )
         if after == before:
             return False
-        cases[key] = after.model_dump(mode="json")
+        cases[key] = after
         return True
 
     def expire(now: datetime) -> None:
-        cutoff = horizon_start(now, settings.insight_horizon_weeks)
+        cutoff = micros(horizon_start(now, settings.insight_horizon_weeks))
         for table, keep, dated in (
-            (reports, settings.insight_max_reports, _received_at),
-            (cases, settings.insight_max_cases, _touched_at),
+            (reports, settings.insight_max_reports, report_time),
+            (cases, settings.insight_max_cases, case_time),
         ):
             gone = expired(((k, dated(v)) for k, v in table.items()), cutoff, keep)
             for key in gone:
@@ -180,16 +191,12 @@ def create_app(settings: InsightSettings) -> faust.App:
         if not holds_the_tables() or (not publication.dirty and quiet_for < REPUBLISH_EVERY_S):
             return
         publication.dirty = False  # a change while the summary is made sets it again
-        report_items, case_items = list(reports.items()), list(cases.items())
+        # Copies (one allocation each) for the thread: the agents go on writing.
+        report_items, case_items = _entries(reports), _entries(cases)
         try:
             started = time.perf_counter()
             snapshot = await asyncio.to_thread(
-                _summary,
-                decoded_reports,
-                decoded_cases,
-                report_items,
-                case_items,
-                settings.insight_horizon_weeks,
+                _summary, report_items, case_items, settings.insight_horizon_weeks
             )
             metrics.SUMMARY_SECONDS.observe(time.perf_counter() - started)
             value = snapshot.model_dump_json().encode()
@@ -214,71 +221,11 @@ async def _written(*tables: AckedTable) -> None:
         await table.written()
 
 
-def _progress(value: Any) -> CaseProgress | None:
-    if value is None:
-        return None
-    try:
-        return CaseProgress.model_validate(value)
-    except ValidationError:
-        log.warning("unreadable case progress, starting afresh")
-        return None
+def _entries(table: AckedTable) -> dict[str, Any]:
+    """A copy of the table's entries, made at once (the memory store's own dict)."""
+    return dict(cast(Any, table).data.data)
 
 
-LONG_AGO = datetime.min.replace(tzinfo=UTC)  # an unreadable entry is the first to go
-
-
-def _dated(value: Any, field: str) -> datetime:
-    try:
-        at = datetime.fromisoformat(value[field])
-    except (KeyError, TypeError, ValueError):
-        return LONG_AGO
-    return at if at.tzinfo is not None else LONG_AGO
-
-
-def _received_at(value: Any) -> datetime:
-    return _dated(value, "received_at")
-
-
-def _touched_at(value: Any) -> datetime:
-    return _dated(value, "touched_at")
-
-
-def _report(value: Any) -> Report | None:
-    try:
-        return Report.model_validate(value)
-    except ValidationError:
-        return None  # unreadable: left out, and expired first
-
-
-class Decoded(Generic[M]):
-    """Table values decoded once: a value the table still holds (the same object: a
-    write replaces it) is not decoded again. Only the publishing thread uses it."""
-
-    def __init__(self, decode: Callable[[Any], M | None]) -> None:
-        self._decode = decode
-        self._known: dict[str, tuple[Any, M | None]] = {}
-
-    def __call__(self, items: list[tuple[str, Any]]) -> dict[str, M]:
-        known: dict[str, tuple[Any, M | None]] = {}
-        decoded: dict[str, M] = {}
-        for key, value in items:
-            hit = self._known.get(key)
-            model = hit[1] if hit is not None and hit[0] is value else self._decode(value)
-            known[key] = (value, model)
-            if model is not None:
-                decoded[key] = model
-        self._known = known
-        return decoded
-
-
-def _summary(
-    reports: Decoded[Report],
-    cases: Decoded[CaseProgress],
-    report_items: list[tuple[str, Any]],
-    case_items: list[tuple[str, Any]],
-    horizon_weeks: int,
-) -> InsightSnapshot:
-    """In a worker thread: decode what changed in the tables and derive the summary."""
-    return summarise(
-        reports(report_items).values(), cases(case_items), datetime.now(UTC), horizon_weeks
-    )
+def _summary(reports: dict[str, Any], cases: dict[str, Any], horizon_weeks: int) -> InsightSnapshot:
+    """In a worker thread: derive the summary from copies of the tables."""
+    return summarise_tables(reports.items(), cases, datetime.now(UTC), horizon_weeks)

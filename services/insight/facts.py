@@ -11,10 +11,9 @@ each report once, with its kind, and never a re-submission the processor dropped
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
 from schemas import DeliveryResult, DeliveryStatus, Outcome, RoutedSignal, topics
 from schemas.insight import reporter_ref
@@ -37,7 +36,7 @@ class Report(_Fact):
     fact: Literal["report"] = "report"
     signal_id: str
     case_id: str  # the case's first report's signal_id (its cluster_id)
-    received_at: datetime
+    received_at: AwareDatetime  # the tables keep it as UTC (tally.py)
     channel: str
     kind: str
     category: str
@@ -53,7 +52,7 @@ class Record(_Fact):
 
     fact: Literal["record"] = "record"
     signal_id: str
-    at: datetime
+    at: AwareDatetime
 
 
 class Change(_Fact):

@@ -11,7 +11,8 @@ class InsightSettings(CommonSettings):
     # How often a changed summary is published to insight.summary (at most).
     insight_publish_interval_s: float = Field(default=30.0, gt=0)
     # Hard caps on the tables, whatever the horizon: the oldest entries go first. About
-    # 850 bytes an entry in memory, twice that with the copies the summary decodes.
+    # 230 bytes a report and 210 a case in memory: key, table entry and one short string
+    # (services/insight/tally.py); the summary keeps no copy of them.
     insight_max_reports: int = Field(default=100_000, ge=1)
     insight_max_cases: int = Field(default=50_000, ge=1)
     insight_metrics_host: str = "127.0.0.1"

@@ -8,15 +8,20 @@ at most ``max_mattered`` reports that mattered.
 
 Medians are exact: the durations of the horizon's cases are sorted each time a snapshot
 is made. That is bounded by the cases table, which keeps the horizon and at most
-ANTENNA_INSIGHT_MAX_CASES cases (services/insight/tally.py)."""
+ANTENNA_INSIGHT_MAX_CASES cases (services/insight/tally.py).
+
+The tables hold each entry as one short string (tally.py); the summary reads them in one
+counting pass and makes no model of a report, so what it holds while it works is
+counters, one duration per case and the reports that joined a case."""
 
 from __future__ import annotations
 
+import heapq
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Final
+from typing import Any, Final
 
 from schemas import Outcome, OutcomeStatus
 from schemas.classification import Category, Kind
@@ -28,9 +33,24 @@ from schemas.insight import (
     Participation,
     WeekCounts,
 )
-from services.common.outcomes import current_outcome
 from services.insight.facts import Report
-from services.insight.tally import CaseProgress, horizon_start, week_name, week_start
+from services.insight.tally import (
+    WEEK_US,
+    CaseProgress,
+    KeptReport,
+    Step,
+    horizon_start,
+    instant,
+    kept_case,
+    kept_report,
+    micros,
+    pack_case,
+    pack_report,
+    read_case,
+    read_report,
+    week_name,
+    week_start,
+)
 
 TOP_DEPARTMENTS: Final = 20
 MAX_MATTERED: Final = 50
@@ -64,47 +84,36 @@ def _ranked(counts: Counter[str], top: int) -> list[str]:
     return [name for name, _ in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:top]]
 
 
-def _weeks(kept: list[Report], start: datetime, count: int, top: set[str]) -> list[WeekCounts]:
-    rows: dict[str, dict[str, Counter[str]]] = {}
-    mondays = [start + timedelta(weeks=i) for i in range(count)]
-    for monday in mondays:
-        rows[week_name(monday)] = defaultdict(Counter)
-    for report in kept:
-        row = rows[week_name(report.received_at)]
-        row["channel"][report.channel] += 1
-        row["kind"][report.kind] += 1
-        row["category"][report.category] += 1
-        department = report.department if report.department in top else None
-        row["department" if department is not None else "other"][report.department] += 1
-    weeks = []
-    for monday in mondays:
-        row = rows[week_name(monday)]
-        weeks.append(
-            WeekCounts(
-                week=week_name(monday),
-                starts_on=monday.date(),
-                signals=sum(row["kind"].values()),
-                by_channel=dict(sorted(row["channel"].items())),
-                by_kind=dict(sorted(row["kind"].items())),
-                by_category=dict(sorted(row["category"].items())),
-                by_department=dict(sorted(row["department"].items())),
-                other_departments=sum(row["other"].values()),
-            )
+class _Week:
+    __slots__ = ("category", "channel", "department", "kind")
+
+    def __init__(self) -> None:
+        self.channel: Counter[str] = Counter()
+        self.kind: Counter[str] = Counter()
+        self.category: Counter[str] = Counter()
+        self.department: Counter[str] = Counter()
+
+    def counts(self, monday: datetime, top: set[str]) -> WeekCounts:
+        in_top = {name: n for name, n in self.department.items() if name in top}
+        return WeekCounts(
+            week=week_name(monday),
+            starts_on=monday.date(),
+            signals=sum(self.kind.values()),
+            by_channel=dict(sorted(self.channel.items())),
+            by_kind=dict(sorted(self.kind.items())),
+            by_category=dict(sorted(self.category.items())),
+            by_department=dict(sorted(in_top.items())),
+            other_departments=sum(self.department.values()) - sum(in_top.values()),
         )
-    return weeks
 
 
-def _participation(kept: list[Report], top: int) -> Participation:
-    people: dict[str, set[str]] = defaultdict(set)
-    signals: Counter[str] = Counter()
-    for report in kept:
-        signals[report.department] += 1
-        if report.refs:
-            people[report.department].add(report.refs[0])
+def _participation(
+    signals: Counter[str], people: Mapping[str, set[str]], top: int
+) -> Participation:
     rows = sorted(
         (
             DepartmentParticipation(
-                department=name, employees=len(people[name]), signals=signals[name]
+                department=name, employees=len(people.get(name, ())), signals=signals[name]
             )
             for name in signals
         ),
@@ -113,7 +122,7 @@ def _participation(kept: list[Report], top: int) -> Participation:
     rest = rows[top:]
     other = None
     if rest:
-        everyone_else = set().union(*(people[row.department] for row in rest))
+        everyone_else = set().union(*(people.get(row.department, ()) for row in rest))
         other = DepartmentParticipation(
             department="",
             employees=len(everyone_else),
@@ -126,6 +135,17 @@ def _participation(kept: list[Report], top: int) -> Participation:
     )
 
 
+def _settled_at(steps: Sequence[Step]) -> int | None:
+    """settled_at, on a case's kept outcomes."""
+    at: int | None = None
+    for changed, _, _, status in steps:
+        if status not in SETTLED:
+            at = None
+        elif at is None:
+            at = changed
+    return at
+
+
 def summarise(
     reports: Iterable[Report],
     cases: Mapping[str, CaseProgress],
@@ -135,63 +155,115 @@ def summarise(
     top_departments: int = TOP_DEPARTMENTS,
     max_mattered: int = MAX_MATTERED,
 ) -> InsightSnapshot:
-    start = horizon_start(now, horizon_weeks)
-    end = week_start(now) + timedelta(weeks=1)
-    kept = [r for r in reports if start <= r.received_at < end]
-    top = set(_ranked(Counter(r.department for r in kept), top_departments))
+    """The summary of reports and cases given as models: as the tables would hold them."""
+    return summarise_tables(
+        [(r.signal_id, pack_report(r.signal_id, kept_report(r))) for r in reports],
+        {key: pack_case(kept_case(progress)) for key, progress in cases.items()},
+        now,
+        horizon_weeks,
+        top_departments=top_departments,
+        max_mattered=max_mattered,
+    )
 
-    by_case: dict[str, list[Report]] = defaultdict(list)
-    for report in kept:
-        by_case[report.case_id].append(report)
+
+def summarise_tables(
+    reports: Iterable[tuple[str, Any]],
+    cases: Mapping[str, Any],
+    now: datetime,
+    horizon_weeks: int,
+    *,
+    top_departments: int = TOP_DEPARTMENTS,
+    max_mattered: int = MAX_MATTERED,
+) -> InsightSnapshot:
+    """The summary of the tables' entries (signal_id -> report, case_id -> case, in any
+    form they hold), in one counting pass over the reports. An unreadable entry is left
+    out. What the pass keeps besides counters: each case's durations, the reports that
+    joined a case (to name its reporters), and the ``max_mattered`` latest settlements."""
+    start_at = horizon_start(now, horizon_weeks)
+    start = micros(start_at)
+    end = micros(week_start(now) + timedelta(weeks=1))
+    weeks = [_Week() for _ in range(horizon_weeks)]
+    signals: Counter[str] = Counter()  # per department
+    people: dict[str, set[str]] = defaultdict(set)  # per department
+    joined: dict[str, list[tuple[int, Any]]] = defaultdict(list)  # case -> (place, value)
     to_record: list[float] = []
     to_settle: list[float] = []
-    status_counts: Counter[OutcomeStatus] = Counter()
+    status_counts: Counter[str] = Counter()
     case_count = recorded = 0
-    candidates: list[tuple[datetime, float, OutcomeStatus, Report, list[Report]]] = []
-    for case_id, its in by_case.items():
-        first = next((r for r in its if r.signal_id == case_id), None)
-        if first is None:
-            continue  # first reported before the horizon (or not seen yet): not a new case
-        case_count += 1
-        progress = cases.get(case_id)
-        if progress is None:
+    # The latest settlements that mattered: (settled, -place, ...), the least at [0].
+    # ``place``: where the case first appears among the horizon's reports (ties go to the
+    # first to appear, as a stable sort of the reports in table order would have it).
+    latest: list[tuple[int, int, float, str, str, int, KeptReport]] = []
+    for place, (key, value) in enumerate(reports):
+        report = read_report(key, value)
+        if report is None or not start <= report.received_at < end:
             continue
-        record_at = progress.recorded_at or min(
-            (o.changed_at for o in progress.outcomes), default=None
-        )
+        week = weeks[(report.received_at - start) // WEEK_US]
+        department = report.department
+        week.channel[report.channel] += 1
+        week.kind[report.kind] += 1
+        week.category[report.category] += 1
+        week.department[department] += 1
+        signals[department] += 1
+        if report.refs:
+            people[department].add(report.refs[0])
+        if report.case_id != key:
+            joined[report.case_id].append((place, value))
+            continue
+        case_count += 1  # first reported in the horizon: a new case
+        case = read_case(cases.get(key))
+        if case is None:
+            continue
+        record_at = case.recorded_at
+        if record_at is None and case.steps:
+            record_at = min(step[0] for step in case.steps)
         if record_at is not None:
             recorded += 1
-            to_record.append(max(0.0, (record_at - first.received_at).total_seconds()))
-        current = current_outcome(progress.outcomes)
-        settled = settled_at(progress.outcomes)
-        if current is None or settled is None:
+            to_record.append(max(0.0, (record_at - report.received_at) / 1_000_000))
+        settled = _settled_at(case.steps)
+        if not case.steps or settled is None:
             continue
-        status_counts[current.status] += 1
-        after = max(0.0, (settled - first.received_at).total_seconds())
+        status = case.steps[-1][3]  # the current outcome
+        status_counts[status] += 1
+        after = max(0.0, (settled - report.received_at) / 1_000_000)
         to_settle.append(after)
-        if current.status in MATTERED:
-            candidates.append((settled, after, current.status, first, its))
-    # Only the most recent are made into entries (there may be many thousands).
-    candidates.sort(key=lambda c: c[0], reverse=True)
-    mattered = [
-        MatteredReport(
-            reported_on=first.received_at.date(),
-            settled_at=settled,
-            settled_after_s=after,
-            status=status,
-            kind=Kind(first.kind),
-            category=Category(first.category),
-            department=first.department,
-            reporters=len(its),
-            reporter_refs=list(dict.fromkeys(ref for r in its for ref in r.refs))[:MAX_REFS],
+        if status in MATTERED and max_mattered > 0:
+            earlier = joined.get(key)
+            first_place = earlier[0][0] if earlier else place
+            entry = (settled, -first_place, after, status, key, place, report)
+            if len(latest) < max_mattered:
+                heapq.heappush(latest, entry)
+            elif entry[:2] > latest[0][:2]:
+                heapq.heapreplace(latest, entry)
+    mattered = []
+    for settled, _, after, status, key, place, first in sorted(
+        latest, key=lambda entry: entry[:2], reverse=True
+    ):
+        others = joined.get(key, [])
+        its: list[tuple[int, KeptReport | None]] = [(place, first)]
+        its += ((p, read_report(key, v)) for p, v in others)
+        its.sort(key=lambda pair: pair[0])
+        refs = (ref for _, report in its if report is not None for ref in report.refs)
+        mattered.append(
+            MatteredReport(
+                reported_on=instant(first.received_at).date(),
+                settled_at=instant(settled),
+                settled_after_s=after,
+                status=OutcomeStatus(status),
+                kind=Kind(first.kind),
+                category=Category(first.category),
+                department=first.department,
+                reporters=len(its),
+                reporter_refs=list(dict.fromkeys(refs))[:MAX_REFS],
+            )
         )
-        for settled, after, status, first, its in candidates[:max_mattered]
-    ]
+    top = set(_ranked(signals, top_departments))
+    mondays = [start_at + timedelta(weeks=i) for i in range(horizon_weeks)]
     return InsightSnapshot(
         generated_at=now,
         horizon_weeks=horizon_weeks,
-        weeks=_weeks(kept, start, horizon_weeks, top),
-        participation=_participation(kept, top_departments),
+        weeks=[week.counts(monday, top) for week, monday in zip(weeks, mondays, strict=True)],
+        participation=_participation(signals, people, top_departments),
         outcomes=OutcomeCounts(
             cases=case_count,
             recorded=recorded,

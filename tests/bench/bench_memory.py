@@ -43,7 +43,17 @@ from typing import Any
 
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
-from schemas import Classification, Dedupe, Destination, RoutedSignal, Signal, new_signal_id, topics
+from schemas import (
+    Classification,
+    Dedupe,
+    DeliveryResult,
+    DeliveryStatus,
+    Destination,
+    RoutedSignal,
+    Signal,
+    new_signal_id,
+    topics,
+)
 from services.common.broker import EmbeddedBroker
 from services.common.kafka import ensure_topics
 from services.connectors.app import APP_ID as CONNECTORS
@@ -175,6 +185,27 @@ def feed_processor(services: Services, start: int, n: int) -> None:
     )
 
 
+def feed_insight(services: Services, start: int, n: int) -> None:
+    """Insight alone: for each signal the routed event the processor would write (a case
+    of its own) and the connectors' delivery of it, as the downstream stand makes them."""
+    records = []
+    for signal in distinct_signals(start, n, "i"):
+        topic, key, value = routed(signal)
+        delivered = DeliveryResult(
+            signal_id=signal.signal_id,
+            destination="crm" if topic == topics.ROUTED_CRM else "servicedesk",
+            connector="bench",
+            status=DeliveryStatus.delivered,
+            attempts=1,
+            at=datetime.now(UTC),
+        )
+        records += [
+            (topic, key, value),
+            (topics.DELIVERED, key, delivered.model_dump_json().encode()),
+        ]
+    produce(services.env["KAFKA_BOOTSTRAP_SERVERS"], records)
+
+
 class Downstream:
     """Feeds the second stand as the pipeline would, the processor aside: ``n`` reports
     posted to ingest, and for each signal ingest wrote on signals.raw the routed event the
@@ -266,6 +297,12 @@ STANDS: dict[str, tuple[tuple[str, ...], Callable[[], Feed], tuple[tuple[str, st
         ("connectors", "notifier", "insight", "ingest"),
         Downstream,
         tuple(DOWNSTREAM_STAGES),
+    ),
+    # Not run unless named (--stands insight): the insight worker fed directly.
+    "insight": (
+        ("insight",),
+        lambda: feed_insight,
+        tuple((INSIGHT, topic) for topic in (*INSIGHT_INPUTS, FACTS_TOPIC)),
     ),
 }
 
