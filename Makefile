@@ -68,6 +68,7 @@ bench: $(STAMP)
 		--processor-signals $(or $(N),2000) \
 		--ingest-rounds $(or $(INGEST_ROUNDS),3) --ingest-seconds $(or $(INGEST_SECONDS),10) \
 		--latency-rate $(or $(RATE),200) --latency-seconds $(or $(SECONDS),60) \
+		--latency-low-rate $(or $(LOW_RATE),25) \
 		--memory-first $(or $(MEMORY_FIRST),10000) --memory-last $(or $(MEMORY_LAST),100000) \
 		--memory-minutes $(or $(MEMORY_MINUTES),10)
 

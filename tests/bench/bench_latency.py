@@ -14,11 +14,14 @@ import statistics
 import tempfile
 import time
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from schemas import topics
 from tests.bench.bench_processor import family_cpu_s
 from tests.bench.pipeline import Receiver, pipeline, post, reports, wait_for_arrivals
+from tests.support.kafka import json_field, json_value, records_until_now
 
 IDLE_S = 10.0  # how long the idle cost is measured, after the warm-up
 
@@ -44,6 +47,7 @@ def measure(
         arrived = wait_for_arrivals(receiver, 1, quiet_s=5, timeout_s=600)
         elapsed = time.monotonic() - started
         cpu = {name: family_cpu_s(pid) - cpu_before[name] for name, pid in pids.items()}
+        hops = hop_latencies(services.env["KAFKA_BOOTSTRAP_SERVERS"], receiver)
     latencies = receiver.latencies()
     return {
         "rate_per_s": rate,
@@ -60,6 +64,8 @@ def measure(
         "max_ms": round(max(latencies) * 1000, 1),
         "mean_ms": round(statistics.fmean(latencies) * 1000, 1),
         "elapsed_s": round(elapsed, 1),
+        # Where the time went: p50 and p99 of each hop, over the signals that arrived.
+        "hops_ms": hops,
         # CPU seconds per second of the run, per process (1.0 = one core).
         "cpu_cores": {name: round(used / elapsed, 2) for name, used in cpu.items()},
         # What each accepted signal cost each process (with its children), and all
@@ -74,6 +80,53 @@ def measure(
             {name: used - idle[name] * elapsed for name, used in cpu.items()}, posted.accepted
         ),
     }
+
+
+HOPS = ("ingest", "processor", "connectors")
+
+
+def hop_latencies(bootstrap: str, receiver: Receiver) -> dict[str, dict[str, float]]:
+    """p50 and p99 of each hop, in ms, for the signals that reached the receiver: ingest
+    (``received_at`` to its record on signals.raw), the processor (to its record on a
+    routed topic) and the connectors (to its arrival). A record's time is its producer's
+    clock when it was sent (CreateTime); every clock here is this machine's."""
+    raw = _sent_at(bootstrap, [topics.RAW], ("signal_id",))
+    routed = _sent_at(
+        bootstrap, list(topics.ROUTED_BY_DESTINATION.values()), ("signal", "signal_id")
+    )
+    arrived = receiver.arrived_at()
+    each: dict[str, list[float]] = {hop: [] for hop in HOPS}
+    for signal_id, at in arrived.items():
+        if signal_id not in raw or signal_id not in routed:
+            continue
+        received, raw_at = raw[signal_id]
+        each["ingest"].append(raw_at - received)
+        each["processor"].append(routed[signal_id][1] - raw_at)
+        each["connectors"].append(at - routed[signal_id][1])
+    return {
+        hop: {
+            "p50": round(percentile(sorted(times), 0.50) * 1000, 1),
+            "p99": round(percentile(sorted(times), 0.99) * 1000, 1),
+        }
+        for hop, times in each.items()
+        if times
+    }
+
+
+def _sent_at(
+    bootstrap: str, names: list[str], id_path: tuple[str, ...]
+) -> dict[str, tuple[float, float]]:
+    """signal_id -> (received_at, when its first record on ``names`` was sent), seconds."""
+    found: dict[str, tuple[float, float]] = {}
+    for name in names:
+        for record in records_until_now(bootstrap, name, lambda _: True):
+            signal_id = json_field(record, *id_path)
+            value = json_value(record) or {}
+            signal = value.get("signal", value)
+            if isinstance(signal_id, str) and signal_id not in found:
+                received = datetime.fromisoformat(signal["received_at"]).timestamp()
+                found[signal_id] = (received, record.timestamp / 1000)
+    return found
 
 
 def idle_cores(pids: Mapping[str, int], seconds: float) -> dict[str, float]:

@@ -36,6 +36,7 @@ class Receiver:
     ``received_at`` (ingest's clock, the same machine) to its arrival here."""
 
     arrivals: dict[str, float] = field(default_factory=dict)  # signal_id -> seconds
+    arrived: dict[str, float] = field(default_factory=dict)  # signal_id -> epoch seconds
     deliveries: int = 0
     refused: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
@@ -51,16 +52,22 @@ class Receiver:
         with self._lock:
             self.deliveries += 1
             self.arrivals.setdefault(signal["signal_id"], arrived - received)
+            self.arrived.setdefault(signal["signal_id"], arrived)
         return True
 
     def reset(self) -> None:
         with self._lock:
             self.arrivals.clear()
+            self.arrived.clear()
             self.deliveries = self.refused = 0
 
     def latencies(self) -> list[float]:
         with self._lock:
             return sorted(self.arrivals.values())
+
+    def arrived_at(self) -> dict[str, float]:
+        with self._lock:
+            return dict(self.arrived)
 
     def count(self) -> int:
         with self._lock:
