@@ -219,10 +219,17 @@ HandleBatch = Callable[[list[Taken]], Awaitable[Sequence[bool]]]
 
 
 def one_by_one(handle: Callable[[Any, int], Awaitable[bool]]) -> HandleBatch:
-    """A handler of one event at a time (with its ``taken_in``) as a batch handler."""
+    """A handler of one event at a time (with its ``taken_in``) as a batch handler. The
+    first event let go ends the batch: the events after it are let go unhandled (they
+    are read again with it, so handling them now would only repeat work)."""
 
     async def each(batch: list[Taken]) -> list[bool]:
-        return [await handle(taken.event, taken.taken_in) for taken in batch]
+        outcomes: list[bool] = []
+        for taken in batch:
+            if not await handle(taken.event, taken.taken_in):
+                break
+            outcomes.append(True)
+        return outcomes + [False] * (len(batch) - len(outcomes))
 
     return each
 
@@ -240,9 +247,10 @@ async def take_in_order(
     committed once per batch, up to its first event not finished (by this or by another
     reader, or another actor of the stream).
 
-    ``most`` > 1 only for stages whose tables have one partition (or that have none):
-    Faust writes a table in the partition of the stream's current event, which is the
-    batch's last one while a batch is handled."""
+    ``most`` > 1 only for stages whose tables have one partition (or that have none), or
+    whose agent runs one actor per partition (``isolated_partitions``: a batch then holds
+    one partition's events): Faust writes a table in the partition of the stream's
+    current event, which is the batch's last one while a batch is handled."""
     seen: set[TP] = set()
     batch: list[Taken] = []
     places: dict[TP, Place] = {}

@@ -13,9 +13,10 @@ The connectors keep their input offsets themselves (offsets.py; Faust's acks are
 these topics): an event's offset is committed only once its outcome is published and
 recorded in the ledger (a changelog-backed table keyed by the delivery: the signal_id
 of a case, <signal_id>@<case> of a note; ledger.delivery_key), events are taken strictly
-in offset order, and after every rebalance each partition is read again from its first
-unfinished event. A signal that is waiting when a rebalance or a shutdown starts is let
-go unfinished; neither waits for it."""
+in offset order (committed once per batch of what has been fetched), and after every
+rebalance each partition is read again from its first unfinished event. A signal that is
+waiting when a rebalance or a shutdown starts is let go unfinished, with the rest of its
+batch; neither waits for it."""
 
 from __future__ import annotations
 
@@ -65,6 +66,8 @@ DAY = 86400.0
 Agent = Callable[[faust.StreamT[bytes]], Coroutine[Any, Any, None]]
 # Which connector handles a routed signal; None: not ours (e.g. a triage duplicate).
 Chooser = Callable[[RoutedSignal], Connector | None]
+# Events of a partition delivered between two commits, at most: what has been fetched.
+BATCH = 100
 
 
 def build_connectors(
@@ -257,7 +260,9 @@ def create_app(
             async def one(event: Any, taken_in: int) -> bool:
                 return await handle(event, choose, taken_in)
 
-            await take_in_order(offsets, stream, one_by_one(one))
+            # One actor per partition (below): a batch is one partition's events, each
+            # delivered, published and recorded in turn, and committed once.
+            await take_in_order(offsets, stream, one_by_one(one), most=BATCH)
 
         return deliver
 
