@@ -242,6 +242,48 @@ def test_a_tick_seen_again_closes_again_until_the_next_tick() -> None:
     assert detector.tick(later, "t1") == []
 
 
+class Reloaded(dict[str, Any]):
+    """A memory that hands out a fresh copy of every value, as a restored table does:
+    the detector can never reuse an incident object it kept."""
+
+    def get(self, key: str, default: Any = None) -> Any:
+        value = super().get(key, default)
+        return json.loads(json.dumps(value)) if value is not None else None
+
+
+def test_keeping_incident_objects_between_reports_changes_nothing() -> None:
+    """The detector keeps each incident's object between reports (it costs less than
+    reading it back): the changes and the memory are those of reading it back each time."""
+    reports = outage_reports(300, MORNING, timedelta(seconds=30))
+    kept, reloaded = IncidentDetector({}, POLICY), IncidentDetector(Reloaded(), POLICY)
+    for r in reports:
+        assert kept.observe(r) == reloaded.observe(r)
+    later = reports[-1].at + POLICY.quiet
+    assert kept.tick(later, "t1") == reloaded.tick(later, "t1")
+    assert json.dumps(kept.memory, sort_keys=True) == json.dumps(reloaded.memory, sort_keys=True)
+
+
+def test_a_change_that_fails_half_made_leaves_no_trace(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An error while a report joins an incident (after the object changed, before it was
+    stored): the next report sees the incident as the memory holds it."""
+    reports = outage_reports(12, MORNING, timedelta(minutes=1))
+    detector, control = IncidentDetector({}, POLICY), IncidentDetector({}, POLICY)
+    observe_all(detector, reports[:8])
+    observe_all(control, reports[:8])
+    with monkeypatch.context() as patched:
+        patched.setattr(IncidentDetector, "_store", _fail)
+        with pytest.raises(RuntimeError):
+            detector.observe(reports[8])
+    expected = control.observe(reports[9])  # as if the failed report never came
+    assert expected  # it joins the incident
+    assert detector.observe(reports[9]) == expected
+    assert json.dumps(detector.memory, sort_keys=True) == json.dumps(control.memory, sort_keys=True)
+
+
+def _fail(*_: Any) -> None:
+    raise RuntimeError("the memory refused the write")
+
+
 def test_the_state_stays_bounded_through_a_long_outage() -> None:
     """A thousand reports over ten hours: one incident that counts them all, in a state
     whose size does not grow with them."""

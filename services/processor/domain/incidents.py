@@ -443,7 +443,10 @@ class _Incident:
         self.first_at = min(self.first_at, report.at)
         self.last_at = max(self.last_at, report.at)
         if len(self.listed) < policy.max_listed:
-            self.listed.append(report.listed().model_dump(mode="json"))
+            listed = report.listed().model_dump(mode="json")
+            self.listed.append(listed)
+            if "listed_reports" in self.__dict__:
+                self.listed_reports.append(_listed(listed))
         self._remember_customer(report, policy)
         if report.employee not in self.employees:
             if len(self.employees) < policy.max_remembered:
@@ -471,20 +474,33 @@ class _Incident:
             # phone, an e-mail, a surname and initial) can be the same.
             looked_up = lookup_keys(key)
             if any(
-                not keys_of.isdisjoint(looked_up) and same_person(key, identity_from_json(known))
-                for known, keys_of in zip(self.people, self.people_key_sets, strict=True)
+                not keys_of.isdisjoint(looked_up) and same_person(key, known)
+                for known, keys_of in zip(self.identities, self.people_key_sets, strict=True)
             ):
                 return
             if len(self.anonymous) + len(self.people) < policy.max_remembered:
-                self.people.append(identity_to_json(key))
+                remembered = identity_to_json(key)
+                identities = self.identities  # read before the append: one per person
+                self.people.append(remembered)
+                identities.append(identity_from_json(remembered))
                 self.people_keys.append(keys)
                 self.people_key_sets.append(set(keys))
                 return
         self.extra_customers += 1
 
+    # Read from the memory once per incident object, then kept up to date by ``add``: the
+    # detector keeps the object between reports (``IncidentDetector._incident``).
     @cached_property
     def people_key_sets(self) -> list[set[str]]:
         return [set(keys) for keys in self.people_keys]
+
+    @cached_property
+    def identities(self) -> list[Identity]:
+        return [identity_from_json(person) for person in self.people]
+
+    @cached_property
+    def listed_reports(self) -> list[IncidentReport]:
+        return [_listed(report) for report in self.listed]
 
     @property
     def customers(self) -> int:
@@ -512,11 +528,17 @@ class _Incident:
             reports_count=self.count,
             customers_count=max(self.customers, 1),
             employees_count=max(len(self.employees) + self.extra_employees, 1),
-            reports=[_listed(r) for r in self.listed],
+            reports=list(self.listed_reports),
         )
 
     def to_json(self) -> dict[str, Any]:
+        """Its form in the memory, sharing no list with the object: the object changes
+        with the next report, what was stored does not."""
         data = {f.name: getattr(self, f.name) for f in fields(self)}
+        for name, value in data.items():
+            if isinstance(value, list):
+                data[name] = list(value)
+        data["profile"] = dict(self.profile)
         for name in ("opened_at", "changed_at", "first_at", "last_at", "closed_at"):
             data[name] = data[name].isoformat() if data[name] is not None else None
         data["status"] = self.status.value
@@ -612,6 +634,10 @@ class IncidentDetector:
         # The window each category's report last stored, with the value it stored: while
         # the memory still holds that very value, the window is not read back from it.
         self._windows: dict[str, tuple[Any, _Window]] = {}
+        # The same for incidents, whose objects are changed in place and then stored:
+        # reading one back from the memory (its customers, its listed reports) cost more
+        # than the rest of an update. Forgotten when a change fails half made.
+        self._incidents: dict[str, tuple[Any, _Incident]] = {}
 
     def _window(self, key: str) -> _Window:
         data = self.memory.get(key)
@@ -631,6 +657,13 @@ class IncidentDetector:
     def observe(self, report: Report) -> list[Change]:
         """Take one report into its category's window; open an incident when the window
         now holds enough alike reports, or let the report join an open one."""
+        try:
+            return self._observe(report)
+        except BaseException:
+            self._incidents.clear()  # an incident changed but not stored
+            raise
+
+    def _observe(self, report: Report) -> list[Change]:
         policy = self.policy
         key = _window_key(report.category)
         window = self._window(key)
@@ -771,6 +804,13 @@ class IncidentDetector:
         """Close the incidents quiet since ``now - quiet`` and forget reports older than
         the window. ``tick_id`` names this tick: the same tick again (a redelivery) gives
         back the closings it made; the next tick forgets them."""
+        try:
+            return self._tick(now, tick_id)
+        except BaseException:
+            self._incidents.clear()  # an incident changed but not stored
+            raise
+
+    def _tick(self, now: datetime, tick_id: str) -> list[Change]:
         changes: list[Change] = []
         for category in CATEGORIES:
             key = _window_key(category)
@@ -786,6 +826,7 @@ class IncidentDetector:
                     kept.append(incident_id)
                 elif incident is not None:
                     del self.memory[_incident_key(incident_id)]
+                    self._incidents.pop(incident_id, None)
             window.closed = kept
             for incident_id in list(window.open):
                 incident = self._incident(incident_id)
@@ -816,11 +857,22 @@ class IncidentDetector:
         }
 
     def _incident(self, incident_id: str) -> _Incident | None:
+        """The incident as the memory holds it. The object itself, kept from when it was
+        stored, while the memory holds what was stored then: whoever changes it stores it."""
         data = self.memory.get(_incident_key(incident_id))
-        return _Incident.from_json(data) if data is not None else None
+        if data is None:
+            return None
+        known = self._incidents.get(incident_id)
+        if known is not None and known[0] is data:
+            return known[1]
+        incident = _Incident.from_json(data)
+        self._incidents[incident_id] = (data, incident)
+        return incident
 
     def _store(self, incident: _Incident) -> None:
-        self.memory[_incident_key(incident.incident_id)] = incident.to_json()
+        data = incident.to_json()
+        self.memory[_incident_key(incident.incident_id)] = data
+        self._incidents[incident.incident_id] = (data, incident)
 
 
 def _window_key(category: str) -> str:
