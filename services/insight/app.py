@@ -11,6 +11,16 @@ signals.outcomes (N partitions)
      tables derives the summary (summary.py) and publishes it to the compacted topic
      insight.summary, which ingest follows for /insight and /v1/insight.
 
+Both stages work in batches of up to BATCH events, of those already fetched (a batch
+never waits for more), to save the broker round trips that cost most of their CPU:
+observe sends a batch's facts together and waits for all their acknowledgements at
+once; tally applies a batch's facts and then waits once for the tables' changelog
+writes, each key written once per batch with its latest value (coalesced tables). Their
+input offsets are kept by the app (services/common/offsets.py; Faust's acks are off for
+these topics) and committed once per batch, only after the batch is handed on (observe)
+or its writes acknowledged (tally). A batch whose hand-over or writes fail is read
+again, whole: every table write is idempotent, so a fact seen twice counts once.
+
 The tables survive a restart: they are rebuilt from their changelogs. Their growth is
 bounded by the horizon and the caps (expired every EXPIRE_EVERY_S while facts arrive, and
 sooner once facts for a tenth of the smaller cap have come: ``expiry_sweeps``; the
@@ -21,10 +31,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import faust
 from faust.types import TP
@@ -41,6 +52,7 @@ from services.common.faust_app import (
     raw_topic,
 )
 from services.common.logging import fields
+from services.common.offsets import AfterRebalance, InputOffsets, Taken, take_in_order
 from services.common.table_bounds import Sweeps
 from services.insight import metrics
 from services.insight.facts import INPUTS, Change, Record, Report, decode, encode, read_fact
@@ -67,9 +79,11 @@ APP_ID = "antenna-insight"
 FACTS_TOPIC = f"{APP_ID}-facts"
 EXPIRE_EVERY_S = 600.0
 # A broker that is away for a moment is waited for; a write it refuses for good (or
-# after these tries) crashes the agent, which Faust restarts past that fact: it is
-# missing from the counts, and the error is in the log. Statistics, not deliveries.
+# after these tries) is logged, and the batch it belongs to is read again (offsets.py).
 RETRY = BrokerRetry()
+# The most events a stage takes at once (of those already fetched: a batch never waits
+# for more): one round trip to the broker per batch instead of one per event.
+BATCH = 100
 # A quiet system still gets a fresh summary now and then: the weeks move on.
 REPUBLISH_EVERY_S = 900.0
 
@@ -89,12 +103,20 @@ def expiry_sweeps(settings: InsightSettings) -> Sweeps:
 
 def create_app(settings: InsightSettings) -> faust.App:
     app = make_faust_app(APP_ID, settings)
-    inputs = raw_topic(app, *INPUTS)
-    facts = raw_topic(app, FACTS_TOPIC, internal=True, partitions=1)
+    # The inputs' offsets are kept here, not by Faust's acks (offsets.py): a batch is
+    # committed past once it is handed on, and read again when it is not.
+    offsets = InputOffsets(app, (*INPUTS, FACTS_TOPIC))
+    app.sensors.add(AfterRebalance(offsets))
+    inputs = raw_topic(app, *INPUTS, acks=False)
+    # acks=False on every topic object of an input: Faust acks by topic name.
+    facts = raw_topic(app, FACTS_TOPIC, internal=True, partitions=1, acks=False)
     summary_topic = raw_topic(app, topics.INSIGHT)
     dlq = raw_topic(app, topics.DLQ)
-    reports = acked_table(app, "insight-reports", partitions=1)
-    cases = acked_table(app, "insight-cases", partitions=1)
+    # Each key written once per batch, its latest value, before the batch counts as
+    # processed (written() is awaited before the commit): see AckedTable. One partition
+    # each, as take_in_order needs for batches of more than one event.
+    reports = acked_table(app, "insight-reports", partitions=1, coalesce=True)
+    cases = acked_table(app, "insight-cases", partitions=1, coalesce=True)
     # What an earlier version wrote (a JSON-mode dict) is compacted as it is restored.
     setattr(reports, "_to_value", compact_report)  # noqa: B010 (faust's hook, no API)
     setattr(cases, "_to_value", compact_case)  # noqa: B010
@@ -106,23 +128,52 @@ def create_app(settings: InsightSettings) -> faust.App:
         await park_on_dlq(dlq, "insight", event, error)
         metrics.DEAD_LETTERS.inc()
 
-    async def hand_on(key: bytes | None, value: bytes) -> None:
-        await (await facts.send(key=key, value=value))  # acked before the input counts
+    async def send_one(key: bytes | None, value: bytes) -> None:
+        await (await facts.send(key=key, value=value))
+
+    async def hand_on(records: list[tuple[bytes | None, bytes]]) -> None:
+        """Send ``records`` to the facts topic in their order and wait for every
+        acknowledgement; one the broker did not take is sent again, as RETRY says
+        (BrokerRefused after that: the batch is read again)."""
+        acks: list[Awaitable[Any]] = []
+        for key, value in records:
+            try:
+                acks.append(await facts.send(key=key, value=value))
+            except Exception as exc:  # refused before it left: tried again below
+                acks.append(_raise(exc))
+        results = await asyncio.gather(*acks, return_exceptions=True)
+        for (key, value), result in zip(records, results, strict=True):
+            if isinstance(result, BaseException):
+                # Out of order then: the tally does not mind (tally.py).
+                await with_retries(partial(send_one, key, value), FACTS_TOPIC, RETRY)
 
     async def written() -> None:
         await with_retries(partial(_written, reports, cases), "insight tables", RETRY)
 
-    @app.agent(inputs, name="observe")
-    async def observe(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+    async def observe_batch(batch: list[Taken]) -> list[bool]:
+        """Turn a batch of events into facts and hand them on together; an event that
+        cannot be read is parked on the DLQ."""
+        records: list[tuple[bytes | None, bytes]] = []
+        for taken in batch:
+            event = taken.event
             msg = event.message
             try:
                 fact = read_fact(msg.topic, event.value)
             except (ValidationError, ValueError) as exc:
                 await park(event, f"not a valid event for {msg.topic}: {exc}")
                 continue
+            except Exception as exc:  # a bug must not stop the partition: park, go on
+                log.exception("cannot read an event")
+                await park(event, f"{type(exc).__name__}: {exc}")
+                continue
             if fact is not None:
-                await with_retries(partial(hand_on, event.key, encode(fact)), FACTS_TOPIC, RETRY)
+                records.append((event.key, encode(fact)))
+        await hand_on(records)  # acknowledged before the batch counts as processed
+        return [True] * len(batch)
+
+    @app.agent(inputs, name="observe")
+    async def observe(stream: faust.StreamT[bytes]) -> None:
+        await take_in_order(offsets, stream, observe_batch, most=BATCH)
 
     def apply(fact: Report | Record | Change) -> bool:
         """One idempotent table write; False when the fact was known already."""
@@ -159,24 +210,42 @@ def create_app(settings: InsightSettings) -> faust.App:
             if gone:
                 log.info("forgot old entries", extra=fields(table=table.name, count=len(gone)))
 
-    @app.agent(facts, name="tally")
-    async def tally(stream: faust.StreamT[bytes]) -> None:
-        async for event in stream.events():
+    async def tally_batch(batch: list[Taken]) -> list[bool]:
+        """Apply a batch of facts to the tables (expiring them when it is time), then
+        wait once for every write: the batch counts as processed once they are
+        acknowledged. Written again after a failure, every write changes nothing."""
+        changed, sweep, counted = False, False, []
+        for taken in batch:
+            event = taken.event
             try:
                 fact = decode(event.value)
             except ValidationError as exc:
                 await park(event, f"not an insight fact: {exc}")
                 continue
-            if apply(fact):
-                await written()  # before the fact counts as processed
-                publication.dirty = True
-            metrics.FACTS.labels(fact.fact).inc()
-            # Deletions need an event's context (the partition they are written to).
-            if sweeps.due(0, time.time()):
-                expire(datetime.now(UTC))
-                await written()
-            metrics.KEPT.labels("reports").set(len(reports))
-            metrics.KEPT.labels("cases").set(len(cases))
+            try:
+                changed = apply(fact) or changed
+            except Exception as exc:  # a bug must not stop the tally: park, go on
+                log.exception("cannot count a fact")
+                await park(event, f"{type(exc).__name__}: {exc}")
+                continue
+            counted.append(fact.fact)
+            sweep = sweeps.due(0, time.time()) or sweep  # counts every fact
+        # Deletions need an event's context (the partition they are written to): the
+        # batch's last event's, the only partition of the tables.
+        if sweep:
+            expire(datetime.now(UTC))
+        await written()  # before the batch counts as processed
+        if changed:
+            publication.dirty = True
+        for kind in counted:
+            metrics.FACTS.labels(kind).inc()
+        metrics.KEPT.labels("reports").set(len(reports))
+        metrics.KEPT.labels("cases").set(len(cases))
+        return [True] * len(batch)
+
+    @app.agent(facts, name="tally")
+    async def tally(stream: faust.StreamT[bytes]) -> None:
+        await take_in_order(offsets, stream, tally_batch, most=BATCH)
 
     def holds_the_tables() -> bool:
         """This worker owns the tally partition and has restored its tables."""
@@ -214,6 +283,10 @@ def create_app(settings: InsightSettings) -> faust.App:
         )
 
     return app
+
+
+async def _raise(error: Exception) -> NoReturn:
+    raise error
 
 
 async def _written(*tables: AckedTable) -> None:
