@@ -29,11 +29,13 @@ a batch is sent once):
   the send, before the next notice. A worker killed between a send and that
   acknowledgement sends the notice again when the event is read again; that window is
   one write, as it was when each event was handled alone;
-- everything else, once per batch, before its offsets are committed: the case files, the
-  ledger entries of notices not sent (opted out, too old, no channel), deletions. A
-  worker killed before that loses them together with the uncommitted events that made
-  them: those are read again, and folding an event into a case file again, or deciding
-  again not to send a notice nobody was sent, gives the same result.
+- deletions (expiry): at once, the case files' before the ledger's, so that no case file
+  outlives the ledger entries of its notices;
+- everything else, once per batch, before its offsets are committed: the case files and
+  the ledger entries of notices not sent (opted out, too old, no channel). A worker
+  killed before that loses them together with the uncommitted events that made them:
+  those are read again, and folding an event into a case file again, or deciding again
+  not to send a notice nobody was sent, gives the same result.
 
 Both tables expire with the dedupe window, and a partition
 keeps at most its share of ANTENNA_NOTIFY_MAX_CASES case files (the oldest go first,
@@ -237,7 +239,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
 
     def expire(partition: int, now: float) -> None:
         """Delete ``partition``'s expired entries: only while one of its events is the
-        current event (the deletions go to its partition); written with the batch."""
+        current event (the deletions go to its partition)."""
         cutoff = now - window_s
         for key in expired_keys(list(ledger.items()), partition, cutoff).keys:
             del ledger[key]
@@ -288,14 +290,19 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         # partition while one of its events is.
         if sweeps.due(msg.partition, now):
             expire(msg.partition, now)
+            # At once, the case files first: a sent notice's ledger write (settle) would
+            # otherwise make deleted ledger entries durable before the deletion of their
+            # case file, and a worker killed then would send them again.
+            await cases.written()
+            await ledger.written()
         return True
 
     each = one_by_one(handle)  # each event the current one while it is handled
 
     async def handle_batch(batch: list[Taken]) -> list[bool]:
         """Handle a batch in order, then wait for the broker to acknowledge every table
-        write made (the case files, the ledger entries of notices not sent, deletions)
-        before its offsets are committed. A write refused raises: the whole batch is
+        write made (the case files, the ledger entries of notices not sent) before its
+        offsets are committed. A write refused raises: the whole batch is
         read again (take_in_order)."""
         outcomes = await each(batch)
         await cases.written()

@@ -14,7 +14,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -245,7 +247,15 @@ def test_in_a_batch_mixing_partitions_each_table_write_lands_in_its_events_parti
         key = json.loads(record.key)
         return str(key).split("|")[0]  # a ledger key: "<report's signal id>|<kind>"
 
-    files = records_until_now(bootstrap, CASES_CHANGELOG, lambda _r: True)
+    # Every case has its file written (committed: acknowledged by the broker).
+    deadline = time.monotonic() + 30
+    while True:
+        files = records_until_now(bootstrap, CASES_CHANGELOG, lambda _r: True)
+        missing = set(traffic.partitions) - {case_of(r) for r in files}
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert not missing, Counter(traffic.partitions[case] for case in missing)
     entries = records_until_now(bootstrap, LEDGER_CHANGELOG, lambda _r: True)
     misplaced = [
         (r.topic, case_of(r), r.partition, traffic.partitions[case_of(r)])
@@ -254,8 +264,11 @@ def test_in_a_batch_mixing_partitions_each_table_write_lands_in_its_events_parti
     ]
     assert misplaced == [], f"{len(misplaced)} of {len(files + entries)} writes misplaced"
     for records in (files, entries):  # writes and deletions of both, in every partition
-        assert {r.partition for r in records if r.value is not None} == set(range(PARTITIONS))
-        assert {r.partition for r in records if r.value is None} == set(range(PARTITIONS))
+        counts = Counter((r.topic, r.partition, r.value is None) for r in records)
+        assert {r.partition for r in records if r.value is not None} == set(range(PARTITIONS)), (
+            counts
+        )
+        assert {r.partition for r in records if r.value is None} == set(range(PARTITIONS)), counts
     # The reachable employees were told (ticket and resolution).
     assert {e: len(s) for e, s in told(relay, traffic.emails).items()} == {
         e: 2 for e in traffic.emails
