@@ -33,11 +33,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Collection, Iterable, Mapping, Sequence
+import weakref
+from collections.abc import Awaitable, Callable, Collection, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, cast
 
 import faust
+from faust.streams import _current_event
 from faust.transport.consumer import ThreadDelegateConsumer
 from faust.types import TP
 
@@ -218,18 +221,44 @@ class Taken:
 HandleBatch = Callable[[list[Taken]], Awaitable[Sequence[bool]]]
 
 
+@contextmanager
+def as_current(event: Any) -> Iterator[None]:
+    """Make ``event`` Faust's current event while the block runs (in this task only).
+
+    Faust writes a table key to the changelog partition of the current event
+    (faust-streaming 0.15.3: ``Collection.partition_for_key`` reads the context variable
+    ``faust.streams._current_event``, which the stream sets to each event it gives out).
+    While a batch is handled, the stream's current event is the batch's last one: a
+    handler that writes a table with several partitions makes each event current while
+    it handles it, so that each write lands in its own event's partition."""
+    token = _current_event.set(weakref.ref(event))
+    try:
+        yield
+    finally:
+        _current_event.reset(token)
+
+
 def one_by_one(handle: Callable[[Any, int], Awaitable[bool]]) -> HandleBatch:
-    """A handler of one event at a time (with its ``taken_in``) as a batch handler. The
-    first event let go ends the batch: the events after it are let go unhandled (they
-    are read again with it, so handling them now would only repeat work)."""
+    """A handler of one event at a time (with its ``taken_in``) as a batch handler.
+
+    Each event is Faust's current event while it is handled (``as_current``), so its
+    table writes land in its own partition. Once an event is let go (False), the events
+    after it of its partition are not handled: they are read again with it (False)."""
 
     async def each(batch: list[Taken]) -> list[bool]:
         outcomes: list[bool] = []
+        let_go: set[TP] = set()
         for taken in batch:
-            if not await handle(taken.event, taken.taken_in):
-                break
-            outcomes.append(True)
-        return outcomes + [False] * (len(batch) - len(outcomes))
+            tp = taken.event.message.tp
+            if tp in let_go:
+                outcomes.append(False)
+                continue
+            with as_current(taken.event):
+                finished = await handle(taken.event, taken.taken_in)
+            if not finished:
+                let_go.add(tp)
+            outcomes.append(finished)
+        return outcomes
 
     return each
 
@@ -249,8 +278,10 @@ async def take_in_order(
 
     ``most`` > 1 only for stages whose tables have one partition (or that have none), or
     whose agent runs one actor per partition (``isolated_partitions``: a batch then holds
-    one partition's events): Faust writes a table in the partition of the stream's
-    current event, which is the batch's last one while a batch is handled."""
+    one partition's events), or whose handler makes each event Faust's current event
+    while it handles it (``one_by_one`` does; ``as_current``): Faust writes a table in the
+    partition of the stream's current event, which is the batch's last one while a batch
+    is handled."""
     seen: set[TP] = set()
     batch: list[Taken] = []
     places: dict[TP, Place] = {}

@@ -7,16 +7,37 @@ One agent reads the topics that speak of a case: signals.routed.servicedesk and
 number and its state is local to one worker.
 
 The inputs are read in offset order per partition, and their offsets kept by the notifier
-(services/common/offsets.py; Faust's acks are off for them): an event's offset is
-committed once its notices are settled, and an event let go (its notice waited for its
-channel when a rebalance or a stop began) is read again, by this worker or the next
-owner of its partition.
+(services/common/offsets.py; Faust's acks are off for them), in batches of what has been
+fetched (up to ``BATCH``, a batch never waits for more): an event's offset is committed
+once its notices are settled, once per batch and partition, and an event let go (its
+notice waited for its channel when a rebalance or a stop began) is read again, with the
+events after it of its partition, by this worker or the next owner of its partition.
+Events of a batch not handled yet when a rebalance or a stop begins are let go too: as
+one by one, nothing is handled once it began.
 
-Per event: fold it into the case's file (a changelog-backed table), list the notices the
-file justifies (``cases.due``), and settle each one the ledger (a second table, keyed by
-report and kind) does not know yet: send it, or record why not (opted out, too old, no
-way to reach the employee). Both tables are acknowledged by the broker before the event
-counts as processed (AckedTable); both expire with the dedupe window, and a partition
+Per event, in order within the batch: fold it into the case's file (a changelog-backed
+table), list the notices the file justifies (``cases.due``), and settle each one the
+ledger (a second table, keyed by report and kind) does not know yet: send it, or record
+why not (opted out, too old, no way to reach the employee). Each event is Faust's current
+event while it is handled (``offsets.as_current``): both tables have one partition per
+input partition, and each write, deletions included, lands in its event's partition.
+
+When the broker acknowledges what (AckedTable, coalesced: a key written several times in
+a batch is sent once):
+
+- a notice sent (mail, Slack, Teams; or failed after a try): its ledger entry right after
+  the send, before the next notice. A worker killed between a send and that
+  acknowledgement sends the notice again when the event is read again; that window is
+  one write, as it was when each event was handled alone;
+- deletions (expiry): at once, the case files' before the ledger's, so that no case file
+  outlives the ledger entries of its notices;
+- everything else, once per batch, before its offsets are committed: the case files and
+  the ledger entries of notices not sent (opted out, too old, no channel). A worker
+  killed before that loses them together with the uncommitted events that made them:
+  those are read again, and folding an event into a case file again, or deciding again
+  not to send a notice nobody was sent, gives the same result.
+
+Both tables expire with the dedupe window, and a partition
 keeps at most its share of ANTENNA_NOTIFY_MAX_CASES case files (the oldest go first,
 with their ledger entries). A case whose outcome is still to be told keeps its file past
 the window, up to ANTENNA_OUTCOME_WATCH_DAYS and its share of
@@ -44,7 +65,13 @@ from services.common.faust_app import (
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
-from services.common.offsets import AfterRebalance, InputOffsets, one_by_one, take_in_order
+from services.common.offsets import (
+    AfterRebalance,
+    InputOffsets,
+    Taken,
+    one_by_one,
+    take_in_order,
+)
 from services.common.open_cases import Watching
 from services.common.table_bounds import Sweeps, share
 from services.connectors.base import DeliveryError
@@ -84,13 +111,17 @@ INPUTS = (
     topics.OUTCOMES,
 )
 EXPIRE_EVERY_S = 3600.0
+# The most events handled at once (of those already fetched: a batch never waits for
+# more): one commit per batch and partition, one acknowledged write per batch and table.
+BATCH = 100
 DAY_S = 86400.0
 
 
 def create_app(settings: NotifierSettings, senders: Senders | None = None) -> faust.App:
     app = make_faust_app(APP_ID, settings)
-    cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions)
-    ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions)
+    # Coalesced: each key written once per ``written()``, its latest value (AckedTable).
+    cases = acked_table(app, "notify-cases", partitions=settings.topic_partitions, coalesce=True)
+    ledger = acked_table(app, "notify-ledger", partitions=settings.topic_partitions, coalesce=True)
     dlq = raw_topic(app, topics.DLQ)
     # The inputs' offsets are kept here, not by Faust's acks (offsets.py): an event
     # is committed past once its notices are settled, and read again after a let-go.
@@ -153,8 +184,12 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             outcome = await _deliver(notice, to, channel, pause)
             if outcome is None:
                 return False
-        ledger[notice.key] = entry(outcome, channel, partition, time.time())
-        await ledger.written()  # before the input offset can be committed
+            ledger[notice.key] = entry(outcome, channel, partition, time.time())
+            # Gone out (or tried): recorded at once, so that a worker killed from here on
+            # does not send it again.
+            await ledger.written()
+        else:  # not sent: recorded with the batch (handle_batch), before its commit
+            ledger[notice.key] = entry(outcome, channel, partition, time.time())
         metrics.NOTICES.labels(channel, notice.kind.value, outcome.value).inc()
         log.info(
             "notice settled",
@@ -203,6 +238,8 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         return Settled.sent
 
     def expire(partition: int, now: float) -> None:
+        """Delete ``partition``'s expired entries: only while one of its events is the
+        current event (the deletions go to its partition)."""
         cutoff = now - window_s
         for key in expired_keys(list(ledger.items()), partition, cutoff).keys:
             del ledger[key]
@@ -222,8 +259,11 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
             del cases[key]
 
     async def handle(event: Any, taken_in: int) -> bool:
-        """Fold one event in and settle what it makes due. False: let go unfinished (a
-        rebalance or a shutdown started while a notice waited for its channel)."""
+        """Fold one event in and settle what it makes due; it is Faust's current event
+        meanwhile (one_by_one). False: let go unfinished (a rebalance or a shutdown
+        started after its batch was taken, or while a notice waited for its channel)."""
+        if app.rebalancing_count != taken_in or app.should_stop:
+            return False  # as one by one: nothing is taken once either began
         msg = event.message
         try:
             fact = read_fact(msg.topic, event.value)
@@ -235,11 +275,10 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         stored = _case_file(cases.get(key))
         case = stored or new_case(key, msg.partition, now)
         updated = with_fact(case, fact)
-        if updated != case:
+        if updated != case:  # acknowledged with the batch (handle_batch)
             cases[key] = updated.changed(partition=msg.partition, touched_at=now).model_dump(
                 mode="json"
             )
-            await cases.written()
         pause = pause_until_rebalance(app, taken_in)
         for notice in due(updated):
             if not settled(ledger.get(notice.key)) and not await settle(
@@ -251,15 +290,30 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         # partition while one of its events is.
         if sweeps.due(msg.partition, now):
             expire(msg.partition, now)
+            # At once, the case files first: a sent notice's ledger write (settle) would
+            # otherwise make deleted ledger entries durable before the deletion of their
+            # case file, and a worker killed then would send them again.
             await cases.written()
             await ledger.written()
         return True
+
+    each = one_by_one(handle)  # each event the current one while it is handled
+
+    async def handle_batch(batch: list[Taken]) -> list[bool]:
+        """Handle a batch in order, then wait for the broker to acknowledge every table
+        write made (the case files, the ledger entries of notices not sent) before its
+        offsets are committed. A write refused raises: the whole batch is
+        read again (take_in_order)."""
+        outcomes = await each(batch)
+        await cases.written()
+        await ledger.written()
+        return list(outcomes)
 
     # One actor for every input (not one per partition): a case's events come from five
     # topics, and two actors could both send a notice neither has recorded yet.
     @app.agent(raw_topic(app, *INPUTS, acks=False), name="notify")
     async def notify(stream: faust.StreamT[bytes]) -> None:
-        await take_in_order(offsets, stream, one_by_one(handle))
+        await take_in_order(offsets, stream, handle_batch, most=BATCH)
 
     return app
 

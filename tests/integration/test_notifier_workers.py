@@ -1,6 +1,8 @@
 """The notifier while its workers change, with the relay down: a second worker joins
 (a rebalance), or the worker is killed (kill -9) and started again. Once the relay is
 back, every notice (a ticket's, and its resolution's) reaches its employee exactly once.
+And the notifier's batches: in a batch that mixes partitions, each table write lands in
+the partition of its own event.
 
 The notices wait for the relay, so nothing is committed on the input partitions: the
 case Faust 0.15.3 handles worst around a rebalance (records it fetched are dropped, and
@@ -9,12 +11,16 @@ events keep arriving while the workers change, so that fetches complete meanwhil
 
 from __future__ import annotations
 
+import json
 import re
 import threading
+import time
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -35,6 +41,7 @@ from tests.support.builders import (
     build_routed,
     build_signal,
 )
+from tests.support.kafka import records_until_now, wait_until_processed
 from tests.support.mail_sink import MailSink
 from tests.support.services import Services, service_env, wait_for
 
@@ -42,6 +49,8 @@ pytestmark = pytest.mark.integration
 PARTITIONS = 3
 PER_PARTITION = 3
 NOISE_S = 0.02
+CASES_CHANGELOG = "antenna-notifier-notify-cases-changelog"
+LEDGER_CHANGELOG = "antenna-notifier-notify-ledger-changelog"
 
 
 @pytest.fixture
@@ -58,7 +67,9 @@ def relay() -> Iterator[MailSink]:
     sink.stop()
 
 
-def worker(bootstrap: str, relay: MailSink, var_dir: Path) -> Services:
+def worker(
+    bootstrap: str, relay: MailSink, var_dir: Path, extra: dict[str, str] | None = None
+) -> Services:
     env = service_env(
         bootstrap,
         var_dir,
@@ -70,6 +81,7 @@ def worker(bootstrap: str, relay: MailSink, var_dir: Path) -> Services:
             "ANTENNA_NOTIFY_RETRY_BASE_DELAY_S": "0.2",
             "ANTENNA_NOTIFY_RETRY_MAX_DELAY_S": "1",
             "ANTENNA_NOTIFY_SMTP_TIMEOUT_S": "5",
+            **(extra or {}),
         },
     )
     return Services(env, var_dir)
@@ -98,21 +110,25 @@ class Traffic:
     def __init__(self, bootstrap: str) -> None:
         self.producer = KafkaProducer(bootstrap_servers=bootstrap, acks="all")
         self.emails: list[str] = []
+        self.partitions: dict[str, int] = {}  # case id -> the partition of its events
         self._stop = threading.Event()
         self._noise: threading.Thread | None = None
 
     def send(self, topic: str, key: str, value: bytes, partition: int) -> None:
         self.producer.send(topic, key=key.encode(), value=value, partition=partition).get(10)
 
-    def case(self, partition: int) -> None:
-        email = f"employee-{uuid.uuid4().hex[:12]}@bank.example.com"
-        self.emails.append(email)
+    def case(self, partition: int, reachable: bool = True) -> None:
+        """``reachable``: the employee has an e-mail address (else no notice is sent)."""
+        email = f"employee-{uuid.uuid4().hex[:12]}@bank.example.com" if reachable else None
+        if email is not None:
+            self.emails.append(email)
         routed = build_routed(
             build_signal(reporter={"employee_id": f"E-{uuid.uuid4().hex[:8]}", "email": email}),
             destination=Destination(name="servicedesk"),
             routed_at=datetime.now(UTC),
         )
-        case_id, record = routed.signal.signal_id, str(len(self.emails))
+        case_id, record = routed.signal.signal_id, str(len(self.partitions) + 1)
+        self.partitions[case_id] = partition
         delivered = build_delivered(case_id, record)
         resolved = build_outcome(case_id, OutcomeStatus.resolved, datetime.now(UTC), record)
         for topic, value in (
@@ -200,3 +216,60 @@ def test_every_notice_is_sent_once_when_the_notifiers_change_while_the_relay_is_
     for subjects in told(relay, traffic.emails).values():
         assert len(subjects) == 2, subjects
         assert sum("resolved" in s.lower() or "opgelost" in s.lower() for s in subjects) == 1
+
+
+def test_in_a_batch_mixing_partitions_each_table_write_lands_in_its_events_partition(
+    bootstrap: str, relay: MailSink, tmp_path: Path
+) -> None:
+    """Every event is on the broker before the worker starts, so its batches mix the
+    partitions. Each write to the case files and the ledger, deletions included (a
+    partition holds more cases than its share: the oldest go), is on the partition of
+    the case's events: a write elsewhere would come back wrong on the next restore."""
+    per_partition = 40  # past a partition's share (33) of the 100 case files below
+    relay.start()
+    only = worker(bootstrap, relay, tmp_path / "only", {"ANTENNA_NOTIFY_MAX_CASES": "100"})
+    traffic = Traffic(bootstrap)
+    try:
+        for number in range(per_partition):
+            for partition in range(PARTITIONS):
+                # Mostly unreachable employees: notices recorded as not sent, with the
+                # batch. The newest cases (kept) mailed: notices sent, recorded at once.
+                traffic.case(partition, reachable=number >= per_partition - 2)
+        only.start("notifier")
+        inputs = (topics.ROUTED_SERVICEDESK, topics.DELIVERED, topics.OUTCOMES)
+        # Committed: every table write of every event is acknowledged.
+        wait_until_processed(bootstrap, [("antenna-notifier", t) for t in inputs], timeout_s=120)
+    finally:
+        traffic.close()
+        only.stop()
+
+    def case_of(record: Any) -> str:
+        key = json.loads(record.key)
+        return str(key).split("|")[0]  # a ledger key: "<report's signal id>|<kind>"
+
+    # Every case has its file written (committed: acknowledged by the broker).
+    deadline = time.monotonic() + 30
+    while True:
+        files = records_until_now(bootstrap, CASES_CHANGELOG, lambda _r: True)
+        missing = set(traffic.partitions) - {case_of(r) for r in files}
+        if not missing or time.monotonic() > deadline:
+            break
+        time.sleep(1)
+    assert not missing, Counter(traffic.partitions[case] for case in missing)
+    entries = records_until_now(bootstrap, LEDGER_CHANGELOG, lambda _r: True)
+    misplaced = [
+        (r.topic, case_of(r), r.partition, traffic.partitions[case_of(r)])
+        for r in files + entries
+        if r.partition != traffic.partitions[case_of(r)]
+    ]
+    assert misplaced == [], f"{len(misplaced)} of {len(files + entries)} writes misplaced"
+    for records in (files, entries):  # writes and deletions of both, in every partition
+        counts = Counter((r.topic, r.partition, r.value is None) for r in records)
+        assert {r.partition for r in records if r.value is not None} == set(range(PARTITIONS)), (
+            counts
+        )
+        assert {r.partition for r in records if r.value is None} == set(range(PARTITIONS)), counts
+    # The reachable employees were told (ticket and resolution).
+    assert {e: len(s) for e, s in told(relay, traffic.emails).items()} == {
+        e: 2 for e in traffic.emails
+    }

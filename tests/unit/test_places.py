@@ -3,9 +3,6 @@ passed over, when to rewind and what to commit."""
 
 from __future__ import annotations
 
-import asyncio
-
-from services.common.offsets import Taken, one_by_one
 from services.common.places import Admission, Place, commit_point, starting_place
 
 
@@ -127,16 +124,3 @@ def test_a_batch_all_done_commits_past_its_last_event() -> None:
         place.take(offset)
     assert not place.settle([(0, True), (1, True), (2, True)])
     assert (place.to_commit(), place.next) == (3, 3)
-
-
-def test_one_by_one_stops_at_the_first_event_let_go() -> None:
-    """The events after one let go are read again with it: they are not handled now."""
-    handled: list[str] = []
-
-    async def handle(event: str, taken_in: int) -> bool:
-        handled.append(event)
-        return event != "b"
-
-    batch = [Taken(event, 0) for event in ("a", "b", "c", "d")]
-    assert asyncio.run(one_by_one(handle)(batch)) == [True, False, False, False]
-    assert handled == ["a", "b"]
