@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import TypeVar
+from functools import partial
+from typing import Any, NoReturn, TypeVar
 
 from aiokafka.errors import KafkaError, KafkaTimeoutError, RequestTimedOutError
 from faust.exceptions import ProducerSendError
@@ -90,3 +91,35 @@ async def with_retries(
                 extra=fields(what=what, error=type(error).__name__, attempt=attempt),
             )
             await sleep(policy.delay_s(attempt))
+
+
+# A record to send: a topic (anything with Faust's ``send(key=, value=)``, whose future
+# resolves on the broker's acknowledgement), its key and its value.
+Outgoing = tuple[Any, bytes | None, bytes]
+
+
+async def send_all(records: Sequence[Outgoing], policy: BrokerRetry) -> None:
+    """Send ``records`` in their order and wait for every acknowledgement at once; one
+    the broker did not take is sent again, as ``policy`` says (BrokerRefused after that).
+    An error that is not the broker's is raised."""
+    acks: list[Awaitable[Any]] = []
+    for topic, key, value in records:
+        try:
+            acks.append(await topic.send(key=key, value=value))
+        except Exception as exc:  # refused before it left: the same as a refusal
+            acks.append(_raise(exc))
+    results = await asyncio.gather(*acks, return_exceptions=True)
+    for (topic, key, value), result in zip(records, results, strict=True):
+        if isinstance(result, BaseException):
+            if broker_error(result) is None:
+                raise result
+            what = topic.get_topic_name()  # a Faust topic's one name
+            await with_retries(partial(_send_acked, topic, key, value), what, policy)
+
+
+async def _send_acked(topic: Any, key: bytes | None, value: bytes) -> None:
+    await (await topic.send(key=key, value=value))
+
+
+async def _raise(error: Exception) -> NoReturn:
+    raise error

@@ -286,6 +286,12 @@ def acked_table(app: faust.App, name: str, partitions: int, coalesce: bool = Fal
 RELEASE_CHECK_S = 0.5
 
 
+def released(app: faust.App, taken_in: int) -> bool:
+    """A rebalance or a shutdown has started since the event was taken (``taken_in``:
+    ``app.rebalancing_count`` then): whatever it waits for, it is let go."""
+    return bool(app.rebalancing_count != taken_in or app.should_stop)
+
+
 def pause_until_rebalance(
     app: faust.App, taken_in: int
 ) -> Callable[[float], Coroutine[Any, Any, bool]]:
@@ -298,12 +304,9 @@ def pause_until_rebalance(
     inputs keep their own offsets instead (services/common/offsets.py): they take
     nothing during a rebalance and read each partition again from its place after it."""
 
-    def released() -> bool:
-        return bool(app.rebalancing_count != taken_in or app.should_stop)
-
     async def pause(seconds: float) -> bool:
         deadline = time.monotonic() + seconds
-        while not released():
+        while not released(app, taken_in):
             left = deadline - time.monotonic()
             if left <= 0:
                 return True

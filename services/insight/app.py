@@ -31,11 +31,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any, NoReturn, cast
+from typing import Any, cast
 
 import faust
 from faust.types import TP
@@ -43,7 +42,7 @@ from pydantic import ValidationError
 
 from schemas import InsightSnapshot, topics
 from schemas.insight import INSIGHT_KEY
-from services.common.broker_errors import BrokerRetry, with_retries
+from services.common.broker_errors import BrokerRetry, Outgoing, send_all, with_retries
 from services.common.faust_app import (
     AckedTable,
     acked_table,
@@ -128,32 +127,13 @@ def create_app(settings: InsightSettings) -> faust.App:
         await park_on_dlq(dlq, "insight", event, error)
         metrics.DEAD_LETTERS.inc()
 
-    async def send_one(key: bytes | None, value: bytes) -> None:
-        await (await facts.send(key=key, value=value))
-
-    async def hand_on(records: list[tuple[bytes | None, bytes]]) -> None:
-        """Send ``records`` to the facts topic in their order and wait for every
-        acknowledgement; one the broker did not take is sent again, as RETRY says
-        (BrokerRefused after that: the batch is read again)."""
-        acks: list[Awaitable[Any]] = []
-        for key, value in records:
-            try:
-                acks.append(await facts.send(key=key, value=value))
-            except Exception as exc:  # refused before it left: tried again below
-                acks.append(_raise(exc))
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        for (key, value), result in zip(records, results, strict=True):
-            if isinstance(result, BaseException):
-                # Out of order then: the tally does not mind (tally.py).
-                await with_retries(partial(send_one, key, value), FACTS_TOPIC, RETRY)
-
     async def written() -> None:
         await with_retries(partial(_written, reports, cases), "insight tables", RETRY)
 
     async def observe_batch(batch: list[Taken]) -> list[bool]:
         """Turn a batch of events into facts and hand them on together; an event that
         cannot be read is parked on the DLQ."""
-        records: list[tuple[bytes | None, bytes]] = []
+        records: list[Outgoing] = []
         for taken in batch:
             event = taken.event
             msg = event.message
@@ -167,8 +147,10 @@ def create_app(settings: InsightSettings) -> faust.App:
                 await park(event, f"{type(exc).__name__}: {exc}")
                 continue
             if fact is not None:
-                records.append((event.key, encode(fact)))
-        await hand_on(records)  # acknowledged before the batch counts as processed
+                records.append((facts, event.key, encode(fact)))
+        # Acknowledged before the batch counts as processed; a record sent again arrives
+        # out of order, which the tally does not mind (tally.py).
+        await send_all(records, RETRY)
         return [True] * len(batch)
 
     @app.agent(inputs, name="observe")
@@ -283,10 +265,6 @@ def create_app(settings: InsightSettings) -> faust.App:
         )
 
     return app
-
-
-async def _raise(error: Exception) -> NoReturn:
-    raise error
 
 
 async def _written(*tables: AckedTable) -> None:

@@ -62,6 +62,7 @@ from services.common.faust_app import (
     park_on_dlq,
     pause_until_rebalance,
     raw_topic,
+    released,
 )
 from services.common.follower import TopicFollower
 from services.common.logging import fields
@@ -262,7 +263,7 @@ def create_app(settings: NotifierSettings, senders: Senders | None = None) -> fa
         """Fold one event in and settle what it makes due; it is Faust's current event
         meanwhile (one_by_one). False: let go unfinished (a rebalance or a shutdown
         started after its batch was taken, or while a notice waited for its channel)."""
-        if app.rebalancing_count != taken_in or app.should_stop:
+        if released(app, taken_in):
             return False  # as one by one: nothing is taken once either began
         msg = event.message
         try:

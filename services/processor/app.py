@@ -46,7 +46,6 @@ import logging
 import os
 import re
 import time
-from collections.abc import Awaitable
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any, NoReturn
@@ -54,7 +53,7 @@ from typing import Any, NoReturn
 import faust
 
 from schemas import topics
-from services.common.broker_errors import BrokerRefused, BrokerRetry, broker_error, with_retries
+from services.common.broker_errors import BrokerRefused, BrokerRetry, send_all, with_retries
 from services.common.budget import ChildPool, OverBudget
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
@@ -233,32 +232,17 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             crash_point("judge.remembered")
             await send_all(
                 [
-                    (result.topic, result.key, result.routed.model_dump_json().encode())
+                    (outputs[result.topic], result.key, result.routed.model_dump_json().encode())
                     for _, _, result, _ in judged
                     if result.topic is not None and result.routed is not None
-                ]
+                ],
+                BROKER_RETRY,
             )
         except BrokerRefused as refused:
             stop_judging(judged[0][0].key if judged else None, refused)
         crash_point("judge.handed-on")
         for _, signal_id, result, started in judged:
             _count(result, signal_id, time.perf_counter() - started)
-
-    async def send_all(records: list[tuple[str, bytes | None, bytes]]) -> None:
-        """Send ``records`` in their order and wait for every acknowledgement; one the
-        broker did not take is sent again, as often as BROKER_RETRY says."""
-        acks: list[Awaitable[Any]] = []
-        for topic, key, value in records:
-            try:
-                acks.append(await outputs[topic].send(key=key, value=value))
-            except Exception as exc:  # refused before it left: the same as a refusal
-                acks.append(refused(exc))
-        results = await asyncio.gather(*acks, return_exceptions=True)
-        for (topic, key, value), result in zip(records, results, strict=True):
-            if isinstance(result, BaseException):
-                if broker_error(result) is None:
-                    raise result
-                await with_retries(partial(send_acked, topic, key, value), topic, BROKER_RETRY)
 
     async def judge_batch(batch: list[Taken]) -> list[bool]:
         """Judge a batch in order; hand on its judgements together. An operator's
@@ -307,10 +291,6 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS, BATCH
         )
     return app
-
-
-async def refused(error: Exception) -> NoReturn:
-    raise error
 
 
 def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:

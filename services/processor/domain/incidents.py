@@ -29,7 +29,8 @@ import itertools
 import math
 import re
 import unicodedata
-from collections.abc import Iterable, MutableMapping, Sequence
+from collections.abc import Iterable, Iterator, MutableMapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields, replace
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -657,11 +658,8 @@ class IncidentDetector:
     def observe(self, report: Report) -> list[Change]:
         """Take one report into its category's window; open an incident when the window
         now holds enough alike reports, or let the report join an open one."""
-        try:
+        with self._changing():
             return self._observe(report)
-        except BaseException:
-            self._incidents.clear()  # an incident changed but not stored
-            raise
 
     def _observe(self, report: Report) -> list[Change]:
         policy = self.policy
@@ -804,11 +802,8 @@ class IncidentDetector:
         """Close the incidents quiet since ``now - quiet`` and forget reports older than
         the window. ``tick_id`` names this tick: the same tick again (a redelivery) gives
         back the closings it made; the next tick forgets them."""
-        try:
+        with self._changing():
             return self._tick(now, tick_id)
-        except BaseException:
-            self._incidents.clear()  # an incident changed but not stored
-            raise
 
     def _tick(self, now: datetime, tick_id: str) -> list[Change]:
         changes: list[Change] = []
@@ -849,6 +844,16 @@ class IncidentDetector:
             elif window.to_json() != data:
                 self.memory[key] = window.to_json()
         return changes
+
+    @contextmanager
+    def _changing(self) -> Iterator[None]:
+        """A change of incidents: when it fails half made, the kept objects are forgotten
+        (one may have changed without being stored)."""
+        try:
+            yield
+        except BaseException:
+            self._incidents.clear()
+            raise
 
     def open_by_category(self) -> dict[str, int]:
         return {
