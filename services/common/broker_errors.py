@@ -6,13 +6,15 @@ replicas are in sync. aiokafka marks most of these ``retriable``; its timeouts a
 marked, but a timeout says nothing about the write itself. Permanent: everything else
 the client or the broker raises, such as a record larger than the broker accepts
 (MessageSizeTooLargeError), an unknown or forbidden topic. Retrying those only hides
-them. The caller decides what giving up means (the processor stops, see app.py).
+them. The caller decides what giving up means; a stream worker stops (``stop_worker``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -123,3 +125,29 @@ async def _send_acked(topic: Any, key: bytes | None, value: bytes) -> None:
 
 async def _raise(error: Exception) -> NoReturn:
     raise error
+
+
+EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
+SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
+
+
+def stop_worker(stage: str, key: bytes | None, refused: BrokerRefused) -> NoReturn:
+    """Stop the worker at once, loudly, with the event's offset uncommitted: it is read
+    again after the restart (`antenna up` and Kubernetes restart a worker with a
+    backoff). Not by raising: Faust restarts a crashed agent, which goes on with the next
+    events, past the one it crashed on (tests/integration/test_processor_faults.py), and
+    a batch read again at once would retry a write that never succeeds as fast as it
+    fails. Nothing of the event but a signal id (its key) is logged."""
+    text = (key or b"").decode("ascii", "replace")
+    signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
+    log.critical(
+        f"{stage} stopped: the broker refused a write; the event is read again after a restart",
+        extra=fields(
+            signal_id=signal_id,
+            write=refused.what,
+            error=type(refused.error).__name__,
+            attempts=refused.attempts,
+        ),
+    )
+    logging.shutdown()
+    os._exit(EXIT_BROKER_REFUSED)

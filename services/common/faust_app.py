@@ -163,6 +163,7 @@ def make_faust_app(app_id: str, settings: CommonSettings, **overrides: Any) -> f
         broker_session_timeout=settings.kafka_session_timeout_s,
         broker_heartbeat_interval=max(1.0, settings.kafka_session_timeout_s / 5),
         producer_max_batch_size=settings.kafka_producer_max_batch_bytes,
+        producer_max_request_size=settings.kafka_max_request_bytes,
         topic_partitions=settings.topic_partitions,
         # Faust creates the changelog, repartition and assignor topics with this.
         topic_replication_factor=settings.kafka_replication_factor,

@@ -94,6 +94,9 @@ class CommonSettings(BaseSettings):
     kafka_session_timeout_s: float = Field(default=10.0, gt=1)
     # The largest batch of records the stream workers' producer sends per partition.
     kafka_producer_max_batch_bytes: int = Field(default=16384, ge=1)
+    # The largest request the stream workers' producer sends; match the broker's
+    # message.max.bytes. A record larger than this stops the worker (stop_worker).
+    kafka_max_request_bytes: int = Field(default=1_048_576, ge=1024)
     # Tansu 0.6 answers "where does this partition end?" (ListOffsets) with the first
     # offset of its last batch plus one: a changelog whose last batch holds several records
     # looks shorter than it is, and a restarted worker would stop restoring its table

@@ -19,7 +19,9 @@ writes, each key written once per batch with its latest value (coalesced tables)
 input offsets are kept by the app (services/common/offsets.py; Faust's acks are off for
 these topics) and committed once per batch, only after the batch is handed on (observe)
 or its writes acknowledged (tally). A batch whose hand-over or writes fail is read
-again, whole: every table write is idempotent, so a fact seen twice counts once.
+again, whole: every table write is idempotent, so a fact seen twice counts once. A write
+the broker refuses for good stops the worker first (stop_worker): it is read again
+after the restart.
 
 The tables survive a restart: they are rebuilt from their changelogs. Their growth is
 bounded by the horizon and the caps (expired every EXPIRE_EVERY_S while facts arrive, and
@@ -42,7 +44,14 @@ from pydantic import ValidationError
 
 from schemas import InsightSnapshot, topics
 from schemas.insight import INSIGHT_KEY
-from services.common.broker_errors import BrokerRetry, Outgoing, send_all, with_retries
+from services.common.broker_errors import (
+    BrokerRefused,
+    BrokerRetry,
+    Outgoing,
+    send_all,
+    stop_worker,
+    with_retries,
+)
 from services.common.faust_app import (
     AckedTable,
     acked_table,
@@ -78,7 +87,8 @@ APP_ID = "antenna-insight"
 FACTS_TOPIC = f"{APP_ID}-facts"
 EXPIRE_EVERY_S = 600.0
 # A broker that is away for a moment is waited for; a write it refuses for good (or
-# after these tries) is logged, and the batch it belongs to is read again (offsets.py).
+# after these tries) stops the worker (stop_worker), and the batch it belongs to is read
+# again after the restart. Read again at once, it failed as fast as it was read.
 RETRY = BrokerRetry()
 # The most events a stage takes at once (of those already fetched: a batch never waits
 # for more): one round trip to the broker per batch instead of one per event.
@@ -127,8 +137,11 @@ def create_app(settings: InsightSettings) -> faust.App:
         await park_on_dlq(dlq, "insight", event, error)
         metrics.DEAD_LETTERS.inc()
 
-    async def written() -> None:
-        await with_retries(partial(_written, reports, cases), "insight tables", RETRY)
+    async def written(batch: list[Taken]) -> None:
+        try:
+            await with_retries(partial(_written, reports, cases), "insight tables", RETRY)
+        except BrokerRefused as refused:
+            stop_worker("insight tally", batch[-1].event.key, refused)
 
     async def observe_batch(batch: list[Taken]) -> list[bool]:
         """Turn a batch of events into facts and hand them on together; an event that
@@ -150,7 +163,10 @@ def create_app(settings: InsightSettings) -> faust.App:
                 records.append((facts, event.key, encode(fact)))
         # Acknowledged before the batch counts as processed; a record sent again arrives
         # out of order, which the tally does not mind (tally.py).
-        await send_all(records, RETRY)
+        try:
+            await send_all(records, RETRY)
+        except BrokerRefused as refused:
+            stop_worker("insight observe", batch[0].event.key, refused)
         return [True] * len(batch)
 
     @app.agent(inputs, name="observe")
@@ -216,7 +232,7 @@ def create_app(settings: InsightSettings) -> faust.App:
         # batch's last event's, the only partition of the tables.
         if sweep:
             expire(datetime.now(UTC))
-        await written()  # before the batch counts as processed
+        await written(batch)  # before the batch counts as processed
         if changed:
             publication.dirty = True
         for kind in counted:

@@ -43,17 +43,21 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import re
 import time
 from datetime import UTC, datetime, timedelta
 from functools import partial
-from typing import Any, NoReturn
+from typing import Any
 
 import faust
 
 from schemas import topics
-from services.common.broker_errors import BrokerRefused, BrokerRetry, send_all, with_retries
+from services.common.broker_errors import (
+    BrokerRefused,
+    BrokerRetry,
+    send_all,
+    stop_worker,
+    with_retries,
+)
 from services.common.budget import ChildPool, OverBudget
 from services.common.crash_points import CrashPoints
 from services.common.dead_letters import dead_letter
@@ -78,10 +82,9 @@ from services.processor.settings import ProcessorSettings
 log = logging.getLogger(__name__)
 APP_ID = "antenna-processor"
 CLASSIFIED_TOPIC = f"{APP_ID}-classified"
-# The judge stage stops with this exit code when the broker refuses a write for good.
-EXIT_BROKER_REFUSED = 70  # EX_SOFTWARE
 BROKER_RETRY = BrokerRetry()
-SIGNAL_ID = re.compile(r"[0-9A-Z]{26}")  # a ULID, as ingest keys signals.raw
+# A write the broker refuses for good stops the worker (exit code EXIT_BROKER_REFUSED).
+stop_judging = partial(stop_worker, "judge stage")
 JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified topic
 # The most events a stage takes at once (of those already fetched: a batch never waits
 # for more). Their hand-overs are sent together and acknowledged together, and each
@@ -119,9 +122,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     # when this process exits (the pool's finalizer, or their socket closing).
     classifiers = ChildPool(settings.classify_workers, "classify")
     classifiers.start()
-    app = make_faust_app(
-        APP_ID, settings, producer_max_request_size=settings.kafka_max_request_bytes
-    )
+    app = make_faust_app(APP_ID, settings)
     rules = RulesFile(settings.routing_rules)
     offsets = input_offsets(app, settings.incidents_enabled)
     raw = raw_topic(app, topics.RAW, acks=False)
@@ -291,28 +292,6 @@ def create_app(settings: ProcessorSettings) -> faust.App:
             app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS, BATCH
         )
     return app
-
-
-def stop_judging(key: bytes | None, refused: BrokerRefused) -> NoReturn:
-    """Stop the worker at once, loudly, with the signal's offset uncommitted: it is
-    judged again after the restart. Not by raising: Faust restarts a crashed agent,
-    which goes on with the next events, past the one it crashed on (seen in
-    tests/integration/test_processor_faults.py). Nothing of the signal but its id (the
-    key) is logged."""
-    text = (key or b"").decode("ascii", "replace")
-    signal_id = text if SIGNAL_ID.fullmatch(text) else "<not a signal id>"
-    log.critical(
-        "judge stage stopped: the broker refused a write; the signal is judged again "
-        "after a restart",
-        extra=fields(
-            signal_id=signal_id,
-            write=refused.what,
-            error=type(refused.error).__name__,
-            attempts=refused.attempts,
-        ),
-    )
-    logging.shutdown()
-    os._exit(EXIT_BROKER_REFUSED)
 
 
 def _count(result: Any, signal_id: str, seconds: float) -> None:

@@ -24,9 +24,6 @@ class ProcessorSettings(CommonSettings):
     dedupe_max_reports: int = Field(default=10_000, ge=100)
     # Phone numbers written without a country code are read as this region's (ISO 3166).
     dedupe_phone_region: str = Field(default="NL", pattern=r"^[A-Z]{2}$")
-    # The largest request the processor's producer sends; match the broker's
-    # message.max.bytes. A routed event larger than this stops the judge stage.
-    kafka_max_request_bytes: int = Field(default=1_048_576, ge=1024)
     # Tests only: a crash point the worker kills itself at, once (services.common.crash_points).
     test_crash_at: str | None = None
     # Classification runs in worker processes; a message that takes longer than the budget

@@ -10,17 +10,28 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 
-from schemas import DeadLetter, InsightSnapshot, Kind, OutcomeStatus, RoutedSignal, topics
+from schemas import (
+    DeadLetter,
+    InsightSnapshot,
+    Kind,
+    Outcome,
+    OutcomeStatus,
+    RoutedSignal,
+    new_signal_id,
+    topics,
+)
+from services.common.broker_errors import EXIT_BROKER_REFUSED
 from services.insight.app import APP_ID, BATCH, FACTS_TOPIC
-from services.insight.facts import INPUTS, encode, report_of
+from services.insight.facts import INPUTS, Change, decode, encode, report_of
 from tests.integration import test_insight as base
 from tests.support.broker import own_broker
-from tests.support.kafka import records_until_now, wait_until_processed
+from tests.support.kafka import produce, records_until_now, wait_until_processed
 from tests.support.services import Services, service_env
 
 pytestmark = pytest.mark.integration
@@ -116,5 +127,47 @@ def test_a_burst_is_counted_once_per_fact_and_restored_as_written(
         )
         assert _counts(restored) == expected
         assert len(_insight_letters(own_kafka)) == 2  # nothing parked twice
+    finally:
+        services.stop()
+
+
+def test_a_fact_the_broker_refuses_stops_the_worker_and_is_read_again_after_the_restart(
+    own_kafka: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Read again at once, a batch whose fact the broker refuses for good failed as fast
+    as it was read, for ever. Here the producer's limit is set below the size of one fact
+    (an outcome with a long record URL): insight must stop with its own exit code and a
+    log line naming the case and the error, without committing past the outcome. Started
+    with the usual limit, it hands the same outcome's fact on."""
+    case = new_signal_id()
+    now = datetime.now(UTC)
+    outcome = Outcome(
+        case_id=case,
+        status=OutcomeStatus.resolved,
+        changed_at=now,
+        record_id="4711",
+        record_url="https://desk.example/ticket/4711?" + "x" * 1900,
+        destination="servicedesk",
+        connector="request_tracker",
+        event_id=f"test:{case}:resolved",
+        observed_at=now,
+    )
+    var_dir = tmp_path_factory.mktemp("insight-refused-var")
+    services = Services(service_env(own_kafka, var_dir), var_dir)
+    log = services.log("insight")
+    try:
+        with services.running_with("insight", {"ANTENNA_KAFKA_MAX_REQUEST_BYTES": "1024"}) as w:
+            produce(own_kafka, topics.OUTCOMES, outcome.model_dump_json().encode(), case.encode())
+            assert w.wait(timeout=60) == EXIT_BROKER_REFUSED
+            [line] = [ln for ln in log.read_text().splitlines() if "insight observe stopped" in ln]
+            assert f"signal_id={case}" in line
+            assert "error=MessageSizeTooLargeError" in line
+
+        def handed_on() -> list[Any]:
+            return records_until_now(own_kafka, FACTS_TOPIC, lambda r: r.key == case.encode())
+
+        wait_until_processed(own_kafka, [(APP_ID, topics.OUTCOMES)])
+        [fact] = handed_on()
+        assert decode(fact.value) == Change(outcome=outcome)
     finally:
         services.stop()

@@ -7,7 +7,8 @@ import json
 
 from schemas import Classification, Kind, topics
 from schemas.classification import Category
-from services.processor.app import CLASSIFIED_TOPIC, EXIT_BROKER_REFUSED
+from services.common.broker_errors import EXIT_BROKER_REFUSED
+from services.processor.app import CLASSIFIED_TOPIC
 from services.processor.handlers import ClassifiedSignal
 from tests.integration.test_pipeline import REPORTER, for_signal, unique
 from tests.support.builders import build_signal
