@@ -21,12 +21,14 @@ from collections.abc import Iterable, Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from schemas import Category, Classification, Incident, Kind, Signal
-from services.processor.domain.incidents import IncidentDetector, IncidentPolicy, report_of
+
+if TYPE_CHECKING:  # imported where used: `antenna classify` builds this parser too
+    from services.processor.domain.incidents import IncidentPolicy
 
 Row = dict[str, Any]
 GIVEN = "given"  # the classifier_version of a row whose kind and category were given
@@ -57,6 +59,8 @@ def detect(
 ) -> list[Incident]:
     """The incidents in a history, each in its last state, in the order they opened. The
     same calls as the processor's incident stage: a tick, then the report."""
+    from services.processor.domain.incidents import IncidentDetector, report_of
+
     detector = IncidentDetector({}, policy)
     latest: dict[str, Incident] = {}
     ordered = sorted(judged, key=lambda pair: pair[0].received_at)
