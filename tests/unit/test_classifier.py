@@ -310,6 +310,33 @@ def test_report_content_keeps_what_the_customer_wants() -> None:
     assert report_content("Thanks!") == "Thanks!"  # nothing would be left: unchanged
 
 
+def test_a_case_insensitive_pattern_matches_alike_in_ascii_and_other_text() -> None:
+    """ASCII text is searched lower-cased without IGNORECASE (quicker); the result is what
+    the pattern with IGNORECASE gives, in ASCII text and in other text."""
+    from services.common import message_text
+
+    texts = [
+        "THANK YOU",
+        "Could Someone CALL her? Thanks!",
+        "Klant: J. Jansen | KLANT: wil een offerte",
+        "Kunt u hier even naar kijken? Bedankt",
+        "Müller: Could someone call her? Thanks \U0001f600",
+        "ſo could someone call her? THANKS",  # a long s: not ASCII, IGNORECASE as before
+    ]
+    patterns = {
+        "relay": (message_text._RELAY_PHRASES, " "),
+        "thanks": (message_text._TRAILING_THANKS, ""),
+        "contact": (message_text._CONTACT_FIELD, message_text._drop_contact_field),
+    }
+    for pattern, repl in patterns.values():
+        for text in texts:
+            expected = pattern.ignoring_case.sub(
+                repl if isinstance(repl, str) else lambda m, r=repl: r(m.group(0), m), text
+            )
+            assert pattern.sub(repl, text) == expected, text
+    assert message_text._TRAILING_THANKS.sub("", "Call her back. THANKS!") == "Call her back. "
+
+
 # --- spelling slips -------------------------------------------------------------------------
 
 
