@@ -34,15 +34,21 @@ def _rx(*alternatives: str) -> re.Pattern[str]:
     Patterns are lower-case and searched in lower-cased text: without IGNORECASE the regex
     engine can skip an alternative on its first letter, which halves the time the rules
     take."""
-    for alternative in alternatives:
-        if re.search(r"[A-Z]", re.sub(r"\\[A-Za-z]", "", alternative)):
-            raise ValueError(f"upper case in a lower-case pattern: {alternative!r}")
+    lower_case(alternatives)
     at_start = [a for a in alternatives if not a.startswith(_INSIDE_A_WORD)]
     inside = [a[len(_INSIDE_A_WORD) :] for a in alternatives if a.startswith(_INSIDE_A_WORD)]
     parts = [r"(?<![\w])(?:" + "|".join(at_start) + ")"] if at_start else []
     # Searching for the tail itself is much cheaper than trying \w* at every word start.
     parts += ["(?:" + "|".join(inside) + ")"] if inside else []
     return re.compile("|".join(parts))
+
+
+def lower_case(alternatives: tuple[str, ...]) -> tuple[str, ...]:
+    """``alternatives``, which must be lower-case (see ``_rx``)."""
+    for alternative in alternatives:
+        if re.search(r"[A-Z]", re.sub(r"\\[A-Za-z]", "", alternative)):
+            raise ValueError(f"upper case in a lower-case pattern: {alternative!r}")
+    return alternatives
 
 
 @dataclass(frozen=True)
