@@ -337,6 +337,22 @@ def test_a_case_insensitive_pattern_matches_alike_in_ascii_and_other_text() -> N
     assert message_text._TRAILING_THANKS.sub("", "Call her back. THANKS!") == "Call her back. "
 
 
+def test_the_trailing_thanks_are_looked_for_in_the_last_word_only() -> None:
+    """The search for thanks at the end of a report starts just before its last word; it
+    removes what a search of the whole text removes."""
+    from services.common import message_text
+
+    endings = [
+        "thanks", "Thank you", "CHEERS", "thx", "ta", "bedankt", "dank je", "Dank jewel",
+        "groetjes", "say thanks", "dank jewel!!", "thanks .\n", "thanks \t! ", "thanks \U0001f600",
+        "ta.\n\n", "x ta", "thanks a lot", "metta", "",
+    ]  # fmt: skip
+    for ending in endings:
+        text = f"Her card was blocked. {ending}".strip()
+        everywhere = message_text._TRAILING_THANKS.ignoring_case.sub("", text)
+        assert message_text._without_trailing_thanks(text) == everywhere, ending
+
+
 # --- spelling slips -------------------------------------------------------------------------
 
 
