@@ -86,13 +86,15 @@ def _send(args: argparse.Namespace) -> int:
 def _offline(kind: str) -> Callable[[argparse.Namespace], int]:
     def run(args: argparse.Namespace) -> int:
         from services.processor import offline
-        from services.processor.settings import ProcessorSettings
 
         if kind == "classify":
             process = offline.classifier()
         elif kind == "dedupe":
             process = offline.deduplicator()
         else:
+            # Only `route` reads the settings: pydantic-settings costs the others' start-up.
+            from services.processor.settings import ProcessorSettings
+
             rules = args.rules or ProcessorSettings().routing_rules
             process = offline.router(offline.load_rules(rules), explain=args.explain)
         errors = offline.run(process, args.file)

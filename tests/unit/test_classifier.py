@@ -310,6 +310,49 @@ def test_report_content_keeps_what_the_customer_wants() -> None:
     assert report_content("Thanks!") == "Thanks!"  # nothing would be left: unchanged
 
 
+def test_a_case_insensitive_pattern_matches_alike_in_ascii_and_other_text() -> None:
+    """ASCII text is searched lower-cased without IGNORECASE (quicker); the result is what
+    the pattern with IGNORECASE gives, in ASCII text and in other text."""
+    from services.common import message_text
+
+    texts = [
+        "THANK YOU",
+        "Could Someone CALL her? Thanks!",
+        "Klant: J. Jansen | KLANT: wil een offerte",
+        "Kunt u hier even naar kijken? Bedankt",
+        "Müller: Could someone call her? Thanks \U0001f600",
+        "ſo could someone call her? THANKS",  # a long s: not ASCII, IGNORECASE as before
+    ]
+    patterns = {
+        "relay": (message_text._RELAY_PHRASES, " "),
+        "thanks": (message_text._TRAILING_THANKS, ""),
+        "contact": (message_text._CONTACT_FIELD, message_text._drop_contact_field),
+    }
+    for pattern, repl in patterns.values():
+        for text in texts:
+            expected = pattern.ignoring_case.sub(
+                repl if isinstance(repl, str) else lambda m, r=repl: r(m.group(0), m), text
+            )
+            assert pattern.sub(repl, text) == expected, text
+    assert message_text._TRAILING_THANKS.sub("", "Call her back. THANKS!") == "Call her back. "
+
+
+def test_the_trailing_thanks_are_looked_for_in_the_last_word_only() -> None:
+    """The search for thanks at the end of a report starts just before its last word; it
+    removes what a search of the whole text removes."""
+    from services.common import message_text
+
+    endings = [
+        "thanks", "Thank you", "CHEERS", "thx", "ta", "bedankt", "dank je", "Dank jewel",
+        "groetjes", "say thanks", "dank jewel!!", "thanks .\n", "thanks \t! ", "thanks \U0001f600",
+        "ta.\n\n", "x ta", "thanks a lot", "metta", "",
+    ]  # fmt: skip
+    for ending in endings:
+        text = f"Her card was blocked. {ending}".strip()
+        everywhere = message_text._TRAILING_THANKS.ignoring_case.sub("", text)
+        assert message_text._without_trailing_thanks(text) == everywhere, ending
+
+
 # --- spelling slips -------------------------------------------------------------------------
 
 

@@ -6,11 +6,13 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 
 from schemas import Category, Classification, Kind, topics
+from services.processor.classifier.split import load_labelled
 from services.processor.domain.dedupe import Deduper
 from services.processor.domain.route import DEFAULT_RULES
 from services.processor.handlers import (
     InvalidSignal,
     assess,
+    assess_many,
     decode_classified,
     decode_signal,
     judge,
@@ -174,3 +176,20 @@ def test_the_hand_over_carries_the_matter_and_reads_without_it(make_signal) -> N
     old = json.loads(handover.model_dump_json())
     del old["matter"]
     assert decode_classified(json.dumps(old).encode()).matter is None
+
+
+def test_a_batch_is_assessed_as_each_signal_alone(make_signal) -> None:
+    """The classify stage assesses a batch at once (``assess_many``, as the processor and
+    the offline commands do); each signal's classification, topic profile and matter are
+    exactly what it gets alone, on every labelled row (issue #9: faster, same decisions)."""
+    signals = [
+        make_signal(
+            text=row.text,
+            channel=row.channel,
+            language=row.language if i % 2 else None,
+            customer={"name": "Jan de Vries"} if i % 3 == 0 else None,
+        )
+        for i, row in enumerate(load_labelled())
+    ]
+    batched = [a for i in range(0, len(signals), 64) for a in assess_many(signals[i : i + 64])]
+    assert batched == [assess(signal) for signal in signals]

