@@ -89,10 +89,11 @@ JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified top
 # partition is committed once per batch: a round trip to the broker per batch instead of
 # several per event.
 BATCH = 100
-# The least the producer sends per partition in one request. A batch of events writes
-# about 1.4 MB to the dedupe memory's changelog, and a partition carries one batch of
-# records per request, one request in flight: at 16 KiB, 90 round trips before the
-# batch could be handed on.
+# The most the producer sends of a partition in one request, unless
+# ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES is set (its default, 16 KiB, suits the other
+# workers). A batch of events writes about 1.4 MB to the dedupe memory's changelog, and
+# a partition carries one batch of records per request, one request in flight: at
+# 16 KiB, some 90 round trips before the batch could be handed on.
 BATCH_BYTES = 256 * 1024
 
 
@@ -135,6 +136,14 @@ class SharedDecode:
         return handover
 
 
+def batch_bytes(settings: ProcessorSettings) -> int:
+    """ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES when it is set, else BATCH_BYTES (no more
+    than a request may hold)."""
+    if "kafka_producer_max_batch_bytes" in settings.model_fields_set:
+        return settings.kafka_producer_max_batch_bytes
+    return min(BATCH_BYTES, settings.kafka_max_request_bytes)
+
+
 def classify_message(value: bytes | None) -> bytes:
     """A raw signal in, the hand-over to the judge stage out (JSON): what a classify
     worker runs. InvalidSignal when the message is not a valid Signal."""
@@ -153,7 +162,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         APP_ID,
         settings,
         producer_max_request_size=settings.kafka_max_request_bytes,
-        producer_max_batch_size=max(settings.kafka_producer_max_batch_bytes, BATCH_BYTES),
+        producer_max_batch_size=batch_bytes(settings),
     )
     rules = RulesFile(settings.routing_rules)
     offsets = input_offsets(app, settings.incidents_enabled)
