@@ -100,10 +100,17 @@ async def with_retries(
 Outgoing = tuple[Any, bytes | None, bytes]
 
 
-async def send_all(records: Sequence[Outgoing], policy: BrokerRetry) -> None:
+async def send_all(
+    records: Sequence[Outgoing], policy: BrokerRetry, in_order: bool = False
+) -> None:
     """Send ``records`` in their order and wait for every acknowledgement at once; one
     the broker did not take is sent again, as ``policy`` says (BrokerRefused after that).
-    An error that is not the broker's is raised."""
+    An error that is not the broker's is raised.
+
+    ``in_order``: records of one key must arrive in their order. The client keeps a
+    partition's order through its own retries, but a record sent again here would land
+    after later ones it failed before; so from the first record not taken, every record
+    is sent again, one at a time (the later ones a second time: at least once)."""
     acks: list[Awaitable[Any]] = []
     for topic, key, value in records:
         try:
@@ -111,10 +118,13 @@ async def send_all(records: Sequence[Outgoing], policy: BrokerRetry) -> None:
         except Exception as exc:  # refused before it left: the same as a refusal
             acks.append(_raise(exc))
     results = await asyncio.gather(*acks, return_exceptions=True)
+    failed = False
     for (topic, key, value), result in zip(records, results, strict=True):
         if isinstance(result, BaseException):
             if broker_error(result) is None:
                 raise result
+            failed = True
+        if failed and (in_order or isinstance(result, BaseException)):
             what = topic.get_topic_name()  # a Faust topic's one name
             await with_retries(partial(_send_acked, topic, key, value), what, policy)
 

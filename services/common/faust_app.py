@@ -142,6 +142,16 @@ class AntennaApp(faust.App):
     # Reads the true ends of changelog partitions, where the broker lists them short.
     true_ends: Callable[[list[TP]], Mapping[TP, int]] | None = None
 
+    async def maybe_start_producer(self) -> Any:
+        """The producer, started. Faust's own is a stampede (mode.utils.futures): each
+        call runs in a task of its own, so every record sent cost a task and a turn of
+        the event loop, and the client sent each batch's records a few at a time. Once
+        the producer runs, it is the answer at once."""
+        producer = self.producer
+        if not self.in_transaction and cast(Any, producer)._started.is_set():
+            return producer
+        return await super().maybe_start_producer()
+
     def _new_transport(self) -> TransportT:
         return cast(TransportT, _Transport(self.conf.broker_consumer, self))
 

@@ -60,14 +60,22 @@ class InputOffsets:
         app: faust.App,
         topics: Iterable[str],
         readers: Mapping[str, Collection[str]] | None = None,
+        commit_behind: bool = False,
     ) -> None:
         """``readers``: the names of the readers of a topic that has several (each of
-        them passes its name); a topic not named there has one."""
+        them passes its name); a topic not named there has one. ``commit_behind``: a
+        batch's commit is made by a task of its own, and the agent takes its next batch
+        meanwhile; partitions settled while one is under way are committed together by
+        the next (a commit waits for the producer's flush and a round trip to the broker;
+        committing later only means reading more again after a crash)."""
         self.app = app
         self.topics = frozenset(topics)
         self.readers = {topic: tuple((readers or {}).get(topic, (ONLY,))) for topic in self.topics}
+        self.commit_behind = commit_behind
         self._places: dict[tuple[str, TP], Place] = {}
         self._pending: set[asyncio.Task[None]] = set()
+        self._to_commit: set[TP] = set()
+        self._committing: asyncio.Task[None] | None = None
 
     @property
     def consumer(self) -> ThreadDelegateConsumer:
@@ -122,7 +130,20 @@ class InputOffsets:
         with everything after it; then one commit, past every finished event."""
         if place.settle(results):
             await self.rewind(tp)
-        await self.commit(tp)
+        if not self.commit_behind:
+            await self.commit(tp)
+            return
+        self._to_commit.add(tp)
+        if self._committing is None or self._committing.done():
+            self._committing = asyncio.ensure_future(self._commit_behind())
+
+    async def _commit_behind(self) -> None:
+        while self._to_commit:
+            tps, self._to_commit = sorted(self._to_commit), set()
+            try:
+                await self.commit(*tps)
+            except Exception as exc:  # a task: logged; the next settle commits again
+                log.warning("input offsets not committed", extra=fields(error=repr(exc)))
 
     def forget(self, tps: Iterable[TP], reader: str = ONLY) -> None:
         """The agent reading ``tps`` stopped: taken away, or it crashed."""
@@ -140,19 +161,26 @@ class InputOffsets:
         if places and not self.app.rebalancing:
             await self._seek(tp, min(place.next for place in places))
 
-    async def commit(self, tp: TP) -> None:
-        """Commit ``tp`` up to the first event one of its readers has not finished.
-        During a rebalance, its end does (a commit then may be refused, or land for a
-        partition given away)."""
-        places = self._readers(tp)
-        offset = commit_point(places) if places is not None else None
-        if places is None or offset is None or self.app.rebalancing:
+    async def commit(self, *tps: TP) -> None:
+        """Commit each of ``tps`` up to the first event one of its readers has not
+        finished, in one request. During a rebalance, its end does (a commit then may be
+        refused, or land for a partition given away)."""
+        if self.app.rebalancing:
+            return
+        points: dict[TP, tuple[int, list[Place]]] = {}
+        for tp in tps:
+            places = self._readers(tp)
+            offset = commit_point(places) if places is not None else None
+            if places is not None and offset is not None:
+                points[tp] = (offset, places)
+        if not points:
             return
         # Consumer._commit_offsets: Faust's own commit of given offsets (it flushes the
         # producer first); False when the group rebalanced meanwhile.
-        if await self.consumer._commit_offsets({tp: offset}):
-            for place in places:
-                place.committed = offset
+        if await self.consumer._commit_offsets({tp: at for tp, (at, _) in points.items()}):
+            for offset, places in points.values():
+                for place in places:
+                    place.committed = max(place.committed, offset)
 
     def after_rebalance(self) -> None:
         """Called as each rebalance ends: place and rewind every owned partition."""

@@ -68,6 +68,7 @@ from services.processor import metrics, model_file
 from services.processor.decision_stage import add_decision_stage, decisions_topic
 from services.processor.domain.dedupe import DedupePolicy, Deduper
 from services.processor.handlers import (
+    ClassifiedSignal,
     InvalidSignal,
     Judgement,
     assess,
@@ -91,6 +92,12 @@ JUDGE, INCIDENTS = "judge", "incidents"  # the two readers of the classified top
 # partition is committed once per batch: a round trip to the broker per batch instead of
 # several per event.
 BATCH = 100
+# The most the producer sends of a partition in one request, unless
+# ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES is set (its default, 16 KiB, suits the other
+# workers). A batch of events writes about 1.4 MB to the dedupe memory's changelog, and
+# a partition carries one batch of records per request, one request in flight: at
+# 16 KiB, some 90 round trips before the batch could be handed on.
+BATCH_BYTES = 256 * 1024
 
 
 def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
@@ -103,9 +110,41 @@ def input_offsets(app: faust.App, incidents: bool) -> InputOffsets:
     if incidents:
         inputs.append(clock_topic(app.conf.id))
         readers[clock_topic(app.conf.id)] = (INCIDENTS,)
-    offsets = InputOffsets(app, inputs, readers)
+    # Committed behind: a stage takes its next batch while the last one's commit is made.
+    offsets = InputOffsets(app, inputs, readers, commit_behind=True)
     app.sensors.add(AfterRebalance(offsets))
     return offsets
+
+
+class SharedDecode:
+    """The classified topic's hand-overs, decoded once for its two readers (the judge
+    and the incident stage take every event of it): the first to read an offset keeps
+    what it decoded, the second takes it, when the record is the same. At most ``most``
+    are kept; a reader further behind decodes for itself."""
+
+    def __init__(self, most: int) -> None:
+        self.most = most
+        self._kept: dict[int, tuple[bytes | None, ClassifiedSignal]] = {}
+
+    def __call__(self, event: Any) -> ClassifiedSignal:
+        """InvalidSignal for poison, as decode_classified."""
+        offset, value = event.message.offset, event.value
+        kept = self._kept.pop(offset, None)
+        if kept is not None and kept[0] == value:
+            return kept[1]
+        handover = decode_classified(value)
+        self._kept[offset] = (value, handover)
+        if len(self._kept) > self.most:
+            del self._kept[next(iter(self._kept))]  # the oldest
+        return handover
+
+
+def batch_bytes(settings: ProcessorSettings) -> int:
+    """ANTENNA_KAFKA_PRODUCER_MAX_BATCH_BYTES when it is set, else BATCH_BYTES (no more
+    than a request may hold)."""
+    if "kafka_producer_max_batch_bytes" in settings.model_fields_set:
+        return settings.kafka_producer_max_batch_bytes
+    return min(BATCH_BYTES, settings.kafka_max_request_bytes)
 
 
 def classify_message(value: bytes | None) -> bytes:
@@ -122,7 +161,7 @@ def create_app(settings: ProcessorSettings) -> faust.App:
     # when this process exits (the pool's finalizer, or their socket closing).
     classifiers = ChildPool(settings.classify_workers, "classify")
     classifiers.start()
-    app = make_faust_app(APP_ID, settings)
+    app = make_faust_app(APP_ID, settings, producer_max_batch_size=batch_bytes(settings))
     rules = RulesFile(settings.routing_rules)
     offsets = input_offsets(app, settings.incidents_enabled)
     raw = raw_topic(app, topics.RAW, acks=False)
@@ -203,10 +242,13 @@ def create_app(settings: ProcessorSettings) -> faust.App:
         # Each actor takes the partition's next events; they finish in any order.
         await take_in_order(offsets, stream, classify_batch, most=BATCH)
 
+    # One partition: offsets name the records. Without the incident stage, no sharing.
+    decode = SharedDecode(4 * BATCH) if settings.incidents_enabled else None
+
     def judge_event(event: Any) -> tuple[str, Judgement]:
         """Judge one event, in the order of the partition (the dedupe memory learns of
         it at once): its signal's id, and the judgement. InvalidSignal for poison."""
-        handover = decode_classified(event.value)
+        handover = decode(event) if decode else decode_classified(event.value)
         return handover.signal.signal_id, judge(
             handover.signal,
             handover.classification,
@@ -289,7 +331,15 @@ def create_app(settings: ProcessorSettings) -> faust.App:
 
     if settings.incidents_enabled:
         add_incident_stage(
-            app, settings, CLASSIFIED_TOPIC, rules, stop_judging, offsets, INCIDENTS, BATCH
+            app,
+            settings,
+            CLASSIFIED_TOPIC,
+            rules,
+            stop_judging,
+            offsets,
+            INCIDENTS,
+            BATCH,
+            decode,
         )
     return app
 

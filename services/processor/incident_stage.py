@@ -33,14 +33,20 @@ import faust
 from faust.types import AppT
 
 from schemas import topics
-from services.common.broker_errors import BrokerRefused, BrokerRetry, with_retries
+from services.common.broker_errors import (
+    BrokerRefused,
+    BrokerRetry,
+    Outgoing,
+    send_all,
+    with_retries,
+)
 from services.common.crash_points import CrashPoints
 from services.common.faust_app import acked_table, park_on_dlq, raw_topic
 from services.common.logging import fields
 from services.common.offsets import InputOffsets, Taken, take_in_order
 from services.processor import metrics
 from services.processor.domain.incidents import Change, IncidentDetector, report_of
-from services.processor.handlers import InvalidSignal, decode_classified
+from services.processor.handlers import ClassifiedSignal, InvalidSignal, decode_classified
 from services.processor.incident_desk import desk_event
 from services.processor.rules_file import RulesFile
 from services.processor.settings import ProcessorSettings
@@ -84,11 +90,14 @@ def add_incident_stage(
     offsets: InputOffsets,
     reader: str,
     batch: int = 1,
+    decode: Callable[[Any], ClassifiedSignal] | None = None,
 ) -> None:
     """Add the agent, its table and its clock to the processor's ``app``; ``classified``
     is the judge stage's input topic; ``offsets`` keeps the stage's input offsets, as
     ``reader`` of the classified topic; ``batch``: the most events taken at once (their
-    table writes acknowledged together, before any of their incidents is published)."""
+    table writes acknowledged together, before any of their incidents is published);
+    ``decode``: reads a classified event (the judge's, shared), InvalidSignal for poison."""
+    decode = decode or (lambda event: decode_classified(event.value))
     policy = settings.incident_policy()
     clock_name = clock_topic(app.conf.id)
     # Coalesced: a category's window, rewritten by each of its complaints, is sent once
@@ -116,21 +125,20 @@ def add_incident_stage(
     async def write(what: str, make: Callable[[], Awaitable[Any]]) -> None:
         await with_retries(make, what, BROKER_RETRY)
 
-    async def send_acked(topic: str, key: bytes, value: bytes) -> None:
-        # Wait for the ack: the input offset is committed only after the hand-over is safe.
-        await (await outputs[topic].send(key=key, value=value))
-
-    async def publish(change: Change) -> None:
+    def records(change: Change) -> list[Outgoing]:
         """The incident, then what it adds to its ticket; both keyed by incident_id."""
         incident = change.incident
         key = incident.incident_id.encode()
-        value = incident.model_dump_json().encode()
-        await write(topics.INCIDENTS, partial(send_acked, topics.INCIDENTS, key, value))
+        out: list[Outgoing] = [
+            (outputs[topics.INCIDENTS], key, incident.model_dump_json().encode())
+        ]
         routed = desk_event(change, rules.rules, policy.quiet)
         if routed is not None:
-            ticket = routed.model_dump_json().encode()
-            desk = topics.INCIDENTS_DESK
-            await write(desk, partial(send_acked, desk, key, ticket))
+            out.append((outputs[topics.INCIDENTS_DESK], key, routed.model_dump_json().encode()))
+        return out
+
+    def published(change: Change) -> None:
+        incident = change.incident
         metrics.INCIDENT_CHANGES.labels(incident.category.value, incident.status.value).inc()
         log.info(
             "incident",
@@ -150,7 +158,7 @@ def add_incident_stage(
             # The tick's place on its topic names it: a redelivered tick is the same one.
             return detector.tick(now, f"{message.partition}-{message.offset}")
         try:
-            handover = decode_classified(event.value)
+            handover = decode(event)
         except InvalidSignal:
             return []  # the judge parks what it cannot read
         report = report_of(handover.signal, handover.classification, policy)
@@ -170,8 +178,10 @@ def add_incident_stage(
         await write("incident memory", memory.written)  # remembered before handed on
         if changes:
             crash_point("incidents.remembered")
+        # Sent together, acknowledged together; each incident's changes stay in order.
+        await send_all([r for change in changes for r in records(change)], BROKER_RETRY, True)
         for change in changes:
-            await publish(change)
+            published(change)
         export_open()
 
     async def detect_or_stop(batch: list[Taken]) -> list[bool]:

@@ -120,10 +120,12 @@ def timed_run(
     warmup: Payloads,
     pid: int,
     broker_pid: int | None = None,
+    started: Path | None = None,
 ) -> tuple[float, float, float]:
     """Signals per second, after a warm-up batch has passed through (workers joined), the
     CPU seconds the worker ``pid`` (with its children) used meanwhile, and the broker's
-    (``broker_pid``; 0 without it)."""
+    (``broker_pid``; 0 without it). ``started``: a file written with ``pid`` when the
+    timed part begins (for a profiler to attach to the worker then)."""
     result: dict[str, float] = {}
 
     def wait_for(n: int, timeout_s: float) -> threading.Thread:
@@ -141,13 +143,15 @@ def timed_run(
     cpu = family_cpu_s(pid)
     broker_cpu = cpu_seconds(broker_pid) if broker_pid else 0.0
     start = time.monotonic()
+    if started is not None:
+        started.write_text(str(pid))
     pump(bootstrap, in_topic, payloads)
     waiter.join()
     broker_used = cpu_seconds(broker_pid) - broker_cpu if broker_pid else 0.0
     return len(payloads) / (result["end"] - start), family_cpu_s(pid) - cpu, broker_used
 
 
-def measure(n: int = 2000) -> dict[str, float]:
+def measure(n: int = 2000, forward: bool = True, started: Path | None = None) -> dict[str, float]:
     tmp = Path(tempfile.mkdtemp(prefix="antenna-bench-"))
     batch = signals(n + 50)
     warm, work = batch[:50], batch[50:]
@@ -157,33 +161,24 @@ def measure(n: int = 2000) -> dict[str, float]:
         ensure_topics(settings)
         ensure_topics(settings, ["bench.in", "bench.out"])
         env = service_env(broker.bootstrap, tmp)
-        (tmp / "baseline.py").write_text(BASELINE_APP)
         services = Services(env, tmp)
 
-        baseline = subprocess.Popen(
-            [sys.executable, str(tmp / "baseline.py")],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        bare = (
+            forward_rate(broker.bootstrap, tmp, env, encode(work), encode(warm)) if forward else 0
         )
-        try:
-            bare, _, _ = timed_run(
-                broker.bootstrap,
-                "bench.in",
-                ["bench.out"],
-                encode(work),
-                encode(warm),
-                baseline.pid,
-            )
-        finally:
-            baseline.terminate()
-            baseline.wait()
         services.start("processor")
         try:
             outs = [topics.ROUTED_SERVICEDESK, topics.ROUTED_CRM, topics.TRIAGE, topics.DUPLICATES]
             worker = services.procs["processor"].pid
             processor, processor_cpu, broker_cpu = timed_run(
-                broker.bootstrap, topics.RAW, outs, encode(work), encode(warm), worker, broker.pid
+                broker.bootstrap,
+                topics.RAW,
+                outs,
+                encode(work),
+                encode(warm),
+                worker,
+                broker.pid,
+                started,
             )
         finally:
             services.stop()
@@ -200,7 +195,7 @@ def measure(n: int = 2000) -> dict[str, float]:
         "signals": len(work),
         "baseline_faust_forward_per_s": round(bare, 1),
         "processor_per_s": round(processor, 1),
-        "processor_vs_baseline": round(processor / bare, 3),
+        "processor_vs_baseline": round(processor / bare, 3) if bare else 0,
         "offline_judgements_per_s": round(offline, 1),
         "processor_vs_offline": round(processor / offline, 3),
         # CPU per signal moves less with the machine's load than rates do: the processor
@@ -211,11 +206,41 @@ def measure(n: int = 2000) -> dict[str, float]:
     }
 
 
+def forward_rate(
+    bootstrap: str, tmp: Path, env: dict[str, str], work: Payloads, warm: Payloads
+) -> float:
+    """The bare Faust forward's rate (signals per second)."""
+    (tmp / "baseline.py").write_text(BASELINE_APP)
+    baseline = subprocess.Popen(
+        [sys.executable, str(tmp / "baseline.py")],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        bare, _, _ = timed_run(bootstrap, "bench.in", ["bench.out"], work, warm, baseline.pid)
+    finally:
+        baseline.terminate()
+        baseline.wait()
+    return bare
+
+
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("-n", type=int, default=2000)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("-n", type=int, default=2000, help="signals per run")
+    parser.add_argument(
+        "--no-forward",
+        action="store_true",
+        help="skip the bare Faust forward (processor_vs_baseline is then 0)",
+    )
+    parser.add_argument(
+        "--started",
+        type=Path,
+        help="write the processor worker's pid to this file when its timed part begins "
+        "(to attach a profiler then)",
+    )
     args = parser.parse_args()
-    print(json.dumps(measure(args.n), indent=2))
+    print(json.dumps(measure(args.n, not args.no_forward, args.started), indent=2))
 
 
 if __name__ == "__main__":

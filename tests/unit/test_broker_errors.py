@@ -20,6 +20,7 @@ from services.common.broker_errors import (
     BrokerRefused,
     BrokerRetry,
     is_transient,
+    send_all,
     with_retries,
 )
 
@@ -104,3 +105,36 @@ def test_what_faust_wraps_is_judged_by_the_clients_error() -> None:
         run(write, [])
     assert calls[0] == 2
     assert isinstance(refused.value.error, MessageSizeTooLargeError)
+
+
+class FlakyTopic:
+    """A topic whose broker refuses the records named in ``refuse`` once (a transient
+    error), and that lists what it finally holds, in order."""
+
+    def __init__(self, refuse: set[bytes]) -> None:
+        self.refuse = refuse
+        self.held: list[bytes] = []
+
+    def get_topic_name(self) -> str:
+        return "t"
+
+    async def send(self, key: bytes | None, value: bytes) -> asyncio.Future[None]:
+        ack: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        if value in self.refuse:
+            self.refuse.discard(value)
+            ack.set_exception(NotEnoughReplicasError())
+        else:
+            self.held.append(value)
+            ack.set_result(None)
+        return ack
+
+
+@pytest.mark.parametrize("in_order", [False, True])
+def test_send_all_sends_a_refused_record_again_and_in_order_when_asked(in_order: bool) -> None:
+    topic = FlakyTopic({b"2"})
+    records = [(topic, b"k", str(n).encode()) for n in range(1, 5)]
+    asyncio.run(send_all(records, BrokerRetry(first_delay_s=0), in_order))
+    if in_order:  # from the refused one on, all again: the last of each is in order
+        assert topic.held == [b"1", b"3", b"4", b"2", b"3", b"4"]
+    else:
+        assert topic.held == [b"1", b"3", b"4", b"2"]

@@ -356,7 +356,22 @@ class Terms:
 
     @cached_property
     def starts(self) -> frozenset[str]:
-        return frozenset(t[:n] for t in self.stems for n in range(MIN_WORD_CHARS, len(t)))
+        return frozenset(self.owners)
+
+    @cached_property
+    def covers(self) -> frozenset[str]:
+        """A stem of another report is the same word as one of these when it is here."""
+        return self.stems | self.starts
+
+    @cached_property
+    def owners(self) -> dict[str, frozenset[str]]:
+        """Each start (of at least MIN_WORD_CHARS letters, shorter than its stem): the
+        stems it starts."""
+        owners: dict[str, set[str]] = {}
+        for t in self.stems:
+            for n in range(MIN_WORD_CHARS, len(t)):
+                owners.setdefault(t[:n], set()).add(t)
+        return {start: frozenset(stems) for start, stems in owners.items()}
 
     def __len__(self) -> int:
         return len(self.stems)
@@ -365,15 +380,14 @@ class Terms:
 def shared(a: Terms, b: Terms) -> int:
     """How many words of the smaller set the other has too, a stem counting as the same
     as a longer one it starts ("pin" and "pinpa": Dutch glues words together, so
-    "pinnen", "pinpas" and "pinbetaling" are one matter). Linear in the words."""
+    "pinnen", "pinpas" and "pinbetaling" are one matter). Linear in the words; set
+    operations, as every report is compared with its window's (see test_incidents)."""
     small, large = (a, b) if len(a) <= len(b) else (b, a)
-    return sum(
-        1
-        for t in small.stems
-        if t in large.stems
-        or t in large.starts
-        or any(t[:n] in large.stems for n in range(MIN_WORD_CHARS, len(t)))
-    )
+    same = small.stems & large.covers
+    owners = small.owners
+    for start in large.stems.intersection(owners) if owners else ():
+        same |= owners[start]  # a stem of the smaller set starts with a larger one's stem
+    return len(same)
 
 
 def alike(a: Terms, b: Terms, policy: IncidentPolicy) -> bool:
