@@ -142,8 +142,11 @@ class InputOffsets:
             tps, self._to_commit = sorted(self._to_commit), set()
             try:
                 await self.commit(*tps)
-            except Exception as exc:  # a task: logged; the next settle commits again
+            except Exception as exc:  # a task: logged; the next settle of any partition
+                # commits these again (not at once: a broker that is away would spin it)
+                self._to_commit.update(tps)
                 log.warning("input offsets not committed", extra=fields(error=repr(exc)))
+                return
 
     def forget(self, tps: Iterable[TP], reader: str = ONLY) -> None:
         """The agent reading ``tps`` stopped: taken away, or it crashed."""
